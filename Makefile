@@ -1,0 +1,73 @@
+# The two commands of the README: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 5000
+export FLOWDECK_INSTANCE ?= $(CURDIR)/instance
+PG_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
+
+.PHONY: run test test-sqlite test-postgres lint format clean translations bench screenshots
+
+$(BIN)/flowdeck: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+run: $(BIN)/flowdeck
+	$(BIN)/flowdeck init --demo
+	@echo "Sign in at http://$(HOST):$(PORT)/ as admin (password printed above on first run, or FLOWDECK_ADMIN_PASSWORD)"
+	@echo "or as a demo user, e.g. wang.fang / alice, with the demo password: $$($(BIN)/python -c 'from flowdeck.engine.demo import DEMO_PASSWORD; print(DEMO_PASSWORD)')"
+	$(BIN)/flowdeck run --host $(HOST) --port $(PORT)
+
+test: lint test-sqlite test-postgres
+
+lint: $(BIN)/flowdeck
+	$(BIN)/ruff format --check platform tests
+	$(BIN)/ruff check platform tests
+
+test-sqlite: $(BIN)/flowdeck
+	FLOWDECK_TEST_DB=sqlite $(BIN)/python -m pytest -q
+
+test-postgres: $(BIN)/flowdeck
+	FLOWDECK_TEST_DB=postgresql FLOWDECK_TEST_PG_URL="$${FLOWDECK_TEST_PG_URL:-$(PG_URL)}" $(BIN)/python -m pytest -q
+
+format: $(BIN)/flowdeck
+	$(BIN)/ruff format platform tests
+	$(BIN)/ruff check --fix platform tests
+
+# The UI's words: extract them (Python and templates), merge them into the Chinese catalog
+# (created the first time), then compile the .mo the app reads. Translate what is new in
+# platform/views/translations/zh/LC_MESSAGES/messages.po, run this again, commit .po and .mo.
+# Babel matches babel.cfg's paths relative to the directory it extracts from: the repo root.
+I18N := platform/views/translations
+translations: $(BIN)/flowdeck
+	$(BIN)/pybabel extract -F platform/views/babel.cfg -k _l -k lazy_gettext --add-comments=TRANSLATORS: \
+		--project=Flowdeck --version=0.1.0 --msgid-bugs-address= -o $(I18N)/messages.pot .
+	if [ -f $(I18N)/zh/LC_MESSAGES/messages.po ]; then \
+		$(BIN)/pybabel update -i $(I18N)/messages.pot -d $(I18N) -l zh --no-fuzzy-matching --ignore-obsolete; \
+	else \
+		$(BIN)/pybabel init -i $(I18N)/messages.pot -d $(I18N) -l zh; \
+	fi
+	$(BIN)/pybabel compile -d $(I18N) -l zh --statistics
+
+# Peer benchmark (docs/performance.md): the floor and Flowdeck through the shared harness,
+# then in-process and raw SQL timings and profiles. N=10000 by default; N=1000000 with
+# FLOWDECK_BENCH_DATABASE_URL=postgresql://.../flowdeck_bench for PostgreSQL.
+# PEERS_HOME: the harness (default ../shared/peers); results in bench/results/.
+bench: $(VENV)/.bench-installed
+	$(BIN)/python bench/run.py
+
+$(VENV)/.bench-installed: $(BIN)/flowdeck pyproject.toml
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	touch $@
+
+# The README's screenshots (docs/screenshots/*.png, 1280x800, English and Chinese, demo
+# data): the browser tests save them when FLOWDECK_SCREENSHOTS=1. Needs Debian's chromium
+# and fonts-wqy-microhei (.ci/run installs both). Look at them, then commit the PNGs.
+screenshots: $(BIN)/flowdeck
+	FLOWDECK_SCREENSHOTS=1 FLOWDECK_TEST_DB=sqlite $(BIN)/python -m pytest -q -m browser tests/browser
+
+clean:
+	rm -rf $(VENV) build *.egg-info

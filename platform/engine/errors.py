@@ -1,0 +1,90 @@
+"""Typed errors of the engine. Each carries everything a caller needs to answer a person:
+the web layer maps them to status codes in one place, the CLI prints them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+class FlowdeckError(Exception):
+    """Base of every error the engine raises on purpose."""
+
+
+@dataclass(frozen=True)
+class SchemaProblem:
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+class SchemaInvalid(FlowdeckError):
+    """An app document with problems; `problems` lists all of them, each with its JSON path."""
+
+    def __init__(self, problems: Iterable[SchemaProblem], source: str | None = None) -> None:
+        self.problems = list(problems)
+        self.source = source
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class RecordInvalid(FlowdeckError):
+    """Record data that does not fit the entity; `errors` maps field keys to messages.
+
+    The key `_record` holds problems that belong to no single field.
+    """
+
+    def __init__(self, errors: Mapping[str, list[str]]) -> None:
+        self.errors = {k: list(v) for k, v in errors.items()}
+        super().__init__("; ".join(f"{k}: {', '.join(v)}" for k, v in self.errors.items()))
+
+
+class Conflict(FlowdeckError):
+    """A write based on a stale version: someone else saved first. Nothing was written."""
+
+    def __init__(self, message: str, current_version: int | None = None) -> None:
+        self.current_version = current_version
+        super().__init__(message)
+
+
+class Forbidden(FlowdeckError):
+    """The actor may not do this."""
+
+
+class NotFound(FlowdeckError):
+    """No such app, entity or record (or the actor may not know it exists)."""
+
+
+class TransitionRefused(FlowdeckError):
+    """A workflow transition that is not allowed now; the message says why."""
+
+    def __init__(self, message: str, missing: Iterable[str] = ()) -> None:
+        self.missing = list(missing)
+        super().__init__(message)
+
+
+class MigrationRefused(FlowdeckError):
+    """A schema change the migration planner will not apply safely. `plan`, when given, is
+    the plan that was refused (for printing it with the reasons)."""
+
+    def __init__(self, reasons: Iterable[str], plan: Any = None) -> None:
+        self.reasons = list(reasons)
+        self.plan = plan
+        super().__init__("\n".join(self.reasons))
+
+
+class ChoicesNeeded(MigrationRefused):
+    """The migration plan asks questions (where records in a removed state go, what to do
+    with values that cannot be converted, ...) that have no answer yet. Nothing was
+    applied; `questions` lists the unanswered ones, each with its choices."""
+
+    def __init__(self, questions: Iterable[Any], plan: Any = None) -> None:
+        self.questions = list(questions)
+        reasons = [f"{q.id} needs an answer: {q.text} (choices: {', '.join(value for value, _ in q.choices)})" for q in self.questions]
+        super().__init__(reasons, plan)
+
+
+class DatabaseUnavailable(FlowdeckError):
+    """The database cannot be reached; the message names the URL with its password hidden."""

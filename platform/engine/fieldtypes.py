@@ -1,0 +1,490 @@
+"""The field type registry: for each type, its column, how raw input becomes a value, the
+constraints it checks, the filter operators it offers and the document keys it accepts.
+
+Everything that differs between field types lives here, so forms, storage, queries and the
+schema checks ask one place (`FIELD_TYPES[field.type]`) instead of switching on type names.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import BigInteger, Boolean, Date, String, Text
+from sqlalchemy.types import TypeEngine
+
+from flowdeck.engine import clock
+from flowdeck.engine.schema.model import Field
+from flowdeck.engine.sqltypes import ScaledDecimal, UTCDateTime
+
+MAX_NUMBER = Decimal(10) ** 13
+MAX_INTEGER = 2**53
+DEFAULT_TEXT_LENGTH = 1000
+DEFAULT_MARKDOWN_LENGTH = 100_000
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
+_PHONE = re.compile(r"^\+?[0-9][0-9 ()\-]{2,29}$")
+
+COMMON_KEYS = frozenset({"type", "label", "help", "required", "required_if", "show_if", "default", "read_only", "indexed", "was", "unique"})
+
+
+class InvalidValue(ValueError):
+    """A value that does not fit its field; the message is shown next to the field."""
+
+
+def _is_blank(raw: Any) -> bool:
+    return raw is None or (isinstance(raw, str) and not raw.strip()) or raw == []
+
+
+@dataclass(frozen=True)
+class FieldType:
+    """How one field type behaves everywhere.
+
+    `coerce` turns raw input (form strings or JSON values) into the stored Python value or
+    raises InvalidValue; blank input is handled before it is called. `check` applies the
+    field's own constraints (range, length, pattern) to a coerced value.
+    """
+
+    name: str
+    keys: frozenset[str]
+    coerce: Callable[[Field, Any], Any]
+    column: Callable[[Field], TypeEngine[Any]] | None
+    operators: tuple[str, ...]
+    check: Callable[[Field, Any], None] = lambda field, value: None
+    many_capable: bool = False
+    searchable: bool = False
+    orderable: bool = True
+    in_child_rows: bool = True
+
+    def parse(self, field: Field, raw: Any) -> Any:
+        """Coerce and check `raw`; blank becomes None (or [] for many-valued fields)."""
+        many = field.is_many
+        if _is_blank(raw):
+            return [] if many else None
+        if many:
+            items = raw if isinstance(raw, (list, tuple)) else [raw]
+            values: list[Any] = []
+            for item in items:
+                if _is_blank(item):
+                    continue
+                value = self.coerce(field, item)
+                if value not in values:
+                    values.append(value)
+            return values
+        value = self.coerce(field, raw)
+        self.check(field, value)
+        return value
+
+
+def _text(field: Field, raw: Any) -> str:
+    if isinstance(raw, bool) or not isinstance(raw, (str, int, Decimal)):
+        raise InvalidValue("must be text")
+    return str(raw).strip()
+
+
+def _check_length(field: Field, value: str, default_max: int) -> None:
+    limit = field.max_length or default_max
+    if len(value) > limit:
+        raise InvalidValue(f"must be at most {limit} characters (got {len(value)})")
+    if field.min_length and len(value) < field.min_length:
+        raise InvalidValue(f"must be at least {field.min_length} characters")
+
+
+def _check_text(field: Field, value: str) -> None:
+    _check_length(field, value, DEFAULT_TEXT_LENGTH)
+    if field.pattern and not re.fullmatch(field.pattern, value):
+        raise InvalidValue(f"does not match the required pattern {field.pattern}")
+
+
+def _formatted(regex: re.Pattern[str], what: str) -> Callable[[Field, Any], str]:
+    def coerce(field: Field, raw: Any) -> str:
+        value = _text(field, raw)
+        if not regex.match(value):
+            raise InvalidValue(f"is not a valid {what}")
+        return value
+
+    return coerce
+
+
+def _markdown(field: Field, raw: Any) -> str:
+    if not isinstance(raw, str):
+        raise InvalidValue("must be text")
+    return raw.rstrip()
+
+
+def _integer(field: Field, raw: Any) -> int:
+    if isinstance(raw, bool):
+        raise InvalidValue("must be a whole number")
+    if isinstance(raw, int):
+        value = raw
+    elif isinstance(raw, (str, Decimal, float)):
+        try:
+            number = Decimal(str(raw).strip().replace(",", ""))
+        except InvalidOperation:
+            raise InvalidValue("must be a whole number") from None
+        if not number.is_finite() or number != number.to_integral_value():
+            raise InvalidValue("must be a whole number")
+        value = int(number)
+    else:
+        raise InvalidValue("must be a whole number")
+    if abs(value) > MAX_INTEGER:
+        raise InvalidValue("is too large")
+    return value
+
+
+def scale_of(field: Field) -> int:
+    """Decimal places a numeric field keeps."""
+    if field.scale is not None:
+        return field.scale
+    return 2
+
+
+def _decimal(field: Field, raw: Any) -> Decimal:
+    if isinstance(raw, bool):
+        raise InvalidValue("must be a number")
+    try:
+        text = str(raw).strip().replace(",", "")
+        if text.endswith("%") and field.type == "percent":
+            text = text[:-1]
+        number = Decimal(text)
+    except (InvalidOperation, ValueError):
+        raise InvalidValue("must be a number") from None
+    if not number.is_finite():
+        raise InvalidValue("must be a number")
+    if abs(number) >= MAX_NUMBER:
+        raise InvalidValue("is too large")
+    scale = scale_of(field)
+    exponent = number.as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > scale:
+        quantized = number.quantize(Decimal(1).scaleb(-scale))
+        if quantized != number:
+            raise InvalidValue(f"must have at most {scale} decimal places")
+    return number.quantize(Decimal(1).scaleb(-scale))
+
+
+def _bound(field: Field, bound: Any) -> Any:
+    if bound is None:
+        return None
+    if field.value_type in ("date",):
+        return resolve_date(bound)
+    if field.value_type == "datetime":
+        return resolve_datetime(bound)
+    return Decimal(str(bound))
+
+
+def _check_range(field: Field, value: Any) -> None:
+    low, high = _bound(field, field.min), _bound(field, field.max)
+    if low is not None and value < low:
+        raise InvalidValue(f"must be at least {field.min}")
+    if high is not None and value > high:
+        raise InvalidValue(f"must be at most {field.max}")
+
+
+def resolve_date(value: Any, today: dt.date | None = None) -> dt.date:
+    """Dates in documents and filters: ISO dates, or `today`, `today+7`, `today-30`."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    text = str(value).strip()
+    match = re.fullmatch(r"\$?today(?:([+-])(\d{1,4})d?)?", text)
+    if match:
+        base = today or clock.today()
+        if match.group(1):
+            days = int(match.group(2)) * (1 if match.group(1) == "+" else -1)
+            return base + dt.timedelta(days=days)
+        return base
+    return dt.date.fromisoformat(text)
+
+
+def resolve_datetime(value: Any) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        result = value
+    elif isinstance(value, dt.date):
+        result = dt.datetime.combine(value, dt.time())
+    else:
+        text = str(value).strip()
+        if re.fullmatch(r"\$?now", text):
+            return dt.datetime.now(dt.UTC)
+        if re.fullmatch(r"\$?today(?:[+-]\d{1,4}d?)?", text):
+            return clock.start_of(resolve_date(text))
+        if text.endswith("Z"):
+            text = text[:-1] + "+00:00"
+        result = dt.datetime.fromisoformat(text)
+    if result.tzinfo is None:
+        result = result.replace(tzinfo=dt.UTC)
+    return result.astimezone(dt.UTC)
+
+
+def _date(field: Field, raw: Any) -> dt.date:
+    if isinstance(raw, dt.datetime):
+        return raw.date()
+    if isinstance(raw, dt.date):
+        return raw
+    if not isinstance(raw, str):
+        raise InvalidValue("must be a date (YYYY-MM-DD)")
+    try:
+        return dt.date.fromisoformat(raw.strip())
+    except ValueError:
+        raise InvalidValue("must be a date (YYYY-MM-DD)") from None
+
+
+def _datetime(field: Field, raw: Any) -> dt.datetime:
+    if not isinstance(raw, (str, dt.datetime)):
+        raise InvalidValue("must be a date and time (YYYY-MM-DDTHH:MM)")
+    try:
+        return resolve_datetime(raw)
+    except ValueError:
+        raise InvalidValue("must be a date and time (YYYY-MM-DDTHH:MM)") from None
+
+
+_TRUE = {"true", "1", "yes", "on", "y"}
+_FALSE = {"false", "0", "no", "off", "n"}
+
+
+def _boolean(field: Field, raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, int) and raw in (0, 1):
+        return bool(raw)
+    if isinstance(raw, str) and raw.strip().lower() in _TRUE | _FALSE:
+        return raw.strip().lower() in _TRUE
+    raise InvalidValue("must be yes or no")
+
+
+def _option(field: Field, raw: Any) -> str:
+    if not isinstance(raw, str):
+        raise InvalidValue("must be one of the options")
+    value = raw.strip()
+    if field.option(value) is None:
+        raise InvalidValue(f'"{value}" is not one of the options ({", ".join(field.option_keys())})')
+    return value
+
+
+def _ident(what: str) -> Callable[[Field, Any], int]:
+    def coerce(field: Field, raw: Any) -> int:
+        if isinstance(raw, bool):
+            raise InvalidValue(f"must be a {what}")
+        try:
+            value = int(str(raw).strip())
+        except ValueError:
+            raise InvalidValue(f"must be a {what}") from None
+        if value <= 0 or value > MAX_INTEGER:
+            raise InvalidValue(f"must be a {what}")
+        return value
+
+    return coerce
+
+
+def _not_settable(field: Field, raw: Any) -> Any:
+    raise InvalidValue("is computed and cannot be set")
+
+
+def _table(field: Field, raw: Any) -> list[dict[str, Any]]:
+    raise InvalidValue("rows are checked by the record service")  # parsed row by row in records
+
+
+def _numeric_column(field: Field) -> TypeEngine[Any]:
+    return ScaledDecimal(scale_of(field))
+
+
+def _computed_column(field: Field) -> TypeEngine[Any]:
+    result = FIELD_TYPES[field.result or "decimal"]
+    assert result.column is not None
+    return result.column(field)
+
+
+_TEXT_OPS = ("eq", "ne", "in", "not_in", "contains", "empty")
+_NUMBER_OPS = ("eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "empty")
+_CHOICE_OPS = ("eq", "ne", "in", "not_in", "empty")
+_MANY_OPS = ("contains", "in", "empty")
+_TEXT_KEYS = frozenset({"min_length", "max_length", "pattern"})
+_NUMBER_KEYS = frozenset({"min", "max"})
+
+
+def _text_type(name: str, coerce: Callable[[Field, Any], Any], extra: frozenset[str] = _TEXT_KEYS) -> FieldType:
+    return FieldType(
+        name=name,
+        keys=COMMON_KEYS | extra,
+        coerce=coerce,
+        column=lambda f: Text(),
+        operators=_TEXT_OPS,
+        check=_check_text,
+        searchable=True,
+    )
+
+
+def _numeric_type(name: str, extra: frozenset[str] = frozenset()) -> FieldType:
+    return FieldType(
+        name=name,
+        keys=COMMON_KEYS | _NUMBER_KEYS | {"scale"} | extra,
+        coerce=_decimal,
+        column=_numeric_column,
+        operators=_NUMBER_OPS,
+        check=_check_range,
+    )
+
+
+FIELD_TYPES: dict[str, FieldType] = {
+    t.name: t
+    for t in (
+        _text_type("text", _text),
+        _text_type("email", _formatted(_EMAIL, "email address"), frozenset({"max_length"})),
+        _text_type("url", _formatted(_URL, "web address (http:// or https://)"), frozenset({"max_length"})),
+        _text_type("phone", _formatted(_PHONE, "phone number"), frozenset()),
+        FieldType(
+            name="markdown",
+            keys=COMMON_KEYS - {"unique", "indexed"} | {"max_length", "min_length"},
+            coerce=_markdown,
+            column=lambda f: Text(),
+            operators=("contains", "empty"),
+            check=lambda f, v: _check_length(f, v, DEFAULT_MARKDOWN_LENGTH),
+            searchable=True,
+            orderable=False,
+        ),
+        FieldType(
+            name="integer",
+            keys=COMMON_KEYS | _NUMBER_KEYS,
+            coerce=_integer,
+            column=lambda f: BigInteger(),
+            operators=_NUMBER_OPS,
+            check=_check_range,
+        ),
+        _numeric_type("decimal"),
+        _numeric_type("money", frozenset({"currency"})),
+        _numeric_type("percent"),
+        FieldType(
+            name="date",
+            keys=COMMON_KEYS | _NUMBER_KEYS,
+            coerce=_date,
+            column=lambda f: Date(),
+            operators=_NUMBER_OPS,
+            check=_check_range,
+        ),
+        FieldType(
+            name="datetime",
+            keys=COMMON_KEYS | _NUMBER_KEYS,
+            coerce=_datetime,
+            column=lambda f: UTCDateTime(),
+            operators=_NUMBER_OPS,
+            check=_check_range,
+        ),
+        FieldType(
+            name="boolean",
+            keys=COMMON_KEYS - {"unique"},
+            coerce=_boolean,
+            column=lambda f: Boolean(),
+            operators=("eq", "ne", "empty"),
+        ),
+        FieldType(
+            name="select",
+            keys=COMMON_KEYS | {"options"},
+            coerce=_option,
+            column=lambda f: String(40),
+            operators=_CHOICE_OPS,
+        ),
+        FieldType(
+            name="multiselect",
+            keys=COMMON_KEYS - {"unique"} | {"options"},
+            coerce=_option,
+            column=lambda f: String(40),
+            operators=_MANY_OPS,
+            orderable=False,
+            in_child_rows=False,
+        ),
+        FieldType(
+            name="user",
+            keys=COMMON_KEYS | {"many"},
+            coerce=_ident("user"),
+            column=lambda f: BigInteger(),
+            operators=_CHOICE_OPS,
+            many_capable=True,
+        ),
+        FieldType(
+            name="reference",
+            keys=COMMON_KEYS | {"many", "to"},
+            coerce=_ident("record"),
+            column=lambda f: BigInteger(),
+            operators=_CHOICE_OPS,
+            many_capable=True,
+        ),
+        FieldType(
+            name="attachment",
+            keys=COMMON_KEYS - {"unique", "default"} | {"many", "accept", "max_size_mb"},
+            coerce=_ident("file"),
+            column=lambda f: BigInteger(),
+            operators=("empty",),
+            many_capable=True,
+            orderable=False,
+        ),
+        FieldType(
+            name="autonumber",
+            keys=frozenset({"type", "label", "help", "format", "was", "show_if"}),
+            coerce=_not_settable,
+            column=lambda f: String(60),
+            operators=("eq", "in", "contains", "empty"),
+            searchable=True,
+            in_child_rows=False,
+        ),
+        FieldType(
+            name="table",
+            keys=frozenset({"type", "label", "help", "fields", "min_rows", "max_rows", "required", "show_if", "was"}),
+            coerce=_table,
+            column=None,
+            operators=(),
+            orderable=False,
+            in_child_rows=False,
+        ),
+        FieldType(
+            name="computed",
+            keys=frozenset({"type", "label", "help", "formula", "result", "scale", "indexed", "show_if", "was", "currency"}),
+            coerce=_not_settable,
+            column=_computed_column,
+            operators=_NUMBER_OPS,
+        ),
+    )
+}
+
+# Value types a computed field may produce, and the columns they use.
+RESULT_TYPES = ("integer", "decimal", "money", "percent", "text", "boolean", "date")
+
+
+def is_many(field: Field) -> bool:
+    return field.is_many
+
+
+def operators_for(field: Field) -> tuple[str, ...]:
+    if field.type == "computed":
+        result = field.result or "decimal"
+        return FIELD_TYPES[result].operators
+    if is_many(field):
+        return _MANY_OPS
+    return FIELD_TYPES[field.type].operators
+
+
+def to_json(field: Field, value: Any) -> Any:
+    """A JSON-safe form of a value, for history, exports and the API."""
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return [to_json_scalar(v) for v in value]
+    return to_json_scalar(value)
+
+
+def to_json_scalar(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: to_json_scalar(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [to_json_scalar(v) for v in value]
+    return value

@@ -1,0 +1,157 @@
+"""The filter language shared by view definitions, the query service and the web layer.
+
+A filter maps a field to a condition: a value (equals), a list (one of), or an object of
+operators (`{"gte": "$today", "lt": "$today+7"}`). `$me`, `$today` and `$now` are resolved
+when the query runs, so a saved view stays relative to whoever opens it and when.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from flowdeck.engine.fieldtypes import FIELD_TYPES, InvalidValue, is_many, operators_for, resolve_date, resolve_datetime
+from flowdeck.engine.schema.model import Field, Workflow
+
+OPERATORS = ("eq", "ne", "in", "not_in", "contains", "gt", "gte", "lt", "lte", "empty")
+SYSTEM_OPERATORS = {
+    "id": ("eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte"),
+    "state": ("eq", "ne", "in", "not_in"),
+    "state_category": ("eq", "ne", "in", "not_in"),
+    "created_at": ("gt", "gte", "lt", "lte"),
+    "updated_at": ("gt", "gte", "lt", "lte"),
+    "created_by": ("eq", "ne", "in", "not_in"),
+    "updated_by": ("eq", "ne", "in", "not_in"),
+}
+CATEGORIES = ("todo", "doing", "done")
+
+
+class FilterError(ValueError):
+    """A filter that does not fit its field; the message is for people."""
+
+
+@dataclass(frozen=True)
+class Condition:
+    key: str
+    op: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class Context:
+    """What `$me`, `$today` and `$now` mean for one query."""
+
+    user_id: int | None = None
+    today: dt.date | None = None
+
+
+def _split(condition: Any) -> list[tuple[str, Any]]:
+    if isinstance(condition, Mapping):
+        return list(condition.items())
+    if isinstance(condition, (list, tuple)):
+        return [("in", list(condition))]
+    return [("eq", condition)]
+
+
+def _check_value(key: str, op: str, value: Any, field: Field | None, workflow: Workflow | None) -> None:
+    if op == "empty":
+        if not isinstance(value, bool):
+            raise FilterError('"empty" takes true or false')
+        return
+    values = value if op in ("in", "not_in") else [value]
+    if op in ("in", "not_in") and not isinstance(value, list):
+        raise FilterError(f'"{op}" takes a list of values')
+    for item in values:
+        _check_one(key, op, item, field, workflow)
+
+
+def _check_one(key: str, op: str, item: Any, field: Field | None, workflow: Workflow | None) -> None:
+    if key == "state":
+        if workflow is not None and item not in workflow.state_keys():
+            raise FilterError(f'unknown state "{item}" (states: {", ".join(workflow.state_keys())})')
+        return
+    if key == "state_category":
+        if item not in CATEGORIES:
+            raise FilterError(f'unknown category "{item}" (categories: todo, doing, done)')
+        return
+    vtype = field.value_type if field is not None else {"created_by": "user", "updated_by": "user", "id": "integer"}.get(key, "datetime")
+    if vtype == "user" and item in ("$me", "me"):
+        return
+    if item is None:
+        raise FilterError('use {"empty": true} to find records without a value')
+    try:
+        if vtype == "date":
+            resolve_date(item)
+        elif vtype == "datetime":
+            resolve_datetime(item)
+        elif field is not None and (op != "contains" or is_many(field)):
+            _typed_one(key, op, item, field)
+        elif field is not None and not isinstance(item, str) and field.value_type in ("text", "markdown", "email", "url", "phone"):
+            raise FilterError(f'"contains" on {field.value_type} needs text')
+        elif field is None and vtype in ("user", "integer"):
+            int(item)
+    except (InvalidValue, ValueError, TypeError) as exc:
+        raise FilterError(f"{item!r} does not fit this field: {exc}") from None
+
+
+def _result_field(field: Field) -> Field:
+    return replace(field, type=field.result or "decimal")
+
+
+def _typed_one(key: str, op: str, item: Any, field: Field | None) -> Any:
+    """One filter value as its column holds it, so the SQL compares like with like (a "5"
+    from a URL is the number 5); `$me` and dates stay as they are until the query runs."""
+    if field is None:
+        if key == "id" or (key in ("created_by", "updated_by") and item not in ("$me", "me")):
+            return int(item)
+        return item
+    if field.value_type in ("date", "datetime") or (field.value_type == "user" and item in ("$me", "me")):
+        return item
+    if op == "contains" and not is_many(field):
+        return item
+    if field.type == "autonumber":
+        return FIELD_TYPES["text"].coerce(field, item)
+    target = field if field.type != "computed" else _result_field(field)
+    return FIELD_TYPES[target.type].coerce(target, item)
+
+
+def _typed(key: str, op: str, value: Any, field: Field | None) -> Any:
+    if op == "empty":
+        return value
+    if op in ("in", "not_in"):
+        return [_typed_one(key, op, item, field) for item in value]
+    return _typed_one(key, op, value, field)
+
+
+def normalize_condition(key: str, condition: Any, field: Field | None, workflow: Workflow | None) -> list[Condition]:
+    """Check one field's condition and return it as (key, operator, value) triples."""
+    if field is not None and field.is_table:
+        raise FilterError("a table field cannot be filtered")
+    allowed = operators_for(field) if field is not None else SYSTEM_OPERATORS.get(key, ())
+    out = []
+    for op, value in _split(condition):
+        if op == "eq" and isinstance(value, list):
+            op = "in"
+        if field is not None and is_many(field) and op == "eq":
+            op = "contains"
+        if op not in allowed:
+            what = f"a {field.type} field" if field is not None else f'"{key}"'
+            raise FilterError(f'operator "{op}" does not apply to {what} (operators: {", ".join(allowed)})')
+        _check_value(key, op, value, field, workflow)
+        out.append(Condition(key, op, _typed(key, op, value, field)))
+    return out
+
+
+def resolve_value(value: Any, field_type: str, context: Context) -> Any:
+    """Replace `$me`, `$today`, `$now` (and relative dates) with their values for this query."""
+    if isinstance(value, list):
+        return [resolve_value(v, field_type, context) for v in value]
+    if value in ("$me", "me") and field_type == "user":
+        return context.user_id
+    if field_type == "date" and value is not None and not isinstance(value, bool):
+        return resolve_date(value, context.today)
+    if field_type == "datetime" and value is not None and not isinstance(value, bool):
+        return resolve_datetime(value)
+    return value

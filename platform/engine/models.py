@@ -1,0 +1,346 @@
+"""System tables: users, role grants, applied app versions, history, comments, files.
+
+They are declared once here and migrated with Alembic (`engine/migrations`); record tables
+are generated from app documents instead (`engine/storage`). System table names start with
+`fd_` and never contain `__`, which every record table name does, so the two cannot collide.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from flowdeck.engine.sqltypes import UTCDateTime
+
+JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
+# PostgreSQL's JSONB reorders object keys, and key order is meaning in an app document
+# (field order, the first state): documents are kept as plain JSON, which keeps the text.
+DocumentJSON = sa.JSON()
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING)
+
+
+class User(Base):
+    __tablename__ = "fd_users"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    username: Mapped[str] = mapped_column(sa.String(60), unique=True)
+    display_name: Mapped[str] = mapped_column(sa.String(120))
+    email: Mapped[str | None] = mapped_column(sa.String(254), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(sa.String(255))
+    is_admin: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    is_active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+    locale: Mapped[str | None] = mapped_column(sa.String(10))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    department_id: Mapped[int | None] = mapped_column(sa.ForeignKey("fd_departments.id", ondelete="SET NULL", use_alter=True), index=True)
+    manager_id: Mapped[int | None] = mapped_column(sa.ForeignKey("fd_users.id", ondelete="SET NULL"))
+
+
+class Department(Base):
+    """The organisation tree approvals walk: each department has a parent and a head."""
+
+    __tablename__ = "fd_departments"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    key: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(120))
+    name_zh: Mapped[str | None] = mapped_column(sa.String(120))
+    parent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("fd_departments.id", ondelete="SET NULL"))
+    head_id: Mapped[int | None] = mapped_column(sa.ForeignKey("fd_users.id", ondelete="SET NULL", use_alter=True))
+
+
+class RoleGrant(Base):
+    """A user holds a role in one app; roles are defined by the app's document."""
+
+    __tablename__ = "fd_role_grants"
+    __table_args__ = (sa.UniqueConstraint("user_id", "app", "role"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("fd_users.id", ondelete="CASCADE"), index=True)
+    app: Mapped[str] = mapped_column(sa.String(40))
+    role: Mapped[str] = mapped_column(sa.String(40))
+
+
+class InstalledApp(Base):
+    __tablename__ = "fd_apps"
+
+    key: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    source: Mapped[str] = mapped_column(sa.String(80))
+    version: Mapped[int] = mapped_column(sa.Integer)
+    installed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AppVersion(Base):
+    """Every applied document, so any version can be read, diffed or restored."""
+
+    __tablename__ = "fd_app_versions"
+    __table_args__ = (sa.UniqueConstraint("app", "version"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    app: Mapped[str] = mapped_column(sa.String(40))
+    version: Mapped[int] = mapped_column(sa.Integer)
+    document: Mapped[Any] = mapped_column(DocumentJSON)
+    checksum: Mapped[str] = mapped_column(sa.String(64))
+    author_id: Mapped[int | None] = mapped_column(sa.ForeignKey("fd_users.id", ondelete="SET NULL"))
+    message: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Meta(Base):
+    """Instance-wide counters; `schema_generation` grows with every applied change so that
+    every worker process notices a new schema on its next request."""
+
+    __tablename__ = "fd_meta"
+
+    key: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    value: Mapped[int] = mapped_column(sa.BigInteger)
+
+
+class ArchivedField(Base):
+    """A field (or a whole entity, `field` empty) removed from a document whose data is kept."""
+
+    __tablename__ = "fd_archived"
+    __table_args__ = (sa.UniqueConstraint("app", "entity", "field"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    app: Mapped[str] = mapped_column(sa.String(40))
+    entity: Mapped[str] = mapped_column(sa.String(40))
+    field: Mapped[str] = mapped_column(sa.String(40), default="")
+    storage: Mapped[str] = mapped_column(sa.String(200))
+    definition: Mapped[Any] = mapped_column(DocumentJSON)
+    archived_in_version: Mapped[int] = mapped_column(sa.Integer)
+    archived_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Counter(Base):
+    """Auto-number counters: one row per field and period, bumped inside the inserting
+    transaction, so a rolled-back insert gives its number back (no gaps)."""
+
+    __tablename__ = "fd_counters"
+
+    app: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    entity: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    field: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    period: Mapped[str] = mapped_column(sa.String(20), primary_key=True)
+    value: Mapped[int] = mapped_column(sa.BigInteger)
+
+
+class HistoryEntry(Base):
+    __tablename__ = "fd_history"
+    __table_args__ = (sa.Index("ix_fd_history_record", "app", "entity", "record_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    app: Mapped[str] = mapped_column(sa.String(40))
+    entity: Mapped[str] = mapped_column(sa.String(40))
+    record_id: Mapped[int] = mapped_column(sa.BigInteger)
+    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("fd_users.id", ondelete="SET NULL"))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    action: Mapped[str] = mapped_column(sa.String(20))
+    transition: Mapped[str | None] = mapped_column(sa.String(40))
+    changes: Mapped[Any] = mapped_column(JSONType)
+    comment: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class Comment(Base):
+    __tablename__ = "fd_comments"
+    __table_args__ = (sa.Index("ix_fd_comments_record", "app", "entity", "record_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    app: Mapped[str] = mapped_column(sa.String(40))
+    entity: Mapped[str] = mapped_column(sa.String(40))
+    record_id: Mapped[int] = mapped_column(sa.BigInteger)
+    author_id: Mapped[int | None] = mapped_column(sa.ForeignKey("fd_users.id", ondelete="SET NULL"))
+    body: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Attachment(Base):
+    """A stored file; the bytes live in the files folder under their SHA-256."""
+
+    __tablename__ = "fd_attachments"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    filename: Mapped[str] = mapped_column(sa.String(255))
+    content_type: Mapped[str] = mapped_column(sa.String(120))
+    size: Mapped[int] = mapped_column(sa.BigInteger)
+    sha256: Mapped[str] = mapped_column(sa.String(64), index=True)
+    created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("fd_users.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LoginSession(Base):
+    """A signed-in browser. The cookie holds a random token; only its SHA-256 is stored, so
+    a leaked table does not let anyone sign in. Ending the row signs the browser out."""
+
+    __tablename__ = "fd_sessions"
+
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("fd_users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ip: Mapped[str | None] = mapped_column(sa.String(64))
+    user_agent: Mapped[str | None] = mapped_column(sa.String(255))
+
+
+class SavedView(Base):
+    """A user's own list view: a name and the list's query string (filters, sort, columns)."""
+
+    __tablename__ = "fd_saved_views"
+    __table_args__ = (sa.UniqueConstraint("user_id", "app", "entity", "name"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("fd_users.id", ondelete="CASCADE"), index=True)
+    app: Mapped[str] = mapped_column(sa.String(40))
+    entity: Mapped[str] = mapped_column(sa.String(40))
+    name: Mapped[str] = mapped_column(sa.String(80))
+    params: Mapped[Any] = mapped_column(DocumentJSON)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Notification(Base):
+    """Something a user should see: a mention, an approval waiting, a decision."""
+
+    __tablename__ = "fd_notifications"
+    __table_args__ = (sa.Index("ix_fd_notifications_user_unread", "user_id", "read_at", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("fd_users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(sa.String(30))
+    app: Mapped[str | None] = mapped_column(sa.String(40))
+    entity: Mapped[str | None] = mapped_column(sa.String(40))
+    record_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("fd_users.id", ondelete="SET NULL"))
+    message: Mapped[str] = mapped_column(sa.Text)
+    dedupe_key: Mapped[str | None] = mapped_column(sa.String(200), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    read_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    emailed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class ApprovalRequest(Base):
+    """One round of approval for one transition of one record.
+
+    `snapshot` holds the record's values when approval was asked: what approvers decide on.
+    `snapshot_version` changes only when a pending request is reset by an edit; every
+    decision stores the version it was given to, and the transition completes only on
+    decisions given to the current one.
+    """
+
+    __tablename__ = "fd_approval_requests"
+    __table_args__ = (sa.Index("ix_fd_approval_requests_record", "app", "entity", "record_id", "status"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    app: Mapped[str] = mapped_column(sa.String(40))
+    entity: Mapped[str] = mapped_column(sa.String(40))
+    record_id: Mapped[int] = mapped_column(sa.BigInteger)
+    transition: Mapped[str] = mapped_column(sa.String(40))
+    round: Mapped[int] = mapped_column(sa.Integer)
+    status: Mapped[str] = mapped_column(sa.String(20))
+    requester_id: Mapped[int | None] = mapped_column(sa.ForeignKey("fd_users.id", ondelete="SET NULL"), index=True)
+    from_state: Mapped[str | None] = mapped_column(sa.String(40))
+    snapshot: Mapped[Any] = mapped_column(DocumentJSON)
+    snapshot_version: Mapped[int] = mapped_column(sa.Integer, default=1)
+    current_step: Mapped[int] = mapped_column(sa.Integer, default=0)
+    comment: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class ApprovalStep(Base):
+    __tablename__ = "fd_approval_steps"
+    __table_args__ = (sa.UniqueConstraint("request_id", "position"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    request_id: Mapped[int] = mapped_column(sa.ForeignKey("fd_approval_requests.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(sa.Integer)
+    key: Mapped[str] = mapped_column(sa.String(40))
+    mode: Mapped[str] = mapped_column(sa.String(10))
+    quorum: Mapped[int | None] = mapped_column(sa.Integer)
+    status: Mapped[str] = mapped_column(sa.String(20))
+    due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    escalated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class ApprovalTask(Base):
+    """One approver's part in one step. A decision flips `status` from pending exactly once
+    (`UPDATE ... WHERE status = 'pending'`), which is what makes races safe."""
+
+    __tablename__ = "fd_approval_tasks"
+    __table_args__ = (
+        sa.UniqueConstraint("step_id", "approver_id"),
+        sa.Index("ix_fd_approval_tasks_inbox", "approver_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    step_id: Mapped[int] = mapped_column(sa.ForeignKey("fd_approval_steps.id", ondelete="CASCADE"), index=True)
+    request_id: Mapped[int] = mapped_column(sa.ForeignKey("fd_approval_requests.id", ondelete="CASCADE"), index=True)
+    approver_id: Mapped[int] = mapped_column(sa.ForeignKey("fd_users.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(sa.String(20))
+    origin: Mapped[str] = mapped_column(sa.String(20))
+    note: Mapped[str | None] = mapped_column(sa.Text)
+    comment: Mapped[str | None] = mapped_column(sa.Text)
+    decided_version: Mapped[int | None] = mapped_column(sa.Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class BundleImport(Base):
+    """A document that came from a configuration bundle (`engine/bundles.py`): which local
+    version it produced, and the bundle's document as received (in local terms: key,
+    source and mapped usernames), the common base of the three-way merge of the next
+    upgrade from the same source."""
+
+    __tablename__ = "fd_bundle_imports"
+    __table_args__ = (sa.Index("ix_fd_bundle_imports_app", "app", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    app: Mapped[str] = mapped_column(sa.String(40))
+    version: Mapped[int] = mapped_column(sa.Integer)
+    kind: Mapped[str] = mapped_column(sa.String(10))
+    bundle_source: Mapped[str] = mapped_column(sa.String(80))
+    bundle_version: Mapped[int] = mapped_column(sa.Integer)
+    bundle_checksum: Mapped[str] = mapped_column(sa.String(64))
+    document: Mapped[Any] = mapped_column(DocumentJSON)
+    user_map: Mapped[Any] = mapped_column(DocumentJSON)
+    imported_by: Mapped[int | None] = mapped_column(sa.ForeignKey("fd_users.id", ondelete="SET NULL"))
+    imported_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+users = User.__table__
+role_grants = RoleGrant.__table__
+apps = InstalledApp.__table__
+app_versions = AppVersion.__table__
+meta = Meta.__table__
+archived = ArchivedField.__table__
+counters = Counter.__table__
+history = HistoryEntry.__table__
+comments = Comment.__table__
+attachments = Attachment.__table__
+login_sessions = LoginSession.__table__
+saved_views = SavedView.__table__
+notifications = Notification.__table__
+departments = Department.__table__
+approval_requests = ApprovalRequest.__table__
+approval_steps = ApprovalStep.__table__
+approval_tasks = ApprovalTask.__table__
+bundle_imports = BundleImport.__table__

@@ -1,0 +1,230 @@
+"""Listing records: filters, text search, sort and pagination in one SQL statement.
+
+Only the columns asked for are selected; many-valued columns are fetched with one extra
+query per field for the whole page, never per row. Filters on many-valued fields use
+EXISTS over the indexed link table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from flowdeck.engine.errors import RecordInvalid
+from flowdeck.engine.fieldtypes import FIELD_TYPES, is_many
+from flowdeck.engine.filters import Condition, Context, FilterError, normalize_condition, resolve_value
+from flowdeck.engine.permissions import Actor, require
+from flowdeck.engine.records import load_links
+from flowdeck.engine.schema.loader import SYSTEM_FIELD_TYPES
+from flowdeck.engine.storage.tables import EntityTables
+
+MAX_PAGE_SIZE = 500
+SYSTEM_SORTABLE = ("id", "state", "created_at", "updated_at", "created_by", "updated_by")
+
+
+@dataclass
+class Page:
+    rows: list[dict[str, Any]]
+    total: int
+    page: int
+    per_page: int
+    capped: bool = False
+    """The count stopped at `Query.count_limit`: there are more than `total` records."""
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+@dataclass(frozen=True)
+class Query:
+    """What to list; `filter` uses the view filter language (see engine.filters)."""
+
+    filter: Mapping[str, Any] = field(default_factory=dict)
+    search: str | None = None
+    sort: Sequence[str] = ()
+    page: int = 1
+    per_page: int = 50
+    columns: Sequence[str] | None = None
+    count_limit: int | None = None
+    """Count at most this many records (`Page.capped` says there are more): counting a
+    million matches costs more than the whole page, and nobody pages through them."""
+
+
+def parse_filter(et: EntityTables, spec: Mapping[str, Any]) -> list[Condition]:
+    """Check a filter against the entity; raises RecordInvalid naming each bad field."""
+    entity = et.entity
+    errors: dict[str, list[str]] = {}
+    conditions: list[Condition] = []
+    for key, condition in spec.items():
+        fld = entity.field(key)
+        known_system = key in SYSTEM_FIELD_TYPES and (key != "state" or entity.workflow is not None)
+        if fld is None and not known_system and not (key == "state_category" and entity.workflow is not None):
+            errors.setdefault(key, []).append(f"{entity.key} has no field {key!r}")
+            continue
+        try:
+            conditions += normalize_condition(key, condition, fld, entity.workflow)
+        except FilterError as exc:
+            errors.setdefault(key, []).append(str(exc))
+    if errors:
+        raise RecordInvalid(errors)
+    return conditions
+
+
+def _value_type(et: EntityTables, key: str) -> str:
+    fld = et.entity.field(key)
+    if fld is not None:
+        return fld.value_type
+    return SYSTEM_FIELD_TYPES.get(key, "text")
+
+
+def _clause(et: EntityTables, condition: Condition, context: Context) -> sa.ColumnElement[bool]:
+    table = et.table
+    key, op = condition.key, condition.op
+    value = resolve_value(condition.value, _value_type(et, key), context)
+    if key == "state_category":
+        assert et.entity.workflow is not None
+        categories = value if isinstance(value, list) else [value]
+        states = et.entity.workflow.states_in(set(categories))
+        inside = table.c.state.in_(states)
+        return sa.not_(inside) if op in ("ne", "not_in") else inside
+    fld = et.entity.field(key)
+    if fld is not None and is_many(fld):
+        link = et.links[key]
+        exists = sa.exists().where(link.c.record_id == table.c.id)
+        if op == "empty":
+            return ~exists if value else exists
+        values = value if isinstance(value, list) else [value]
+        return exists.where(link.c.value.in_(values))
+    column = table.c[key]
+    if op == "empty":
+        blank = column.is_(None)
+        if fld is not None and FIELD_TYPES[fld.type].searchable:
+            blank = blank | (column == "")
+        return blank if value else ~blank
+    if op == "eq":
+        return column == value
+    if op == "ne":
+        return (column != value) | column.is_(None)
+    if op == "in":
+        return column.in_(value)
+    if op == "not_in":
+        return column.not_in(value) | column.is_(None)
+    if op == "contains":
+        return _like(column, str(value))
+    comparisons = {"gt": column > value, "gte": column >= value, "lt": column < value, "lte": column <= value}
+    return comparisons[op]
+
+
+def _like(column: sa.ColumnElement[Any], text: str) -> sa.ColumnElement[bool]:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return column.ilike(f"%{escaped}%", escape="\\")
+
+
+def where_clause(et: EntityTables, conditions: Sequence[Condition], search: str | None, context: Context) -> sa.ColumnElement[bool]:
+    clauses = [_clause(et, c, context) for c in conditions]
+    text = (search or "").strip()
+    if text:
+        for word in text.split()[:5]:
+            matches = [_like(et.table.c[key], word) for key in et.entity.search if key in et.table.c]
+            if word.isdecimal() and len(word) <= 15:  # longer cannot be an id (and overflows BIGINT)
+                matches.append(et.table.c.id == int(word))
+            clauses.append(sa.or_(*matches) if matches else sa.false())
+    return sa.and_(sa.true(), *clauses)
+
+
+def _order(et: EntityTables, sort: Sequence[str]) -> list[sa.ColumnElement[Any]]:
+    order: list[sa.ColumnElement[Any]] = []
+    errors: dict[str, list[str]] = {}
+    for item in sort:
+        descending = item.startswith("-")
+        key = item.lstrip("-")
+        fld = et.entity.field(key)
+        if (
+            (fld is not None and (is_many(fld) or not FIELD_TYPES[fld.type].orderable))
+            or (fld is None and key not in SYSTEM_SORTABLE)
+            or key not in et.table.c
+        ):
+            errors.setdefault("sort", []).append(f"cannot sort by {key!r}")
+            continue
+        column = _sort_key(et, key)
+        order.append(column.desc().nulls_last() if descending else column.asc().nulls_last())
+    if errors:
+        raise RecordInvalid(errors)
+    order.append(et.table.c.id.desc() if sort and sort[0].startswith("-") else et.table.c.id.asc())
+    return order
+
+
+def _sort_key(et: EntityTables, key: str) -> sa.ColumnElement[Any]:
+    """What a column sorts by: states in workflow order and options in the order the
+    document lists them (priority low < normal < high), not alphabetically."""
+    column = et.table.c[key]
+    if key == "state" and et.entity.workflow is not None:
+        order = et.entity.workflow.state_keys()
+    else:
+        fld = et.entity.field(key)
+        if fld is None or fld.type != "select":
+            return column
+        order = fld.option_keys()
+    return sa.case({value: position for position, value in enumerate(order)}, value=column, else_=len(order))
+
+
+def _select_columns(et: EntityTables, columns: Sequence[str] | None) -> tuple[list[sa.ColumnElement[Any]], list[str]]:
+    table = et.table
+    base = ["id", "version"] + (["state"] if "state" in table.c else [])
+    if columns is None:
+        wanted = [c.name for c in table.columns]
+        many = list(et.links)
+    else:
+        wanted = list(dict.fromkeys([*base, et.entity.title, *[c for c in columns if c in table.c]]))
+        many = [c for c in columns if c in et.links]
+    return [table.c[name] for name in dict.fromkeys([*base, *wanted])], many
+
+
+def query_records(conn: Connection, et: EntityTables, query: Query, *, actor: Actor, today: dt.date | None = None) -> Page:
+    """One page of records the actor may read, with the total count."""
+    require(actor, et.entity, "read")
+    per_page = max(1, min(query.per_page, MAX_PAGE_SIZE))
+    page = max(1, query.page)
+    context = Context(user_id=actor.user_id, today=today)
+    where = where_clause(et, parse_filter(et, query.filter), query.search, context)
+    order = _order(et, query.sort)
+    columns, many = _select_columns(et, query.columns)
+    total, capped = count_records(conn, et, where, query.count_limit)
+    rows = [
+        dict(r)
+        for r in conn.execute(sa.select(*columns).where(where).order_by(*order).limit(per_page).offset((page - 1) * per_page)).mappings()
+    ]
+    if many and rows:
+        ids = [r["id"] for r in rows]
+        for key, per_record in load_links(conn, et, ids, many).items():
+            for row in rows:
+                row[key] = per_record[row["id"]]
+    return Page(rows=rows, total=total, page=page, per_page=per_page, capped=capped)
+
+
+def capped_count(table: sa.Table, where: sa.ColumnElement[bool], limit: int) -> sa.ScalarSelect[int]:
+    """`count(*)` of the rows matching `where`, stopping after `limit` + 1 of them (an
+    index range read of at most that many entries, whatever the table's size)."""
+    matching = sa.select(table.c.id).where(where).limit(limit + 1).subquery()
+    return sa.select(sa.func.count()).select_from(matching).scalar_subquery()
+
+
+def count_records(conn: Connection, et: EntityTables, where: sa.ColumnElement[bool], limit: int | None = None) -> tuple[int, bool]:
+    """(the number of matching records, capped): with a `limit`, at most that many are
+    counted and `capped` says there are more."""
+    if limit is None:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(et.table).where(where)).scalar() or 0), False
+    found = int(conn.execute(sa.select(capped_count(et.table, where, limit))).scalar() or 0)
+    return min(found, limit), found > limit
+
+
+def count_by(conn: Connection, et: EntityTables, column: str, where: sa.ColumnElement[bool]) -> dict[Any, int]:
+    """Record counts per value of `column` (board column totals)."""
+    col = et.table.c[column]
+    return {value: int(count) for value, count in conn.execute(sa.select(col, sa.func.count()).where(where).group_by(col))}

@@ -1,0 +1,705 @@
+"""Creating, reading, updating and deleting records.
+
+Every write goes the same way: check permission, parse each given value with its field
+type, merge with what is stored (or the defaults), compute formulas, check the record as a
+whole (required fields, conditions, field rules, references, uniqueness, the tree), write
+the row with its link and line-item rows, and add one history entry with field-level
+before and after. Any problem raises before anything is written; callers run these
+functions inside one transaction (`Database.run`), so a failure leaves no partial write.
+
+The state column is never written here except to set the initial state: changing it is a
+workflow transition (`engine.workflow`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from flowdeck.engine import approval_core, clock, history, models
+from flowdeck.engine.autonumber import next_number
+from flowdeck.engine.computed import compute_values
+from flowdeck.engine.errors import Conflict, NotFound, RecordInvalid
+from flowdeck.engine.expressions import ExpressionError
+from flowdeck.engine.fieldtypes import FIELD_TYPES, InvalidValue, is_many, resolve_date, to_json
+from flowdeck.engine.permissions import Actor, FieldAccess, field_access, require
+from flowdeck.engine.schema.loader import SYSTEM_COLUMNS
+from flowdeck.engine.schema.model import Entity, Field
+from flowdeck.engine.storage.tables import EntityTables, table_name
+
+RECORD_LEVEL = "_record"
+
+
+@dataclass
+class Record:
+    """One record with every field's value: many-valued fields as lists of values, tables
+    as lists of row dicts (with their `id`)."""
+
+    entity: Entity
+    id: int
+    version: int
+    state: str | None
+    created_at: dt.datetime
+    created_by: int | None
+    updated_at: dt.datetime
+    updated_by: int | None
+    values: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def title(self) -> str:
+        value = self.values.get(self.entity.title)
+        return "" if value is None else str(value)
+
+    def system(self, me: int | None) -> dict[str, Any]:
+        """The system names that formulas and conditions may read."""
+        return {
+            "id": self.id,
+            "state": self.state,
+            "me": me,
+            "created_at": self.created_at,
+            "created_by": self.created_by,
+            "updated_at": self.updated_at,
+            "updated_by": self.updated_by,
+        }
+
+
+# -- reading ---------------------------------------------------------------------------
+
+
+def _row_to_record(et: EntityTables, row: Mapping[str, Any]) -> Record:
+    entity = et.entity
+    values = {f.key: row[f.key] for f in entity.stored_fields() if f.key in row}
+    return Record(
+        entity=entity,
+        id=row["id"],
+        version=row["version"],
+        state=row.get("state"),
+        created_at=row["created_at"],
+        created_by=row["created_by"],
+        updated_at=row["updated_at"],
+        updated_by=row["updated_by"],
+        values=values,
+    )
+
+
+def load_links(
+    conn: Connection, et: EntityTables, ids: Sequence[int], keys: Iterable[str] | None = None
+) -> dict[str, dict[int, list[Any]]]:
+    """Many-valued fields of several records: field -> record id -> values in order."""
+    out: dict[str, dict[int, list[Any]]] = {}
+    if not ids:
+        return out
+    wanted = set(keys) if keys is not None else None
+    for key, link in et.links.items():
+        if wanted is not None and key not in wanted:
+            continue
+        per_record: dict[int, list[Any]] = {rid: [] for rid in ids}
+        statement = et.statement(
+            ("links", key),
+            lambda link=link: (
+                sa.select(link.c.record_id, link.c.value)
+                .where(link.c.record_id.in_(sa.bindparam("ids", expanding=True)))
+                .order_by(link.c.record_id, link.c.position)
+            ),
+        )
+        rows = conn.execute(statement, {"ids": list(ids)})
+        for record_id, value in rows:
+            per_record[record_id].append(value)
+        out[key] = per_record
+    return out
+
+
+def load_children(conn: Connection, et: EntityTables, ids: Sequence[int]) -> dict[str, dict[int, list[dict[str, Any]]]]:
+    out: dict[str, dict[int, list[dict[str, Any]]]] = {}
+    for key, child in et.children.items():
+        per_record: dict[int, list[dict[str, Any]]] = {rid: [] for rid in ids}
+        if ids:
+            columns = [child.c.id, child.c.parent_id] + [child.c[f.key] for f in et.entity.get_field(key).fields]
+            rows = conn.execute(
+                sa.select(*columns).where(child.c.parent_id.in_(ids)).order_by(child.c.parent_id, child.c.position, child.c.id)
+            ).mappings()
+            for row in rows:
+                item = dict(row)
+                per_record[item.pop("parent_id")].append(item)
+        out[key] = per_record
+    return out
+
+
+def _select_record(et: EntityTables, lock: bool) -> sa.Select[Any]:
+    query = sa.select(et.table).where(et.table.c.id == sa.bindparam("record_id"))
+    return query.with_for_update() if lock else query
+
+
+def fetch_record(conn: Connection, et: EntityTables, record_id: int, *, for_update: bool = False) -> Record:
+    """The record with every value, without permission checks. Raises NotFound."""
+    lock = for_update and conn.dialect.name == "postgresql"
+    query = et.statement(("record", lock), lambda: _select_record(et, lock))
+    row = conn.execute(query, {"record_id": record_id}).mappings().first()
+    if row is None:
+        raise NotFound(f"{et.entity.label.get('en')} #{record_id} does not exist")
+    record = _row_to_record(et, row)
+    for key, per_record in load_links(conn, et, [record_id]).items():
+        record.values[key] = per_record[record_id]
+    for key, per_record in load_children(conn, et, [record_id]).items():
+        record.values[key] = per_record[record_id]
+    return record
+
+
+def get_record(conn: Connection, et: EntityTables, record_id: int, *, actor: Actor) -> Record:
+    require(actor, et.entity, "read")
+    return fetch_record(conn, et, record_id)
+
+
+# -- parsing input -----------------------------------------------------------------------
+
+
+def access_for(entity: Entity, state: str | None, actor: Actor) -> FieldAccess:
+    return field_access(entity, state, actor.roles_for(entity.app))
+
+
+def _parse_rows(fld: Field, raw: Any, errors: dict[str, list[str]]) -> list[dict[str, Any]] | None:
+    if raw is None or raw == "":
+        return []
+    if not isinstance(raw, list) or not all(isinstance(r, Mapping) for r in raw):
+        errors.setdefault(fld.key, []).append("must be a list of rows")
+        return None
+    rows = []
+    for index, raw_row in enumerate(raw):
+        row: dict[str, Any] = {}
+        if raw_row.get("id") not in (None, ""):
+            try:
+                row["id"] = int(raw_row["id"])
+            except (TypeError, ValueError):
+                errors.setdefault(f"{fld.key}[{index}].id", []).append("must be a row id")
+        for key in raw_row:
+            if key != "id" and not any(c.key == key for c in fld.fields):
+                errors.setdefault(f"{fld.key}[{index}].{key}", []).append("is not a column of this table")
+        for child in fld.fields:
+            if not child.editable:
+                continue
+            raw_value = raw_row.get(child.key)
+            if child.key not in raw_row and "id" not in row and child.default is not None:
+                raw_value = _row_default(child)
+            try:
+                row[child.key] = FIELD_TYPES[child.type].parse(child, raw_value)
+            except InvalidValue as exc:
+                errors.setdefault(f"{fld.key}[{index}].{child.key}", []).append(str(exc))
+        rows.append(row)
+    return rows
+
+
+def _row_default(child: Field) -> Any:
+    """The default of a line-item column for a new row (`today` resolved; `me` has no actor here)."""
+    if child.type == "date" and isinstance(child.default, str):
+        return resolve_date(child.default)
+    if child.type == "datetime" and child.default == "now":
+        return dt.datetime.now(dt.UTC)
+    if child.type == "user" and child.default == "me":
+        return None
+    return child.default
+
+
+def parse_values(entity: Entity, raw: Mapping[str, Any], access: FieldAccess) -> dict[str, Any]:
+    """Typed values from raw input (form strings or JSON), or RecordInvalid naming each field."""
+    values, errors = _parse(entity, raw, access)
+    if errors:
+        raise RecordInvalid(errors)
+    return values
+
+
+def _parse(entity: Entity, raw: Mapping[str, Any], access: FieldAccess) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """Parse what parses and collect the rest as errors per field.
+
+    Fields the actor may not edit (computed, auto-numbered, read-only, or locked by a field
+    rule in this state) are refused, never silently dropped.
+    """
+    errors: dict[str, list[str]] = {}
+    values: dict[str, Any] = {}
+    for key, raw_value in raw.items():
+        if key == "state":
+            errors.setdefault(key, []).append("changes only through a workflow transition")
+            continue
+        if key in SYSTEM_COLUMNS:
+            errors.setdefault(key, []).append("is set by the system")
+            continue
+        fld = entity.field(key)
+        if fld is None:
+            errors.setdefault(key, []).append(f"{entity.key} has no field {key!r}")
+            continue
+        if not fld.editable:
+            errors.setdefault(key, []).append("is read-only")
+            continue
+        if key in access.read_only:
+            errors.setdefault(key, []).append("cannot be changed in this state")
+            continue
+        if fld.is_table:
+            rows = _parse_rows(fld, raw_value, errors)
+            if rows is not None:
+                values[key] = rows
+            continue
+        try:
+            values[key] = FIELD_TYPES[fld.type].parse(fld, raw_value)
+        except InvalidValue as exc:
+            errors.setdefault(key, []).append(str(exc))
+    return values, errors
+
+
+def default_values(entity: Entity, actor: Actor, today: dt.date) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for fld in entity.fields:
+        default = fld.default
+        if default is None:
+            values[fld.key] = [] if (is_many(fld) or fld.is_table) else None
+        elif fld.type == "user" and default == "me":
+            values[fld.key] = [actor.user_id] if fld.many else actor.user_id
+        elif fld.type == "date" and isinstance(default, str):
+            values[fld.key] = resolve_date(default, today)
+        elif fld.type == "datetime" and default == "now":
+            values[fld.key] = dt.datetime.now(dt.UTC)
+        else:
+            values[fld.key] = list(default) if isinstance(default, list) else default
+    return values
+
+
+# -- checking a whole record -------------------------------------------------------------------
+
+
+def is_blank(value: Any) -> bool:
+    return value is None or value == "" or value == []
+
+
+def _condition(expression: Any, env: Mapping[str, Any]) -> bool:
+    try:
+        return bool(expression.evaluate(env))
+    except ExpressionError:
+        return False
+
+
+def visible(fld: Field, env: Mapping[str, Any], access: FieldAccess) -> bool:
+    if fld.key in access.hidden:
+        return False
+    return fld.show_if is None or _condition(fld.show_if, env)
+
+
+def required_now(fld: Field, env: Mapping[str, Any], access: FieldAccess) -> bool:
+    if fld.is_computed or fld.type == "autonumber":
+        return False
+    if fld.required or fld.key in access.required:
+        return True
+    return fld.required_if is not None and _condition(fld.required_if, env)
+
+
+def check_record(
+    conn: Connection,
+    et: EntityTables,
+    values: Mapping[str, Any],
+    system: Mapping[str, Any],
+    access: FieldAccess,
+    *,
+    record_id: int | None,
+    changed: set[str],
+    known: Mapping[str, list[str]] | None = None,
+) -> None:
+    """Raise RecordInvalid with every problem of the record as a whole, together with the
+    `known` parse errors (fields that failed to parse are not checked again)."""
+    entity = et.entity
+    errors: dict[str, list[str]] = {k: list(v) for k, v in (known or {}).items()}
+    env = {**system, **values}
+    for fld in entity.fields:
+        value = values.get(fld.key)
+        shown = visible(fld, env, access)
+        if fld.key in errors:
+            continue
+        if shown and required_now(fld, env, access) and is_blank(value):
+            errors.setdefault(fld.key, []).append("is required")
+        if fld.is_table:
+            rows = value or []
+            if shown and fld.min_rows and len(rows) < fld.min_rows:
+                errors.setdefault(fld.key, []).append(f"needs at least {fld.min_rows} rows")
+            if fld.max_rows and len(rows) > fld.max_rows:
+                errors.setdefault(fld.key, []).append(f"allows at most {fld.max_rows} rows")
+            for index, row in enumerate(rows):
+                row_env = {**row, "me": system.get("me")}
+                for child in fld.fields:
+                    where = f"{fld.key}[{index}].{child.key}"
+                    if (
+                        where not in errors
+                        and child.editable
+                        and required_now(child, row_env, FieldAccess())
+                        and is_blank(row.get(child.key))
+                    ):
+                        errors.setdefault(where, []).append("is required")
+    _check_targets(conn, et, values, changed, errors)
+    _check_unique(conn, et, values, record_id, changed, errors)
+    if entity.tree and record_id is not None and entity.tree in changed:
+        _check_tree(conn, et, record_id, values.get(entity.tree), errors)
+    if errors:
+        raise RecordInvalid(errors)
+
+
+def _targets(fld: Field, et: EntityTables) -> sa.Table:
+    if fld.type == "user":
+        return models.users
+    if fld.type == "attachment":
+        return models.attachments
+    assert fld.to is not None
+    return et.table.metadata.tables[table_name(et.entity.app, fld.to)]
+
+
+def _select_targets(fld: Field, et: EntityTables) -> sa.Select[Any]:
+    target = _targets(fld, et)
+    query = sa.select(target.c.id).where(target.c.id.in_(sa.bindparam("ids", expanding=True)))
+    return query.where(target.c.is_active.is_(True)) if fld.type == "user" else query
+
+
+def _check_targets(conn: Connection, et: EntityTables, values: Mapping[str, Any], changed: set[str], errors: dict[str, list[str]]) -> None:
+    """References, users and files must exist (and users be active) when they are set."""
+    for fld in et.entity.fields:
+        if fld.type not in ("user", "reference", "attachment") or fld.key not in changed:
+            continue
+        value = values.get(fld.key)
+        ids = [v for v in (value if isinstance(value, list) else [value]) if v is not None]
+        if not ids:
+            continue
+        query = et.statement(("targets", fld.key), lambda fld=fld: _select_targets(fld, et))
+        found = {row[0] for row in conn.execute(query, {"ids": ids})}
+        missing = [str(i) for i in ids if i not in found]
+        if missing:
+            what = {"user": "no active user", "attachment": "no file"}.get(fld.type, f"no {fld.to} record")
+            errors.setdefault(fld.key, []).append(f"{what} with id {', '.join(missing)}")
+
+
+def _check_unique(
+    conn: Connection, et: EntityTables, values: Mapping[str, Any], record_id: int | None, changed: set[str], errors: dict[str, list[str]]
+) -> None:
+    for fld in et.entity.stored_fields():
+        if not fld.unique or fld.key not in changed or values.get(fld.key) is None:
+            continue
+        column = et.table.c[fld.key]
+        query = sa.select(et.table.c.id).where(column == values[fld.key]).limit(1)
+        if record_id is not None:
+            query = query.where(et.table.c.id != record_id)
+        if conn.execute(query).first() is not None:
+            errors.setdefault(fld.key, []).append("is already used by another record")
+
+
+def _check_tree(conn: Connection, et: EntityTables, record_id: int, parent: int | None, errors: dict[str, list[str]]) -> None:
+    tree = et.entity.tree
+    assert tree is not None
+    seen = {record_id}
+    column = et.table.c[tree]
+    while parent is not None:
+        if parent in seen:
+            errors.setdefault(tree, []).append("would make a record its own ancestor")
+            return
+        seen.add(parent)
+        parent = conn.execute(sa.select(column).where(et.table.c.id == parent)).scalar()
+        if len(seen) > 1000:
+            errors.setdefault(tree, []).append("the hierarchy is deeper than 1000 levels")
+            return
+
+
+# -- writing -------------------------------------------------------------------------------
+
+
+def _write_links(conn: Connection, et: EntityTables, record_id: int, values: Mapping[str, Any], keys: Iterable[str]) -> None:
+    for key in keys:
+        link = et.links[key]
+        conn.execute(link.delete().where(link.c.record_id == record_id))
+        items = values.get(key) or []
+        if items:
+            conn.execute(link.insert(), [{"record_id": record_id, "value": v, "position": i} for i, v in enumerate(items)])
+
+
+def _write_children(conn: Connection, et: EntityTables, record_id: int, values: dict[str, Any], keys: Iterable[str]) -> None:
+    """Replace a record's line items, keeping the ids of rows that were given back."""
+    for key in keys:
+        child = et.children[key]
+        columns = [f.key for f in et.entity.get_field(key).fields]
+        rows = values.get(key) or []
+        kept_ids = [r["id"] for r in rows if r.get("id")]
+        existing = {r[0] for r in conn.execute(sa.select(child.c.id).where(child.c.parent_id == record_id))}
+        delete = child.delete().where(child.c.parent_id == record_id)
+        if kept_ids:
+            delete = delete.where(child.c.id.not_in(kept_ids))
+        conn.execute(delete)
+        for position, row in enumerate(rows):
+            data = {c: row.get(c) for c in columns}
+            data["position"] = position
+            if row.get("id") in existing:
+                conn.execute(child.update().where((child.c.id == row["id"]) & (child.c.parent_id == record_id)).values(data))
+            else:
+                row.pop("id", None)
+                result = conn.execute(child.insert().values(parent_id=record_id, **data))
+                row["id"] = result.inserted_primary_key[0]
+
+
+def _comparable(fld: Field, value: Any) -> Any:
+    if fld.is_table:
+        return [{k: to_json(fld.child(k), v) for k, v in row.items() if k != "id"} for row in value or []]
+    return to_json(fld, value if value != [] else None) if not is_many(fld) else to_json(fld, value or [])
+
+
+def diff(entity: Entity, before: Mapping[str, Any], after: Mapping[str, Any]) -> list[history.Change]:
+    """Field-level changes between two value sets, in field order, as JSON-safe values."""
+    changes = []
+    for fld in entity.fields:
+        old, new = _comparable(fld, before.get(fld.key)), _comparable(fld, after.get(fld.key))
+        if old != new and not (old in (None, []) and new in (None, [])):
+            changes.append(history.Change(fld.key, old, new))
+    return changes
+
+
+def _integrity_error(entity: Entity, exc: IntegrityError) -> RecordInvalid:
+    message = str(exc.orig).lower()
+    for fld in entity.stored_fields():
+        if fld.unique and fld.key in message:
+            return RecordInvalid({fld.key: ["is already used by another record"]})
+    return RecordInvalid({RECORD_LEVEL: ["conflicts with existing data (a referenced record or user may have been removed)"]})
+
+
+def create_record(
+    conn: Connection,
+    et: EntityTables,
+    raw: Mapping[str, Any],
+    *,
+    actor: Actor,
+    now: dt.datetime | None = None,
+) -> Record:
+    entity = et.entity
+    require(actor, entity, "create")
+    now = now or dt.datetime.now(dt.UTC)
+    state = entity.workflow.initial if entity.workflow else None
+    access = access_for(entity, state, actor)
+    given, errors = _parse(entity, raw, access)
+    values = default_values(entity, actor, clock.today(now))
+    values.update(given)
+    system = {
+        "id": None,
+        "state": state,
+        "me": actor.user_id,
+        "created_at": now,
+        "created_by": actor.user_id,
+        "updated_at": now,
+        "updated_by": actor.user_id,
+    }
+    compute_values(entity, values, system)
+    check_record(conn, et, values, system, access, record_id=None, changed={f.key for f in entity.fields}, known=errors)
+    for fld in entity.fields:
+        if fld.type == "autonumber" and fld.format:
+            values[fld.key] = next_number(conn, entity.app, entity.key, fld.key, fld.format, clock.today(now))
+    row = {f.key: values.get(f.key) for f in entity.stored_fields()}
+    row.update(version=1, created_at=now, created_by=actor.user_id, updated_at=now, updated_by=actor.user_id)
+    if state is not None:
+        row["state"] = state
+    try:
+        with conn.begin_nested():
+            # The row as parameters of a plain INSERT: its compiled form is reused (no new
+            # statement built and hashed per record).
+            record_id = int(conn.execute(et.statement("insert", et.table.insert), row).inserted_primary_key[0])
+    except IntegrityError as exc:
+        raise _integrity_error(entity, exc) from None
+    _write_links(conn, et, record_id, values, et.links)
+    _write_children(conn, et, record_id, values, et.children)
+    changes = diff(entity, {}, values)
+    if state is not None:
+        changes.insert(0, history.Change("state", None, state))
+    history.add_entry(
+        conn, app=entity.app, entity=entity.key, record_id=record_id, actor_id=actor.user_id, action="create", changes=changes, at=now
+    )
+    return Record(entity, record_id, 1, state, now, actor.user_id, now, actor.user_id, values)
+
+
+def _update_versioned(et: EntityTables) -> sa.Update:
+    """UPDATE of the row at a version: the columns set are the parameters given."""
+    table = et.table
+    return table.update().where((table.c.id == sa.bindparam("b__id")) & (table.c.version == sa.bindparam("b__version")))
+
+
+def save_values(
+    conn: Connection,
+    et: EntityTables,
+    record: Record,
+    given: Mapping[str, Any],
+    *,
+    actor: Actor,
+    expected_version: int | None,
+    access: FieldAccess,
+    now: dt.datetime,
+    new_state: str | None = None,
+    action: str = "update",
+    transition: str | None = None,
+    comment: str | None = None,
+    known: Mapping[str, list[str]] | None = None,
+    before_write: Callable[[set[str]], None] | None = None,
+) -> Record:
+    """Write `given` (already parsed) over `record`: the shared tail of update and transition.
+    `before_write` sees the changed field keys and may refuse them by raising."""
+    entity = et.entity
+    if expected_version is not None and expected_version != record.version:
+        raise Conflict(
+            f"{entity.label.get('en')} #{record.id} was changed by someone else (your version {expected_version}, now {record.version})",
+            current_version=record.version,
+        )
+    values = {k: (list(v) if isinstance(v, list) else v) for k, v in record.values.items()}
+    values.update(given)
+    state = new_state or record.state
+    system = {**record.system(actor.user_id), "state": state, "updated_at": now, "updated_by": actor.user_id}
+    compute_values(entity, values, system)
+    changes = diff(entity, record.values, values)
+    changed = {c.field for c in changes}
+    check_record(conn, et, values, system, access, record_id=record.id, changed=changed, known=known)
+    if not changes and new_state is None and not comment:
+        return record
+    if before_write is not None:
+        before_write(changed)
+    row = {key: values.get(key) for key in changed if key in et.table.c}
+    row.update(version=record.version + 1, updated_at=now, updated_by=actor.user_id)
+    if new_state is not None:
+        row["state"] = new_state
+    statement = et.statement("update", lambda: _update_versioned(et))
+    try:
+        with conn.begin_nested():
+            result = conn.execute(statement, {**row, "b__id": record.id, "b__version": record.version})
+    except IntegrityError as exc:
+        raise _integrity_error(entity, exc) from None
+    if result.rowcount != 1:
+        raise Conflict(f"{entity.label.get('en')} #{record.id} was changed by someone else; reload it and try again")
+    _write_links(conn, et, record.id, values, [k for k in et.links if k in changed])
+    _write_children(conn, et, record.id, values, [k for k in et.children if k in changed])
+    if new_state is not None and new_state != record.state:
+        changes.insert(0, history.Change("state", record.state, new_state))
+    history.add_entry(
+        conn,
+        app=entity.app,
+        entity=entity.key,
+        record_id=record.id,
+        actor_id=actor.user_id,
+        action=action,
+        changes=changes,
+        transition=transition,
+        comment=comment,
+        at=now,
+    )
+    return Record(entity, record.id, record.version + 1, state, record.created_at, record.created_by, now, actor.user_id, values)
+
+
+def update_record(
+    conn: Connection,
+    et: EntityTables,
+    record_id: int,
+    raw: Mapping[str, Any],
+    *,
+    actor: Actor,
+    expected_version: int | None,
+    now: dt.datetime | None = None,
+) -> Record:
+    """Change field values. `expected_version` is the version the user edited; a newer
+    stored version raises Conflict and nothing is written (None skips the check)."""
+    require(actor, et.entity, "update")
+    now = now or dt.datetime.now(dt.UTC)
+    record = fetch_record(conn, et, record_id, for_update=True)
+    access = access_for(et.entity, record.state, actor)
+    given, errors = _parse(et.entity, raw, access)
+    pending = approval_core.pending_request(conn, et.entity.app, et.entity.key, record_id, lock=True)
+    if pending is None:
+        return save_values(conn, et, record, given, actor=actor, expected_version=expected_version, access=access, now=now, known=errors)
+    return _update_while_pending(
+        conn, et, record, given, pending, actor=actor, expected_version=expected_version, access=access, now=now, known=errors
+    )
+
+
+def _update_while_pending(
+    conn: Connection,
+    et: EntityTables,
+    record: Record,
+    given: Mapping[str, Any],
+    pending: approval_core.PendingRequest,
+    *,
+    actor: Actor,
+    expected_version: int | None,
+    access: FieldAccess,
+    now: dt.datetime,
+    known: Mapping[str, list[str]],
+) -> Record:
+    """An edit while approval is pending: frozen fields are refused, or (on_edit: reset)
+    the round starts again on the new values, so no approval counts for values it did not see."""
+    assert et.entity.workflow is not None
+    transition = et.entity.workflow.transition(pending.transition)
+    assert transition is not None and transition.approval is not None
+    approval = transition.approval
+    frozen = approval_core.frozen_fields(et.entity, approval)
+    touched: list[str] = []
+
+    def check(changed: set[str]) -> None:
+        touched.extend(sorted(changed & frozen))
+        if touched and approval.on_edit == "refuse":
+            raise RecordInvalid({key: ["cannot change while approval is pending (withdraw the request first)"] for key in touched})
+
+    saved = save_values(
+        conn, et, record, given, actor=actor, expected_version=expected_version, access=access, now=now, known=known, before_write=check
+    )
+    if touched:
+        ctx = approval_core.RoundContext(
+            app=et.entity.app, entity=et.entity, transition=transition, approval=approval, record_id=saved.id,
+            title=saved.title or f"#{saved.id}", values=saved.values, requester=pending.requester_id,
+        )  # fmt: skip
+        approval_core.reset_round(conn, ctx, pending, state=saved.state, version=saved.version, actor_id=actor.user_id, now=now)
+    return saved
+
+
+def delete_record(conn: Connection, et: EntityTables, record_id: int, *, actor: Actor, expected_version: int | None = None) -> None:
+    require(actor, et.entity, "delete")
+    record = fetch_record(conn, et, record_id, for_update=True)
+    pending = approval_core.pending_request(conn, et.entity.app, et.entity.key, record_id, lock=True)
+    if pending is not None:
+        approval_core.close_round(conn, pending.id, approval_core.CANCELLED, dt.datetime.now(dt.UTC))
+    if expected_version is not None and expected_version != record.version:
+        raise Conflict(f"{et.entity.label.get('en')} #{record_id} was changed by someone else", current_version=record.version)
+    conn.execute(et.table.delete().where(et.table.c.id == record_id))
+    snapshot = diff(et.entity, record.values, {})
+    history.add_entry(
+        conn, app=et.entity.app, entity=et.entity.key, record_id=record_id, actor_id=actor.user_id, action="delete", changes=snapshot
+    )
+
+
+def recompute_entity(conn: Connection, et: EntityTables, batch: int = 500) -> int:
+    """Recompute stored formulas of every record (after a formula changed). Returns the count."""
+    entity = et.entity
+    last_id = 0
+    count = 0
+    computed_columns = [k for k in entity.computed_order if k in et.table.c]
+    while True:
+        rows = conn.execute(sa.select(et.table).where(et.table.c.id > last_id).order_by(et.table.c.id).limit(batch)).mappings().all()
+        if not rows:
+            return count
+        ids = [r["id"] for r in rows]
+        links = load_links(conn, et, ids)
+        children = load_children(conn, et, ids)
+        for row in rows:
+            record = _row_to_record(et, row)
+            for key, per in links.items():
+                record.values[key] = per[record.id]
+            for key, per in children.items():
+                record.values[key] = per[record.id]
+            before = {k: record.values.get(k) for k in computed_columns}
+            child_before = {k: [dict(r) for r in record.values.get(k, [])] for k in et.children}
+            compute_values(entity, record.values, record.system(None))
+            changed = {k: record.values[k] for k in computed_columns if record.values[k] != before[k]}
+            if changed:
+                conn.execute(et.table.update().where(et.table.c.id == record.id).values(changed))
+            for key in et.children:
+                if record.values.get(key) != child_before[key]:
+                    child = et.children[key]
+                    for item in record.values.get(key, []):
+                        data = {c: item.get(c) for c in entity.get_field(key).computed_order}
+                        if data:
+                            conn.execute(child.update().where(child.c.id == item["id"]).values(data))
+            count += 1
+        last_id = ids[-1]

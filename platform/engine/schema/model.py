@@ -1,0 +1,342 @@
+"""The parsed form of an app document: frozen dataclasses with the queries callers need.
+
+The loader resolves every name (entity, field, state, role, view) before building these,
+so code holding an `App` never meets a dangling reference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from flowdeck.engine.expressions import Expression
+
+LANGUAGES = ("en", "zh")
+
+
+@dataclass(frozen=True)
+class Label:
+    """A bilingual text: `get("zh")` falls back to English, then to any language given."""
+
+    texts: Mapping[str, str]
+
+    def get(self, lang: str = "en") -> str:
+        if lang in self.texts:
+            return self.texts[lang]
+        if "en" in self.texts:
+            return self.texts["en"]
+        return next(iter(self.texts.values()), "")
+
+    def __str__(self) -> str:
+        return self.get("en")
+
+    def to_json(self) -> str | dict[str, str]:
+        return dict(self.texts)
+
+    @classmethod
+    def of(cls, value: str | Mapping[str, str] | None, fallback: str = "") -> Label:
+        if value is None:
+            return cls({"en": fallback})
+        if isinstance(value, str):
+            return cls({"en": value})
+        return cls(dict(value))
+
+
+def humanize(key: str) -> str:
+    """`due_date` -> `Due date`, the label used when a document gives none."""
+    return key.replace("_", " ").capitalize()
+
+
+@dataclass(frozen=True)
+class Option:
+    key: str
+    label: Label
+    color: str | None = None
+
+
+@dataclass(frozen=True)
+class Field:
+    key: str
+    type: str
+    label: Label
+    help: Label | None = None
+    required: bool = False
+    required_if: Expression | None = None
+    show_if: Expression | None = None
+    default: Any = None
+    unique: bool = False
+    indexed: bool = False
+    read_only: bool = False
+    min: Any = None
+    max: Any = None
+    min_length: int | None = None
+    max_length: int | None = None
+    pattern: str | None = None
+    options: tuple[Option, ...] = ()
+    many: bool = False
+    to: str | None = None
+    currency: str | None = None
+    scale: int | None = None
+    format: str | None = None
+    formula: Expression | None = None
+    result: str | None = None
+    fields: tuple[Field, ...] = ()
+    min_rows: int | None = None
+    max_rows: int | None = None
+    accept: tuple[str, ...] = ()
+    max_size_mb: float | None = None
+    was: str | None = None
+    computed_order: tuple[str, ...] = ()
+
+    @property
+    def is_computed(self) -> bool:
+        return self.type == "computed"
+
+    @property
+    def is_table(self) -> bool:
+        return self.type == "table"
+
+    @property
+    def is_many(self) -> bool:
+        """Many-valued fields live in a link table, not a column."""
+        return self.many or self.type == "multiselect"
+
+    @property
+    def value_type(self) -> str:
+        """The type whose values this field holds (a computed field's result type)."""
+        if self.type == "computed":
+            return self.result or "decimal"
+        return self.type
+
+    @property
+    def editable(self) -> bool:
+        return not (self.read_only or self.type in ("computed", "autonumber"))
+
+    def option(self, key: str) -> Option | None:
+        return next((o for o in self.options if o.key == key), None)
+
+    def option_keys(self) -> tuple[str, ...]:
+        return tuple(o.key for o in self.options)
+
+    def child(self, key: str) -> Field:
+        return next(f for f in self.fields if f.key == key)
+
+
+@dataclass(frozen=True)
+class Section:
+    label: Label
+    fields: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class State:
+    key: str
+    label: Label
+    category: str
+    color: str | None = None
+
+
+@dataclass(frozen=True)
+class ApproverSource:
+    """Where a step's approvers come from: exactly one of role, users, field or relation."""
+
+    role: str | None = None
+    users: tuple[str, ...] = ()
+    field: str | None = None
+    relation: str | None = None
+
+
+@dataclass(frozen=True)
+class ApprovalStep:
+    key: str
+    label: Label
+    approvers: tuple[ApproverSource, ...]
+    mode: str = "any"
+    quorum: int | None = None
+    when: Expression | None = None
+    if_nobody_role: str | None = None
+    due_hours: float | None = None
+    on_overdue: str = "notify"
+    escalation_role: str | None = None
+
+
+@dataclass(frozen=True)
+class Approval:
+    """What must be approved before a transition completes, and the rules of the round."""
+
+    steps: tuple[ApprovalStep, ...]
+    reject_to: str | None = None
+    self_approval: bool = False
+    delegate: bool = False
+    send_back: bool = False
+    add_approvers: bool = False
+    frozen: tuple[str, ...] | None = None
+    on_edit: str = "refuse"
+
+    def step(self, key: str) -> ApprovalStep | None:
+        return next((s for s in self.steps if s.key == key), None)
+
+
+@dataclass(frozen=True)
+class Transition:
+    key: str
+    label: Label
+    sources: tuple[str, ...]
+    to: str
+    roles: tuple[str, ...] | None
+    guard: Expression | None = None
+    guard_message: Label | None = None
+    require: tuple[str, ...] = ()
+    comment: str = "none"
+    approval: Approval | None = None
+
+    def allowed_from(self, state: str) -> bool:
+        return state in self.sources
+
+
+@dataclass(frozen=True)
+class FieldRule:
+    states: tuple[str, ...] | None
+    roles: tuple[str, ...] | None
+    hidden: frozenset[str] = frozenset()
+    read_only: frozenset[str] = frozenset()
+    required: frozenset[str] = frozenset()
+
+    def applies(self, state: str | None, roles: frozenset[str]) -> bool:
+        if self.states is not None and state not in self.states:
+            return False
+        return self.roles is None or bool(roles & set(self.roles))
+
+
+@dataclass(frozen=True)
+class Workflow:
+    initial: str
+    states: tuple[State, ...]
+    transitions: tuple[Transition, ...]
+    rules: tuple[FieldRule, ...] = ()
+
+    def state(self, key: str) -> State | None:
+        return next((s for s in self.states if s.key == key), None)
+
+    def state_keys(self) -> tuple[str, ...]:
+        return tuple(s.key for s in self.states)
+
+    def transition(self, key: str) -> Transition | None:
+        return next((t for t in self.transitions if t.key == key), None)
+
+    def transitions_from(self, state: str) -> tuple[Transition, ...]:
+        return tuple(t for t in self.transitions if t.allowed_from(state))
+
+    def states_in(self, categories: set[str]) -> tuple[str, ...]:
+        return tuple(s.key for s in self.states if s.category in categories)
+
+
+@dataclass(frozen=True)
+class WipLimit:
+    max: int
+    enforce: str = "warn"
+
+
+@dataclass(frozen=True)
+class View:
+    key: str
+    type: str
+    label: Label
+    filter: Mapping[str, Any] = field(default_factory=dict)
+    sort: tuple[str, ...] = ()
+    columns: tuple[str, ...] = ()
+    page_size: int = 50
+    group_by: str | None = None
+    card: tuple[str, ...] = ()
+    swimlanes: str | None = None
+    wip: Mapping[str, WipLimit] = field(default_factory=dict)
+    collapsed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Permissions:
+    """Which roles may do what; `None` for an action means every role of the app."""
+
+    read: tuple[str, ...] | None = None
+    create: tuple[str, ...] | None = None
+    update: tuple[str, ...] | None = None
+    delete: tuple[str, ...] | None = None
+
+    def roles_for(self, action: str) -> tuple[str, ...] | None:
+        return getattr(self, action)
+
+
+@dataclass(frozen=True)
+class Entity:
+    key: str
+    app: str
+    label: Label
+    plural: Label
+    title: str
+    fields: tuple[Field, ...]
+    sections: tuple[Section, ...] = ()
+    tree: str | None = None
+    workflow: Workflow | None = None
+    permissions: Permissions = Permissions()
+    views: tuple[View, ...] = ()
+    search: tuple[str, ...] = ()
+    description: Label | None = None
+    computed_order: tuple[str, ...] = ()
+
+    def field(self, key: str) -> Field | None:
+        return self._by_key.get(key)
+
+    def get_field(self, key: str) -> Field:
+        try:
+            return self._by_key[key]
+        except KeyError:
+            raise KeyError(f"{self.app}.{self.key} has no field {key!r}") from None
+
+    @property
+    def _by_key(self) -> dict[str, Field]:
+        cached = self.__dict__.get("_field_index")
+        if cached is None:
+            cached = {f.key: f for f in self.fields}
+            object.__setattr__(self, "_field_index", cached)
+        return cached
+
+    def stored_fields(self) -> Iterator[Field]:
+        """Fields with a column of their own in the entity table."""
+        return (f for f in self.fields if not f.is_table and not f.is_many)
+
+    def view(self, key: str) -> View | None:
+        return next((v for v in self.views if v.key == key), None)
+
+    def title_field(self) -> Field:
+        return self.get_field(self.title)
+
+
+@dataclass(frozen=True)
+class Role:
+    key: str
+    label: Label
+    description: Label | None = None
+
+
+@dataclass(frozen=True)
+class App:
+    key: str
+    label: Label
+    roles: tuple[Role, ...]
+    entities: tuple[Entity, ...]
+    source: str | None = None
+    description: Label | None = None
+    document: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def entity(self, key: str) -> Entity | None:
+        return next((e for e in self.entities if e.key == key), None)
+
+    def get_entity(self, key: str) -> Entity:
+        entity = self.entity(key)
+        if entity is None:
+            raise KeyError(f"app {self.key!r} has no entity {key!r}")
+        return entity
+
+    def role_keys(self) -> tuple[str, ...]:
+        return tuple(r.key for r in self.roles)

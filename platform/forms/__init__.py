@@ -1,0 +1,1 @@
+"""Marshmallow schemas and form specs generated from entity definitions."""

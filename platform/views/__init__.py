@@ -1,0 +1,22 @@
+"""The web layer: blueprints, templates and static files. Calls engine services only."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from flowdeck.views import admin, approvals, assets, auth, boards, errors, health, home, i18n, lists, mailer, org, records, security
+from flowdeck.views.schema_admin import bp as schema_admin_bp
+
+
+def register_blueprints(app: Flask) -> None:
+    security.init_app(app)
+    assets.init_app(app)
+    i18n.init_app(app)
+    errors.init_app(app)
+    auth.init_app(app)
+    home.init_app(app)
+    approvals.init_app(app)
+    mailer.init_app(app)
+    for module in (health, auth, home, lists, boards, records, approvals, admin, org):
+        app.register_blueprint(module.bp)
+    app.register_blueprint(schema_admin_bp)

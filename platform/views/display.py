@@ -1,0 +1,192 @@
+"""Field values as HTML for lists, cards and record pages: always escaped, built in Python.
+
+Lists and boards show hundreds of values per page, so this avoids a template include per
+cell. Names of users, titles of referenced records and file names are looked up once per
+page (`DisplayContext`), never per row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+import sqlalchemy as sa
+from flask import url_for
+from flask_babel import format_date, format_datetime, format_decimal, ngettext
+from markupsafe import Markup, escape
+from sqlalchemy.engine import Connection
+
+from flowdeck.engine import models
+from flowdeck.engine.schema.model import Entity, Field
+from flowdeck.engine.storage.tables import EntityTables, table_name
+from flowdeck.views.assets import badge_class
+from flowdeck.views.i18n import gettext as _
+from flowdeck.views.i18n import lang, time_zone
+from flowdeck.views.lifecycle import registry
+
+CURRENCY_SIGNS = {"CNY": "¥", "USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "HKD": "HK$"}
+
+
+@dataclass
+class DisplayContext:
+    """What values need from elsewhere: user names, referenced titles, file names."""
+
+    app: str
+    users: dict[int, str] = field(default_factory=dict)
+    refs: dict[tuple[str, int], str] = field(default_factory=dict)
+    files: dict[int, str] = field(default_factory=dict)
+
+
+def _ids(value: Any) -> list[int]:
+    if value is None:
+        return []
+    return [v for v in (value if isinstance(value, list) else [value]) if v is not None]
+
+
+def build_context(
+    conn: Connection, et: EntityTables, rows: Sequence[Mapping[str, Any]], keys: Iterable[str] | None = None
+) -> DisplayContext:
+    """Look up, in one query per kind, every name the given rows' fields refer to."""
+    entity = et.entity
+    ctx = DisplayContext(app=entity.app)
+    wanted = set(keys) if keys is not None else {f.key for f in entity.fields}
+    user_ids: set[int] = set()
+    refs: dict[str, set[int]] = {}
+    files: set[int] = set()
+    for row in rows:
+        for system in ("created_by", "updated_by"):
+            if system in wanted and row.get(system):
+                user_ids.add(row[system])
+        for fld in entity.fields:
+            if fld.key not in wanted:
+                continue
+            values = _ids(row.get(fld.key))
+            if fld.type == "user":
+                user_ids.update(values)
+            elif fld.type == "reference" and fld.to:
+                refs.setdefault(fld.to, set()).update(values)
+            elif fld.type == "attachment":
+                files.update(values)
+    if user_ids:
+        ctx.users = user_names(conn, user_ids)
+    for target, ids in refs.items():
+        if not ids:
+            continue
+        target_entity = et.table.metadata.tables[table_name(entity.app, target)]
+        title_key = _title_of(et, target)
+        rows_ = conn.execute(sa.select(target_entity.c.id, target_entity.c[title_key]).where(target_entity.c.id.in_(ids)))
+        ctx.refs.update({(target, i): ("" if t is None else str(t)) for i, t in rows_})
+    if files:
+        a = models.attachments
+        ctx.files = {i: n for i, n in conn.execute(sa.select(a.c.id, a.c.filename).where(a.c.id.in_(files)))}
+    return ctx
+
+
+_USER_NAMES = sa.select(models.users.c.id, models.users.c.display_name).where(models.users.c.id.in_(sa.bindparam("ids", expanding=True)))
+
+
+def user_names(conn: Connection, ids: Iterable[int]) -> dict[int, str]:
+    """Display names of users, by id (one statement, built once)."""
+    return {i: n for i, n in conn.execute(_USER_NAMES, {"ids": sorted(ids)})}
+
+
+def _title_of(et: EntityTables, target: str) -> str:
+    return registry().entity(et.entity.app, target).entity.title
+
+
+def badge(text: str, color: str | None) -> Markup:
+    """A badge in a schema colour (a class of the colours' stylesheet, `assets.badge_class`)."""
+    return Markup('<span class="badge{}">{}</span>').format(badge_class(color), text)
+
+
+def number(value: Any, scale: int | None = None) -> str:
+    if isinstance(value, Decimal) and scale is not None:
+        pattern = "#,##0" + ("." + "0" * scale if scale else "")
+        return format_decimal(value, format=pattern)
+    return format_decimal(value)
+
+
+def show(fld: Field, value: Any, ctx: DisplayContext, *, entity: Entity | None = None) -> Markup:
+    """One field value as escaped HTML (empty string for no value)."""
+    if value is None or value == [] or value == "":
+        return Markup("")
+    kind = fld.value_type
+    if fld.is_many and kind in ("select", "multiselect"):
+        return Markup(" ").join(_option(fld, v) for v in value)
+    if isinstance(value, list) and not fld.is_table:
+        return Markup(", ").join(show_one(fld, v, ctx) for v in value)
+    if fld.is_table:
+        return escape(ngettext("%(num)d row", "%(num)d rows", len(value)))
+    return show_one(fld, value, ctx)
+
+
+def _option(fld: Field, key: str) -> Markup:
+    option = fld.option(key)
+    if option is None:
+        return badge(key, None)
+    return badge(option.label.get(lang()), option.color)
+
+
+_CONTEXT_FREE = frozenset({"date", "datetime", "integer", "decimal", "money", "percent"})
+
+
+@lru_cache(maxsize=8192)
+def _formatted(kind: str, scale: int | None, currency: str | None, code: str, tz: str, value: Any) -> Markup:
+    """A value whose look depends only on its type, the language and the time zone (dates,
+    numbers), formatted once per process: Babel's formatting is the costliest part of a
+    value. `code` and `tz` are part of the key; the formatting reads them from the request."""
+    if kind == "date":
+        return escape(format_date(value, "medium"))
+    if kind == "datetime":
+        return escape(format_datetime(value, "short"))
+    if kind == "money":
+        sign = CURRENCY_SIGNS.get(currency or "", (currency or "") + " ")
+        return Markup('<span class="num">{}{}</span>').format(sign, number(value, 2))
+    if kind == "percent":
+        return Markup('<span class="num">{}%</span>').format(number(value.normalize() if isinstance(value, Decimal) else value))
+    return Markup('<span class="num">{}</span>').format(number(value, scale if kind == "decimal" else None))
+
+
+def show_one(fld: Field, value: Any, ctx: DisplayContext) -> Markup:
+    kind = fld.value_type
+    if kind in _CONTEXT_FREE and (kind != "date" or isinstance(value, dt.date)) and (kind != "datetime" or isinstance(value, dt.datetime)):
+        try:
+            return _formatted(kind, fld.scale, fld.currency, lang(), time_zone(), value)
+        except TypeError:  # an unhashable value: format it here
+            pass
+    if kind in ("select", "multiselect"):
+        return _option(fld, value)
+    if kind == "user":
+        return Markup('<span class="user">{}</span>').format(ctx.users.get(value, f"#{value}"))
+    if kind == "reference" and fld.to:
+        title = ctx.refs.get((fld.to, value), f"#{value}")
+        href = url_for("records.show", app=ctx.app, entity=fld.to, record_id=value)
+        return Markup('<a href="{}">{}</a>').format(href, title or f"#{value}")
+    if kind == "attachment":
+        href = url_for("records.download", file_id=value)
+        return Markup('<a href="{}">{}</a>').format(href, ctx.files.get(value, f"#{value}"))
+    if kind == "boolean":
+        return Markup('<span class="bool">{}</span>').format(_("Yes") if value else _("No"))
+    if kind == "date" and isinstance(value, dt.date):
+        return escape(format_date(value, "medium"))
+    if kind == "datetime" and isinstance(value, dt.datetime):
+        return escape(format_datetime(value, "short"))
+    if kind == "money":
+        sign = CURRENCY_SIGNS.get(fld.currency or "", (fld.currency or "") + " ")
+        return Markup('<span class="num">{}{}</span>').format(sign, number(value, 2))
+    if kind == "percent":
+        return Markup('<span class="num">{}%</span>').format(number(value.normalize() if isinstance(value, Decimal) else value))
+    if kind in ("decimal", "integer"):
+        return Markup('<span class="num">{}</span>').format(number(value, fld.scale if kind == "decimal" else None))
+    if kind == "url":
+        return Markup('<a href="{}" rel="noopener noreferrer" target="_blank">{}</a>').format(value, value)
+    if kind == "email":
+        return Markup('<a href="mailto:{}">{}</a>').format(value, value)
+    if kind == "markdown":
+        first = str(value).strip().splitlines()[0] if str(value).strip() else ""
+        return escape(first[:140])
+    return escape(str(value))

@@ -1,0 +1,158 @@
+"""Languages: English and Simplified Chinese, from the user's choice, else the browser.
+
+Schema labels carry both languages (`Label.get(lang)`); the UI's own words go through
+Flask-Babel catalogs in `views/translations`. Dates and numbers are formatted by Babel
+for the chosen locale, in the instance's time zone (`FLOWDECK_TIMEZONE`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from babel.support import NullTranslations
+from flask import Flask, g, request, session
+from flask.globals import _cv_request
+from flask_babel import Babel, format_datetime, get_timezone, get_translations
+from jinja2 import pass_eval_context
+from jinja2.nodes import EvalContext
+from markupsafe import Markup
+
+from flowdeck.engine.schema.model import Label
+
+LANGUAGES = ("en", "zh")
+LANGUAGE_NAMES = {"en": "English", "zh": "中文"}
+TRANSLATIONS = Path(__file__).with_name("translations")
+
+
+def select_locale() -> str:
+    chosen = session.get("lang")
+    if chosen in LANGUAGES:
+        return chosen
+    actor_locale = getattr(g.get("user"), "locale", None)
+    if actor_locale in LANGUAGES:
+        return actor_locale
+    return request.accept_languages.best_match(["en", "zh", "zh-CN", "zh-Hans", "zh-TW"], default="en")[:2]
+
+
+class _Language(NamedTuple):
+    code: str
+    translations: NullTranslations
+    tz: str
+    words: dict[str, Markup]
+    """`_()` of templates without arguments, as given back (per language, for the process)."""
+
+
+_LANGUAGES: dict[tuple[str, str, str], _Language] = {}
+
+
+def _language() -> _Language | None:
+    """The request's language, catalog and time zone, worked out once per request (Flask-
+    Babel looks them up again on every call: hundreds of times on a list page) and kept
+    on the request's context. None outside a request. The catalog and the words of each
+    language are kept for the process (per translations folder and time zone)."""
+    ctx = _cv_request.get(None)
+    if ctx is None:
+        return None
+    try:
+        return ctx._flowdeck_language  # type: ignore[no-any-return]
+    except AttributeError:
+        config = ctx.app.config
+        key = (select_locale()[:2], str(config.get("BABEL_TRANSLATION_DIRECTORIES")), str(config.get("BABEL_DEFAULT_TIMEZONE")))
+        found = _LANGUAGES.get(key)
+        if found is None:
+            found = _LANGUAGES[key] = _Language(key[0], get_translations(), str(get_timezone()), {})
+        ctx._flowdeck_language = found
+        return found
+
+
+def lang() -> str:
+    """The current UI language: "en" or "zh"."""
+    found = _language()
+    return found.code if found is not None else "en"
+
+
+def time_zone() -> str:
+    """The current time zone's name (FLOWDECK_TIMEZONE)."""
+    found = _language()
+    return found.tz if found is not None else str(get_timezone())
+
+
+def tr(label: Label | None, fallback: str = "") -> str:
+    """A schema label in the current language."""
+    if label is None:
+        return fallback
+    return label.get(lang())
+
+
+def gettext(string: str, **variables: Any) -> str:
+    """Flask-Babel's `gettext` with the request's catalog looked up once per request."""
+    found = _language()
+    text = found.translations.ugettext(string) if found is not None else string
+    return text % variables if variables else text
+
+
+@pass_eval_context
+def _template_gettext(eval_ctx: EvalContext, string: str, **variables: Any) -> str:
+    """`_()` in templates: Jinja's new-style gettext (escaped, always %-formatted). Words
+    without arguments are kept per language: a page has dozens of them."""
+    found = _language()
+    if not variables and eval_ctx.autoescape and found is not None:
+        word = found.words.get(string)
+        if word is None:
+            word = found.words[string] = Markup(found.translations.ugettext(string)) % {}  # noqa: S704 -- the catalog's text
+        return word
+    text = found.translations.ugettext(string) if found is not None else string
+    if eval_ctx.autoescape:
+        text = Markup(text)  # noqa: S704 -- the catalog's own text, as Jinja's gettext does
+    return text % variables
+
+
+@pass_eval_context
+def _template_ngettext(eval_ctx: EvalContext, singular: str, plural: str, num: int, **variables: Any) -> str:
+    variables.setdefault("num", num)
+    found = _language()
+    text = found.translations.ungettext(singular, plural, num) if found is not None else (singular if num == 1 else plural)
+    if eval_ctx.autoescape:
+        text = Markup(text)  # noqa: S704 -- the catalog's own text, as Jinja's gettext does
+    return text % variables
+
+
+@lru_cache(maxsize=4096)
+def _datetime_text(value: dt.datetime, fmt: str, code: str, tz: str) -> str:
+    return format_datetime(value, fmt)
+
+
+def datetimeformat(value: dt.datetime | None, fmt: str = "medium") -> str:
+    """Flask-Babel's `datetimeformat` filter, each (time, format, language, zone) formatted
+    once per process."""
+    found = _language()
+    if found is None or value is None:
+        return format_datetime(value, fmt)
+    return _datetime_text(value, fmt, found.code, found.tz)
+
+
+def init_app(app: Flask) -> None:
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", os.environ.get("FLOWDECK_TIMEZONE", "Asia/Shanghai"))
+    Babel(app, locale_selector=select_locale)
+    # Flask-Babel's own template callables look the catalog up again on every `_()` call.
+    app.jinja_env.globals.update(gettext=_template_gettext, _=_template_gettext, ngettext=_template_ngettext)
+    app.jinja_env.filters["datetimeformat"] = datetimeformat
+    app.jinja_env.filters["tr"] = tr
+    app.jinja_env.globals.update(lang=lang, LANGUAGES=LANGUAGES, LANGUAGE_NAMES=LANGUAGE_NAMES)
+    from flowdeck.views import engine_messages  # imported here: it imports this module
+
+    engine_messages.init_app(app)
+
+    @app.context_processor
+    def html_lang() -> dict[str, Any]:
+        return {"html_lang": "zh-CN" if lang() == "zh" else "en"}
+
+
+def markup_label(label: Label | None) -> Markup:
+    """An escaped label, safe to embed in HTML built in Python."""
+    return Markup.escape(tr(label))

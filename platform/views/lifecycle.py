@@ -1,0 +1,61 @@
+"""One request lifecycle for every page: load (404), check access (403), act, render.
+
+Views call these helpers instead of repeating lookups; engine errors raised here are
+mapped to responses in `views.errors`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, g, has_request_context, make_response, render_template, request
+from jinja2_fragments.flask import render_block
+from sqlalchemy.engine import Connection
+
+from flowdeck.engine import approvals, notifications
+from flowdeck.engine.errors import Forbidden
+from flowdeck.engine.permissions import Actor, can
+from flowdeck.engine.registry import Registry
+from flowdeck.engine.storage.tables import EntityTables
+from flowdeck.views.state import engine
+
+# What a request keeps on `g` once worked out (`auth._load_actor` clears them when a
+# request starts): the registry, the top bar's counts, the sidebar's apps.
+REQUEST_CACHES = ("_registry", "_counts", "_nav")
+
+
+def registry() -> Registry:
+    """The current registry: read with the request's actor (one read for both, in
+    `auth._load_actor`) and kept for the rest of the request."""
+    if not has_request_context():
+        return engine().catalog.current()
+    found = g.get("_registry")
+    if found is None:
+        found = g._registry = engine().catalog.current()
+    return found
+
+
+def top_bar_counts(conn: Connection, user_id: int) -> dict[str, int]:
+    """The top bar's badges: approvals waiting on the user and unread notifications."""
+    return {"approvals": approvals.waiting_count(conn, user_id), "notifications": notifications.unread_count(conn, user_id)}
+
+
+def entity_tables(app: str, entity: str, actor: Actor, action: str = "read") -> EntityTables:
+    """The entity's tables, or NotFound; Forbidden if the actor may not `action` it."""
+    et = registry().entity(app, entity)
+    if not can(actor, et.entity, action):
+        raise Forbidden(f"you may not {action} {et.entity.plural.get('en').lower()}")
+    return et
+
+
+def is_htmx() -> bool:
+    """An htmx request that wants a fragment (a history restore wants the whole page)."""
+    return request.headers.get("HX-Request") == "true" and request.headers.get("HX-History-Restore-Request") != "true"
+
+
+def render(template: str, block: str | None = None, **context: Any) -> Response:
+    """The whole page, or only `block` for an htmx request; always `Vary: HX-Request`."""
+    body = render_block(template, block, **context) if block is not None and is_htmx() else render_template(template, **context)
+    response = make_response(body)
+    response.vary.add("HX-Request")
+    return response

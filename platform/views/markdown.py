@@ -1,0 +1,60 @@
+"""User-written text as HTML: markdown rendered and sanitized, comments with @mentions.
+
+Markdown goes through markdown-it-py with raw HTML switched off, then through nh3 (the
+ammonia sanitizer) with a short list of tags and attributes, so `<script>`, event handlers,
+`style` and `hx-*` attributes never survive. Templates still put the result inside an
+element with `hx-disable`, so htmx would ignore anything that slipped through.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import nh3
+from markdown_it import MarkdownIt
+from markupsafe import Markup, escape
+
+from flowdeck.engine.comments import MENTION
+from flowdeck.engine.users import UserInfo
+
+MAX_SOURCE = 100_000
+TAGS = {
+    "p", "br", "hr", "strong", "em", "del", "s", "code", "pre", "blockquote",
+    "ul", "ol", "li", "h1", "h2", "h3", "h4", "h5", "h6", "a",
+    "table", "thead", "tbody", "tr", "th", "td",
+}  # fmt: skip
+ATTRIBUTES = {"a": {"href", "title"}, "ol": {"start"}}
+SCHEMES = {"http", "https", "mailto"}
+
+_parser = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable(["table", "strikethrough"])
+
+
+def render_markdown(text: str | None) -> Markup:
+    """Sanitized HTML for markdown `text` (empty for nothing)."""
+    if not text:
+        return Markup("")
+    html = _parser.render(text[:MAX_SOURCE])
+    clean = nh3.clean(html, tags=TAGS, attributes=ATTRIBUTES, url_schemes=SCHEMES, link_rel="noopener noreferrer nofollow")
+    return Markup(clean)  # noqa: S704 -- sanitized by nh3 above
+
+
+def render_comment(body: str, people: Mapping[str, UserInfo]) -> Markup:
+    """A comment as escaped text whose `@username` mentions of real users become links
+    (to their address when they have one) showing the person's name on hover."""
+    parts: list[Markup] = []
+    last = 0
+    for match in MENTION.finditer(body):
+        person = people.get(match.group(1).lower())
+        if person is None:
+            continue
+        parts.append(escape(body[last : match.start()]))
+        parts.append(_mention(match.group(0), person))
+        last = match.end()
+    parts.append(escape(body[last:]))
+    return Markup("").join(parts)
+
+
+def _mention(text: str, person: UserInfo) -> Markup:
+    if person.email:
+        return Markup('<a class="mention" href="mailto:{}" title="{}">{}</a>').format(person.email, person.display_name, text)
+    return Markup('<span class="mention" title="{}">{}</span>').format(person.display_name, text)

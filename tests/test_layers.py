@@ -1,0 +1,42 @@
+"""The layer rule: engine imports no web or form code; forms import no views."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1] / "platform"
+FORBIDDEN = {
+    "engine": ("flask", "werkzeug", "jinja2", "marshmallow", "flask_wtf", "flowdeck.forms", "flowdeck.views", "flowdeck.app"),
+    "forms": ("flask", "flowdeck.views", "flowdeck.app"),
+}
+
+
+def _imports(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.append(node.module)
+    return names
+
+
+@pytest.mark.parametrize("layer", sorted(FORBIDDEN))
+def test_layer_imports_nothing_above_it(layer):
+    """Does any module of the engine (or forms) import a layer above it?"""
+    offenders = []
+    for path in sorted((ROOT / layer).rglob("*.py")):
+        for name in _imports(path):
+            if any(name == bad or name.startswith(bad + ".") for bad in FORBIDDEN[layer]):
+                offenders.append(f"{path.relative_to(ROOT)} imports {name}")
+    assert offenders == []
+
+
+def test_platform_is_not_a_package():
+    """Does platform/ stay without an __init__.py, so it cannot shadow the stdlib module?"""
+    assert not (ROOT / "__init__.py").exists()
+    import platform
+
+    assert callable(platform.system)
