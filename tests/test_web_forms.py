@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from werkzeug.datastructures import MultiDict
 
-from flowdeck.engine import records, workflow
+from flowdeck.engine import models, records, workflow
 from flowdeck.engine.fieldtypes import FIELD_TYPES
 from flowdeck.forms import webforms
 from tests.conftest import minimal_app
@@ -215,6 +215,23 @@ def test_edit_saves_and_redirects(client, db, task, people):
     assert response.status_code == 303 and response.headers["Location"].endswith(url(rec.id))
     stored = fetch(db, task, rec.id)
     assert (stored.values["title"], stored.values["urgent"], stored.values["tags"], stored.version) == ("After", False, [], 2)
+
+
+def test_user_picker_escapes_names_marks_the_chosen_one_and_keeps_an_inactive_owner(client, db, task, people):
+    """Does the user select show names as text, select the record's owner, and still offer
+    an owner who has since been deactivated (marked so) while hiding other inactive people?"""
+    rec = create(db, task, people["lead"], title="Owned", owner=people["member"].user_id)
+
+    def change(conn):
+        conn.execute(models.users.update().where(models.users.c.username == "lea").values(display_name="<b onclick=x>Lea</b>"))
+        conn.execute(models.users.update().where(models.users.c.username.in_(["mo", "vic"])).values(is_active=False))
+
+    db.run(change)
+    signed_in(client, "lea")
+    owner = field_block(text(client.get(url(rec.id, "/edit"))), "owner")
+    assert "<b onclick" not in owner and "&lt;b onclick=x&gt;Lea&lt;/b&gt; (@lea)</option>" in owner
+    assert f'<option value="{people["member"].user_id}" selected>Mo (@mo) · inactive</option>' in owner
+    assert "(@vic)" not in owner
 
 
 # -- conditions ------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from flask import current_app, request
 from flask_babel import get_timezone
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from sqlalchemy.engine import Connection
 from werkzeug.datastructures import FileStorage, MultiDict
 
@@ -187,10 +187,6 @@ def names_for(conn: Connection, et: EntityTables, rows: Iterable[Mapping[str, An
     return ctx
 
 
-_OPTION = Markup('\n  <option value="{}">{} (@{}){}</option>')
-_SELECTED = Markup('\n  <option value="{}" selected>{} (@{}){}</option>')
-
-
 @dataclass
 class FormPage:
     """Everything a form's widgets need: sections of widgets, the input values as strings,
@@ -205,16 +201,18 @@ class FormPage:
 
     def user_options(self, value: Any) -> Markup:
         """The `<option>`s of a single-user select: active people, and the chosen one if no
-        longer active (as fields/edit/user.html lists them), built in Python."""
+        longer active (as fields/edit/user.html lists them), built in Python with each name
+        escaped (`Markup.format` per option cost a tenth of a form page)."""
         chosen = str(value) if value is not None else ""
-        inactive = _("inactive")
+        inactive = f" · {escape(_('inactive'))}"
         out = []
         listed = [p for p in self.people if p.is_active] + [p for p in self.people if not p.is_active and str(p.id) == chosen]
         for person in listed:
-            option = _SELECTED if str(person.id) == chosen else _OPTION
-            note = Markup(" · {}").format(inactive) if not person.is_active else ""
-            out.append(option.format(person.id, person.display_name, person.username, note))
-        return Markup("").join(out)
+            selected = " selected" if str(person.id) == chosen else ""
+            note = inactive if not person.is_active else ""
+            name, username = escape(person.display_name), escape(person.username)
+            out.append(f'\n  <option value="{int(person.id)}"{selected}>{name} (@{username}){note}</option>')
+        return Markup("".join(out))  # noqa: S704 -- every value above is escaped or an int
 
     def general_errors(self, entity: Entity, errors: Mapping[str, list[str]]) -> list[tuple[str, list[str]]]:
         """Errors with no input of their own on the form: shown at the top with their label."""
