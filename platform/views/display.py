@@ -99,8 +99,18 @@ def _title_of(et: EntityTables, target: str) -> str:
 
 
 def badge(text: str, color: str | None) -> Markup:
-    """A badge in a schema colour (a class of the colours' stylesheet, `assets.badge_class`)."""
+    """A badge in a schema colour (a class of the colours' stylesheet, `assets.badge_class`).
+    Plain-text labels are kept per process (a list page shows the same few hundreds of
+    times); only `str` is cached, so a label given as Markup is never confused with the
+    same characters given as text."""
+    if type(text) is str:
+        return _text_badge(text, color)
     return Markup('<span class="badge{}">{}</span>').format(badge_class(color), text)
+
+
+@lru_cache(maxsize=4096)
+def _text_badge(text: str, color: str | None) -> Markup:
+    return Markup(f'<span class="badge{badge_class(color)}">{escape(text)}</span>')  # noqa: S704 -- text escaped here
 
 
 def number(value: Any, scale: int | None = None) -> str:
@@ -161,7 +171,7 @@ def show_one(fld: Field, value: Any, ctx: DisplayContext) -> Markup:
     if kind in ("select", "multiselect"):
         return _option(fld, value)
     if kind == "user":
-        return Markup('<span class="user">{}</span>').format(ctx.users.get(value, f"#{value}"))
+        return Markup(f'<span class="user">{escape(ctx.users.get(value, f"#{value}"))}</span>')  # noqa: S704 -- escaped here
     if kind == "reference" and fld.to:
         title = ctx.refs.get((fld.to, value), f"#{value}")
         href = url_for("records.show", app=ctx.app, entity=fld.to, record_id=value)

@@ -204,7 +204,7 @@ class FormPage:
         longer active (as fields/edit/user.html lists them), built in Python with each name
         escaped (`Markup.format` per option cost a tenth of a form page)."""
         chosen = str(value) if value is not None else ""
-        inactive = f" · {escape(_('inactive'))}"
+        inactive = " · " + escape(_("inactive"))
         out = []
         listed = [p for p in self.people if p.is_active] + [p for p in self.people if not p.is_active and str(p.id) == chosen]
         for person in listed:
