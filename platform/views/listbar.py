@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
-from urllib.parse import urlencode
 
 from flask import g
 
@@ -29,7 +28,7 @@ TEXTUAL = frozenset({"text", "markdown", "email", "url", "phone", "autonumber"})
 
 def query_suffix(pairs: Sequence[tuple[str, str]]) -> str:
     """`?a=1&b=2` (commas left readable), or nothing for no pairs."""
-    return "?" + urlencode(pairs, safe=",") if pairs else ""
+    return "?" + listquery.encode_pairs(pairs) if pairs else ""
 
 
 class Links:

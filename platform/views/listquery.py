@@ -45,8 +45,9 @@ import datetime as dt
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote_plus
 
 from flowdeck.engine.fieldtypes import FIELD_TYPES, InvalidValue, resolve_date
 from flowdeck.engine.filters import CATEGORIES, FilterError, normalize_condition
@@ -196,7 +197,19 @@ def to_pairs(args: ListArgs) -> list[tuple[str, str]]:
 
 def to_query(args: ListArgs) -> str:
     """`args` as a query string (without "?"); commas stay readable."""
-    return urlencode(to_pairs(args), safe=",")
+    return encode_pairs(to_pairs(args))
+
+
+@lru_cache(maxsize=4096)
+def _quoted(text: str) -> str:
+    return quote_plus(text, safe=",")
+
+
+def encode_pairs(pairs: Sequence[tuple[str, str]]) -> str:
+    """`urlencode(pairs, safe=",")`, each distinct text quoted once per process: a list page
+    links its columns, pages and settings with the same few keys and values (20 query
+    strings a page)."""
+    return "&".join([f"{_quoted(str(key))}={_quoted(str(value))}" for key, value in pairs])
 
 
 # -- columns and the generated view -----------------------------------------------------
