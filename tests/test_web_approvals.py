@@ -574,10 +574,13 @@ def test_board_cards_show_the_badge_and_approve_only_for_approvers(world):
 
 
 def test_deciding_on_a_board_card_tells_the_board_which_columns_to_redraw(world):
-    """Does an htmx decision from a card answer with a toast and the columns to refresh (where the card went)?"""
+    """Does an htmx decision from a card answer with a toast, the columns to refresh (where
+    the card went) and the decider's new count of approvals waiting, for the top bar?"""
     asked = world.ask()
-    world.decide(asked.request_id, "fred")
-    world.decide(asked.request_id, "bea")
+    other = world.ask("Another one")
+    for request_id in (asked.request_id, other.request_id):
+        world.decide(request_id, "fred")
+        world.decide(request_id, "bea")
     token = world.sign_in("fred")
     refused = post(world, decide_url(asked.request_id), token, HX, decision="reject", board="board")
     assert refused.status_code == 403
@@ -589,6 +592,9 @@ def test_deciding_on_a_board_card_tells_the_board_which_columns_to_redraw(world)
     events = json.loads(response.headers["HX-Trigger"])
     assert events["flowdeck:card-decided"] == {"record": asked.record.id, "columns": ["draft", "approved"]}
     assert events["flowdeck:toast"]["kind"] == "ok"
+    assert events["flowdeck:counts"] == {"approvals": 1, "approvals_label": "1 waiting"}
+    page = text(world.client.get("/approvals"))
+    assert 'id="nav-approvals"' in page and '<span class="badge-count" aria-label="1 waiting">1</span>' in page
     assert world.state(asked.record.id) == "approved"
     column = text(world.client.get("/a/buy/request/v/board/column/approved?offset=0", headers=HX))
     assert f'id="k{asked.record.id}"' in column and "Pending approval" not in column

@@ -312,7 +312,11 @@ def decide(request_id: int) -> Response:
     if request.form.get("board"):
         et = registry().entity(row.app, row.entity)
         columns = _board_columns(et, before.get("state"), result)
-        return _done(message, _back(_record_url(row)), **{"flowdeck:card-decided": {"record": row.record_id, "columns": columns}})
+        user_id = require_actor().user_id
+        waiting = engine().db.read(lambda conn: approvals.waiting_count(conn, user_id)) if user_id is not None else 0
+        counts = {"approvals": waiting, "approvals_label": _("%(n)d waiting", n=waiting)}
+        events = {"flowdeck:card-decided": {"record": row.record_id, "columns": columns}, "flowdeck:counts": counts}
+        return _done(message, _back(_record_url(row)), **events)
     return _done(message, _back(url_for("approvals.inbox")))
 
 

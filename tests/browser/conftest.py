@@ -94,7 +94,10 @@ SIGNOFF_APP: dict[str, Any] = {
                     }
                 ],
             },
-            "views": {"all": {"type": "list", "label": {"en": "All requests", "zh": "全部申请"}, "columns": ["title", "amount", "state"]}},
+            "views": {
+                "all": {"type": "list", "label": {"en": "All requests", "zh": "全部申请"}, "columns": ["title", "amount", "state"]},
+                "board": {"type": "board", "label": {"en": "Board", "zh": "看板"}, "group_by": "state", "card": ["amount"]},
+            },
         }
     },
 }

@@ -79,3 +79,34 @@ def test_two_step_countersign_flow_in_two_browsers(live_server: Any, open_as: An
     sam.reload()
     expect(sam.locator(".record-head .badge.state")).to_have_text("Approved")
     expect(sam.locator("#approvals")).to_contain_text("Budget checked.")
+
+
+def test_deciding_on_a_board_card_updates_the_column_and_the_badge(live_server: Any, open_as: Any) -> None:
+    """Does the lead's approval from a board card update the top bar's count at once (no
+    reload), and keep the card, still pending the countersign, in its column?"""
+    title = f"Board sign-off {uuid.uuid4().hex[:8]}"
+    record = live_server.create("signoff", "request", {"title": title, "amount": "80.00"}, by="sam.requester")
+    sam = open_as("sam.requester")
+    sam.goto(f"/a/signoff/request/{record.id}")
+    sam.locator("#transition-form button[name=transition][value=submit]").click()
+    sam.locator("#dialog[open], #approvals.is-pending").first.wait_for()
+    if sam.locator("#dialog[open]").count():
+        sam.locator("#dialog form button[type=submit]").click()
+    expect(sam.locator("#approvals.is-pending")).to_contain_text("Lead sign-off")
+
+    ann = open_as("ann.lead")
+    before = _inbox(ann)
+    assert before >= 1
+    ann.goto("/a/signoff/request/v/board")
+    card = ann.locator(f"#k{record.id}")
+    expect(card).to_contain_text("Pending approval")
+    card.locator("details.appr-decide summary").click()
+    with ann.expect_response(lambda r: r.request.method == "POST" and r.url.endswith("/decide")):
+        card.locator("button[name=decision][value=approve]").click()
+    expect(ann.locator(".toast")).to_contain_text("Your decision is recorded")
+    if before == 1:
+        expect(ann.locator("#nav-approvals .badge-count")).to_have_count(0)
+    else:
+        expect(ann.locator("#nav-approvals .badge-count")).to_have_text(str(before - 1))
+    expect(ann.locator(f"#k{record.id}")).to_contain_text("Pending approval")
+    assert live_server.record("signoff", "request", record.id).state == "draft"

@@ -49,6 +49,25 @@
     toast(event.detail.message, event.detail.kind);
   });
 
+  // The top bar's badge after an action that stays on the page (a decision on a board
+  // card): HX-Trigger: {"flowdeck:counts": {"approvals": 2, "approvals_label": "2 waiting"}}
+  document.body.addEventListener("flowdeck:counts", function (event) {
+    var link = document.getElementById("nav-approvals");
+    if (!link || typeof event.detail.approvals !== "number") return;
+    var badge = link.querySelector(".badge-count");
+    if (event.detail.approvals <= 0) {
+      if (badge) badge.remove();
+      return;
+    }
+    if (!badge) {
+      badge = document.createElement("span");
+      badge.className = "badge-count";
+      link.appendChild(badge);
+    }
+    badge.textContent = String(event.detail.approvals);
+    badge.setAttribute("aria-label", event.detail.approvals_label || "");
+  });
+
   // A fragment swapped into the dialog opens it; an empty one closes it.
   document.body.addEventListener("htmx:afterSwap", function (event) {
     if (event.detail.target && event.detail.target.id === "dialog-body") {
