@@ -176,6 +176,38 @@ def test_adding_a_field_with_a_default_fills_existing_records(db, base, catalog)
         assert values["points"] == 3 and values["size"] == "m"
 
 
+def test_defaults_of_every_kind_reach_existing_records_and_leave_no_column_default(db, base, catalog):
+    """Do new fields' defaults of each type (quotes in text included) reach existing records
+    exactly as an engine write would store them, with no default left on the columns (on
+    PostgreSQL they come from ADD COLUMN ... DEFAULT, dropped again; on SQLite from an
+    UPDATE), while records created afterwards still get them from the engine?"""
+    old = create(db, catalog.current(), {"title": "before"})
+    defaults = {
+        "points": ({"type": "integer", "default": 3}, 3),
+        "ratio": ({"type": "decimal", "scale": 2, "default": 1.25}, Decimal("1.25")),
+        "budget": ({"type": "money", "currency": "CNY", "default": "1000.50"}, Decimal("1000.50")),
+        "done": ({"type": "percent", "default": 40}, Decimal("40")),
+        "flag": ({"type": "boolean", "default": True}, True),
+        "start": ({"type": "date", "default": "2026-01-31"}, "2026-01-31"),
+        "owner_note": ({"type": "text", "default": "O'Brien; DROP TABLE x --"}, "O'Brien; DROP TABLE x --"),
+        "size": ({"type": "select", "options": ["s", "m"], "default": "m"}, "m"),
+    }
+    doc = changed(base)
+    for key, (spec, _) in defaults.items():
+        doc["entities"]["task"]["fields"][key] = spec
+    apply(db, doc)
+    registry = catalog.current()
+    new = create(db, registry, {"title": "after"})
+    for rec in (old, new):
+        values = fetch(db, registry, rec.id).values
+        shown = {key: str(values[key]) if key == "start" else values[key] for key in defaults}
+        assert shown == {key: expected for key, (_, expected) in defaults.items()}
+    found = db.read(lambda c: {col["name"]: col.get("default") for col in sa.inspect(c).get_columns(TASK)})
+    assert {key: found[key] for key in defaults} == dict.fromkeys(defaults)
+    assert raw_value(db, TASK, "points", old.id) == raw_value(db, TASK, "points", new.id)
+    assert raw_value(db, TASK, "budget", old.id) == raw_value(db, TASK, "budget", new.id)
+
+
 def test_adding_a_computed_field_fills_existing_records(db, base, catalog):
     """Does a new computed field get computed for every record that already exists?"""
     first = create(db, catalog.current(), {"title": "a", "estimate": "1.5"})

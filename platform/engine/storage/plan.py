@@ -377,14 +377,16 @@ class _Planner:
         else:
             description = f"adds column {column.name} to {entity.key}"
 
+        filled = None if archived is not None or fld is None else default_in_ddl(self.conn, column, fld)
+
         def add(conn: Connection) -> None:
-            add_column_ddl(conn, table, column)
+            add_column_ddl(conn, table, column, default=filled)
 
         if archived is not None:
             description = f"restores field {column.name} of {entity.key} from the archive"
         self.step(description, add)
         if fld is not None and literal_default(fld) is not None:
-            self.fill_default(table, column, entity, fld)
+            self.fill_default(table, column, entity, fld, done_by_ddl=filled is not None)
         if column.name == "state" and entity.workflow is not None:
             initial = entity.workflow.initial
 
@@ -394,7 +396,7 @@ class _Planner:
             count = _count(self.conn, sa.select(sa.func.count()).select_from(table))
             self.step(f"puts the {count} existing {entity.key} records in state {initial}", fill_state, "data")
 
-    def fill_default(self, table: sa.Table, column: sa.Column[Any], entity: Entity, fld: Field) -> None:
+    def fill_default(self, table: sa.Table, column: sa.Column[Any], entity: Entity, fld: Field, *, done_by_ddl: bool = False) -> None:
         value = literal_default(fld)
         count = _count(self.conn, sa.select(sa.func.count()).select_from(table))
         if not count:
@@ -407,7 +409,8 @@ class _Planner:
             return
 
         def fill(conn: Connection) -> None:
-            conn.execute(table.update().where(column.is_(None)).values({column.name: value}))
+            if not done_by_ddl:
+                conn.execute(table.update().where(column.is_(None)).values({column.name: value}))
 
         self.step(f"fills field {fld.key} of the {count} existing {entity.key} records with its default", fill, "data")
 
@@ -729,8 +732,14 @@ class _Planner:
         self.step(description, record, "archive")
 
 
-def add_column_ddl(conn: Connection, table: sa.Table, column: sa.Column[Any]) -> None:
-    """ALTER TABLE ADD COLUMN, with its foreign key inline (SQLite cannot add one later)."""
+def add_column_ddl(conn: Connection, table: sa.Table, column: sa.Column[Any], *, default: str | None = None) -> None:
+    """ALTER TABLE ADD COLUMN, with its foreign key inline (SQLite cannot add one later).
+
+    With `default` (PostgreSQL only, from `default_in_ddl`): the column is added with that
+    default, which PostgreSQL keeps in the catalog for the rows already there instead of
+    rewriting them, and the default is dropped again at once (also catalog-only), so the
+    table's definition stays the model's. Adding a field with a default to a million
+    records takes milliseconds instead of an UPDATE of every row."""
     preparer = conn.dialect.identifier_preparer
     spec = str(sa.schema.CreateColumn(column).compile(dialect=conn.dialect))
     for fk in column.foreign_keys:
@@ -738,7 +747,27 @@ def add_column_ddl(conn: Connection, table: sa.Table, column: sa.Column[Any]) ->
         spec += f" REFERENCES {preparer.quote(target.table.name)} ({preparer.quote(target.name)})"
         if fk.ondelete:
             spec += f" ON DELETE {fk.ondelete}"
-    conn.exec_driver_sql(f"ALTER TABLE {preparer.quote(table.name)} ADD COLUMN {spec}")
+    name = preparer.quote(table.name)
+    if default is None:
+        conn.exec_driver_sql(f"ALTER TABLE {name} ADD COLUMN {spec}")
+        return
+    conn.exec_driver_sql(f"ALTER TABLE {name} ADD COLUMN {spec} DEFAULT {default}")
+    conn.exec_driver_sql(f"ALTER TABLE {name} ALTER COLUMN {preparer.quote(column.name)} DROP DEFAULT")
+
+
+def default_in_ddl(conn: Connection, column: sa.Column[Any], fld: Field) -> str | None:
+    """A new field's default as an SQL literal for `add_column_ddl` (PostgreSQL), or None
+    where existing records get it by an UPDATE instead: SQLite (which cannot drop a column
+    default again), defaults that differ per record, unique fields, and values the
+    column's type cannot render as a literal."""
+    value = literal_default(fld)
+    if conn.dialect.name != "postgresql" or value is None or fld.unique:
+        return None
+    try:
+        literal = sa.literal(value, type_=column.type).compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
+    except (sa.exc.SQLAlchemyError, NotImplementedError, TypeError, ValueError):
+        return None
+    return str(literal)
 
 
 def archived_fields(conn: Connection, app: str) -> dict[tuple[str, str], dict[str, Any]]:
