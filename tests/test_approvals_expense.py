@@ -32,7 +32,7 @@ from typing import Any
 
 import pytest
 
-from flowdeck.engine import approvals, files, history, notifications, org, records, users, workflow
+from flowdeck.engine import approvals, clock, files, history, notifications, org, records, users, workflow
 from flowdeck.engine.errors import Forbidden, RecordInvalid, TransitionRefused
 
 LINE_FIELDS = {
@@ -121,7 +121,7 @@ PEOPLE = {
     "erin": ["general_manager"],
     "grace": ["staff"],
 }
-TODAY = dt.date.today()
+TODAY = clock.today()
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from flowdeck.engine import clock
 from flowdeck.engine.expressions import FUNCTIONS, MAX_NODES, MAX_SOURCE_LENGTH, ExpressionError, Scope, compile_expression
 
 SCOPE = Scope(
@@ -156,7 +157,7 @@ def test_date_arithmetic():
 
 # -- functions ---------------------------------------------------------------------------
 
-TODAY = dt.date.today()
+TODAY = clock.today()  # today() is the instance's local day (FLOWDECK_TIMEZONE), not the machine's
 
 
 FUNCTION_CASES = [

@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from flowdeck.engine import approvals, org, users
+from flowdeck.engine import approvals, clock, org, users
 from flowdeck.engine.approval_core import APPROVED
 from flowdeck.engine.db import Database
 from flowdeck.engine.errors import Forbidden, NotFound, RecordInvalid
@@ -185,7 +185,7 @@ def load_demo(db: Database, *, actor: Actor, password: str, today: dt.date | Non
     for app in ("project", "operations"):
         if app not in registry.apps:
             raise NotFound(f'the bundled app "{app}" is not installed; apply the bundled apps before loading demo data')
-    return db.run(lambda conn: _load(conn, registry, password, today or dt.date.today()))
+    return db.run(lambda conn: _load(conn, registry, password, today or clock.today()))
 
 
 def _load(conn: Connection, registry: Registry, password: str, today: dt.date) -> DemoSummary:

@@ -13,7 +13,6 @@ block over htmx; the server answers with the canonical URL to push (`HX-Push-Url
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -28,7 +27,7 @@ from flask_babel import format_decimal, get_timezone
 from markupsafe import Markup, escape
 from werkzeug.wrappers import Response as BaseResponse
 
-from flowdeck.engine import saved_views, users
+from flowdeck.engine import clock, saved_views, users
 from flowdeck.engine.errors import NotFound, RecordInvalid
 from flowdeck.engine.permissions import Actor, can, field_access
 from flowdeck.engine.query import MAX_PAGE_SIZE, Page, query_records
@@ -95,7 +94,7 @@ def export_csv(app: str, entity: str) -> BaseResponse:
     rows, total, ctx = engine().db.read(lambda conn: _export_rows(conn, et, spec, actor))
     columns = _columns(et.entity, spec.columns)
     body = _csv(et.entity, columns, rows, ctx, _hidden_by_state(et.entity, actor))
-    name = "-".join(part for part in (app, entity, view.key, dt.date.today().isoformat()) if part)
+    name = "-".join(part for part in (app, entity, view.key, clock.today().isoformat()) if part)
     response = Response(body.encode("utf-8"), mimetype="text/csv")
     response.headers["Content-Type"] = "text/csv; charset=utf-8"
     response.headers["Content-Disposition"] = f'attachment; filename="{name}.csv"'

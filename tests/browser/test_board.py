@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from flowdeck.engine import clock
 from flowdeck.engine.demo import MARKER_PROJECT
 
 pytestmark = pytest.mark.browser
@@ -25,7 +26,7 @@ def _task(live: Any, **values: Any) -> tuple[int, str]:
         "name": f"Drag check {token}",
         "project": project,
         "owner": live.user_id(MOVER),
-        "due_date": dt.date.today() + dt.timedelta(days=14),
+        "due_date": clock.today() + dt.timedelta(days=14),
         **values,
     }
     record = live.create("project", "task", values, by=MOVER)
@@ -118,7 +119,7 @@ def test_drag_that_needs_fields_opens_dialog_and_completes(live_server: Any, ope
     dialog = page.locator("#dialog")
     expect(dialog).to_have_attribute("open", "")
     expect(_card_in(page, record_id, "in_review")).to_be_visible()  # not moved until the dialog is done
-    completed = dt.date.today() - dt.timedelta(days=1)
+    completed = clock.today() - dt.timedelta(days=1)
     dialog.locator('input[name="completed_on"]').fill(completed.isoformat())
     dialog.locator("form.transition-dialog button[type=submit]").click()
 
