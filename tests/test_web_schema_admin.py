@@ -342,6 +342,40 @@ def test_builder_set_board_through_the_page(admin, db):
     assert view["wip"] == {"doing": {"max": 5, "enforce": "block"}}
 
 
+def test_builder_edits_sections_through_the_page(admin, db):
+    """Does the page list the form's sections with their fields ticked, and do "Save section"
+    and "Add section" move fields between sections in the JSON?"""
+    text = text_of(db)
+    page = admin.get(f"{BASE}/demo/edit").get_data(as_text=True)
+    assert 'id="b-sections"' in page
+    assert '<input type="checkbox" name="set_section:1:fields" value="estimate" checked>' in page
+    assert '<input type="checkbox" name="set_section:1:fields" value="title">' in page
+    data = {
+        "csrf_token": token(admin),
+        "document": text,
+        "entity": "task",
+        "action": "set_section:1",
+        "set_section:1:label_en": "Planning",
+        "set_section:1:label_zh": "计划",
+        "set_section:1:fields": ["estimate", "priority"],
+    }
+    response = admin.post(f"{BASE}/demo/builder", data=data)
+    assert response.status_code == 200
+    sections = json.loads(editor_text(response))["entities"]["task"]["sections"]
+    assert sections == [
+        {"label": "Main", "fields": ["title"]},
+        {"label": {"en": "Planning", "zh": "计划"}, "fields": ["estimate", "priority"]},
+    ]
+    added = builder(admin, editor_text(response), "add_section", label_en="Basics", fields=["title"])
+    sections = json.loads(editor_text(added))["entities"]["task"]["sections"]
+    assert sections == [
+        {"label": {"en": "Planning", "zh": "计划"}, "fields": ["estimate", "priority"]},
+        {"label": {"en": "Basics"}, "fields": ["title"]},
+    ]
+    refused = builder(admin, text, "add_section", label_en="Empty")
+    assert refused.status_code == 422 and "needs at least one field" in html.unescape(refused.get_data(as_text=True))
+
+
 # -- the builder functions ------------------------------------------------------------------
 
 APPROVAL_DOC = copy.deepcopy(DOC)
@@ -589,6 +623,10 @@ ACTION_CASES = [
     ("add_board", ("task", "lanes", "", "", "priority"), {}),
     ("set_board", ("task", "board", "state", ["title"], {"done": ("9", "block")}), {}),
     ("add_step", ("task", "approve", "check", "", "", "role", "lead"), {}),
+    ("add_section", ("task", "Owner", "负责人", ["owner"]), {}),
+    ("set_section", ("task", "1", "More", "", ["estimate", "owner"]), {}),
+    ("remove_section", ("task", "0"), {}),
+    ("move_section", ("task", "1", "up"), {}),
 ]
 
 
@@ -1208,3 +1246,47 @@ def test_preview_draws_swimlanes(admin, db):
     assert re.findall(r'class="lanehead"[^>]*>([^<]+)<', lanes.get_data(as_text=True)) == ["Yes ", "No "]
     plain = admin.post(f"{BASE}/demo/preview", data={"csrf_token": token(admin), "document": text_of(db)})
     assert '<section class="lane"' not in plain.get_data(as_text=True)
+
+
+# -- sections -------------------------------------------------------------------------------
+
+
+def test_sections_add_set_move_and_remove():
+    """Do the section actions keep each field in one section, drop sections left empty, keep
+    the order of fields already there, and remove the key with the last section?"""
+    added = schema_builder.add_section(DOC, "task", "Numbers", "数字", ["estimate", "priority"])
+    assert added["entities"]["task"]["sections"] == [
+        {"label": "Main", "fields": ["title"]},
+        {"label": {"en": "Numbers", "zh": "数字"}, "fields": ["estimate", "priority"]},
+    ]
+    assert DOC["entities"]["task"]["sections"][1] == {"label": "More", "fields": ["estimate"]}  # the input is not changed
+    kept = schema_builder.set_section(DOC, "task", "0", "Main", "", ["priority", "estimate", "title"])
+    assert kept["entities"]["task"]["sections"] == [{"label": "Main", "fields": ["title", "priority", "estimate"]}]
+    relabelled = schema_builder.set_section(DOC, "task", "1", "", "", ["estimate"])
+    assert relabelled["entities"]["task"]["sections"][1] == {"fields": ["estimate"]}
+    moved = schema_builder.move_section(DOC, "task", "1", "up")
+    assert [s["label"] for s in moved["entities"]["task"]["sections"]] == ["More", "Main"]
+    one = schema_builder.remove_section(DOC, "task", "0")
+    assert one["entities"]["task"]["sections"] == [{"label": "More", "fields": ["estimate"]}]
+    none = schema_builder.remove_section(one, "task", "0")
+    assert "sections" not in none["entities"]["task"]
+    first = schema_builder.add_section(none, "task", "All", "", ["title"])
+    assert first["entities"]["task"]["sections"] == [{"label": {"en": "All"}, "fields": ["title"]}]
+
+
+@pytest.mark.parametrize(
+    ("action", "arguments", "message"),
+    [
+        ("add_section", ("task", "Empty", "", []), "A section needs at least one field."),
+        ("add_section", ("task", "Ghost", "", ["nope"]), 'The entity has no field "nope".'),
+        ("set_section", ("task", "7", "X", "", ["title"]), "There is no such section."),
+        ("set_section", ("task", "x", "X", "", ["title"]), "There is no such section."),
+        ("remove_section", ("task", "2"), "There is no such section."),
+        ("move_section", ("task", "0", "sideways"), "Move up or down."),
+    ],
+)
+def test_section_actions_refuse_what_they_cannot_do(action, arguments, message):
+    """Is each impossible section edit refused with a plain reason?"""
+    with pytest.raises(schema_builder.BuilderError) as caught:
+        schema_builder.ACTIONS[action](DOC, *arguments)
+    assert caught.value.message == message

@@ -51,7 +51,7 @@ from markupsafe import Markup
 from sqlalchemy.engine import Connection
 from werkzeug.wrappers import Response
 
-from flowdeck.engine import apps, bundles, models, records, users, versions
+from flowdeck.engine import apps, bundles, clock, models, records, users, versions
 from flowdeck.engine import boards as board_engine
 from flowdeck.engine.computed import compute_values
 from flowdeck.engine.errors import ChoicesNeeded, MigrationRefused, NotFound, RecordInvalid, SchemaInvalid, SchemaProblem
@@ -82,7 +82,7 @@ UPLOAD_FOLDER = "bundle-uploads"
 UPLOAD_MAX_AGE = 24 * 3600
 _TOKEN = re.compile(r"^[0-9a-f]{32}$")
 CHOICE, USER, ROLE, RESOLVE = "choice:", "user:", "role:", "resolve:"
-LIST_PARAMS = frozenset({"boards", "sources", "roles", "card"})
+LIST_PARAMS = frozenset({"boards", "sources", "roles", "card", "fields"})
 BOOL_PARAMS = frozenset({"required"})
 
 
@@ -388,6 +388,15 @@ class BoardRow:
     columns: tuple[Column, ...]
 
 
+@dataclass(frozen=True)
+class SectionRow:
+    index: int
+    name: str
+    en: str
+    zh: str
+    fields: tuple[str, ...]
+
+
 @dataclass
 class BuilderModel:
     """What the builder panel shows, read defensively from the raw document (it may not be
@@ -397,6 +406,7 @@ class BuilderModel:
     entity: str | None
     fields: list[FieldRow] = field(default_factory=list)
     sections: list[tuple[int, str]] = field(default_factory=list)
+    section_rows: list[SectionRow] = field(default_factory=list)
     has_workflow: bool = False
     states: list[StateRow] = field(default_factory=list)
     transitions: list[TransitionRow] = field(default_factory=list)
@@ -436,6 +446,9 @@ def builder_model(document: Mapping[str, Any] | None, entity: str | None) -> Bui
         if isinstance(section, dict):
             name = _text_of(section.get("label"), _("Section %(n)d", n=index + 1))
             model.sections.append((index, name))
+            sen, szh = schema_builder.label_texts(section.get("label"))
+            listed = tuple(str(k) for k in section.get("fields") or [] if isinstance(k, str))
+            model.section_rows.append(SectionRow(index, name, sen, szh, listed))
             for key in section.get("fields") or []:
                 section_of.setdefault(str(key), name)
     title = spec.get("title") or next(iter(fields), None)
@@ -744,7 +757,7 @@ def sample_value(fld: Field, actor: Actor, title: str | None = None) -> Any:
     elif kind == "percent":
         value = Decimal("40")
     elif kind == "date":
-        value = dt.date.today() + dt.timedelta(days=7)
+        value = clock.today() + dt.timedelta(days=7)
     elif kind == "datetime":
         value = dt.datetime.now(dt.UTC)
     elif kind == "boolean":

@@ -882,6 +882,97 @@ def set_board(
     return doc
 
 
+# -- form sections --------------------------------------------------------------------------
+
+
+def _section_list(entity: dict[str, Any]) -> list[Any]:
+    sections = entity.get("sections")
+    if sections is None:
+        return []
+    if not isinstance(sections, list) or not all(isinstance(s, dict) for s in sections):
+        raise BuilderError(_("The entity's sections are not a list of sections; fix them in the JSON."))
+    return sections
+
+
+def _section_index(sections: list[Any], section: str) -> int:
+    index = int(section) if section.strip().isdigit() else -1
+    if not 0 <= index < len(sections):
+        raise BuilderError(_("There is no such section."))
+    return index
+
+
+def _section_fields(entity: dict[str, Any], fields: Iterable[str]) -> list[str]:
+    chosen = list(dict.fromkeys(f for f in fields if f))
+    known = _fields(entity)
+    if not chosen:
+        raise BuilderError(_("A section needs at least one field."))
+    for key in chosen:
+        if key not in known:
+            raise BuilderError(_('The entity has no field "%(key)s".', key=key))
+    return chosen
+
+
+def _settle_sections(entity: dict[str, Any], sections: list[Any], keep: int, chosen: list[str]) -> None:
+    """Section `keep` holds `chosen`; the others give those fields up (a field is in one
+    section only) and go when left empty; no sections at all removes the key."""
+    for index, section in enumerate(sections):
+        if index != keep:
+            section["fields"] = [f for f in section.get("fields") or [] if f not in chosen]
+    remaining = [s for index, s in enumerate(sections) if index == keep or s.get("fields")]
+    if remaining:
+        entity["sections"] = remaining
+    else:
+        entity.pop("sections", None)
+
+
+def add_section(doc: Document, entity: str, label_en: str = "", label_zh: str = "", fields: Iterable[str] = ()) -> Document:
+    """A new last section of the form holding `fields` (moved out of their sections)."""
+    doc = copy.deepcopy(doc)
+    target = _entity(doc, entity)
+    sections = _section_list(target)
+    chosen = _section_fields(target, fields)
+    sections.append(_with({}, label=label_of(label_en, label_zh), fields=chosen))
+    _settle_sections(target, sections, len(sections) - 1, chosen)
+    return doc
+
+
+def set_section(
+    doc: Document, entity: str, section: str, label_en: str | None = None, label_zh: str | None = None, fields: Iterable[str] = ()
+) -> Document:
+    """A section's label and fields (kept in their order, new ones last; taken from the
+    sections they were in)."""
+    doc = copy.deepcopy(doc)
+    target = _entity(doc, entity)
+    sections = _section_list(target)
+    index = _section_index(sections, section)
+    chosen = _section_fields(target, fields)
+    spec = sections[index]
+    before = [f for f in spec.get("fields") or [] if f in chosen]
+    ordered = before + [f for f in chosen if f not in before]
+    sections[index] = _with(spec, label=_same_label(spec.get("label"), label_en, label_zh), fields=ordered)
+    _settle_sections(target, sections, index, ordered)
+    return doc
+
+
+def remove_section(doc: Document, entity: str, section: str) -> Document:
+    """Remove a section; its fields stay on the form, after the sections."""
+    doc = copy.deepcopy(doc)
+    target = _entity(doc, entity)
+    sections = _section_list(target)
+    del sections[_section_index(sections, section)]
+    if not sections:
+        target.pop("sections", None)
+    return doc
+
+
+def move_section(doc: Document, entity: str, section: str, direction: str) -> Document:
+    doc = copy.deepcopy(doc)
+    target = _entity(doc, entity)
+    sections = _section_list(target)
+    _move_in_list(sections, _section_index(sections, section), _direction(direction))
+    return doc
+
+
 # -- approval steps -------------------------------------------------------------------------
 
 
@@ -1041,6 +1132,10 @@ ACTIONS: dict[str, Callable[..., Document]] = {
     "remove_transition": remove_transition,
     "add_board": add_board,
     "set_board": set_board,
+    "add_section": add_section,
+    "set_section": set_section,
+    "remove_section": remove_section,
+    "move_section": move_section,
     "add_step": add_step,
     "edit_step": edit_step,
     "remove_step": remove_step,

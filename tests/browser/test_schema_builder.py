@@ -170,3 +170,40 @@ def test_the_json_editor_marks_problems_and_the_review_asks_questions(admin_serv
     question.scroll_into_view_if_needed()
     _settle(page)
     save_screenshot(page, "schema-review")
+
+
+def test_move_fields_into_a_new_form_section_in_the_builder(admin_server: Any, open_as: Any) -> None:
+    """Can an admin add a form section with the builder, taking fields out of the sections
+    they were in, and see it in the JSON and in the form's preview (nothing applied)?"""
+    page = open_as(ADMIN, server=admin_server, viewport=VIEWPORT)
+    page.goto(EDITOR)
+    sections = page.locator("#b-sections").locator("xpath=..")
+    expect(sections.locator("#bs-1 summary")).to_contain_text("People")
+
+    add = sections.locator("fieldset.addform")
+    add.locator("input[name='add_section:label_en']").fill("Responsibility")
+    add.locator("input[name='add_section:label_zh']").fill("职责")
+    add.locator("input[name='add_section:fields'][value='owner']").check()
+    add.locator("input[name='add_section:fields'][value='priority']").check()
+    add.locator("button[value='add_section']").click()
+
+    expect(page.locator(".alert.ok")).to_contain_text("nothing is applied until you review")
+    expect(_status(page)).to_have_class("check-status ok")
+    sections = page.locator("#b-sections").locator("xpath=..")
+    expect(sections.locator("#bs-4 summary")).to_contain_text("Responsibility")
+    expect(sections.locator("#bs-4 summary")).to_contain_text("priority, owner")
+    expect(sections.locator("#bs-1 summary")).to_contain_text("assignees")
+    expect(sections.locator("#bs-1 summary")).not_to_contain_text("owner")
+    sections.locator("#bs-4 summary").click()
+    sections.locator("#bs-4").scroll_into_view_if_needed()
+    _settle(page)
+    save_screenshot(page, "schema-sections")
+
+    page.locator("#tab-json").click()
+    text = page.locator("textarea#document").input_value()
+    assert '"Responsibility"' in text and '"职责"' in text
+
+    page.locator("#tab-preview").click()
+    preview = page.locator("#preview")
+    expect(preview.get_by_role("heading", name="Responsibility")).to_be_visible()
+    expect(preview.locator("#f-owner")).to_be_attached()
