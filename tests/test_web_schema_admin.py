@@ -376,6 +376,38 @@ def test_builder_edits_sections_through_the_page(admin, db):
     assert refused.status_code == 422 and "needs at least one field" in html.unescape(refused.get_data(as_text=True))
 
 
+def test_builder_edits_list_views_through_the_page(admin, db):
+    """Does the page show the list views with their columns and sort, and do "Save list" and
+    "Add list" write columns (order kept, new ones last), sort and labels into the JSON?"""
+    text = text_of(db)
+    page = admin.get(f"{BASE}/demo/edit").get_data(as_text=True)
+    assert 'id="b-lists"' in page and 'id="bl-all"' in page
+    assert '<input type="checkbox" name="set_list:all:columns" value="priority" checked>' in page
+    assert '<input type="checkbox" name="set_list:all:descending" value="1" checked>' in page
+    data = {
+        "csrf_token": token(admin),
+        "document": text,
+        "entity": "task",
+        "action": "set_list:all",
+        "set_list:all:label_en": "All",
+        "set_list:all:columns": ["id", "title", "estimate", "state"],
+        "set_list:all:sort_by": "estimate",
+    }
+    response = admin.post(f"{BASE}/demo/builder", data=data)
+    assert response.status_code == 200
+    view = json.loads(editor_text(response))["entities"]["task"]["views"]["all"]
+    assert view == {"type": "list", "label": "All", "columns": ["title", "state", "id", "estimate"], "sort": ["estimate"]}
+    assert "No problems" in response.get_data(as_text=True)
+    added = builder(admin, editor_text(response), "add_list", key="open_items", label_en="Open", columns=["title", "created_at"])
+    views = json.loads(editor_text(added))["entities"]["task"]["views"]
+    assert views["open_items"] == {"type": "list", "label": {"en": "Open"}, "columns": ["title", "created_at"]}
+    assert 'id="bl-open_items"' in added.get_data(as_text=True)
+    refused = builder(admin, text, "set_list", columns=["title"])
+    assert refused.status_code == 400  # a list is named by the button
+    taken = builder(admin, text, "add_list", key="board")
+    assert taken.status_code == 422 and 'already has a view "board"' in html.unescape(taken.get_data(as_text=True))
+
+
 # -- the builder functions ------------------------------------------------------------------
 
 APPROVAL_DOC = copy.deepcopy(DOC)
@@ -624,6 +656,8 @@ ACTION_CASES = [
     ("set_board", ("task", "board", "state", ["title"], {"done": ("9", "block")}), {}),
     ("add_step", ("task", "approve", "check", "", "", "role", "lead"), {}),
     ("add_section", ("task", "Owner", "负责人", ["owner"]), {}),
+    ("add_list", ("task", "mine", "Mine", "我的", ["title", "owner"]), {}),
+    ("set_list", ("task", "all", "All", "", ["title", "state", "owner"], "owner", True), {}),
     ("set_section", ("task", "1", "More", "", ["estimate", "owner"]), {}),
     ("remove_section", ("task", "0"), {}),
     ("move_section", ("task", "1", "up"), {}),
@@ -1290,3 +1324,38 @@ def test_section_actions_refuse_what_they_cannot_do(action, arguments, message):
     with pytest.raises(schema_builder.BuilderError) as caught:
         schema_builder.ACTIONS[action](DOC, *arguments)
     assert caught.value.message == message
+
+
+# -- list views -----------------------------------------------------------------------------
+
+
+def test_set_list_sort_keeps_the_later_keys_only_while_the_first_stays():
+    """Does changing the direction of the first sort key keep the keys after it, choosing
+    another first key start a new sort, and choosing none remove it?"""
+    doc = copy.deepcopy(DOC)
+    doc["entities"]["task"]["views"]["all"]["sort"] = ["-priority", "estimate"]
+    flipped = schema_builder.set_list(doc, "task", "all", None, None, ["title"], "priority", False)
+    assert flipped["entities"]["task"]["views"]["all"]["sort"] == ["priority", "estimate"]
+    other = schema_builder.set_list(doc, "task", "all", None, None, ["title"], "estimate", True)
+    assert other["entities"]["task"]["views"]["all"]["sort"] == ["-estimate"]
+    none = schema_builder.set_list(doc, "task", "all", None, None, [], "", False)
+    assert "sort" not in none["entities"]["task"]["views"]["all"] and "columns" not in none["entities"]["task"]["views"]["all"]
+    assert none["entities"]["task"]["views"]["all"]["label"] == "All"
+
+
+@pytest.mark.parametrize(
+    ("action", "arguments", "message"),
+    [
+        ("set_list", ("task", "board", None, None, ["title"]), 'The entity has no list view "board".'),
+        ("set_list", ("task", "all", None, None, ["nope"]), 'The entity has no field "nope".'),
+        ("set_list", ("task", "all", None, None, ["title"], "ghost"), 'The entity has no field "ghost".'),
+        ("add_list", ("task", "all"), 'The entity already has a view "all".'),
+        ("add_list", ("task", "Bad Key"), None),
+    ],
+)
+def test_list_actions_refuse_what_they_cannot_do(action, arguments, message):
+    """Is each impossible list edit refused with a plain reason?"""
+    with pytest.raises(schema_builder.BuilderError) as caught:
+        schema_builder.ACTIONS[action](DOC, *arguments)
+    if message is not None:
+        assert caught.value.message == message

@@ -82,8 +82,8 @@ UPLOAD_FOLDER = "bundle-uploads"
 UPLOAD_MAX_AGE = 24 * 3600
 _TOKEN = re.compile(r"^[0-9a-f]{32}$")
 CHOICE, USER, ROLE, RESOLVE = "choice:", "user:", "role:", "resolve:"
-LIST_PARAMS = frozenset({"boards", "sources", "roles", "card", "fields"})
-BOOL_PARAMS = frozenset({"required"})
+LIST_PARAMS = frozenset({"boards", "sources", "roles", "card", "fields", "columns"})
+BOOL_PARAMS = frozenset({"required", "descending"})
 
 
 @bp.context_processor
@@ -389,6 +389,17 @@ class BoardRow:
 
 
 @dataclass(frozen=True)
+class ListRow:
+    key: str
+    label: str
+    en: str
+    zh: str
+    columns: tuple[str, ...]
+    sort_by: str
+    descending: bool
+
+
+@dataclass(frozen=True)
 class SectionRow:
     index: int
     name: str
@@ -411,6 +422,8 @@ class BuilderModel:
     states: list[StateRow] = field(default_factory=list)
     transitions: list[TransitionRow] = field(default_factory=list)
     boards: list[BoardRow] = field(default_factory=list)
+    lists: list[ListRow] = field(default_factory=list)
+    column_choices: list[tuple[str, str]] = field(default_factory=list)
     roles: list[tuple[str, str]] = field(default_factory=list)
     group_choices: list[tuple[str, str]] = field(default_factory=list)
     lane_choices: list[tuple[str, str]] = field(default_factory=list)
@@ -516,8 +529,25 @@ def builder_model(document: Mapping[str, Any] | None, entity: str | None) -> Bui
                     comment,
                 )
             )
+    model.column_choices = [("id", "#")]
+    if model.has_workflow:
+        model.column_choices.append(("state", _("State")))
+    model.column_choices += [(f.key, f.name) for f in model.fields]
+    model.column_choices += [
+        ("created_at", _("Created")),
+        ("created_by", _("Created by")),
+        ("updated_at", _("Updated")),
+        ("updated_by", _("Updated by")),
+    ]
     for key, raw in _dict(spec.get("views")).items():
         v = _dict(raw)
+        if v.get("type") == "list":
+            sort = [k for k in v.get("sort") or [] if isinstance(k, str)]
+            first = sort[0] if sort else ""
+            en, zh = schema_builder.label_texts(v.get("label"))
+            listed = tuple(str(c) for c in v.get("columns") or [] if isinstance(c, str))
+            model.lists.append(ListRow(key, _text_of(v.get("label"), key), en, zh, listed, first.lstrip("-"), first.startswith("-")))
+            continue
         if v.get("type") != "board":
             continue
         group = str(v.get("group_by", ""))
@@ -731,7 +761,11 @@ def builder(app: str) -> Response:
         state = EditorState(now, check_text(text, app), base, tab, entity, error=exc.message, opened=frozenset(targets[:1]))
         return _editor(state, 422)
     new_text = jsonlines.rewrite(text, changed)
-    added = [str(params["key"]).strip()] if verb in ("add_field", "add_state", "add_transition", "add_board") and params.get("key") else []
+    added = (
+        [str(params["key"]).strip()]
+        if verb in ("add_field", "add_state", "add_transition", "add_board", "add_list") and params.get("key")
+        else []
+    )
     state = EditorState(now, check_text(new_text, app), base, tab, entity, opened=frozenset(targets[:1] or added))
     state.notice = _("Changed in the document; nothing is applied until you review and apply it.")
     return _editor(state)

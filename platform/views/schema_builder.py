@@ -882,6 +882,69 @@ def set_board(
     return doc
 
 
+# -- list views -----------------------------------------------------------------------------
+
+SYSTEM_COLUMNS = ("id", "state", "created_at", "created_by", "updated_at", "updated_by")
+
+
+def _list_view(entity: dict[str, Any], key: str) -> dict[str, Any]:
+    view = _views(entity).get(key)
+    if not isinstance(view, dict) or view.get("type") != "list":
+        raise BuilderError(_('The entity has no list view "%(key)s".', key=key))
+    return view
+
+
+def _columns(entity: dict[str, Any], columns: Iterable[str]) -> list[str]:
+    chosen = list(dict.fromkeys(c for c in columns if c))
+    known = _fields(entity)
+    for key in chosen:
+        if key not in known and key not in SYSTEM_COLUMNS:
+            raise BuilderError(_('The entity has no field "%(key)s".', key=key))
+    return chosen
+
+
+def add_list(doc: Document, entity: str, key: str, label_en: str = "", label_zh: str = "", columns: Iterable[str] = ()) -> Document:
+    """A new list view showing `columns` (none ticked: every field)."""
+    doc = copy.deepcopy(doc)
+    target = _entity(doc, entity)
+    key = _key(key, _("view"))
+    views = _views(target)
+    if key in views:
+        raise BuilderError(_('The entity already has a view "%(key)s".', key=key))
+    views[key] = _with({"type": "list"}, label=label_of(label_en, label_zh), columns=_columns(target, columns) or None)
+    return doc
+
+
+def set_list(
+    doc: Document,
+    entity: str,
+    view: str,
+    label_en: str | None = None,
+    label_zh: str | None = None,
+    columns: Iterable[str] = (),
+    sort_by: str = "",
+    descending: bool = False,
+) -> Document:
+    """A list view's label, columns (kept in their order, new ones last; none: every field)
+    and first sort key (the keys after it are kept while the first one stays)."""
+    doc = copy.deepcopy(doc)
+    target = _entity(doc, entity)
+    spec = _list_view(target, view)
+    chosen = _columns(target, columns)
+    before = [c for c in spec.get("columns") or [] if c in chosen]
+    ordered = before + [c for c in chosen if c not in before]
+    sort_key = sort_by.strip()
+    sort: list[str] | None = None
+    if sort_key:
+        _columns(target, [sort_key])
+        old = [k for k in spec.get("sort") or [] if isinstance(k, str)]
+        tail = old[1:] if old and old[0].lstrip("-") == sort_key else []
+        sort = [f"-{sort_key}" if descending else sort_key, *(k for k in tail if k.lstrip("-") != sort_key)]
+    label = _same_label(spec.get("label"), label_en, label_zh)
+    _views(target)[view] = _with(spec, label=label, columns=ordered or None, sort=sort)
+    return doc
+
+
 # -- form sections --------------------------------------------------------------------------
 
 
@@ -1132,6 +1195,8 @@ ACTIONS: dict[str, Callable[..., Document]] = {
     "remove_transition": remove_transition,
     "add_board": add_board,
     "set_board": set_board,
+    "add_list": add_list,
+    "set_list": set_list,
     "add_section": add_section,
     "set_section": set_section,
     "remove_section": remove_section,

@@ -11,6 +11,7 @@ and the differences between two versions.
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -207,3 +208,33 @@ def test_move_fields_into_a_new_form_section_in_the_builder(admin_server: Any, o
     preview = page.locator("#preview")
     expect(preview.get_by_role("heading", name="Responsibility")).to_be_visible()
     expect(preview.locator("#f-owner")).to_be_attached()
+
+
+def test_set_a_lists_columns_and_sort_in_the_builder(admin_server: Any, open_as: Any) -> None:
+    """Can an admin change a list view's columns and sort with the builder and see them in
+    the JSON (nothing applied)?"""
+    page = open_as(ADMIN, server=admin_server, viewport=VIEWPORT)
+    page.goto(EDITOR)
+    lists = page.locator("#b-lists").locator("xpath=..")
+    item = lists.locator("li.bitem").first
+    key = item.get_attribute("id").removeprefix("bl-")
+    item.locator("summary").click()
+    prefix = f"set_list:{key}"
+    for box in item.locator(f"input[name='{prefix}:columns']").all():
+        box.uncheck()
+    item.locator(f"input[name='{prefix}:columns'][value='name']").check()
+    item.locator(f"input[name='{prefix}:columns'][value='due_date']").check()
+    item.locator(f"select[name='{prefix}:sort_by']").select_option("due_date")
+    item.locator(f"input[name='{prefix}:descending']").uncheck()
+    item.locator(f"button[value='{prefix}']").click()
+
+    expect(page.locator(".alert.ok")).to_contain_text("nothing is applied until you review")
+    expect(_status(page)).to_have_class("check-status ok")
+    saved = page.locator(f"#bl-{key}")
+    expect(saved.locator("summary")).to_contain_text("name, due_date")
+    saved.scroll_into_view_if_needed()
+    _settle(page)
+    save_screenshot(page, "schema-lists")
+    page.locator("#tab-json").click()
+    view = json.loads(page.locator("textarea#document").input_value())["entities"]["task"]["views"][key]
+    assert view["columns"] == ["name", "due_date"] and view["sort"][0] == "due_date"
