@@ -1308,24 +1308,6 @@ def test_sections_add_set_move_and_remove():
     assert first["entities"]["task"]["sections"] == [{"label": {"en": "All"}, "fields": ["title"]}]
 
 
-@pytest.mark.parametrize(
-    ("action", "arguments", "message"),
-    [
-        ("add_section", ("task", "Empty", "", []), "A section needs at least one field."),
-        ("add_section", ("task", "Ghost", "", ["nope"]), 'The entity has no field "nope".'),
-        ("set_section", ("task", "7", "X", "", ["title"]), "There is no such section."),
-        ("set_section", ("task", "x", "X", "", ["title"]), "There is no such section."),
-        ("remove_section", ("task", "2"), "There is no such section."),
-        ("move_section", ("task", "0", "sideways"), "Move up or down."),
-    ],
-)
-def test_section_actions_refuse_what_they_cannot_do(action, arguments, message):
-    """Is each impossible section edit refused with a plain reason?"""
-    with pytest.raises(schema_builder.BuilderError) as caught:
-        schema_builder.ACTIONS[action](DOC, *arguments)
-    assert caught.value.message == message
-
-
 # -- list views -----------------------------------------------------------------------------
 
 
@@ -1346,16 +1328,21 @@ def test_set_list_sort_keeps_the_later_keys_only_while_the_first_stays():
 @pytest.mark.parametrize(
     ("action", "arguments", "message"),
     [
+        ("add_section", ("task", "Empty", "", []), "A section needs at least one field."),
+        ("add_section", ("task", "Ghost", "", ["nope"]), 'The entity has no field "nope".'),
+        ("set_section", ("task", "7", "X", "", ["title"]), "There is no such section."),
+        ("set_section", ("task", "x", "X", "", ["title"]), "There is no such section."),
+        ("remove_section", ("task", "2"), "There is no such section."),
+        ("move_section", ("task", "0", "sideways"), "Move up or down."),
         ("set_list", ("task", "board", None, None, ["title"]), 'The entity has no list view "board".'),
         ("set_list", ("task", "all", None, None, ["nope"]), 'The entity has no field "nope".'),
         ("set_list", ("task", "all", None, None, ["title"], "ghost"), 'The entity has no field "ghost".'),
         ("add_list", ("task", "all"), 'The entity already has a view "all".'),
-        ("add_list", ("task", "Bad Key"), None),
+        ("add_list", ("task", "Bad Key"), '"Bad Key" is not a valid key'),
     ],
 )
-def test_list_actions_refuse_what_they_cannot_do(action, arguments, message):
-    """Is each impossible list edit refused with a plain reason?"""
+def test_section_and_list_actions_refuse_what_they_cannot_do(action, arguments, message):
+    """Is each impossible section or list edit refused with a plain reason?"""
     with pytest.raises(schema_builder.BuilderError) as caught:
         schema_builder.ACTIONS[action](DOC, *arguments)
-    if message is not None:
-        assert caught.value.message == message
+    assert caught.value.message.startswith(message)

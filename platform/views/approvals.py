@@ -308,12 +308,13 @@ def decide(request_id: int) -> Response:
     }.get(result.status, _("Your decision is recorded."))
     if result.duplicate:
         message = _("You had already decided this; nothing changed.")
-    row = engine().db.read(lambda conn: approvals.get_request(conn, request_id))
     if request.form.get("board"):
+        user_id = require_actor().user_id
+        row, waiting = engine().db.read(
+            lambda conn: (approvals.get_request(conn, request_id), approvals.waiting_count(conn, user_id) if user_id is not None else 0)
+        )
         et = registry().entity(row.app, row.entity)
         columns = _board_columns(et, before.get("state"), result)
-        user_id = require_actor().user_id
-        waiting = engine().db.read(lambda conn: approvals.waiting_count(conn, user_id)) if user_id is not None else 0
         counts = {"approvals": waiting, "approvals_label": _("%(n)d waiting", n=waiting)}
         events = {"flowdeck:card-decided": {"record": row.record_id, "columns": columns}, "flowdeck:counts": counts}
         return _done(message, _back(_record_url(row)), **events)

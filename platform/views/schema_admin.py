@@ -433,6 +433,10 @@ class BuilderModel:
     modes: tuple[str, ...] = schema_builder.MODES
     relations: tuple[str, ...] = schema_builder.RELATIONS
 
+    @property
+    def field_choices(self) -> list[tuple[str, str]]:
+        return [(f.key, f.name) for f in self.fields]
+
 
 def _text_of(label: Any, fallback: str) -> str:
     en, zh = schema_builder.label_texts(label)
@@ -532,7 +536,7 @@ def builder_model(document: Mapping[str, Any] | None, entity: str | None) -> Bui
     model.column_choices = [("id", "#")]
     if model.has_workflow:
         model.column_choices.append(("state", _("State")))
-    model.column_choices += [(f.key, f.name) for f in model.fields]
+    model.column_choices += model.field_choices
     model.column_choices += [
         ("created_at", _("Created")),
         ("created_by", _("Created by")),

@@ -198,6 +198,30 @@ def _move_in_list(items: list[Any], index: int, direction: str) -> None:
         items[index], items[other] = items[other], items[index]
 
 
+def _kept_order(current: Any, chosen: list[str]) -> list[str]:
+    """`chosen` with the keys already in `current` first, in their order, and the new ones
+    after them in the order given (card fields, section fields, list columns)."""
+    before = [k for k in current or [] if k in chosen]
+    return before + [k for k in chosen if k not in before]
+
+
+def _new_view_key(entity: dict[str, Any], key: str) -> str:
+    key = _key(key, _("view"))
+    if key in _views(entity):
+        raise BuilderError(_('The entity already has a view "%(key)s".', key=key))
+    return key
+
+
+def _known_keys(entity: dict[str, Any], keys: Iterable[str], also: Iterable[str] = ()) -> list[str]:
+    """`keys` without blanks and repeats, each a field of the entity (or one of `also`)."""
+    chosen = list(dict.fromkeys(k for k in keys if k))
+    known, extra = _fields(entity), set(also)
+    for key in chosen:
+        if key not in known and key not in extra:
+            raise BuilderError(_('The entity has no field "%(key)s".', key=key))
+    return chosen
+
+
 def _direction(value: str) -> str:
     if value not in ("up", "down"):
         raise BuilderError(_("Move up or down."))
@@ -830,13 +854,10 @@ def remove_transition(doc: Document, entity: str, transition: str) -> Document:
 def add_board(doc: Document, entity: str, key: str, label_en: str = "", label_zh: str = "", group_by: str = "") -> Document:
     doc = copy.deepcopy(doc)
     target = _entity(doc, entity)
-    key = _key(key, _("view"))
-    views = _views(target)
-    if key in views:
-        raise BuilderError(_('The entity already has a view "%(key)s".', key=key))
+    key = _new_view_key(target, key)
     if not group_by:
         raise BuilderError(_("Choose what the board groups its cards by."))
-    views[key] = _with({"type": "board"}, label=label_of(label_en, label_zh), group_by=group_by)
+    _views(target)[key] = _with({"type": "board"}, label=label_of(label_en, label_zh), group_by=group_by)
     return doc
 
 
@@ -857,9 +878,7 @@ def set_board(
     if not group_by:
         raise BuilderError(_("Choose what the board groups its cards by."))
     regrouped = group_by != spec.get("group_by")
-    chosen = [c for c in card if c]
-    before = [c for c in spec.get("card") or [] if c in chosen]
-    cards = before + [c for c in chosen if c not in before]
+    cards = _kept_order(spec.get("card"), [c for c in card if c])
     limits: dict[str, Any] = {}
     for column, (maximum, enforce) in (wip or {}).items():
         text = (maximum or "").strip()
@@ -894,24 +913,13 @@ def _list_view(entity: dict[str, Any], key: str) -> dict[str, Any]:
     return view
 
 
-def _columns(entity: dict[str, Any], columns: Iterable[str]) -> list[str]:
-    chosen = list(dict.fromkeys(c for c in columns if c))
-    known = _fields(entity)
-    for key in chosen:
-        if key not in known and key not in SYSTEM_COLUMNS:
-            raise BuilderError(_('The entity has no field "%(key)s".', key=key))
-    return chosen
-
-
 def add_list(doc: Document, entity: str, key: str, label_en: str = "", label_zh: str = "", columns: Iterable[str] = ()) -> Document:
     """A new list view showing `columns` (none ticked: every field)."""
     doc = copy.deepcopy(doc)
     target = _entity(doc, entity)
-    key = _key(key, _("view"))
-    views = _views(target)
-    if key in views:
-        raise BuilderError(_('The entity already has a view "%(key)s".', key=key))
-    views[key] = _with({"type": "list"}, label=label_of(label_en, label_zh), columns=_columns(target, columns) or None)
+    key = _new_view_key(target, key)
+    columns = _known_keys(target, columns, SYSTEM_COLUMNS) or None
+    _views(target)[key] = _with({"type": "list"}, label=label_of(label_en, label_zh), columns=columns)
     return doc
 
 
@@ -930,13 +938,11 @@ def set_list(
     doc = copy.deepcopy(doc)
     target = _entity(doc, entity)
     spec = _list_view(target, view)
-    chosen = _columns(target, columns)
-    before = [c for c in spec.get("columns") or [] if c in chosen]
-    ordered = before + [c for c in chosen if c not in before]
+    ordered = _kept_order(spec.get("columns"), _known_keys(target, columns, SYSTEM_COLUMNS))
     sort_key = sort_by.strip()
     sort: list[str] | None = None
     if sort_key:
-        _columns(target, [sort_key])
+        _known_keys(target, [sort_key], SYSTEM_COLUMNS)
         old = [k for k in spec.get("sort") or [] if isinstance(k, str)]
         tail = old[1:] if old and old[0].lstrip("-") == sort_key else []
         sort = [f"-{sort_key}" if descending else sort_key, *(k for k in tail if k.lstrip("-") != sort_key)]
@@ -965,13 +971,9 @@ def _section_index(sections: list[Any], section: str) -> int:
 
 
 def _section_fields(entity: dict[str, Any], fields: Iterable[str]) -> list[str]:
-    chosen = list(dict.fromkeys(f for f in fields if f))
-    known = _fields(entity)
+    chosen = _known_keys(entity, fields)
     if not chosen:
         raise BuilderError(_("A section needs at least one field."))
-    for key in chosen:
-        if key not in known:
-            raise BuilderError(_('The entity has no field "%(key)s".', key=key))
     return chosen
 
 
@@ -1010,8 +1012,7 @@ def set_section(
     index = _section_index(sections, section)
     chosen = _section_fields(target, fields)
     spec = sections[index]
-    before = [f for f in spec.get("fields") or [] if f in chosen]
-    ordered = before + [f for f in chosen if f not in before]
+    ordered = _kept_order(spec.get("fields"), chosen)
     sections[index] = _with(spec, label=_same_label(spec.get("label"), label_en, label_zh), fields=ordered)
     _settle_sections(target, sections, index, ordered)
     return doc
