@@ -350,16 +350,7 @@ def test_builder_edits_sections_through_the_page(admin, db):
     assert 'id="b-sections"' in page
     assert '<input type="checkbox" name="set_section:1:fields" value="estimate" checked>' in page
     assert '<input type="checkbox" name="set_section:1:fields" value="title">' in page
-    data = {
-        "csrf_token": token(admin),
-        "document": text,
-        "entity": "task",
-        "action": "set_section:1",
-        "set_section:1:label_en": "Planning",
-        "set_section:1:label_zh": "计划",
-        "set_section:1:fields": ["estimate", "priority"],
-    }
-    response = admin.post(f"{BASE}/demo/builder", data=data)
+    response = builder(admin, text, "set_section:1", label_en="Planning", label_zh="计划", fields=["estimate", "priority"])
     assert response.status_code == 200
     sections = json.loads(editor_text(response))["entities"]["task"]["sections"]
     assert sections == [
@@ -384,16 +375,7 @@ def test_builder_edits_list_views_through_the_page(admin, db):
     assert 'id="b-lists"' in page and 'id="bl-all"' in page
     assert '<input type="checkbox" name="set_list:all:columns" value="priority" checked>' in page
     assert '<input type="checkbox" name="set_list:all:descending" value="1" checked>' in page
-    data = {
-        "csrf_token": token(admin),
-        "document": text,
-        "entity": "task",
-        "action": "set_list:all",
-        "set_list:all:label_en": "All",
-        "set_list:all:columns": ["id", "title", "estimate", "state"],
-        "set_list:all:sort_by": "estimate",
-    }
-    response = admin.post(f"{BASE}/demo/builder", data=data)
+    response = builder(admin, text, "set_list:all", label_en="All", columns=["id", "title", "estimate", "state"], sort_by="estimate")
     assert response.status_code == 200
     view = json.loads(editor_text(response))["entities"]["task"]["views"]["all"]
     assert view == {"type": "list", "label": "All", "columns": ["title", "state", "id", "estimate"], "sort": ["estimate"]}
