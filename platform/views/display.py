@@ -54,23 +54,20 @@ def build_context(
     entity = et.entity
     ctx = DisplayContext(app=entity.app)
     wanted = set(keys) if keys is not None else {f.key for f in entity.fields}
+    user_keys = [k for k in ("created_by", "updated_by") if k in wanted]
+    user_keys += [f.key for f in entity.fields if f.type == "user" and f.key in wanted]
+    ref_keys = [(f.key, f.to) for f in entity.fields if f.type == "reference" and f.to and f.key in wanted]
+    file_keys = [f.key for f in entity.fields if f.type == "attachment" and f.key in wanted]
     user_ids: set[int] = set()
     refs: dict[str, set[int]] = {}
     files: set[int] = set()
     for row in rows:
-        for system in ("created_by", "updated_by"):
-            if system in wanted and row.get(system):
-                user_ids.add(row[system])
-        for fld in entity.fields:
-            if fld.key not in wanted:
-                continue
-            values = _ids(row.get(fld.key))
-            if fld.type == "user":
-                user_ids.update(values)
-            elif fld.type == "reference" and fld.to:
-                refs.setdefault(fld.to, set()).update(values)
-            elif fld.type == "attachment":
-                files.update(values)
+        for key in user_keys:
+            user_ids.update(_ids(row.get(key)))
+        for key, target in ref_keys:
+            refs.setdefault(target, set()).update(_ids(row.get(key)))
+        for key in file_keys:
+            files.update(_ids(row.get(key)))
     if user_ids:
         ctx.users = user_names(conn, user_ids)
     for target, ids in refs.items():

@@ -9,6 +9,7 @@ element with `hx-disable`, so htmx would ignore anything that slipped through.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 
 import nh3
 from markdown_it import MarkdownIt
@@ -18,6 +19,10 @@ from flowdeck.engine.comments import MENTION
 from flowdeck.engine.users import UserInfo
 
 MAX_SOURCE = 100_000
+CACHED_SOURCE = 8_000
+"""Texts up to this long keep their HTML per process (a record's description is shown on
+every visit and changes rarely; the HTML depends on the text alone). At most
+`_cached_html`'s maxsize of them: a few megabytes."""
 TAGS = {
     "p", "br", "hr", "strong", "em", "del", "s", "code", "pre", "blockquote",
     "ul", "ol", "li", "h1", "h2", "h3", "h4", "h5", "h6", "a",
@@ -33,7 +38,18 @@ def render_markdown(text: str | None) -> Markup:
     """Sanitized HTML for markdown `text` (empty for nothing)."""
     if not text:
         return Markup("")
-    html = _parser.render(text[:MAX_SOURCE])
+    if len(text) <= CACHED_SOURCE:
+        return _cached_html(text)
+    return _html(text[:MAX_SOURCE])
+
+
+@lru_cache(maxsize=512)
+def _cached_html(text: str) -> Markup:
+    return _html(text)
+
+
+def _html(text: str) -> Markup:
+    html = _parser.render(text)
     clean = nh3.clean(html, tags=TAGS, attributes=ATTRIBUTES, url_schemes=SCHEMES, link_rel="noopener noreferrer nofollow")
     return Markup(clean)  # noqa: S704 -- sanitized by nh3 above
 
