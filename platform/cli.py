@@ -87,6 +87,7 @@ def run(host: str, port: int, workers: int) -> None:
     from gunicorn.app.base import BaseApplication
 
     from flowdeck.app import create_app
+    from flowdeck.serving import post_worker_init
 
     db = _database()
     db.dispose()
@@ -99,6 +100,7 @@ def run(host: str, port: int, workers: int) -> None:
             self.cfg.set("accesslog", "-")
             shm = Path("/dev/shm")  # noqa: S108 -- gunicorn's heartbeat files, not user data
             self.cfg.set("worker_tmp_dir", str(shm) if shm.is_dir() else None)
+            self.cfg.set("post_worker_init", post_worker_init)
 
         def load(self) -> Any:
             return app
