@@ -252,3 +252,22 @@ def test_switching_to_english_sticks(client, project):
 def test_language_switch_needs_the_csrf_token(client):
     """Is a language switch without the CSRF token refused (400)?"""
     assert client.post("/prefs/lang", data={"lang": "en"}).status_code == 400
+
+
+@pytest.mark.parametrize("zone", ["Asia/Shanghai", "Europe/Berlin", "America/New_York"])
+def test_datetimes_read_as_flask_babel_writes_them(db, tmp_path, zone):
+    """Does the `datetimeformat` filter (Babel called directly, kept per process) give what
+    Flask-Babel's `format_datetime` gives, in both languages, each format and zone, for times
+    with and without a zone (naive ones are UTC), across daylight-saving changes?"""
+    from flowdeck.app import create_app
+    from flowdeck.views import i18n
+
+    app = create_app({"FLOWDECK_DATABASE_URL": db.url, "FLOWDECK_INSTANCE": str(tmp_path / "i"), "BABEL_DEFAULT_TIMEZONE": zone})
+    start = dt.datetime(2026, 3, 8, 0, 30)
+    moments = [start + dt.timedelta(hours=7 * k) for k in range(0, 1200, 37)]
+    moments += [m.replace(tzinfo=dt.UTC) for m in moments[::3]]
+    for headers in (ZH, EN):
+        with app.test_request_context("/", headers=headers):
+            for fmt in ("short", "medium", "long", "full", "yyyy-MM-dd HH:mm"):
+                for moment in moments:
+                    assert i18n.datetimeformat(moment, fmt) == format_datetime(moment, fmt), (headers, fmt, moment)

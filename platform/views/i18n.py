@@ -13,10 +13,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from babel import Locale, dates
 from babel.support import NullTranslations
 from flask import Flask, g, request, session
 from flask.globals import _cv_request
-from flask_babel import Babel, format_datetime, get_timezone, get_translations
+from flask_babel import Babel, format_datetime, get_locale, get_timezone, get_translations
 from jinja2 import pass_eval_context
 from jinja2.nodes import EvalContext
 from markupsafe import Markup
@@ -44,6 +45,8 @@ class _Language(NamedTuple):
     tz: str
     words: dict[str, Markup]
     """`_()` of templates without arguments, as given back (per language, for the process)."""
+    locale: Locale
+    tzinfo: dt.tzinfo
 
 
 _LANGUAGES: dict[tuple[str, str, str], _Language] = {}
@@ -64,7 +67,7 @@ def _language() -> _Language | None:
         key = (select_locale()[:2], str(config.get("BABEL_TRANSLATION_DIRECTORIES")), str(config.get("BABEL_DEFAULT_TIMEZONE")))
         found = _LANGUAGES.get(key)
         if found is None:
-            found = _LANGUAGES[key] = _Language(key[0], get_translations(), str(get_timezone()), {})
+            found = _LANGUAGES[key] = _Language(key[0], get_translations(), str(get_timezone()), {}, get_locale(), get_timezone())
         ctx._flowdeck_language = found
         return found
 
@@ -123,12 +126,18 @@ def _template_ngettext(eval_ctx: EvalContext, singular: str, plural: str, num: i
 
 @lru_cache(maxsize=4096)
 def _datetime_text(value: dt.datetime, fmt: str, code: str, tz: str) -> str:
-    return format_datetime(value, fmt)
+    """`value` in the request's language and zone; `code` and `tz` are those of the request
+    (they decide its locale and zone) and make the cache key."""
+    found = _language()
+    assert found is not None and (found.code, found.tz) == (code, tz)
+    return dates.format_datetime(value, fmt, tzinfo=found.tzinfo, locale=found.locale)
 
 
 def datetimeformat(value: dt.datetime | None, fmt: str = "medium") -> str:
     """Flask-Babel's `datetimeformat` filter, each (time, format, language, zone) formatted
-    once per process."""
+    once per process. Babel is called with the request's locale and zone directly: Flask-
+    Babel looks both up again on each call, half the cost of a time no page showed before.
+    Flowdeck sets no `date_formats` of Flask-Babel, so the names (short, medium...) are Babel's."""
     found = _language()
     if found is None or value is None:
         return format_datetime(value, fmt)
