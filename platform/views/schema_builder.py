@@ -176,11 +176,23 @@ def _views(entity: dict[str, Any]) -> dict[str, Any]:
     return _member(entity, "views", dict)
 
 
-def _board(entity: dict[str, Any], key: str) -> dict[str, Any]:
+def _typed_view(entity: dict[str, Any], key: str, kind: str) -> dict[str, Any]:
+    """The view `key`, which must be of type `kind` ("board" or "list")."""
     view = _views(entity).get(key)
-    if not isinstance(view, dict) or view.get("type") != "board":
-        raise BuilderError(_('There is no board view "%(key)s".', key=key))
+    if not isinstance(view, dict) or view.get("type") != kind:
+        if kind == "board":
+            raise BuilderError(_('There is no board view "%(key)s".', key=key))
+        raise BuilderError(_('The entity has no list view "%(key)s".', key=key))
     return view
+
+
+def _add_view(doc: Document, entity: str, key: str, kind: str, label_en: str, label_zh: str, **members: Any) -> Document:
+    """`doc` with a new view of type `kind` under a new key; `members` as `_with` takes them."""
+    doc = copy.deepcopy(doc)
+    target = _entity(doc, entity)
+    key = _new_view_key(target, key)
+    _views(target)[key] = _with({"type": kind}, label=label_of(label_en, label_zh), **members)
+    return doc
 
 
 def _reordered(items: dict[str, Any], key: str, direction: str) -> dict[str, Any]:
@@ -342,7 +354,7 @@ def add_field(
             raise BuilderError(_("There is no such section."))
         sections[index]["fields"] = [*(sections[index].get("fields") or []), key]
     for view_key in boards:
-        view = _board(target, view_key)
+        view = _typed_view(target, view_key, "board")
         card = list(view.get("card") or [])
         if key not in card:
             view["card"] = [*card, key]
@@ -852,13 +864,9 @@ def remove_transition(doc: Document, entity: str, transition: str) -> Document:
 
 
 def add_board(doc: Document, entity: str, key: str, label_en: str = "", label_zh: str = "", group_by: str = "") -> Document:
-    doc = copy.deepcopy(doc)
-    target = _entity(doc, entity)
-    key = _new_view_key(target, key)
     if not group_by:
         raise BuilderError(_("Choose what the board groups its cards by."))
-    _views(target)[key] = _with({"type": "board"}, label=label_of(label_en, label_zh), group_by=group_by)
-    return doc
+    return _add_view(doc, entity, key, "board", label_en, label_zh, group_by=group_by)
 
 
 def set_board(
@@ -874,7 +882,7 @@ def set_board(
     WIP limits (`wip`: column -> (max, "warn"|"block"); an empty max removes the limit)."""
     doc = copy.deepcopy(doc)
     target = _entity(doc, entity)
-    spec = _board(target, view)
+    spec = _typed_view(target, view, "board")
     if not group_by:
         raise BuilderError(_("Choose what the board groups its cards by."))
     regrouped = group_by != spec.get("group_by")
@@ -906,21 +914,10 @@ def set_board(
 SYSTEM_COLUMNS = ("id", "state", "created_at", "created_by", "updated_at", "updated_by")
 
 
-def _list_view(entity: dict[str, Any], key: str) -> dict[str, Any]:
-    view = _views(entity).get(key)
-    if not isinstance(view, dict) or view.get("type") != "list":
-        raise BuilderError(_('The entity has no list view "%(key)s".', key=key))
-    return view
-
-
 def add_list(doc: Document, entity: str, key: str, label_en: str = "", label_zh: str = "", columns: Iterable[str] = ()) -> Document:
     """A new list view showing `columns` (none ticked: every field)."""
-    doc = copy.deepcopy(doc)
-    target = _entity(doc, entity)
-    key = _new_view_key(target, key)
-    columns = _known_keys(target, columns, SYSTEM_COLUMNS) or None
-    _views(target)[key] = _with({"type": "list"}, label=label_of(label_en, label_zh), columns=columns)
-    return doc
+    known = _known_keys(_entity(doc, entity), columns, SYSTEM_COLUMNS) or None
+    return _add_view(doc, entity, key, "list", label_en, label_zh, columns=known)
 
 
 def set_list(
@@ -937,7 +934,7 @@ def set_list(
     and first sort key (the keys after it are kept while the first one stays)."""
     doc = copy.deepcopy(doc)
     target = _entity(doc, entity)
-    spec = _list_view(target, view)
+    spec = _typed_view(target, view, "list")
     ordered = _kept_order(spec.get("columns"), _known_keys(target, columns, SYSTEM_COLUMNS))
     sort_key = sort_by.strip()
     sort: list[str] | None = None
