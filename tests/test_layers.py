@@ -1,4 +1,5 @@
-"""The layer rule: engine imports no web or form code; forms import no views."""
+"""The layer rule: engine imports no web or form code; forms import no views. The tests
+mirror it: tests/engine imports nothing above the engine, and no test module imports another."""
 
 import ast
 from pathlib import Path
@@ -6,6 +7,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1] / "platform"
+TESTS = Path(__file__).resolve().parent
 FORBIDDEN = {
     "engine": ("flask", "werkzeug", "jinja2", "marshmallow", "flask_wtf", "flowdeck.forms", "flowdeck.views", "flowdeck.app"),
     "forms": ("flask", "flowdeck.views", "flowdeck.app"),
@@ -40,3 +42,37 @@ def test_platform_is_not_a_package():
     import platform
 
     assert callable(platform.system)
+
+
+ABOVE_THE_ENGINE = (
+    "flask",
+    "werkzeug",
+    "jinja2",
+    "marshmallow",
+    "flask_wtf",
+    "flowdeck.forms",
+    "flowdeck.views",
+    "flowdeck.app",
+    "flowdeck.cli",
+)
+
+
+def test_engine_tests_import_nothing_above_the_engine():
+    """Does any module of tests/engine import Flask, the views, the forms, the app or the CLI?"""
+    offenders = []
+    for path in sorted((TESTS / "engine").rglob("*.py")):
+        for name in _imports(path):
+            if any(name == bad or name.startswith(bad + ".") for bad in ABOVE_THE_ENGINE):
+                offenders.append(f"{path.relative_to(TESTS)} imports {name}")
+    assert offenders == []
+
+
+def test_no_test_module_imports_another():
+    """Do test modules share helpers through tests/support only (never `from tests.x.test_y import ...`)?"""
+    offenders = []
+    for path in sorted(TESTS.rglob("*.py")):
+        for name in _imports(path):
+            last = name.rsplit(".", 1)[-1]
+            if name.startswith("tests.") and (last.startswith("test_") or last == "conftest"):
+                offenders.append(f"{path.relative_to(TESTS)} imports {name}")
+    assert offenders == []

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
-import shutil
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -36,11 +34,10 @@ from flowdeck.engine.records import Record, create_record, fetch_record
 from flowdeck.engine.registry import Catalog
 from flowdeck.engine.storage.tables import EntityTables
 from flowdeck.engine.workflow import transition_record
-from tests.conftest import DatabaseFactory
+from tests.support.databases import DatabaseFactory
 
 CHROMIUM = Path(os.environ.get("FLOWDECK_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 TIMEOUT_MS = 15_000
 
 # A two-step flow for the approvals test: the lead signs first (或签, `any`), then the lead
@@ -288,24 +285,3 @@ def open_as(browser: Any, live_server: LiveServer) -> Iterator[Callable[..., Any
     for s in sessions:
         s.context.close()
     assert not errors, f"JavaScript errors in the page: {errors}"
-
-
-# -- screenshots ------------------------------------------------------------------------
-
-
-def screenshots_wanted() -> bool:
-    return os.environ.get("FLOWDECK_SCREENSHOTS") == "1"
-
-
-def save_screenshot(page: Any, name: str) -> Path | None:
-    """Save the viewport as docs/screenshots/<name>.png (only with FLOWDECK_SCREENSHOTS=1).
-    Written to a temporary file first, so a failed run never leaves half a PNG."""
-    if not screenshots_wanted():
-        return None
-    assert re.fullmatch(r"[a-z0-9-]+", name), name
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    target = SCREENSHOTS / f"{name}.png"
-    temporary = SCREENSHOTS / f"{name}.tmp.png"
-    page.screenshot(path=str(temporary), full_page=False, animations="disabled", caret="hide")
-    shutil.move(temporary, target)
-    return target

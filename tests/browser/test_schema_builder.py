@@ -21,7 +21,7 @@ from playwright.sync_api import expect
 
 from flowdeck.engine import users
 from flowdeck.engine.demo import DEMO_PASSWORD, MARKER_PROJECT
-from tests.browser.conftest import save_screenshot
+from tests.support.browser import save_screenshot
 
 pytestmark = pytest.mark.browser
 

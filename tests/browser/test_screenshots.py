@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import expect
 
 from flowdeck.engine.demo import MARKER_PROJECT
-from tests.browser.conftest import save_screenshot
+from tests.support.browser import save_screenshot
 
 pytestmark = pytest.mark.browser
 

@@ -1,0 +1,1 @@
+"""Tests of the `flowdeck` command (platform/cli.py) and of serving."""

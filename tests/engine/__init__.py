@@ -1,0 +1,1 @@
+"""Tests of the engine (platform/engine): no Flask, no views, no CLI (tests/test_layers.py)."""

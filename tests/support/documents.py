@@ -1,0 +1,171 @@
+"""App documents that tests install and adapt: build on these instead of writing new ones."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+def minimal_app(**entity_overrides: Any) -> dict[str, Any]:
+    """A small valid app document that tests adapt."""
+    entity: dict[str, Any] = {
+        "label": {"en": "Task", "zh": "任务"},
+        "fields": {
+            "title": {"type": "text", "required": True},
+            "priority": {"type": "select", "options": ["low", "normal", "high"], "default": "normal"},
+            "estimate": {"type": "decimal"},
+        },
+        "workflow": {
+            "states": {
+                "todo": {"category": "todo"},
+                "doing": {"category": "doing"},
+                "review": {"category": "doing"},
+                "done": {"category": "done"},
+            },
+            "transitions": [
+                {"key": "start", "from": "todo", "to": "doing"},
+                {"key": "submit", "from": "doing", "to": "review"},
+                {"key": "approve", "from": "review", "to": "done", "roles": ["lead"]},
+                {"key": "reopen", "from": ["review", "done"], "to": "todo"},
+            ],
+        },
+    }
+    entity.update(entity_overrides)
+    return json.loads(
+        json.dumps(
+            {
+                "key": "demo",
+                "label": {"en": "Demo", "zh": "演示"},
+                "roles": {"lead": {"label": "Lead"}, "member": {"label": "Member"}, "viewer": {"label": "Viewer"}},
+                "entities": {"task": entity},
+            }
+        )
+    )
+
+
+def tracker_app() -> dict[str, Any]:
+    """A task entity with every field type, sections, conditions, rules and transitions
+    that need fields, a comment, or pass a guard."""
+    doc = minimal_app(
+        fields={
+            "title": {"type": "text", "required": True, "label": {"en": "Title", "zh": "标题"}, "help": "A short summary"},
+            "priority": {
+                "type": "select",
+                "options": [{"key": "low", "label": "Low"}, {"key": "high", "label": "High", "color": "#b3261e"}],
+            },
+            "estimate": {"type": "decimal", "scale": 1},
+            "kind": {"type": "select", "options": ["bug", "feature"]},
+            "severity": {"type": "select", "options": ["minor", "major"], "show_if": 'kind == "bug"'},
+            "repro": {"type": "text", "required_if": 'severity == "major"', "label": "Steps to reproduce"},
+            "notes": {"type": "markdown"},
+            "due": {"type": "date"},
+            "starts_at": {"type": "datetime"},
+            "budget": {"type": "money", "currency": "CNY"},
+            "progress": {"type": "percent"},
+            "count": {"type": "integer", "min": 0},
+            "urgent": {"type": "boolean"},
+            "tags": {"type": "multiselect", "options": ["ui", "api"]},
+            "owner": {"type": "user"},
+            "watchers": {"type": "user", "many": True},
+            "email": {"type": "email"},
+            "site": {"type": "url"},
+            "phone": {"type": "phone"},
+            "parent": {"type": "reference", "to": "task"},
+            "related": {"type": "reference", "to": "task", "many": True},
+            "spec": {"type": "attachment", "accept": [".pdf", ".txt"], "max_size_mb": 0.01},
+            "files": {"type": "attachment", "many": True},
+            "number": {"type": "autonumber", "format": "T-{####}"},
+            "items": {
+                "type": "table",
+                "fields": {
+                    "name": {"type": "text", "required": True},
+                    "qty": {"type": "integer"},
+                    "price": {"type": "money"},
+                    "amount": {"type": "computed", "formula": "qty * price", "result": "money"},
+                },
+            },
+            "total": {"type": "computed", "formula": "sum(items.amount)", "result": "money"},
+            "resolution": {"type": "text"},
+            "secret": {"type": "text"},
+        },
+        sections=[
+            {"label": {"en": "Basics", "zh": "基本"}, "fields": ["title", "priority", "kind", "severity", "repro", "notes"]},
+            {"label": "Planning", "fields": ["due", "starts_at", "estimate", "budget", "progress", "count", "urgent", "tags"]},
+        ],
+        permissions={"create": ["lead", "member"], "update": ["lead", "member"], "delete": ["lead"]},
+    )
+    workflow = doc["entities"]["task"]["workflow"]
+    workflow["transitions"] += [
+        {"key": "finish", "from": "doing", "to": "done", "require": ["resolution"], "comment": "required", "label": "Finish"},
+        {"key": "skip", "from": "todo", "to": "done", "guard": "estimate > 10", "guard_message": {"en": "Only big tasks skip the queue"}},
+    ]
+    workflow["rules"] = [
+        {"roles": ["member"], "hidden": ["secret"]},
+        {"states": ["doing"], "read_only": ["estimate"]},
+    ]
+    return doc
+
+
+def board_app() -> dict[str, Any]:
+    """A small tracker with a state board, a swimlane board and a select-field board."""
+    return {
+        "key": "kb",
+        "label": {"en": "Kanban", "zh": "看板"},
+        "roles": {"lead": {"label": "Lead"}, "member": {"label": "Member"}, "viewer": {"label": "Viewer"}},
+        "entities": {
+            "task": {
+                "label": {"en": "Task", "zh": "任务"},
+                "permissions": {"create": ["lead", "member"], "update": ["lead", "member"], "delete": ["lead"]},
+                "fields": {
+                    "title": {"type": "text", "required": True},
+                    "priority": {"type": "select", "options": ["low", "normal", "high"], "default": "normal"},
+                    "owner": {"type": "user"},
+                    "helpers": {"type": "user", "many": True},
+                    "hours": {"type": "decimal", "default": 0},
+                    "notes": {"type": "text"},
+                },
+                "workflow": {
+                    "states": {
+                        "open": {"category": "todo", "label": {"en": "Open", "zh": "待开始"}},
+                        "working": {"category": "doing", "label": {"en": "Working", "zh": "进行中"}},
+                        "review": {"category": "doing", "label": {"en": "Review", "zh": "评审"}},
+                        "done": {"category": "done", "label": {"en": "Completed", "zh": "已完成"}},
+                        "cancelled": {"category": "done", "label": {"en": "Cancelled", "zh": "已取消"}},
+                    },
+                    "transitions": [
+                        {"key": "start", "from": "open", "to": "working"},
+                        {"key": "submit", "from": "working", "to": "review", "guard": "hours > 0", "guard_message": "log some hours first"},
+                        {"key": "approve", "from": "review", "to": "done", "roles": ["lead"]},
+                        {"key": "rework", "from": "review", "to": "working", "comment": "required"},
+                        {"key": "reopen", "from": "done", "to": "working", "roles": ["lead"], "comment": "required"},
+                        {
+                            "key": "cancel",
+                            "from": ["open", "working", "review"],
+                            "to": "cancelled",
+                            "roles": ["lead"],
+                            "require": ["notes"],
+                        },
+                    ],
+                },
+                "views": {
+                    "board": {
+                        "type": "board",
+                        "label": {"en": "Board", "zh": "看板"},
+                        "group_by": "state",
+                        "card": ["priority", "owner", "helpers", "hours"],
+                        "wip": {"working": {"max": 2, "enforce": "block"}, "review": {"max": 1, "enforce": "warn"}},
+                        "collapsed": ["cancelled"],
+                        "page_size": 5,
+                    },
+                    "lanes": {"type": "board", "group_by": "state", "swimlanes": "owner", "card": ["priority"]},
+                    "open_only": {"type": "board", "group_by": "state", "filter": {"state_category": ["todo", "doing"]}},
+                    "priorities": {
+                        "type": "board",
+                        "group_by": "priority",
+                        "card": ["owner"],
+                        "wip": {"high": {"max": 1, "enforce": "block"}},
+                    },
+                },
+            }
+        },
+    }

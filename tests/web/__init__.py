@@ -1,0 +1,1 @@
+"""Tests of the web app (platform/views and platform/forms) through the Flask test client."""
