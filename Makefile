@@ -37,13 +37,13 @@ format: $(BIN)/flowdeck
 	$(BIN)/ruff format platform tests
 	$(BIN)/ruff check --fix platform tests
 
-# The UI's words: extract them (Python and templates), merge them into the Chinese catalog
+# The UI's words and the engine's messages (M, Mp, Mn): extract them (Python and templates), merge them into the Chinese catalog
 # (created the first time), then compile the .mo the app reads. Translate what is new in
-# platform/views/translations/zh/LC_MESSAGES/messages.po, run this again, commit .po and .mo.
+# platform/translations/zh/LC_MESSAGES/messages.po, run this again, commit .po and .mo.
 # Babel matches babel.cfg's paths relative to the directory it extracts from: the repo root.
-I18N := platform/views/translations
+I18N := platform/translations
 translations: $(BIN)/flowdeck
-	$(BIN)/pybabel extract -F platform/views/babel.cfg -k _l -k lazy_gettext --add-comments=TRANSLATORS: \
+	$(BIN)/pybabel extract -F platform/translations/babel.cfg -k _l -k lazy_gettext -k M -k Mp:1c,2 -k Mn:1,2 --add-comments=TRANSLATORS: \
 		--project=Flowdeck --version=0.1.0 --msgid-bugs-address= -o $(I18N)/messages.pot .
 	if [ -f $(I18N)/zh/LC_MESSAGES/messages.po ]; then \
 		$(BIN)/pybabel update -i $(I18N)/messages.pot -d $(I18N) -l zh --no-fuzzy-matching --ignore-obsolete; \

@@ -1,5 +1,6 @@
 """Typed errors of the engine. Each carries everything a caller needs to answer a person:
-the web layer maps them to status codes in one place, the CLI prints them."""
+the web layer maps them to status codes in one place, the CLI prints them. What they say is
+a `Message` (engine/messages.py), worded by whoever shows it; `str(error)` is English."""
 
 from __future__ import annotations
 
@@ -7,9 +8,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from flowdeck.engine.messages import Message
+
 
 class FlowdeckError(Exception):
-    """Base of every error the engine raises on purpose."""
+    """Base of every error the engine raises on purpose; `message` says why."""
+
+    def __init__(self, message: Message | str = "") -> None:
+        self.message: Message | str = message
+        super().__init__(str(message))
 
 
 @dataclass(frozen=True)

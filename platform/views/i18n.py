@@ -1,7 +1,7 @@
 """Languages: English and Simplified Chinese, from the user's choice, else the browser.
 
 Schema labels carry both languages (`Label.get(lang)`); the UI's own words go through
-Flask-Babel catalogs in `views/translations`. Dates and numbers are formatted by Babel
+Flask-Babel catalogs in `platform/translations` (`catalogs.py`). Dates and numbers are formatted by Babel
 for the chosen locale, in the instance's time zone (`FLOWDECK_TIMEZONE`).
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 from functools import lru_cache
-from pathlib import Path
 from typing import Any, NamedTuple
 
 from babel import Locale, dates
@@ -22,11 +21,13 @@ from jinja2 import pass_eval_context
 from jinja2.nodes import EvalContext
 from markupsafe import Markup
 
+from flowdeck.catalogs import CATALOGS, CatalogTranslator
+from flowdeck.engine.messages import ENGLISH, Message, Translator, render
 from flowdeck.engine.schema.model import Label
 
 LANGUAGES = ("en", "zh")
 LANGUAGE_NAMES = {"en": "English", "zh": "中文"}
-TRANSLATIONS = Path(__file__).with_name("translations")
+TRANSLATIONS = CATALOGS
 
 
 def select_locale() -> str:
@@ -42,6 +43,8 @@ def select_locale() -> str:
 class _Language(NamedTuple):
     code: str
     translations: NullTranslations
+    translator: CatalogTranslator
+    """The same catalog as `translations`, for rendering engine messages (`say`)."""
     tz: str
     words: dict[str, Markup]
     """`_()` of templates without arguments, as given back (per language, for the process)."""
@@ -67,7 +70,10 @@ def _language() -> _Language | None:
         key = (select_locale()[:2], str(config.get("BABEL_TRANSLATION_DIRECTORIES")), str(config.get("BABEL_DEFAULT_TIMEZONE")))
         found = _LANGUAGES.get(key)
         if found is None:
-            found = _LANGUAGES[key] = _Language(key[0], get_translations(), str(get_timezone()), {}, get_locale(), get_timezone())
+            catalog = get_translations()
+            found = _LANGUAGES[key] = _Language(
+                key[0], catalog, CatalogTranslator(catalog, key[0]), str(get_timezone()), {}, get_locale(), get_timezone()
+            )
         ctx._flowdeck_language = found
         return found
 
@@ -89,6 +95,18 @@ def tr(label: Label | None, fallback: str = "") -> str:
     if label is None:
         return fallback
     return label.get(lang())
+
+
+def translator() -> Translator:
+    """The request's catalog as an engine-message `Translator` (English outside a request)."""
+    found = _language()
+    return found.translator if found is not None else ENGLISH
+
+
+def say(message: Message | str | None) -> str:
+    """An engine message in the request's language (`{{ message|say }}` in templates); a
+    plain `str` (a text stored before messages were data) is shown as it is."""
+    return render(message, translator())
 
 
 def gettext(string: str, **variables: Any) -> str:
@@ -152,6 +170,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(gettext=_template_gettext, _=_template_gettext, ngettext=_template_ngettext)
     app.jinja_env.filters["datetimeformat"] = datetimeformat
     app.jinja_env.filters["tr"] = tr
+    app.jinja_env.filters["say"] = say
     app.jinja_env.globals.update(lang=lang, LANGUAGES=LANGUAGES, LANGUAGE_NAMES=LANGUAGE_NAMES)
     from flowdeck.views import engine_messages  # imported here: it imports this module
 
