@@ -104,8 +104,14 @@ def translator() -> Translator:
 
 
 def say(message: Message | str | None) -> str:
-    """An engine message in the request's language (`{{ message|say }}` in templates); a
-    plain `str` (a text stored before messages were data) is shown as it is."""
+    """An engine message in the request's language (`{{ message|say }}` in templates).
+
+    A plain `str` is an engine text not yet converted to a Message: until the conversion is
+    complete it still goes through the old pattern translation (`engine_messages`)."""
+    if isinstance(message, str):
+        from flowdeck.views import engine_messages  # imported here: it imports this module
+
+        return engine_messages.translate(message)
     return render(message, translator())
 
 
