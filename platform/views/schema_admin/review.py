@@ -122,7 +122,7 @@ def apply(app: str) -> Response:
     now = current(app)
     state = posted_state(now, tab="json")
     checked = state.checked
-    if not state.checked.ok or checked.document is None:
+    if not checked.ok or checked.document is None:
         state.error = _("The document has problems; fix them before applying it.")
         return editor_page(state, 422)
     rollback_to = number(request.form.get("rollback_to"))
