@@ -169,3 +169,14 @@ def board_app() -> dict[str, Any]:
             }
         },
     }
+
+
+def builder_app() -> dict[str, Any]:
+    """The minimal app with a list, a board with a WIP limit, two form sections and search:
+    the document the visual builder's tests edit (through the page and as commands)."""
+    board = {"type": "board", "label": "Board", "group_by": "state", "card": ["priority"], "wip": {"doing": {"max": 3}}}
+    return minimal_app(
+        views={"all": {"type": "list", "label": "All", "columns": ["title", "priority", "state"], "sort": ["-priority"]}, "board": board},
+        sections=[{"label": "Main", "fields": ["title", "priority"]}, {"label": "More", "fields": ["estimate"]}],
+        search=["title"],
+    )

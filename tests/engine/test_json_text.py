@@ -1,5 +1,6 @@
-"""The JSON position scanner of the schema editor: paths to lines and columns, the path at a
-cursor (also in broken text), and rewriting a document while keeping untouched text."""
+"""A document's JSON text: positions (engine/schema/positions.py: paths to lines and columns,
+the path at a cursor, also in broken text) and writing (engine/schema/writing.py: the
+document style, rewriting a document while keeping untouched text)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import json
 
 import pytest
 
-from flowdeck.views import jsonlines
-from flowdeck.views.jsonlines import locate, parse_path, path_at, rewrite, scan
+from flowdeck.engine.schema import positions, writing
+from flowdeck.engine.schema.positions import locate, parse_path, path_at, scan
+from flowdeck.engine.schema.shape import format_path
+from flowdeck.engine.schema.writing import rewrite
 
 DOC = """{
   "key": "demo",
@@ -81,15 +84,15 @@ def test_strings_with_braces_and_escaped_quotes_do_not_confuse_the_scanner():
     """Do braces, brackets, escaped quotes and backslashes inside strings leave the positions after them right?"""
     assert locate(DOC, "entities.task.workflow").line == _line_of(DOC, '"workflow"')[0]
     found = scan(DOC)
-    assert found.error is None
-    note = jsonlines.find(found.root, ["entities", "task", "fields", "note", "help"])[0]
+    assert found.error_at is None
+    note = positions.find(found.root, ["entities", "task", "fields", "note", "help"])[0]
     assert json.loads(DOC[note.start : note.end]) == 'a } and a { and \\ and " in a string'
 
 
 def test_unicode_keys_and_values_count_characters():
     """Are columns counted in characters, so a line with Chinese text places what follows it right?"""
     line, column = _line_of(DOC, '"名称"')
-    assert locate(DOC, ["entities", "中文键", "fields", "名称"]) == jsonlines.Location(line, column, True, DOC.index('"名称"'))
+    assert locate(DOC, ["entities", "中文键", "fields", "名称"]) == positions.Location(line, column, True, DOC.index('"名称"'))
 
 
 def test_a_missing_path_falls_back_to_its_deepest_part():
@@ -105,8 +108,8 @@ def test_syntax_errors_are_placed_by_their_message_or_the_scan():
     assert (where.line, where.column) == (7, 33)
     broken = DOC.replace('"type": "text"},', '"type": "text"}', 1)
     found = scan(broken)
-    assert found.error is not None
-    assert found.line_col(found.error[0])[0] == _line_of(broken, '"note"')[0]
+    assert found.error_at is not None
+    assert found.line_col(found.error_at)[0] == _line_of(broken, '"note"')[0]
 
 
 @pytest.mark.parametrize(
@@ -119,10 +122,10 @@ def test_syntax_errors_are_placed_by_their_message_or_the_scan():
     ],
 )
 def test_paths_parse_and_format_back(path, parts):
-    """Do engine paths (indexes, quoted keys, merge paths) parse into parts, and format back?"""
+    """Do engine paths (indexes, quoted keys, merge paths) parse into parts, and format back as `shape.format_path` writes them?"""
     assert parse_path(path) == parts
     if "[approve]" not in path:
-        assert jsonlines.format_path(parts) == path
+        assert format_path(parts) == path
 
 
 def test_path_at_the_cursor():
@@ -153,7 +156,7 @@ def test_path_at_works_while_the_text_is_broken():
 def test_dumps_round_trips_in_document_style():
     """Does the document style keep small objects on one line, nest big ones, and read back equal?"""
     value = json.loads(DOC)
-    text = jsonlines.dumps(value)
+    text = writing.dumps(value)
     assert json.loads(text) == value
     assert '"title": {"type": "text"}' in text
     assert '"label": {"en": "Demo {braces}", "zh": "演示 \\"quoted\\" [x]"}' in text
@@ -197,6 +200,6 @@ def test_rewrite_of_broken_text_writes_the_whole_document():
 
 def test_same_is_strict_about_types_and_order():
     """Does the equality used for keeping text tell 1 from true and {a,b} from {b,a}?"""
-    assert not jsonlines.same(1, True)
-    assert not jsonlines.same({"a": 1, "b": 2}, {"b": 2, "a": 1})
-    assert jsonlines.same({"a": [1, {"b": None}]}, {"a": [1, {"b": None}]})
+    assert not writing.same(1, True)
+    assert not writing.same({"a": 1, "b": 2}, {"b": 2, "a": 1})
+    assert writing.same({"a": [1, {"b": None}]}, {"a": [1, {"b": None}]})

@@ -1,6 +1,7 @@
-"""Hints for the JSON editor from the meta-schema: which keys the object at the cursor may
-hold (required ones first), the values an enumerated setting takes, and a description where
-the meta-schema has one.
+"""Hints for editing a document, from the meta-schema: which keys the object at a JSON path
+may hold (required ones first), the values an enumerated setting takes, and a description
+where the meta-schema has one. The JSON editor shows them for the place of the cursor
+(`positions.path_at`).
 
     hints_for(["entities", "task", "fields", "due"], ["entities", "task", "fields", "due", "type"])
     # keys of a field (type, label, required, ...), and the field types for "type"
@@ -12,8 +13,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from flowdeck.engine.schema.shape import meta_schema
-from flowdeck.views.jsonlines import Part, format_path
+from flowdeck.engine.schema.positions import Part
+from flowdeck.engine.schema.shape import format_path, meta_schema
 
 MAX_DEPTH = 12
 
