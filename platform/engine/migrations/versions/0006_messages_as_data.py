@@ -314,7 +314,7 @@ def _convert_notes(conn: sa.Connection, labels: Labels) -> None:
 
 
 def _names(conn: sa.Connection, ids: list[int]) -> Callable[[int], str | None]:
-    found = dict(conn.execute(sa.select(_users.c.id, _users.c.display_name).where(_users.c.id.in_(set(ids))))) if ids else {}
+    found = dict(conn.execute(sa.select(_users.c.id, _users.c.display_name).where(_users.c.id.in_(set(ids)))).all()) if ids else {}
     return lambda user_id: found.get(user_id)
 
 
