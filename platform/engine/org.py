@@ -33,6 +33,25 @@ class Department:
 _D = models.departments
 
 
+@dataclass(frozen=True)
+class Placement:
+    """A user as the directory shows them: where they sit and who they report to."""
+
+    id: int
+    username: str
+    display_name: str
+    department_id: int | None
+    manager_id: int | None
+    is_active: bool
+
+
+def placements(conn: Connection) -> list[Placement]:
+    """Every user (inactive ones too) with their department and manager, by display name."""
+    u = models.users
+    query = sa.select(u.c.id, u.c.username, u.c.display_name, u.c.department_id, u.c.manager_id, u.c.is_active)
+    return [Placement(*row) for row in conn.execute(query.order_by(u.c.display_name))]
+
+
 def list_departments(conn: Connection) -> list[Department]:
     return [
         Department(*row)

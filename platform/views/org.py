@@ -10,7 +10,7 @@ from flask import Blueprint, redirect, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from flowdeck.engine import models, org, users
+from flowdeck.engine import org, users
 from flowdeck.engine.errors import RecordInvalid
 from flowdeck.views.auth import admin_required
 from flowdeck.views.i18n import say
@@ -36,11 +36,7 @@ def _said(errors: dict[str, list[Any]]) -> dict[str, list[str]]:
 
 
 def _directory(conn: sa.Connection) -> dict[str, Any]:
-    u = models.users
-    people = conn.execute(
-        sa.select(u.c.id, u.c.username, u.c.display_name, u.c.department_id, u.c.manager_id, u.c.is_active).order_by(u.c.display_name)
-    ).all()
-    return {"departments": org.list_departments(conn), "people": people, "users": users.list_users(conn, active_only=True)}
+    return {"departments": org.list_departments(conn), "people": org.placements(conn), "users": users.list_users(conn, active_only=True)}
 
 
 def _page(
