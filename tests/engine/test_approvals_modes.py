@@ -704,6 +704,8 @@ def test_added_approver_must_decide_in_mode_all(flow):
     assert f.decide(out.request_id, "otto").status == "approved"
     added = [e for e in f.entries(out.record.id) if e.action == "approver_added"]
     assert len(added) == 1 and added[0].actor_id == f.ids["dave"] and added[0].comment == "legal check"
+    assert str(added[0].message) == "to Otto, at step “Finance”"
+    assert str(f.task_views(out.record.id, "finance")["otto"].note) == "added by dave"
     assert f.task_views(out.record.id, "finance")["otto"].origin == "added"
 
 
@@ -746,7 +748,9 @@ def test_delegate_hands_the_decision_over(flow):
     f.decide(out.request_id, "fay")
     assert f.decide(out.request_id, "otto").status == "approved"
     delegated = [e for e in f.entries(out.record.id) if e.action == "delegated"]
-    assert len(delegated) == 1 and delegated[0].comment == "on leave"
+    assert len(delegated) == 1 and delegated[0].comment == "on leave" and str(delegated[0].message) == "to Otto, at step “Finance”"
+    views = f.task_views(out.record.id, "finance")
+    assert (str(views["dave"].note), str(views["otto"].note)) == ("handed to Otto", "delegated by dave")
 
 
 # -- edits while pending ---------------------------------------------------------------------------
