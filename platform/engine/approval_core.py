@@ -24,6 +24,7 @@ from flowdeck.engine import history, models, notifications, org, users
 from flowdeck.engine.errors import TransitionRefused
 from flowdeck.engine.expressions import ExpressionError
 from flowdeck.engine.fieldtypes import to_json
+from flowdeck.engine.messages import M, Message
 from flowdeck.engine.schema.model import Approval, ApprovalStep, Entity, Transition
 
 R, S, T = models.approval_requests, models.approval_steps, models.approval_tasks
@@ -32,6 +33,18 @@ PENDING, APPROVED, REJECTED, WITHDRAWN, RESET, CANCELLED = "pending", "approved"
 WAITING, SKIPPED, SENT_BACK = "waiting", "skipped", "sent_back"
 AUTO_APPROVED, VOIDED, DELEGATED = "auto_approved", "voided", "delegated"
 YES = (APPROVED, AUTO_APPROVED)
+
+# Why a task is there, or why it ended: stored with the task (`note_json`), shown with it.
+NO_LONGER_REQUIRED = M("no longer required")
+SENT_BACK_NOTE = M("voided: the request was sent back")
+ESCALATED_NOTE = M("escalated: nobody was found for this step, so the requester's superior decides")
+FALLBACK_NOTE = M("nobody was found for this step; taken from the fallback role")
+OVERDUE_NOTE = M("added because the step was overdue")
+
+
+def note_values(note: Message | None) -> dict[str, object]:
+    """A task's note as the columns store it (the text column is for notes of before)."""
+    return {"note": None, "note_json": note.to_json() if note is not None else None}
 
 
 @dataclass(frozen=True)
@@ -80,7 +93,7 @@ def snapshot_of(entity: Entity, values: Mapping[str, Any], state: str | None) ->
 @dataclass
 class Resolution:
     approvers: list[int] = field(default_factory=list)
-    notes: dict[int, str] = field(default_factory=dict)
+    notes: dict[int, Message] = field(default_factory=dict)
     origin: dict[int, str] = field(default_factory=dict)
     events: list[str] = field(default_factory=list)
 
@@ -154,16 +167,21 @@ def resolve_step(
             origin = "escalated"
         for user_id in approvers:
             result.origin[user_id] = origin
-            result.notes[user_id] = (
-                "no approver found for this step; escalated" if origin == "escalated" else "no approver found; taken from the fallback role"
-            )
+            result.notes[user_id] = ESCALATED_NOTE if origin == "escalated" else FALLBACK_NOTE
         result.events.append(origin)
     if not approvers:
         raise TransitionRefused(
-            f"nobody can approve step “{step.label.get('en')}”: no active user matches and there is no one to escalate to"
+            M("nobody can approve step “%(step)s”: no active user matches and there is no one to escalate to", step=step.label)
         )
     if step.mode == "quorum" and step.quorum is not None and len(approvers) < step.quorum:
-        raise TransitionRefused(f"step “{step.label.get('en')}” needs {step.quorum} approvals but only {len(approvers)} people can approve")
+        raise TransitionRefused(
+            M(
+                "step “%(step)s” needs %(quorum)s approvals but only %(count)s people can approve",
+                step=step.label,
+                quorum=step.quorum,
+                count=len(approvers),
+            )
+        )
     result.approvers = approvers
     for user_id in approvers:
         result.origin.setdefault(user_id, "route")
@@ -263,16 +281,19 @@ def activate(conn: Connection, ctx: RoundContext, request_id: int, position: int
         new_tasks: list[int] = []
         for user_id in resolution.approvers:
             if user_id in already:
+                earlier = ctx.approval.step(already[user_id])
+                earlier_label = earlier.label if earlier is not None else already[user_id]
                 put_task(
                     conn, step_id, request_id, user_id, status=AUTO_APPROVED, origin="dedupe", now=now,
-                    note=f"already approved step {already[user_id]} in this round", decided_version=_snapshot_version(conn, request_id),
+                    note=M("approved automatically: already approved step “%(step)s” in this round", step=earlier_label),
+                    decided_version=_snapshot_version(conn, request_id),
                 )  # fmt: skip
                 _log(
                     conn,
                     ctx,
                     "auto_approved",
                     actor_id=user_id,
-                    comment=f"{step.label.get('en')}: approver already approved step {already[user_id]}; approved automatically",
+                    message=M("step “%(step)s”: already approved step “%(earlier)s” in this round", step=step.label, earlier=earlier_label),
                     now=now,
                 )
             else:
@@ -288,33 +309,7 @@ def activate(conn: Connection, ctx: RoundContext, request_id: int, position: int
                 )
                 new_tasks.append(user_id)
         for event in resolution.events:
-            if event == "escalated":
-                _log(
-                    conn,
-                    ctx,
-                    "escalated",
-                    actor_id=None,
-                    comment=f"{step.label.get('en')}: no approver found; sent to the requester's superior",
-                    now=now,
-                )
-            elif event == "fallback_role":
-                _log(
-                    conn,
-                    ctx,
-                    "escalated",
-                    actor_id=None,
-                    comment=f"{step.label.get('en')}: no approver found; sent to the fallback role {step.if_nobody_role}",
-                    now=now,
-                )
-            elif event == "requester_excluded":
-                _log(
-                    conn,
-                    ctx,
-                    "self_excluded",
-                    actor_id=None,
-                    comment=f"{step.label.get('en')}: the requester cannot approve their own request",
-                    now=now,
-                )
+            _log(conn, ctx, EVENT_ACTIONS[event], actor_id=None, message=_event_message(event, step), now=now)
         result = outcome(step.mode, step.quorum, step_statuses(conn, step_id))
         if result == APPROVED:
             conn.execute(S.update().where(S.c.id == step_id).values(status=APPROVED, completed_at=now))
@@ -327,11 +322,28 @@ def activate(conn: Connection, ctx: RoundContext, request_id: int, position: int
             entity=ctx.entity.key,
             record_id=ctx.record_id,
             actor_id=ctx.requester,
-            message=f"Approval needed: {ctx.transition.label.get('en')} of “{ctx.title}” ({step.label.get('en')})",
+            message=M(
+                "Approval needed: %(transition)s of “%(title)s” (%(step)s)",
+                transition=ctx.transition.label,
+                title=ctx.title,
+                step=step.label,
+            ),
             dedupe=f"task:{request_id}:{step_id}:{_times_sent_back(conn, ctx)}",
         )
         return PENDING
     return APPROVED
+
+
+EVENT_ACTIONS = {"escalated": "escalated", "fallback_role": "escalated", "requester_excluded": "self_excluded"}
+"""The history action of each event of resolving a step's approvers."""
+
+
+def _event_message(event: str, step: ApprovalStep) -> Message:
+    if event == "escalated":
+        return M("step “%(step)s”: no approver found; sent to the requester's superior", step=step.label)
+    if event == "fallback_role":
+        return M("step “%(step)s”: no approver found; sent to the fallback role %(role)s", step=step.label, role=step.if_nobody_role)
+    return M("step “%(step)s”: the requester cannot approve their own request", step=step.label)
 
 
 def put_task(
@@ -343,7 +355,7 @@ def put_task(
     status: str,
     origin: str,
     now: dt.datetime,
-    note: str | None = None,
+    note: Message | None = None,
     decided_version: int | None = None,
 ) -> None:
     """Give `user_id` a task in the step; a step activated again (sent back) reuses the
@@ -352,7 +364,7 @@ def put_task(
     values = {
         "status": status,
         "origin": origin,
-        "note": note,
+        **note_values(note),
         "comment": None,
         "decided_at": decided_at,
         "decided_version": decided_version,
@@ -372,9 +384,9 @@ def _log(
     action: str,
     *,
     actor_id: int | None,
-    comment: str | None,
     now: dt.datetime,
-    changes: Sequence[history.Change] = (),
+    message: Message | None = None,
+    comment: str | None = None,
 ) -> None:
     history.add_entry(
         conn,
@@ -384,8 +396,8 @@ def _log(
         actor_id=actor_id,
         action=action,
         transition=ctx.transition.key,
+        message=message,
         comment=comment,
-        changes=changes,
         at=now,
     )
 
@@ -434,9 +446,9 @@ def create_round(
         conn.execute(
             S.insert().values(request_id=request_id, position=position, key=step.key, mode=step.mode, quorum=step.quorum, status=WAITING)
         )
-    skipped = [s.label.get("en") for s in ctx.approval.steps if s not in steps]
-    note = f" (steps not needed: {', '.join(skipped)})" if skipped else ""
-    _log(conn, ctx, "approval_requested", actor_id=ctx.requester, comment=(comment or "") + note or None, now=now)
+    skipped = [s.label for s in ctx.approval.steps if s not in steps]
+    said = M("steps not needed: %(steps)s", steps=skipped) if skipped else None
+    _log(conn, ctx, "approval_requested", actor_id=ctx.requester, message=said, comment=comment, now=now)
     status = activate(conn, ctx, request_id, 0, now, ctx.requester)
     return request_id, status
 
@@ -450,7 +462,7 @@ def close_round(conn: Connection, request_id: int, status: str, now: dt.datetime
     conn.execute(
         T.update()
         .where((T.c.request_id == request_id) & (T.c.status == PENDING))
-        .values(status=VOIDED, decided_at=now, note="no longer required")
+        .values(status=VOIDED, decided_at=now, **note_values(NO_LONGER_REQUIRED))
     )
 
 
@@ -473,7 +485,7 @@ def reset_round(
         ctx,
         "approval_reset",
         actor_id=actor_id,
-        comment="the record was edited while approval was pending; approvals start again",
+        message=M("the record was edited while approval was pending; approvals start again"),
         now=now,
     )
     notifications.notify(
@@ -484,12 +496,12 @@ def reset_round(
         entity=ctx.entity.key,
         record_id=ctx.record_id,
         actor_id=actor_id,
-        message=f"“{ctx.title}” was edited while waiting for approval: earlier approvals were reset",
+        message=M("“%(title)s” was edited while waiting for approval: earlier approvals were reset", title=ctx.title),
         dedupe=f"reset:{pending.id}",
     )
     request_id, status = create_round(conn, ctx, state=state, version=version, comment=None, now=now)
     if status != PENDING:
         raise TransitionRefused(
-            "after this edit no approval step applies any more; withdraw the request and perform the transition instead"
+            M("after this edit no approval step applies any more; withdraw the request and perform the transition instead")
         )
     return request_id

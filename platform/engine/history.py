@@ -1,4 +1,10 @@
-"""The audit trail: one entry per change, with field-level before and after."""
+"""The audit trail: one entry per change, with field-level before and after.
+
+An entry keeps what the system says about the change (`message`, a `Message` stored as JSON
+and worded in the reader's language when shown) apart from what the person wrote
+(`comment`, kept as typed). Entries written before messages were data, and not recognised
+by migration 0006, have their whole English text in `comment`.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from flowdeck.engine import models
+from flowdeck.engine.messages import Message
 
 
 @dataclass(frozen=True)
@@ -29,6 +36,9 @@ class Entry:
     transition: str | None
     changes: list[dict[str, Any]]
     comment: str | None
+    """The person's own words, as typed."""
+    message: Message | None = None
+    """What the system says about the change (the step decided, why it was escalated...)."""
 
 
 def add_entry(
@@ -41,9 +51,11 @@ def add_entry(
     action: str,
     changes: Sequence[Change] = (),
     transition: str | None = None,
+    message: Message | None = None,
     comment: str | None = None,
     at: dt.datetime | None = None,
 ) -> None:
+    """Write one entry. `message` is the system's words, `comment` the person's."""
     conn.execute(
         _INSERT,
         {
@@ -56,6 +68,7 @@ def add_entry(
             "transition": transition,
             "changes": [{"field": c.field, "old": c.old, "new": c.new} for c in changes],
             "comment": comment,
+            "message": message.to_json() if message is not None else None,
         },
     )
 
@@ -63,7 +76,7 @@ def add_entry(
 _h = models.history
 _INSERT = _h.insert()
 _ENTRIES = (
-    sa.select(_h.c.id, _h.c.actor_id, _h.c.at, _h.c.action, _h.c.transition, _h.c.changes, _h.c.comment)
+    sa.select(_h.c.id, _h.c.actor_id, _h.c.at, _h.c.action, _h.c.transition, _h.c.changes, _h.c.comment, _h.c.message)
     .where((_h.c.app == sa.bindparam("app")) & (_h.c.entity == sa.bindparam("entity")) & (_h.c.record_id == sa.bindparam("record_id")))
     .order_by(_h.c.id)
 )
@@ -71,4 +84,4 @@ _ENTRIES = (
 
 def list_entries(conn: Connection, app: str, entity: str, record_id: int) -> list[Entry]:
     rows = conn.execute(_ENTRIES, {"app": app, "entity": entity, "record_id": record_id})
-    return [Entry(*row) for row in rows]
+    return [Entry(*row[:7], Message.from_json(row[7]) if row[7] else None) for row in rows]

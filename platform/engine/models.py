@@ -21,6 +21,8 @@ JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
 # (field order, the first state): documents are kept as plain JSON, which keeps the text.
 DocumentJSON = sa.JSON()
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+MessageJSON = sa.JSON(none_as_null=True)
+"""A stored message (`Message.to_json()`); None is SQL NULL (no message), not JSON null."""
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -145,6 +147,10 @@ class Counter(Base):
 
 
 class HistoryEntry(Base):
+    """One change of a record. `message` is what the system says about it (message JSON,
+    worded in the reader's language when shown); `comment` is what the person wrote, as
+    typed. Entries written before messages were data have their whole text in `comment`."""
+
     __tablename__ = "fd_history"
     __table_args__ = (sa.Index("ix_fd_history_record", "app", "entity", "record_id", "id"),)
 
@@ -158,6 +164,7 @@ class HistoryEntry(Base):
     transition: Mapped[str | None] = mapped_column(sa.String(40))
     changes: Mapped[Any] = mapped_column(JSONType)
     comment: Mapped[str | None] = mapped_column(sa.Text)
+    message: Mapped[Any | None] = mapped_column(MessageJSON)
 
 
 class Comment(Base):
@@ -217,7 +224,10 @@ class SavedView(Base):
 
 
 class Notification(Base):
-    """Something a user should see: a mention, an approval waiting, a decision."""
+    """Something a user should see: a mention, an approval waiting, a decision.
+
+    `message_json` says it (message JSON, worded in the reader's language: on the page,
+    and in the mail); `message` holds the text of notifications made before that."""
 
     __tablename__ = "fd_notifications"
     __table_args__ = (sa.Index("ix_fd_notifications_user_unread", "user_id", "read_at", "id"),)
@@ -229,7 +239,8 @@ class Notification(Base):
     entity: Mapped[str | None] = mapped_column(sa.String(40))
     record_id: Mapped[int | None] = mapped_column(sa.BigInteger)
     actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("fd_users.id", ondelete="SET NULL"))
-    message: Mapped[str] = mapped_column(sa.Text)
+    message: Mapped[str | None] = mapped_column(sa.Text)
+    message_json: Mapped[Any | None] = mapped_column(MessageJSON)
     dedupe_key: Mapped[str | None] = mapped_column(sa.String(200), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     read_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -283,7 +294,10 @@ class ApprovalStep(Base):
 
 class ApprovalTask(Base):
     """One approver's part in one step. A decision flips `status` from pending exactly once
-    (`UPDATE ... WHERE status = 'pending'`), which is what makes races safe."""
+    (`UPDATE ... WHERE status = 'pending'`), which is what makes races safe.
+
+    `note_json` says why the task is there or ended (message JSON); `note` holds the text
+    of notes written before that. `comment` is the approver's own words."""
 
     __tablename__ = "fd_approval_tasks"
     __table_args__ = (
@@ -298,6 +312,7 @@ class ApprovalTask(Base):
     status: Mapped[str] = mapped_column(sa.String(20))
     origin: Mapped[str] = mapped_column(sa.String(20))
     note: Mapped[str | None] = mapped_column(sa.Text)
+    note_json: Mapped[Any | None] = mapped_column(MessageJSON)
     comment: Mapped[str | None] = mapped_column(sa.Text)
     decided_version: Mapped[int | None] = mapped_column(sa.Integer)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -4,20 +4,27 @@ A notification carries a `dedupe_key` where its cause could repeat (a double-cli
 decision, a retried request): the unique key makes the second insert a no-op, so each
 cause notifies each recipient once. Mail is sent after the transaction commits, from the
 notifications not yet emailed, so a rolled-back action never sends mail.
+
+What a notification says is a `Message` (stored as JSON), worded when it is read: on the
+notifications page in the reader's language, in mail in the recipient's (`users.locale`).
+The engine does not know the catalogs: whoever sends mail passes a translator factory
+(`flowdeck.catalogs.translator`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import smtplib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from email.message import EmailMessage
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from flowdeck.engine import models
+from flowdeck.engine.messages import ENGLISH, Message, Translator, render
 
 _N = models.notifications
 
@@ -30,9 +37,14 @@ class Notice:
     entity: str | None
     record_id: int | None
     actor_id: int | None
-    message: str
+    message: Message | str
+    """A `Message`; the text as it was stored for notifications made before messages were data."""
     created_at: dt.datetime
     read_at: dt.datetime | None
+
+
+def _said(message_json: Any, text: str | None) -> Message | str:
+    return Message.from_json(message_json) if message_json else (text or "")
 
 
 def notify(
@@ -40,14 +52,16 @@ def notify(
     user_ids: Iterable[int | None],
     *,
     kind: str,
-    message: str,
+    message: Message | str,
     app: str | None = None,
     entity: str | None = None,
     record_id: int | None = None,
     actor_id: int | None = None,
     dedupe: str | None = None,
 ) -> int:
-    """Notify each user once; returns how many notifications were created."""
+    """Notify each user once; returns how many notifications were created. `message` is a
+    `Message`; a `str` (callers not converted yet) is stored as text and shown as it is."""
+    said = {"message": None, "message_json": message.to_json()} if isinstance(message, Message) else {"message": message[:2000]}
     created = 0
     for user_id in dict.fromkeys(u for u in user_ids if u is not None):
         key = f"{dedupe}:{user_id}"[:200] if dedupe else None
@@ -61,21 +75,22 @@ def notify(
                 entity=entity,
                 record_id=record_id,
                 actor_id=actor_id,
-                message=message[:2000],
                 dedupe_key=key,
+                **said,
             )
         )
         created += 1
     return created
 
 
-def _select() -> sa.Select[tuple[object, ...]]:
-    return sa.select(_N.c.id, _N.c.kind, _N.c.app, _N.c.entity, _N.c.record_id, _N.c.actor_id, _N.c.message, _N.c.created_at, _N.c.read_at)
+_LIST = sa.select(
+    _N.c.id, _N.c.kind, _N.c.app, _N.c.entity, _N.c.record_id, _N.c.actor_id, _N.c.message_json, _N.c.message, _N.c.created_at, _N.c.read_at
+)
 
 
 def list_notifications(conn: Connection, user_id: int, *, limit: int = 50) -> list[Notice]:
-    rows = conn.execute(_select().where(_N.c.user_id == user_id).order_by(_N.c.id.desc()).limit(limit))
-    return [Notice(*row) for row in rows]
+    rows = conn.execute(_LIST.where(_N.c.user_id == user_id).order_by(_N.c.id.desc()).limit(limit))
+    return [Notice(*row[:6], _said(row[6], row[7]), *row[8:]) for row in rows]
 
 
 UNREAD_COUNT = sa.select(sa.func.count()).where((_N.c.user_id == sa.bindparam("user_id")) & _N.c.read_at.is_(None))
@@ -104,13 +119,28 @@ class SmtpSettings:
     timeout: float = 10.0
 
 
-def send_pending_mail(conn: Connection, smtp: SmtpSettings, *, base_url: str = "", limit: int = 100) -> int:
+def english(language: str) -> Translator:
+    """The translator factory of an instance without catalogs: English for everyone."""
+    return ENGLISH
+
+
+def send_pending_mail(
+    conn: Connection,
+    smtp: SmtpSettings,
+    *,
+    base_url: str = "",
+    limit: int = 100,
+    translator: Callable[[str], Translator] = english,
+    language: str = "en",
+) -> int:
     """Mail unsent notifications of the last day to users with an email address; returns
-    the number sent. Each is marked before sending, inside the caller's transaction."""
+    the number sent. Each is marked before sending, inside the caller's transaction. Each
+    mail is worded in its recipient's language (`users.locale`, else `language`, the
+    instance's), with the catalog `translator(language)` gives."""
     since = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
     u = models.users
     rows = conn.execute(
-        sa.select(_N.c.id, _N.c.message, _N.c.app, _N.c.entity, _N.c.record_id, u.c.email)
+        sa.select(_N.c.id, _N.c.message_json, _N.c.message, _N.c.app, _N.c.entity, _N.c.record_id, u.c.email, u.c.locale)
         .join(u, u.c.id == _N.c.user_id)
         .where(_N.c.emailed_at.is_(None) & _N.c.created_at.is_not(None) & (_N.c.created_at >= since) & u.c.email.is_not(None))
         .order_by(_N.c.id)
@@ -127,11 +157,12 @@ def send_pending_mail(conn: Connection, smtp: SmtpSettings, *, base_url: str = "
         if smtp.username:
             client.login(smtp.username, smtp.password or "")
         for row in rows:
+            text = render(_said(row.message_json, row.message), translator(row.locale or language))
             message = EmailMessage()
             message["From"] = smtp.sender
             message["To"] = row.email
-            message["Subject"] = "[Flowdeck] " + row.message.splitlines()[0][:150]
+            message["Subject"] = "[Flowdeck] " + (text.splitlines() or [""])[0][:150]
             link = f"\n\n{base_url}/a/{row.app}/{row.entity}/{row.record_id}" if base_url and row.record_id else ""
-            message.set_content(row.message + link)
+            message.set_content(text + link)
             client.send_message(message)
     return len(rows)

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 
 from flowdeck.engine import models
 from flowdeck.engine.errors import NotFound, RecordInvalid
+from flowdeck.engine.messages import M, Message
 
 _KEY = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 MAX_LEVELS = 50
@@ -32,6 +33,25 @@ class Department:
 _D = models.departments
 
 
+@dataclass(frozen=True)
+class Placement:
+    """A user as the directory shows them: where they sit and who they report to."""
+
+    id: int
+    username: str
+    display_name: str
+    department_id: int | None
+    manager_id: int | None
+    is_active: bool
+
+
+def placements(conn: Connection) -> list[Placement]:
+    """Every user (inactive ones too) with their department and manager, by display name."""
+    u = models.users
+    query = sa.select(u.c.id, u.c.username, u.c.display_name, u.c.department_id, u.c.manager_id, u.c.is_active)
+    return [Placement(*row) for row in conn.execute(query.order_by(u.c.display_name))]
+
+
 def list_departments(conn: Connection) -> list[Department]:
     return [
         Department(*row)
@@ -44,7 +64,7 @@ def get_department(conn: Connection, department_id: int) -> Department:
         sa.select(_D.c.id, _D.c.key, _D.c.name, _D.c.name_zh, _D.c.parent_id, _D.c.head_id).where(_D.c.id == department_id)
     ).first()
     if row is None:
-        raise NotFound(f"no department {department_id}")
+        raise NotFound(M("no department %(id)s", id=department_id))
     return Department(*row)
 
 
@@ -54,22 +74,22 @@ def find_department(conn: Connection, key: str) -> Department | None:
 
 
 def _check(conn: Connection, department_id: int | None, *, key: str, name: str, parent_id: int | None, head_id: int | None) -> None:
-    errors: dict[str, list[str]] = {}
+    errors: dict[str, list[Message]] = {}
     if not _KEY.match(key):
-        errors["key"] = ["use lowercase letters, digits, - and _, starting with a letter"]
+        errors["key"] = [M("use lowercase letters, digits, - and _, starting with a letter")]
     else:
         clash = conn.execute(sa.select(_D.c.id).where(_D.c.key == key)).scalar()
         if clash is not None and clash != department_id:
-            errors["key"] = [f'"{key}" is taken']
+            errors["key"] = [M("“%(name)s” is taken", name=key)]
     if not name.strip():
-        errors["name"] = ["is required"]
+        errors["name"] = [M("is required")]
     if parent_id is not None:
         if conn.execute(sa.select(_D.c.id).where(_D.c.id == parent_id)).scalar() is None:
-            errors["parent_id"] = ["no such department"]
+            errors["parent_id"] = [M("no such department")]
         elif department_id is not None and department_id in ancestors(conn, parent_id, include_self=True):
-            errors["parent_id"] = ["would make the department its own ancestor"]
+            errors["parent_id"] = [M("would make the department its own ancestor")]
     if head_id is not None and conn.execute(sa.select(models.users.c.id).where(models.users.c.id == head_id)).scalar() is None:
-        errors["head_id"] = ["no such user"]
+        errors["head_id"] = [M("no such user")]
     if errors:
         raise RecordInvalid(errors)
 
@@ -98,14 +118,14 @@ def update_department(
 
 def place_user(conn: Connection, user_id: int, *, department_id: int | None, manager_id: int | None) -> None:
     """Set a user's department and manager (a manager chain may not loop)."""
-    errors: dict[str, list[str]] = {}
+    errors: dict[str, list[Message]] = {}
     if department_id is not None and conn.execute(sa.select(_D.c.id).where(_D.c.id == department_id)).scalar() is None:
-        errors["department_id"] = ["no such department"]
+        errors["department_id"] = [M("no such department")]
     if manager_id is not None:
         if manager_id == user_id:
-            errors["manager_id"] = ["a user cannot be their own manager"]
+            errors["manager_id"] = [M("a user cannot be their own manager")]
         elif user_id in manager_chain(conn, manager_id):
-            errors["manager_id"] = ["would make a loop of managers"]
+            errors["manager_id"] = [M("would make a loop of managers")]
     if errors:
         raise RecordInvalid(errors)
     conn.execute(models.users.update().where(models.users.c.id == user_id).values(department_id=department_id, manager_id=manager_id))

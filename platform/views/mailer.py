@@ -16,6 +16,7 @@ from collections.abc import Mapping
 
 from flask import Flask
 
+from flowdeck.catalogs import translator
 from flowdeck.engine.db import Database
 from flowdeck.engine.notifications import SmtpSettings, send_pending_mail
 
@@ -38,7 +39,7 @@ def smtp_settings(env: Mapping[str, str] | None = None) -> SmtpSettings | None:
 
 
 def send_once(db: Database, smtp: SmtpSettings, base_url: str = "") -> int:
-    return db.run(lambda conn: send_pending_mail(conn, smtp, base_url=base_url))
+    return db.run(lambda conn: send_pending_mail(conn, smtp, base_url=base_url, translator=translator))
 
 
 def _loop(db: Database, smtp: SmtpSettings, base_url: str, interval: float) -> None:

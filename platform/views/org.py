@@ -10,10 +10,10 @@ from flask import Blueprint, redirect, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from flowdeck.engine import models, org, users
+from flowdeck.engine import org, users
 from flowdeck.engine.errors import RecordInvalid
 from flowdeck.views.auth import admin_required
-from flowdeck.views.engine_messages import translate_errors
+from flowdeck.views.i18n import say
 from flowdeck.views.lifecycle import render
 from flowdeck.views.state import engine
 
@@ -30,12 +30,13 @@ def _optional_id(name: str) -> int | None:
         raise RecordInvalid({name: [_("Choose from the list.")]}) from None
 
 
+def _said(errors: dict[str, list[Any]]) -> dict[str, list[str]]:
+    """The engine's problems per field, in the reader's language."""
+    return {key: [say(m) for m in messages] for key, messages in errors.items()}
+
+
 def _directory(conn: sa.Connection) -> dict[str, Any]:
-    u = models.users
-    people = conn.execute(
-        sa.select(u.c.id, u.c.username, u.c.display_name, u.c.department_id, u.c.manager_id, u.c.is_active).order_by(u.c.display_name)
-    ).all()
-    return {"departments": org.list_departments(conn), "people": people, "users": users.list_users(conn, active_only=True)}
+    return {"departments": org.list_departments(conn), "people": org.placements(conn), "users": users.list_users(conn, active_only=True)}
 
 
 def _page(
@@ -73,7 +74,7 @@ def save_department() -> Response:
         else:
             engine().db.run(lambda conn: org.create_department(conn, key, name, name_zh=name_zh, parent_id=parent_id, head_id=head_id))
     except RecordInvalid as exc:
-        return _page(dept_errors=translate_errors(exc.errors), status=422, form=form)
+        return _page(dept_errors=_said(exc.errors), status=422, form=form)
     return redirect(url_for("org.directory"), code=303)
 
 
@@ -86,5 +87,5 @@ def place(user_id: int) -> Response:
             lambda conn: (users.get_user(conn, user_id), org.place_user(conn, user_id, department_id=department_id, manager_id=manager_id))
         )
     except RecordInvalid as exc:
-        return _page(person_errors={f"{user_id}-{k}": v for k, v in translate_errors(exc.errors).items()}, status=422)
+        return _page(person_errors={f"{user_id}-{k}": v for k, v in _said(exc.errors).items()}, status=422)
     return redirect(url_for("org.directory") + f"#person-{user_id}", code=303)

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 
 from flowdeck.engine import approvals, comments, files, history, records, workflow
 from flowdeck.engine.fieldtypes import FIELD_TYPES, InvalidValue
+from flowdeck.engine.messages import Message
 from flowdeck.engine.permissions import Actor, can
 from flowdeck.engine.schema.model import Entity, Field, Label, Transition
 from flowdeck.engine.storage.tables import EntityTables
@@ -48,6 +49,8 @@ class Event:
     transition: str | None
     comment: str | None
     changes: list[Change]
+    message: Message | None = None
+    """What the system said (`history.Entry.message`), worded in the reader's language."""
 
 
 @dataclass
@@ -162,7 +165,7 @@ def _events(entity: Entity, entries: list[history.Entry], typed: list[Typed], ct
                 shown.append(Change(tr(fld.label), show(fld, old, ctx), show(fld, new, ctx)))
         step = entity.workflow.transition(entry.transition) if entity.workflow and entry.transition else None
         who = ctx.users.get(entry.actor_id, _("System")) if entry.actor_id else _("System")
-        events.append(Event(entry.at, who, entry.action, tr(step.label) if step else entry.transition, entry.comment, shown))
+        events.append(Event(entry.at, who, entry.action, tr(step.label) if step else entry.transition, entry.comment, shown, entry.message))
     return list(reversed(events))
 
 

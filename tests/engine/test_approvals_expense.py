@@ -194,7 +194,7 @@ class Office:
         return [s.key for s in self.db.read(lambda c: approvals.timeline(c, "expense", "claim", record_id))[0].steps]
 
     def notes(self, who: str) -> list[str]:
-        return [n.message for n in self.db.read(lambda c: notifications.list_notifications(c, self.ids[who]))]
+        return [str(n.message) for n in self.db.read(lambda c: notifications.list_notifications(c, self.ids[who]))]
 
     def actions(self, record_id: int) -> list[str]:
         return [e.action for e in self.db.read(lambda c: history.list_entries(c, "expense", "claim", record_id))]

@@ -154,7 +154,7 @@ class Flow:
         return [e.action for e in self.entries(record_id)]
 
     def notes(self, who: str) -> list[str]:
-        return [n.message for n in self.db.read(lambda c: notifications.list_notifications(c, self.ids[who], limit=500))][::-1]
+        return [str(n.message) for n in self.db.read(lambda c: notifications.list_notifications(c, self.ids[who], limit=500))][::-1]
 
     def rounds(self, record_id: int) -> list[approvals.RequestView]:
         """Every round of the record, oldest first."""
@@ -218,7 +218,7 @@ def test_any_first_approval_counts_and_voids_the_other_tasks(flow):
     assert done.status == "approved" and f.state(out.record.id) == "approved"
     views = f.task_views(out.record.id, "finance")
     assert {n: v.status for n, v in views.items()} == {"carol": "voided", "dave": "approved", "fay": "voided"}
-    assert views["carol"].note == views["fay"].note == "no longer required"
+    assert str(views["carol"].note) == str(views["fay"].note) == "no longer required"
     assert f.waiting("carol") == [] and f.waiting("fay") == []
     with pytest.raises(approvals.ApprovalClosed, match="already decided"):
         f.decide(out.request_id, "carol")
@@ -315,8 +315,8 @@ def test_conditional_steps_apply_only_when_their_condition_holds(flow, amount, s
     requested = [e for e in f.entries(out.record.id) if e.action == "approval_requested"]
     assert len(requested) == 1
     if len(steps) < 3:
-        assert "steps not needed" in (requested[0].comment or "")
-        assert "Gm" in requested[0].comment
+        assert "steps not needed" in str(requested[0].message or "")
+        assert "Gm" in str(requested[0].message)
 
 
 def test_no_step_applies_runs_the_transition_at_once(flow):
@@ -395,7 +395,10 @@ def test_requester_who_is_the_only_approver_goes_to_the_superior(flow):
     f = flow({"steps": [{"key": "dept", "approvers": {"relation": "department_head"}}]})
     out = f.submit(by="bob", amount="1.00")
     views = f.task_views(out.record.id, "dept")
-    assert set(views) == {"erin"} and views["erin"].note == "no approver found for this step; escalated"
+    assert (
+        set(views) == {"erin"}
+        and str(views["erin"].note) == "escalated: nobody was found for this step, so the requester's superior decides"
+    )
     assert views["erin"].origin == "escalated"
     assert {"self_excluded", "escalated"} <= set(f.actions(out.record.id))
 
@@ -409,9 +412,9 @@ def test_if_nobody_falls_back_to_the_named_role(flow):
     out = f.submit(amount="1.00")
     views = f.task_views(out.record.id, "check")
     assert set(views) == {"bea"} and views["bea"].origin == "fallback_role"
-    assert views["bea"].note == "no approver found; taken from the fallback role"
-    escalated = [e.comment for e in f.entries(out.record.id) if e.action == "escalated"]
-    assert escalated == ["Check: no approver found; sent to the fallback role backup"]
+    assert str(views["bea"].note) == "nobody was found for this step; taken from the fallback role"
+    escalated = [str(e.message) for e in f.entries(out.record.id) if e.action == "escalated"]
+    assert escalated == ["step “Check”: no approver found; sent to the fallback role backup"]
 
 
 @pytest.mark.parametrize(("requester", "expected"), [("alice", "bob"), ("leo", "lena"), ("grace", "erin"), ("bob", "erin")])
@@ -421,7 +424,7 @@ def test_default_escalation_goes_up_the_department_chain(flow, requester, expect
     out = f.submit(by=requester, amount="1.00")
     assert set(f.tasks(out.record.id, "check")) == {expected}
     escalated = [e for e in f.entries(out.record.id) if e.action == "escalated"]
-    assert len(escalated) == 1 and "sent to the requester's superior" in escalated[0].comment
+    assert len(escalated) == 1 and "sent to the requester's superior" in str(escalated[0].message)
 
 
 def test_empty_user_field_escalates(flow):
@@ -479,7 +482,7 @@ def test_rejection_needs_a_comment(flow):
     for comment in (None, "", "   "):
         with pytest.raises(RecordInvalid) as info:
             f.decide(out.request_id, "dave", approve=False, comment=comment)
-        assert info.value.errors == {"comment": ["a rejection needs a comment saying why"]}
+        assert {k: [str(m) for m in v] for k, v in info.value.errors.items()} == {"comment": ["a rejection needs a comment saying why"]}
     assert f.snapshot(out.record.id) == before
     assert f.tasks(out.record.id, "finance")["dave"] == "pending"
 
@@ -494,7 +497,7 @@ def test_rejection_without_reject_to_stays_where_it_came_from(flow):
     record = f.record(out.record.id)
     assert (record.state, record.version) == ("draft", version)
     rejected = [e for e in f.entries(out.record.id) if e.action == "rejected"]
-    assert [(e.comment, e.changes) for e in rejected] == [("Finance: not this quarter", [])]
+    assert [(str(e.message), e.comment, e.changes) for e in rejected] == [("step “Finance”", "not this quarter", [])]
     for who in ("alice", "bob"):
         assert f.notes(who).count("Rejected: Submit of “laptop”: not this quarter") == 1
     assert not any(m.startswith("Rejected") for m in f.notes("carol"))
@@ -506,10 +509,10 @@ def test_rejection_moves_to_reject_to(flow):
     out = f.submit(amount="1.00")
     f.decide(out.request_id, "dave", approve=False, comment="fix the title")
     assert f.state(out.record.id) == "returned"
-    rejected = [(e.comment, e.changes) for e in f.entries(out.record.id) if e.action == "rejected"]
+    rejected = [(str(e.message or ""), e.comment, e.changes) for e in f.entries(out.record.id) if e.action == "rejected"]
     assert rejected == [
-        ("Finance: fix the title", []),
-        ("fix the title", [{"field": "state", "old": "draft", "new": "returned"}]),
+        ("step “Finance”", "fix the title", []),
+        ("", "fix the title", [{"field": "state", "old": "draft", "new": "returned"}]),
     ]
     assert "transition" not in f.actions(out.record.id)
     again = f.request(out.record.id)
@@ -592,7 +595,7 @@ def test_repeat_approver_is_auto_approved_with_a_note(flow):
     f.decide(out.request_id, "dave")
     views = f.task_views(out.record.id, "second")
     assert {n: v.status for n, v in views.items()} == {"carol": "pending", "dave": "auto_approved", "fay": "pending"}
-    assert views["dave"].note == "already approved step first in this round"
+    assert str(views["dave"].note) == "approved automatically: already approved step “First” in this round"
     auto = [e for e in f.entries(out.record.id) if e.action == "auto_approved"]
     assert len(auto) == 1 and auto[0].actor_id == f.ids["dave"]
     assert f.waiting("dave") == []
@@ -629,7 +632,7 @@ def test_send_back_goes_only_to_an_earlier_step(flow):
     f = flow({**TWO_STEPS, "send_back": True})
     out = f.submit(amount="1.00")
     before = f.snapshot(out.record.id)
-    with pytest.raises(RecordInvalid, match='"dept" is not an earlier step of this request'):
+    with pytest.raises(RecordInvalid, match="“dept” is not an earlier step of this request"):
         f.db.run(lambda c: approvals.send_back(c, f.et, out.request_id, "dept", actor=f.actor("bob"), comment="x"))
     f.decide(out.request_id, "bob")
     before = f.snapshot(out.record.id)
@@ -657,7 +660,11 @@ def test_send_back_reopens_the_earlier_step_and_its_approval_no_longer_counts(fl
     assert f.tasks(out.record.id, "dept") == {"bob": "pending"}
     assert set(f.tasks(out.record.id, "finance").values()) == {"voided"}
     sent = [e for e in f.entries(out.record.id) if e.action == "sent_back"]
-    assert len(sent) == 1 and sent[0].comment == "back to Dept: check the amount" and sent[0].actor_id == f.ids["dave"]
+    assert (
+        len(sent) == 1
+        and (str(sent[0].message), sent[0].comment) == ("back to Dept", "check the amount")
+        and sent[0].actor_id == f.ids["dave"]
+    )
     assert sum(m.startswith("Approval needed") for m in f.notes("bob")) == asked + 1, "the earlier approver was not told"
     f.decide(out.request_id, "bob")
     assert f.waiting("dave") == ["finance"]
@@ -697,6 +704,8 @@ def test_added_approver_must_decide_in_mode_all(flow):
     assert f.decide(out.request_id, "otto").status == "approved"
     added = [e for e in f.entries(out.record.id) if e.action == "approver_added"]
     assert len(added) == 1 and added[0].actor_id == f.ids["dave"] and added[0].comment == "legal check"
+    assert str(added[0].message) == "to Otto, at step “Finance”"
+    assert str(f.task_views(out.record.id, "finance")["otto"].note) == "added by dave"
     assert f.task_views(out.record.id, "finance")["otto"].origin == "added"
 
 
@@ -739,7 +748,9 @@ def test_delegate_hands_the_decision_over(flow):
     f.decide(out.request_id, "fay")
     assert f.decide(out.request_id, "otto").status == "approved"
     delegated = [e for e in f.entries(out.record.id) if e.action == "delegated"]
-    assert len(delegated) == 1 and delegated[0].comment == "on leave"
+    assert len(delegated) == 1 and delegated[0].comment == "on leave" and str(delegated[0].message) == "to Otto, at step “Finance”"
+    views = f.task_views(out.record.id, "finance")
+    assert (str(views["dave"].note), str(views["otto"].note)) == ("handed to Otto", "delegated by dave")
 
 
 # -- edits while pending ---------------------------------------------------------------------------

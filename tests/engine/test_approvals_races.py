@@ -123,7 +123,7 @@ class Arena:
 
     def approved_notices(self, record_id: int) -> int:
         notes = self.db.read(lambda c: notifications.list_notifications(c, self.ids["rita"], limit=1000))
-        return sum(1 for n in notes if n.record_id == record_id and n.message.startswith("Approved:"))
+        return sum(1 for n in notes if n.record_id == record_id and str(n.message).startswith("Approved:"))
 
     def pending_tasks_of_closed_rounds(self) -> int:
         r, t = models.approval_requests, models.approval_tasks

@@ -301,7 +301,9 @@ class RoundsMachine(RuleBasedStateMachine):
     @invariant()
     def one_approved_notice_per_approved_round(self) -> None:
         requester_notes = self.db.read(
-            lambda c: [n.message for name in PEOPLE for n in notifications.list_notifications(c, self.actors[name].user_id, limit=1000)]
+            lambda c: [
+                str(n.message) for name in PEOPLE for n in notifications.list_notifications(c, self.actors[name].user_id, limit=1000)
+            ]
         )
         assert sum(m.startswith("Approved:") for m in requester_notes) == self.approved_rounds
 

@@ -195,8 +195,8 @@ def test_a_pmo_requester_cannot_approve_their_own_initiation(world):
     with pytest.raises(Forbidden, match="your own request"):
         world.decide("project", "project", asked.request_id, "pmo1")
     assert world.state("project", "project", pid) == "initiation_review"
-    comments = [e.comment or "" for e in world.db.read(lambda c: history.list_entries(c, "project", "project", pid))]
-    assert any("cannot approve their own request" in c for c in comments)
+    said = [str(e.message or "") for e in world.db.read(lambda c: history.list_entries(c, "project", "project", pid))]
+    assert any("cannot approve their own request" in s for s in said)
 
 
 def test_the_only_pmo_member_asking_is_escalated_to_their_superior(world):
@@ -501,7 +501,7 @@ def test_a_rejected_purchase_returns_to_draft_and_a_resubmission_routes_again(wo
     world.decide("operations", "purchase_request", asked.request_id, "finance", approve=False, comment="请补充三家比价")
     assert world.state("operations", "purchase_request", prid) == "draft"
     entries = world.db.read(lambda c: history.list_entries(c, "operations", "purchase_request", prid))
-    assert ("rejected", "Finance review: 请补充三家比价") in [(e.action, e.comment) for e in entries]
+    assert ("rejected", "step “Finance review”", "请补充三家比价") in [(e.action, str(e.message or ""), e.comment) for e in entries]
     world.edit("operations", "purchase_request", prid, "staff", items=[{"item": "DIMM", "quantity": "6", "unit_price": "1600.00"}])
     again = world.ask("operations", "purchase_request", prid, "submit", "staff")
     assert world.steps("operations", "purchase_request", prid) == ["department_head"]

@@ -1,13 +1,18 @@
-"""Notification mail over SMTP, against a real SMTP server on loopback."""
+"""Notification mail over SMTP, against a real SMTP server on loopback, each in its recipient's language."""
 
+import re
 import socket
+from email.header import decode_header, make_header
 
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Message
 
+from flowdeck.catalogs import say, translator
 from flowdeck.engine import notifications, users
+from flowdeck.engine.messages import M
 from flowdeck.engine.notifications import SmtpSettings
+from flowdeck.engine.schema.label import Label
 
 
 class Inbox(Message):
@@ -23,6 +28,11 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def _subject(message) -> str:
+    """The Subject header as a reader sees it: unfolded, encoded words decoded."""
+    return str(make_header(decode_header(re.sub(r"\r?\n(?=[ \t])", "", message["Subject"])))).strip()
 
 
 @pytest.fixture
@@ -79,3 +89,40 @@ def test_a_rolled_back_notification_is_never_mailed(db, smtp_server):
         db.run(fail)
     assert db.run(lambda conn: notifications.send_pending_mail(conn, smtp)) == 0
     assert inbox.messages == []
+
+
+def test_each_mail_is_in_its_recipients_language(db, smtp_server):
+    """Is a notification mailed to a Chinese user in Chinese, to an English one in English, to one with no language in the instance's?"""
+    inbox, smtp = smtp_server
+    submit, finance = Label({"en": "Submit", "zh": "提交"}), Label({"en": "Finance review", "zh": "财务审核"})
+    said = M("Approval needed: %(transition)s of “%(title)s” (%(step)s)", transition=submit, title="仓储系统", step=finance)
+
+    def setup(conn):
+        lin = users.create_user(conn, "lin", password="password123", email="lin@example.test", locale="zh")
+        ann = users.create_user(conn, "ann", password="password123", email="ann@example.test", locale="en")
+        kai = users.create_user(conn, "kai", password="password123", email="kai@example.test")
+        notifications.notify(conn, [lin, ann, kai], kind="approval", message=said, app="project", entity="project", record_id=7)
+
+    db.run(setup)
+    assert db.run(lambda conn: notifications.send_pending_mail(conn, smtp, translator=translator, language="zh")) == 3
+    mails = {m["To"]: (_subject(m), m.get_payload(decode=True).decode()) for m in inbox.messages}
+    chinese = say(said, "zh")
+    assert "财务审核" in chinese and "Approval needed" not in chinese
+    assert mails["lin@example.test"][0] == f"[Flowdeck] {chinese}" and chinese in mails["lin@example.test"][1]
+    assert mails["kai@example.test"][0] == f"[Flowdeck] {chinese}"
+    english = "Approval needed: Submit of “仓储系统” (Finance review)"
+    assert mails["ann@example.test"][0] == f"[Flowdeck] {english}" and english in mails["ann@example.test"][1]
+
+
+def test_mail_is_english_without_catalogs(db, smtp_server):
+    """Without a translator factory (the engine alone), is a Chinese user's mail the English text rather than nothing?"""
+    inbox, smtp = smtp_server
+    said = M("Withdrawn: the approval request for record #%(id)s no longer needs you", id=7)
+
+    def setup(conn):
+        uid = users.create_user(conn, "lin", password="password123", email="lin@example.test", locale="zh")
+        notifications.notify(conn, [uid], kind="approval_done", message=said)
+
+    db.run(setup)
+    assert db.run(lambda conn: notifications.send_pending_mail(conn, smtp)) == 1
+    assert _subject(inbox.messages[0]) == "[Flowdeck] Withdrawn: the approval request for record #7 no longer needs you"

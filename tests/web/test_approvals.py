@@ -224,7 +224,7 @@ def test_reject_with_comment_ends_the_round(world):
     assert post(world, decide_url(asked.request_id), token, decision="reject", comment="Too expensive").status_code == 303
     assert world.request(asked.request_id).status == "rejected" and world.state(asked.record.id) == "draft"
     told = world.db.read(lambda c: notifications.list_notifications(c, world.ids["alice"]))
-    assert any("Too expensive" in n.message for n in told)
+    assert any("Too expensive" in str(n.message) for n in told)
 
 
 def test_bad_decision_value_and_unknown_request(world):

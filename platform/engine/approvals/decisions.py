@@ -1,0 +1,201 @@
+"""An approver's decision on the current step: approve, reject, or send the request back to
+an earlier step (see the package docstring for how racing decisions are kept apart)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from flowdeck.engine import history, notifications
+from flowdeck.engine.approval_core import (
+    APPROVED,
+    NO_LONGER_REQUIRED,
+    PENDING,
+    REJECTED,
+    SENT_BACK,
+    SENT_BACK_NOTE,
+    VOIDED,
+    WAITING,
+    YES,
+    RoundContext,
+    S,
+    T,
+    activate,
+    close_round,
+    note_values,
+    outcome,
+    step_statuses,
+)
+from flowdeck.engine.approvals.handovers import lock_my_task
+from flowdeck.engine.approvals.rows import (
+    STEP_CLOSED,
+    ApprovalClosed,
+    Outcome,
+    RequestRow,
+    approval_of,
+    closed_message,
+    complete,
+    context,
+    current_step,
+    lock_request,
+    now_or,
+    task_of,
+)
+from flowdeck.engine.errors import Forbidden, RecordInvalid, TransitionRefused
+from flowdeck.engine.messages import M
+from flowdeck.engine.permissions import Actor, FieldAccess
+from flowdeck.engine.records import fetch_record, save_values
+from flowdeck.engine.schema.model import Approval
+from flowdeck.engine.storage.tables import EntityTables
+
+
+def decide(
+    conn: Connection,
+    et: EntityTables,
+    request_id: int,
+    *,
+    actor: Actor,
+    approve: bool,
+    comment: str | None = None,
+    now: dt.datetime | None = None,
+) -> Outcome:
+    """Approve or reject as one approver of the current step (see the package docstring)."""
+    now = now_or(now)
+    wanted = APPROVED if approve else REJECTED
+    comment = (comment or "").strip() or None
+    request = lock_request(conn, et, request_id)
+    transition, approval = approval_of(et, request.transition)
+    step = current_step(conn, request) if request.status == PENDING else None
+    mine = task_of(conn, step.id, actor.user_id) if step is not None else None
+    if mine is None or mine.status != PENDING:
+        earlier = conn.execute(
+            sa.select(T.c.status, T.c.comment)
+            .where((T.c.request_id == request.id) & (T.c.approver_id == actor.user_id) & (T.c.status == wanted))
+            .order_by(T.c.id.desc())
+        ).first()
+        if earlier is not None and (earlier.comment or None) == comment:
+            return Outcome(request.id, request.status, None, duplicate=True)
+        if request.status != PENDING:
+            raise ApprovalClosed(closed_message(request))
+        if actor.user_id == request.requester_id and not approval.self_approval:
+            raise Forbidden(M("you cannot approve or reject your own request"))
+        if mine is None:
+            raise Forbidden(M("you are not an approver of the current step"))
+        raise ApprovalClosed(STEP_CLOSED)
+    assert step is not None
+    if not approve and not comment:
+        raise RecordInvalid({"comment": [M("a rejection needs a comment saying why")]})
+    updated = conn.execute(
+        T.update()
+        .where((T.c.id == mine.id) & (T.c.status == PENDING))
+        .values(status=wanted, comment=comment, decided_at=now, decided_version=request.snapshot_version)
+    )
+    if updated.rowcount != 1:
+        raise ApprovalClosed(STEP_CLOSED)
+    step_def = approval.step(step.key)
+    assert step_def is not None
+    record = fetch_record(conn, et, request.record_id, for_update=True)
+    ctx = context(et, transition, approval, record, request.requester_id)
+    history.add_entry(
+        conn, app=ctx.app, entity=et.entity.key, record_id=record.id, actor_id=actor.user_id, action=wanted, transition=transition.key,
+        message=M("step “%(step)s”", step=step_def.label), comment=comment, at=now,
+    )  # fmt: skip
+    result = outcome(step.mode, step.quorum, step_statuses(conn, step.id))
+    if result is None:
+        return Outcome(request.id, PENDING, record)
+    conn.execute(S.update().where(S.c.id == step.id).values(status=result, completed_at=now))
+    conn.execute(
+        T.update()
+        .where((T.c.step_id == step.id) & (T.c.status == PENDING))
+        .values(status=VOIDED, decided_at=now, **note_values(NO_LONGER_REQUIRED))
+    )
+    if result == REJECTED:
+        return _reject(conn, et, request, ctx, approval, actor=actor, comment=comment, now=now)
+    status = activate(conn, ctx, request.id, step.position + 1, now, actor.user_id)
+    if status == PENDING:
+        return Outcome(request.id, PENDING, record)
+    stale = conn.execute(
+        sa.select(sa.func.count()).where(
+            (T.c.request_id == request.id) & T.c.status.in_(YES) & (T.c.decided_version != request.snapshot_version)
+        )
+    ).scalar()
+    if stale:
+        raise TransitionRefused(M("some approvals were given to an earlier version of this record; they do not count"))
+    done = complete(conn, et, transition, request.record_id, actor=actor, now=now)
+    close_round(conn, request.id, APPROVED, now)
+    notifications.notify(
+        conn, [request.requester_id], kind="approval_done", app=ctx.app, entity=et.entity.key, record_id=record.id, actor_id=actor.user_id,
+        message=M("Approved: %(transition)s of “%(title)s”", transition=transition.label, title=ctx.title), dedupe=f"approved:{request.id}",
+    )  # fmt: skip
+    return Outcome(request.id, APPROVED, done)
+
+
+def _reject(
+    conn: Connection,
+    et: EntityTables,
+    request: RequestRow,
+    ctx: RoundContext,
+    approval: Approval,
+    *,
+    actor: Actor,
+    comment: str | None,
+    now: dt.datetime,
+) -> Outcome:
+    approvers = [
+        row[0] for row in conn.execute(sa.select(T.c.approver_id).where((T.c.request_id == request.id) & (T.c.status == APPROVED)))
+    ]
+    close_round(conn, request.id, REJECTED, now)
+    record = fetch_record(conn, et, request.record_id, for_update=True)
+    if approval.reject_to is not None and approval.reject_to != record.state:
+        record = save_values(
+            conn, et, record, {}, actor=actor, expected_version=None, access=FieldAccess(), now=now, new_state=approval.reject_to,
+            action="rejected", transition=request.transition, comment=comment,
+        )  # fmt: skip
+    notifications.notify(
+        conn, [request.requester_id, *approvers], kind="approval_done", app=ctx.app, entity=et.entity.key, record_id=request.record_id,
+        actor_id=actor.user_id,
+        message=M(
+            "Rejected: %(transition)s of “%(title)s”: %(comment)s", transition=ctx.transition.label, title=ctx.title, comment=comment
+        ),
+        dedupe=f"rejected:{request.id}",
+    )  # fmt: skip
+    return Outcome(request.id, REJECTED, record)
+
+
+def send_back(
+    conn: Connection, et: EntityTables, request_id: int, to_step: str, *, actor: Actor, comment: str | None, now: dt.datetime | None = None
+) -> Outcome:
+    """回退: an approver sends the request back to an earlier step, which decides again."""
+    now = now_or(now)
+    request, step, approval, transition = lock_my_task(conn, et, request_id, actor)
+    if not approval.send_back:
+        raise Forbidden(M("this approval flow does not allow sending back"))
+    comment = (comment or "").strip() or None
+    if comment is None:
+        raise RecordInvalid({"comment": [M("say why you send it back")]})
+    target = conn.execute(
+        sa.select(S.c.position, S.c.key).where((S.c.request_id == request.id) & (S.c.key == to_step) & (S.c.position < step.position))
+    ).first()
+    if target is None:
+        raise RecordInvalid({"to_step": [M("“%(key)s” is not an earlier step of this request", key=to_step)]})
+    steps_between = sa.select(S.c.id).where(
+        (S.c.request_id == request.id) & (S.c.position >= target.position) & (S.c.position <= step.position)
+    )
+    conn.execute(
+        T.update()
+        .where(T.c.step_id.in_(steps_between) & T.c.status.in_([PENDING, *YES]))
+        .values(status=VOIDED, decided_at=now, **note_values(SENT_BACK_NOTE))
+    )
+    conn.execute(S.update().where(S.c.id == step.id).values(status=SENT_BACK, completed_at=now))
+    conn.execute(S.update().where(S.c.id.in_(steps_between)).values(status=WAITING, completed_at=None))
+    record = fetch_record(conn, et, request.record_id)
+    ctx = context(et, transition, approval, record, request.requester_id)
+    back_to = approval.step(to_step)
+    history.add_entry(
+        conn, app=ctx.app, entity=et.entity.key, record_id=record.id, actor_id=actor.user_id, action="sent_back", transition=transition.key,
+        message=M("back to %(step)s", step=back_to.label if back_to else to_step), comment=comment, at=now,
+    )  # fmt: skip
+    activate(conn, ctx, request.id, target.position, now, actor.user_id)
+    return Outcome(request.id, PENDING, record)
