@@ -9,9 +9,9 @@ import zipfile
 import pytest
 import sqlalchemy as sa
 
+from flowdeck.demo import load_demo
 from flowdeck.engine import bundles, files, models, records, users
 from flowdeck.engine.apps import apply_document
-from flowdeck.engine.demo import load_demo
 from flowdeck.engine.errors import ChoicesNeeded, Forbidden
 from flowdeck.engine.history import list_entries
 from flowdeck.engine.permissions import Actor
