@@ -69,7 +69,7 @@ from flowdeck.views.auth import admin_required, require_actor
 from flowdeck.views.boards import BoardPage, BoardParams
 from flowdeck.views.display import DisplayContext
 from flowdeck.views.errors import error_response
-from flowdeck.views.i18n import lang
+from flowdeck.views.i18n import lang, say
 from flowdeck.views.lifecycle import is_htmx, registry, render
 from flowdeck.views.record_forms import FormPage, timezone
 from flowdeck.views.schema_hints import hints_for
@@ -1189,7 +1189,7 @@ def export(app: str) -> Response:
     try:
         data = bundles.export_app(engine().db, app, include_records=include_records, include_files=include_files, files_dir=files_dir())
     except bundles.ExportFailed as exc:
-        return error_response(422, translate(str(exc)))
+        return error_response(422, say(exc.message))
     response = Response(data, mimetype="application/zip")
     response.headers["Content-Disposition"] = f'attachment; filename="{app}-v{now.version}.flowdeck.zip"'
     response.headers["Content-Length"] = str(len(data))
@@ -1252,7 +1252,7 @@ def upload() -> Response:
         return _upload_page([_("The file is larger than a bundle may be (%(size)s).", size=record_views.file_size(limit))], as_key, 413)
     info = bundles.inspect_bundle(data)
     if not info.ok:
-        return _upload_page([translate(p) for p in info.problems], as_key, 422)
+        return _upload_page([say(p) for p in info.problems], as_key, 422)
     _prune_uploads()
     token = secrets.token_hex(16)
     path = _upload_path(token, actor)
@@ -1304,8 +1304,8 @@ def _plan_page(
     try:
         plan, people = engine().db.read(load)
     except bundles.BundleInvalid as exc:
-        return _upload_page([translate(p) for p in exc.problems], answers.as_key, 422)
-    shown = plan.to_json()
+        return _upload_page([say(p) for p in exc.problems], answers.as_key, 422)
+    shown = plan.to_json(say)
     asked = {q["id"] for q in shown["questions"]}
     answers.choices = {k: v for k, v in answers.choices.items() if k in asked}
     user_rows: dict[str, dict[str, Any]] = {u["username"]: u for u in [*shown["missing_users"], *shown["users_to_create"]]}
@@ -1383,9 +1383,9 @@ def import_plan(token: str) -> Response:
             status=422,
         )
     except bundles.ImportRefused as exc:
-        return _plan_page(token, data, answers, error=_("Nothing was imported."), errors=[translate(r) for r in exc.reasons], status=422)
+        return _plan_page(token, data, answers, error=_("Nothing was imported."), errors=[say(r) for r in exc.reasons], status=422)
     except bundles.BundleInvalid as exc:
-        return _upload_page([translate(p) for p in exc.problems], answers.as_key, 422)
+        return _upload_page([say(p) for p in exc.problems], answers.as_key, 422)
     except (MigrationRefused, SchemaInvalid, RecordInvalid, bundles.BundleError) as exc:
         return _plan_page(
             token, data, answers, error=_("Nothing was imported."), errors=[translate(line) for line in str(exc).splitlines()], status=422
