@@ -18,7 +18,7 @@ $(BIN)/flowdeck: pyproject.toml
 run: $(BIN)/flowdeck
 	$(BIN)/flowdeck init --demo
 	@echo "Sign in at http://$(HOST):$(PORT)/ as admin (password printed above on first run, or FLOWDECK_ADMIN_PASSWORD)"
-	@echo "or as a demo user, e.g. wang.fang / alice, with the demo password: $$($(BIN)/python -c 'from flowdeck.engine.demo import DEMO_PASSWORD; print(DEMO_PASSWORD)')"
+	@echo "or as a demo user, e.g. wang.fang / alice, with the demo password: $$($(BIN)/python -c 'from flowdeck.demo import DEMO_PASSWORD; print(DEMO_PASSWORD)')"
 	$(BIN)/flowdeck run --host $(HOST) --port $(PORT)
 
 test: lint test-sqlite test-postgres

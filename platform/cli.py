@@ -71,7 +71,7 @@ def init(demo: bool, admin_name: str) -> None:
     else:
         click.echo(f"admin user: {admin_name} (exists)")
     if demo:
-        from flowdeck.engine.demo import DEMO_PASSWORD, load_demo
+        from flowdeck.demo import DEMO_PASSWORD, load_demo
 
         summary = load_demo(db, actor=Actor.system(), password=DEMO_PASSWORD)
         click.echo(f"demo data: {summary.describe()}")

@@ -1,5 +1,5 @@
-"""The layer rule: engine imports no web or form code; forms import no views. The tests
-mirror it: tests/engine imports nothing above the engine, and no test module imports another."""
+"""The layer rule: engine imports no web or form code; forms import no views; the demo drives
+the engine only. The tests mirror it: tests/engine imports nothing above the engine, and no test module imports another."""
 
 import ast
 from pathlib import Path
@@ -11,6 +11,7 @@ TESTS = Path(__file__).resolve().parent
 FORBIDDEN = {
     "engine": ("flask", "werkzeug", "jinja2", "marshmallow", "flask_wtf", "flowdeck.forms", "flowdeck.views", "flowdeck.app"),
     "forms": ("flask", "flowdeck.views", "flowdeck.app"),
+    "demo": ("flask", "werkzeug", "jinja2", "flowdeck.forms", "flowdeck.views", "flowdeck.app", "flowdeck.cli"),
 }
 
 

@@ -34,6 +34,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from flowdeck.engine.errors import FlowdeckError
+from flowdeck.engine.messages import M, Message
+
 LOCAL = "local"
 INCOMING = "incoming"
 SIDES = (LOCAL, INCOMING)
@@ -90,13 +93,20 @@ class Conflict:
             out[f"{name}_present"] = value is not ABSENT
         return out
 
-    def describe(self) -> str:
-        return f"{self.path}: base {_show(self.base)}, local {_show(self.local)}, incoming {_show(self.incoming)}"
+    def describe(self) -> Message:
+        """The conflict on one line: its path and the three values as JSON."""
+        return M(
+            "%(path)s: base %(base)s, local %(local)s, incoming %(incoming)s",
+            path=self.path,
+            base=_show(self.base),
+            local=_show(self.local),
+            incoming=_show(self.incoming),
+        )
 
 
-def _show(value: Any) -> str:
+def _show(value: Any) -> str | Message:
     if value is ABSENT:
-        return "(absent)"
+        return M("(absent)")
     text = json.dumps(value, ensure_ascii=False, sort_keys=True)
     return text if len(text) <= 120 else text[:117] + "..."
 
@@ -120,7 +130,7 @@ class MergeResult:
         return not self.unresolved
 
 
-class UnknownResolution(ValueError):
+class UnknownResolution(FlowdeckError, ValueError):
     """A resolution for a path that has no conflict, or a side other than local/incoming."""
 
 
@@ -139,7 +149,9 @@ def merge_documents(
     wanted = dict(resolutions or {})
     bad_sides = sorted(p for p, side in wanted.items() if side not in SIDES)
     if bad_sides:
-        raise UnknownResolution(f"resolve each conflict with local or incoming (got {', '.join(repr(wanted[p]) for p in bad_sides)})")
+        raise UnknownResolution(
+            M("resolve each conflict with local or incoming (got %(sides)s)", sides=[repr(wanted[p]) for p in bad_sides])
+        )
     merger = _Merger(wanted)
     document = merger.merge(
         [], copy.deepcopy(dict(base)) if base is not None else ABSENT, copy.deepcopy(dict(local)), copy.deepcopy(dict(incoming))
@@ -147,7 +159,7 @@ def merge_documents(
     known = {c.path for c in merger.conflicts}
     stray = sorted(set(wanted) - known)
     if stray:
-        raise UnknownResolution(f"no conflict at {', '.join(stray)}")
+        raise UnknownResolution(M("no conflict at %(paths)s", paths=stray))
     return MergeResult(document=document, conflicts=merger.conflicts, resolutions={p: s for p, s in wanted.items() if p in known})
 
 

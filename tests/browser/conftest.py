@@ -25,10 +25,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from flowdeck.demo import DEMO_PASSWORD, load_demo
 from flowdeck.engine import approvals, users
 from flowdeck.engine.apps import apply_document, install_bundled
 from flowdeck.engine.db import Database
-from flowdeck.engine.demo import DEMO_PASSWORD, load_demo
 from flowdeck.engine.permissions import Actor
 from flowdeck.engine.records import Record, create_record, fetch_record
 from flowdeck.engine.registry import Catalog

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from flowdeck.demo import MARKER_PROJECT
 from flowdeck.engine import clock
-from flowdeck.engine.demo import MARKER_PROJECT
 
 pytestmark = pytest.mark.browser
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from flowdeck.engine.demo import DEMO_PASSWORD, MARKER_PROJECT
+from flowdeck.demo import DEMO_PASSWORD, MARKER_PROJECT
 
 pytestmark = pytest.mark.browser
 

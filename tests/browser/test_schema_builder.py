@@ -19,8 +19,8 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import expect
 
+from flowdeck.demo import DEMO_PASSWORD, MARKER_PROJECT
 from flowdeck.engine import users
-from flowdeck.engine.demo import DEMO_PASSWORD, MARKER_PROJECT
 from tests.support.browser import save_screenshot
 
 pytestmark = pytest.mark.browser

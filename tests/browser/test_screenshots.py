@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from flowdeck.engine.demo import MARKER_PROJECT
+from flowdeck.demo import MARKER_PROJECT
 from tests.support.browser import save_screenshot
 
 pytestmark = pytest.mark.browser

@@ -16,6 +16,7 @@ import zlib
 import pytest
 
 from flowdeck.engine import bundles, models
+from flowdeck.engine.messages import english
 from flowdeck.engine.permissions import Actor
 from flowdeck.engine.registry import Catalog
 from tests.support.documents import minimal_app
@@ -107,7 +108,7 @@ def test_a_zip_bomb_is_refused_from_its_directory_before_reading(bundle, no_read
     sha = "0" * 64
     bomb = build_zip([*items, {"name": f"files/{sha}", "raw": zeros_bomb(1100), "size": 1100 * MIB, "crc": 0}])
     assert len(bomb) < 2 * MIB
-    problems = bundles.inspect_bundle(bomb).problems
+    problems = english(bundles.inspect_bundle(bomb).problems)
     assert len(problems) == 1
     assert problems[0].startswith("the bundle would expand to 1,15") and "the limit is 1,073,741,824" in problems[0]
 
@@ -122,7 +123,7 @@ def test_a_bomb_that_lies_about_its_size_is_stopped_while_reading(bundle):
     items[0]["data"] = json.dumps(manifest).encode()
     liar = build_zip([*items, {"name": "records/task.jsonl", "raw": zeros_bomb(1100), "size": 1024, "crc": 0}])
     started = time.monotonic()
-    problems = bundles.inspect_bundle(liar).problems
+    problems = english(bundles.inspect_bundle(liar).problems)
     assert time.monotonic() - started < 5
     assert problems and all("records/task.jsonl" in p for p in problems), problems
 
@@ -131,9 +132,9 @@ def test_a_small_limit_refuses_a_real_bomb_too(bundle):
     """With lower limits, is a 64 MiB entry refused, and a bundle larger than allowed refused before opening it?"""
     data, items = bundle
     bomb = build_zip([*items, {"name": f"files/{'a' * 64}", "raw": zeros_bomb(64), "size": 64 * MIB, "crc": 0}])
-    problems = bundles.inspect_bundle(bomb, limits=bundles.Limits(max_uncompressed_bytes=16 * MIB)).problems
+    problems = english(bundles.inspect_bundle(bomb, limits=bundles.Limits(max_uncompressed_bytes=16 * MIB)).problems)
     assert problems == [f"the bundle would expand to {64 * MIB + sum(len(i['data']) for i in items):,} bytes; the limit is {16 * MIB:,}"]
-    assert bundles.inspect_bundle(data, limits=bundles.Limits(max_bundle_bytes=100)).problems == [
+    assert english(bundles.inspect_bundle(data, limits=bundles.Limits(max_bundle_bytes=100)).problems) == [
         f"the bundle is {len(data):,} bytes; the limit is 100"
     ]
 
@@ -142,7 +143,7 @@ def test_too_many_entries_are_refused_before_reading(bundle, no_reading):
     """20,001 entries: refused from the directory before reading any of them?"""
     _, items = bundle
     many = build_zip(items + [{"name": f"files/{i:064x}", "data": b""} for i in range(20_001 - len(items))])
-    assert bundles.inspect_bundle(many).problems == ["the bundle has 20,001 entries; the limit is 20,000"]
+    assert english(bundles.inspect_bundle(many).problems) == ["the bundle has 20,001 entries; the limit is 20,000"]
 
 
 @pytest.mark.parametrize(
@@ -160,7 +161,7 @@ def test_too_many_entries_are_refused_before_reading(bundle, no_reading):
 def test_unsafe_names_are_refused_before_reading(bundle, no_reading, name, message):
     """An entry named outside the bundle (absolute, '..', backslashes, odd parts): refused by name, nothing read?"""
     _, items = bundle
-    problems = bundles.inspect_bundle(build_zip([*items, {"name": name, "data": b"x"}])).problems
+    problems = english(bundles.inspect_bundle(build_zip([*items, {"name": name, "data": b"x"}])).problems)
     assert problems == [f"refused entry {name!r}: {message}" + (" in entry names" if "'..'" in message or "backslashes" in message else "")]
 
 
@@ -168,14 +169,14 @@ def test_a_symbolic_link_entry_is_refused_before_reading(bundle, no_reading):
     """An entry whose mode says symbolic link (to /etc/passwd): refused, nothing read?"""
     _, items = bundle
     name = f"files/{'b' * 64}"
-    problems = bundles.inspect_bundle(build_zip([*items, {"name": name, "data": b"/etc/passwd", "mode": LINK_MODE}])).problems
+    problems = english(bundles.inspect_bundle(build_zip([*items, {"name": name, "data": b"/etc/passwd", "mode": LINK_MODE}])).problems)
     assert problems == [f"refused entry {name!r}: symbolic links are not allowed"]
 
 
 def test_duplicate_names_are_refused_before_reading(bundle, no_reading):
     """app.json twice (the second could replace what was checked): refused, nothing read?"""
     _, items = bundle
-    problems = bundles.inspect_bundle(build_zip([*items, {"name": "app.json", "data": b"{}"}])).problems
+    problems = english(bundles.inspect_bundle(build_zip([*items, {"name": "app.json", "data": b"{}"}])).problems)
     assert problems == ["refused entry 'app.json': the name appears more than once"]
 
 
@@ -194,7 +195,7 @@ def test_duplicate_names_are_refused_before_reading(bundle, no_reading):
 def test_other_entries_are_refused_before_reading(bundle, no_reading, item, message):
     """Unknown names, folders, encrypted entries and devices: refused, nothing read?"""
     _, items = bundle
-    assert bundles.inspect_bundle(build_zip([*items, item])).problems == [message]
+    assert english(bundles.inspect_bundle(build_zip([*items, item])).problems) == [message]
 
 
 def test_an_unsafe_bundle_imports_nothing(bundle, databases):

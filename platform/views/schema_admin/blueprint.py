@@ -12,9 +12,11 @@ from flask import Blueprint, g
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 
+from flowdeck.engine.messages import Message
 from flowdeck.engine.schema import writing
 from flowdeck.views import records as record_views
 from flowdeck.views.admin_messages import translate
+from flowdeck.views.i18n import say
 
 bp = Blueprint("schema_admin", __name__, url_prefix="/admin/apps")
 
@@ -32,6 +34,8 @@ def admin_text(message: object) -> str:
     """An engine text for admins (plan steps, questions, refusals, version changes, schema
     problems) in the request's language. Those texts are becoming Messages; until
     `admin_messages` goes, they are worded by its patterns from their English text."""
+    if isinstance(message, Message):
+        return say(message)
     return "" if message is None else translate(str(message))
 
 

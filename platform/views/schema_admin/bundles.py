@@ -25,6 +25,7 @@ from flowdeck.engine.schema.model import Label
 from flowdeck.views import records as record_views
 from flowdeck.views.auth import admin_required, require_actor
 from flowdeck.views.errors import error_response
+from flowdeck.views.i18n import say
 from flowdeck.views.lifecycle import render
 from flowdeck.views.schema_admin.blueprint import admin_text, bp
 from flowdeck.views.schema_admin.documents import current
@@ -52,7 +53,7 @@ def export(app: str) -> Response:
     try:
         data = bundles.export_app(engine().db, app, include_records=include_records, include_files=include_files, files_dir=files_dir())
     except bundles.ExportFailed as exc:
-        return error_response(422, admin_text(str(exc)))
+        return error_response(422, admin_text(exc.message))
     response = Response(data, mimetype="application/zip")
     response.headers["Content-Disposition"] = f'attachment; filename="{app}-v{now.version}.flowdeck.zip"'
     response.headers["Content-Length"] = str(len(data))
@@ -168,7 +169,7 @@ def _plan_page(
         plan, people = engine().db.read(load)
     except bundles.BundleInvalid as exc:
         return _upload_page([admin_text(p) for p in exc.problems], answers.as_key, 422)
-    shown = plan.to_json()
+    shown = plan.to_json(say)
     asked = {q["id"] for q in shown["questions"]}
     answers.choices = {k: v for k, v in answers.choices.items() if k in asked}
     user_rows: dict[str, dict[str, Any]] = {u["username"]: u for u in [*shown["missing_users"], *shown["users_to_create"]]}
