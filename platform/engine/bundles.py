@@ -887,10 +887,10 @@ class ImportPlan:
         def question(q: Question) -> dict[str, Any]:
             return {
                 "id": q.id,
-                "text": q.text,
-                "choices": [[value, label] for value, label in q.choices],
+                "text": str(q.text),
+                "choices": [[value, str(label)] for value, label in q.choices],
                 "count": q.count,
-                "samples": list(q.samples),
+                "samples": [str(sample) for sample in q.samples],
                 "answered": q not in self.unanswered,
             }
 
@@ -1163,8 +1163,8 @@ def _prepare(
         plan.problems += [f"{where}: {p}" for p in exc.problems]
         return prepared
     plan.unchanged = unchanged
-    plan.migration = [step.description for step in migration.steps]
-    plan.migration_refusals = list(migration.refusals)
+    plan.migration = [str(step.description) for step in migration.steps]
+    plan.migration_refusals = [str(reason) for reason in migration.refusals]
     plan.questions = list(migration.questions)
     plan.unanswered = list(migration.unanswered)
     return prepared
