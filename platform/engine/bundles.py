@@ -61,6 +61,7 @@ from flowdeck.engine.db import Database
 from flowdeck.engine.errors import FlowdeckError, Forbidden, RecordInvalid, SchemaInvalid
 from flowdeck.engine.fieldtypes import resolve_datetime, to_json_scalar
 from flowdeck.engine.merge import Conflict, MergeResult, UnknownResolution, merge_documents
+from flowdeck.engine.messages import M
 from flowdeck.engine.permissions import Actor
 from flowdeck.engine.records import load_children, load_links
 from flowdeck.engine.registry import Registry, load_registry
@@ -1318,7 +1319,8 @@ def import_bundle(
             _InTransaction(conn),  # type: ignore[arg-type]
             document,
             actor=actor,
-            message=message or f"imported from bundle {plan.bundle_source} version {plan.bundle_version}",
+            message=message
+            or M("imported from bundle %(source)s version %(version)s", source=plan.bundle_source, version=plan.bundle_version),
             choices=dict(choices or {}),
         )
         conn.execute(

@@ -164,18 +164,17 @@ def _member(raw: str) -> Message:
 
 def _what(noun: str, key: str) -> Message:
     """What a change is about: `role lead`, `field task.due`."""
-    ctx = "what a document change is about"
     if noun == "role":
-        return Mp(ctx, "role %(key)s", key=key)
+        return Mp("what a document change is about", "role %(key)s", key=key)
     if noun == "entity":
-        return Mp(ctx, "entity %(key)s", key=key)
+        return Mp("what a document change is about", "entity %(key)s", key=key)
     if noun == "state":
-        return Mp(ctx, "state %(key)s", key=key)
+        return Mp("what a document change is about", "state %(key)s", key=key)
     if noun == "view":
-        return Mp(ctx, "view %(key)s", key=key)
+        return Mp("what a document change is about", "view %(key)s", key=key)
     if noun == "transition":
-        return Mp(ctx, "transition %(key)s", key=key)
-    return Mp(ctx, "field %(key)s", key=key)
+        return Mp("what a document change is about", "transition %(key)s", key=key)
+    return Mp("what a document change is about", "field %(key)s", key=key)
 
 
 _LIKE_LABELS = ("label", "plural", "description", "help", "guard_message", "filter", "sections", "rules")
@@ -271,22 +270,21 @@ class _Differ:
         }
         for key in [*new, *(k for k in old if k not in new)]:
             before, after = old.get(key), new.get(key)
+            name = f"{owner}{key}"
             if key in renamed:
                 continue  # reported under its new key
             if after is not None and before is None and key in renamed.values():
                 was = after["was"]
                 before = old[was]
                 self.add([*path, key], "changed", before, after, M("renames field %(old)s to %(new)s", old=was, new=key))
-                self.field([*path, key], f"{owner}{key}", {**before, "was": after.get("was")}, after, entity)
+                self.field([*path, key], name, {**before, "was": after.get("was")}, after, entity)
                 continue
             if before is None:
-                self.add(
-                    [*path, key], "added", None, after, M("adds field %(field)s (%(type)s)", field=f"{owner}{key}", type=_type_of(after))
-                )
+                self.add([*path, key], "added", None, after, M("adds field %(field)s (%(type)s)", field=name, type=_type_of(after)))
             elif after is None:
-                self.add([*path, key], "removed", before, None, M("removes field %(field)s", field=f"{owner}{key}"))
+                self.add([*path, key], "removed", before, None, M("removes field %(field)s", field=name))
             elif before != after:
-                self.field([*path, key], f"{owner}{key}", before, after, entity)
+                self.field([*path, key], name, before, after, entity)
 
     def field(self, path: list[Any], name: str, old: Mapping[str, Any], new: Mapping[str, Any], entity: str) -> None:
         what = _what("field", name)

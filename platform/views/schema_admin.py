@@ -251,7 +251,7 @@ def check_text(text: str, app_key: str) -> Checked:
     found = jsonlines.scan(text)
     placed = []
     for problem, message in zip(problems, said, strict=True):
-        where = jsonlines.locate(found, problem.path, problem.message)
+        where = jsonlines.locate(found, problem.path, str(problem.message))
         placed.append(ProblemView(where.line, where.column, problem.path, message, where.exact))
     placed.sort(key=lambda p: (p.line, p.column))
     return Checked(text, document if isinstance(document, dict) else None, placed, found)

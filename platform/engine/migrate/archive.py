@@ -143,4 +143,5 @@ def take_out_restored(p: Planner) -> None:
             archived = models.archived
             conn.execute(archived.delete().where((archived.c.app == app.key) & (archived.c.entity == e) & (archived.c.field == f)))
 
-        p.plan.steps.append(Step(M("takes %(key)s out of the archive", key=f"{entity}.{fld}" if fld else entity), unarchive, "archive"))
+        key = f"{entity}.{fld}" if fld else entity
+        p.plan.steps.append(Step(M("takes %(key)s out of the archive", key=key), unarchive, "archive"))

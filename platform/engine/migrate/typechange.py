@@ -125,6 +125,7 @@ class TypeChange:
         version = planner.plan.version - 1
         self.archive_name = f"{fld.key}__v{version}"
         self.archive_table = sql_name(self.app, self.ekey, self.archive_name)
+        self.question_id = f"type:{self.ekey}:{fld.key}"
         self.words = M(
             "changes field %(field)s of %(entity)s from %(old_type)s to %(new_type)s",
             field=fld.key,
@@ -269,9 +270,7 @@ class TypeChange:
             if answer is None:
                 return
             if answer == "stop":
-                p.refuse(
-                    M("stopped by the answer to %(question_id)s: %(change)s", question_id=f"type:{self.ekey}:{fld.key}", change=self.words)
-                )
+                p.refuse(M("stopped by the answer to %(question_id)s: %(change)s", question_id=self.question_id, change=self.words))
                 return
             for rid, old_value, outcome in sorted(lossy + failed, key=lambda item: item[0]):
                 if outcome.kind == "lossy" and outcome.loss == answer:
@@ -350,10 +349,11 @@ class TypeChange:
         samples: list[Message] = []
         for rid, old_value, outcome in sorted(failed + lossy, key=lambda item: item[0])[:MAX_SAMPLES]:
             if outcome.kind == "failed":
-                samples.append(M("%(sample)s (%(reason)s)", sample=f"#{rid}: {convert.show(old_value)}", reason=outcome.reason))
+                sample = f"#{rid}: {convert.show(old_value)}"
+                samples.append(M("%(sample)s (%(reason)s)", sample=sample, reason=outcome.reason))
             else:
                 samples.append(plain(f"#{rid}: {convert.show(old_value)} -> {convert.show(outcome.value)}"))
-        question = Question(f"type:{self.ekey}:{self.fld.key}", text, choices, len(failed) + len(lossy), samples)
+        question = Question(self.question_id, text, choices, len(failed) + len(lossy), samples)
         return self.p.ask(question)
 
     def claim_names(self) -> None:

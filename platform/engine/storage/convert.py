@@ -153,7 +153,7 @@ def _scalar(value: Any, old: Field, new: Field) -> Outcome:
     if dst == "date" and src == "datetime":
         local = value.astimezone(clock.zone())
         if local.time() != dt.time():
-            return _lossy(local.date(), "date", M("has the time %(time)s", time=f"{local:%H:%M}"))
+            return _lossy(local.date(), "date", M("has the time %(time)s", time=local.strftime("%H:%M")))
         return _ok(local.date())
     if dst == "datetime" and src == "date":
         return _ok(clock.start_of(value))
