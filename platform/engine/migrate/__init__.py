@@ -33,8 +33,8 @@ approvals. Storage stays below them and imports neither.
 
 from flowdeck.engine.migrate.archive import archived_fields
 from flowdeck.engine.migrate.fields import describe_type, signature
-from flowdeck.engine.migrate.plan import Plan, Question, Step
-from flowdeck.engine.migrate.planner import MAX_SAMPLES, make_plan
+from flowdeck.engine.migrate.plan import MAX_SAMPLES, Plan, Question, Step
+from flowdeck.engine.migrate.planner import make_plan
 from flowdeck.engine.migrate.typechange import TypeChange
 
 __all__ = ["MAX_SAMPLES", "Plan", "Question", "Step", "TypeChange", "archived_fields", "describe_type", "make_plan", "signature"]

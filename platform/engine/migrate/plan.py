@@ -14,6 +14,9 @@ from sqlalchemy.engine import Connection
 
 from flowdeck.engine.messages import M, Message
 
+MAX_SAMPLES = 20
+"""How many of the records or values a question is about it lists."""
+
 
 @dataclass
 class Step:

@@ -18,12 +18,10 @@ from sqlalchemy.engine import Connection
 from flowdeck.engine.fieldtypes import is_many
 from flowdeck.engine.messages import M, Message, plain
 from flowdeck.engine.migrate import archive, structure
-from flowdeck.engine.migrate.plan import Plan, Question, Step
+from flowdeck.engine.migrate.plan import MAX_SAMPLES, Plan, Question, Step
 from flowdeck.engine.schema.model import App, Entity, Field
 from flowdeck.engine.storage import convert
 from flowdeck.engine.storage.tables import AppTables, side_table_name, table_name
-
-MAX_SAMPLES = 20
 
 
 def count(conn: Connection, statement: sa.Executable) -> int:

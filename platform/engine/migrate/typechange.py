@@ -22,7 +22,7 @@ from flowdeck.engine.messages import M, Message, plain
 from flowdeck.engine.migrate.archive import definition_of
 from flowdeck.engine.migrate.entries import chunks, log_moves, now, touch
 from flowdeck.engine.migrate.fields import describe_type, signature, spec_signature, type_change_words
-from flowdeck.engine.migrate.plan import Question
+from flowdeck.engine.migrate.plan import MAX_SAMPLES, Question
 from flowdeck.engine.phrases import Words, and_joined, comma_joined, sentences
 from flowdeck.engine.schema.model import Entity, Field
 from flowdeck.engine.storage import convert, ddl
@@ -30,8 +30,6 @@ from flowdeck.engine.storage.tables import EntityTables, index_name, side_table_
 
 if TYPE_CHECKING:
     from flowdeck.engine.migrate.planner import Planner
-
-MAX_SAMPLES = 20
 
 
 def _column_type(fld: Field) -> Any:
