@@ -12,6 +12,16 @@ FORBIDDEN = {
     "engine": ("flask", "werkzeug", "jinja2", "marshmallow", "flask_wtf", "flowdeck.forms", "flowdeck.views", "flowdeck.app"),
     "forms": ("flask", "flowdeck.views", "flowdeck.app"),
     "demo": ("flask", "werkzeug", "jinja2", "flowdeck.forms", "flowdeck.views", "flowdeck.app", "flowdeck.cli"),
+    # Storage (tables, DDL, value conversion) sits below records and approvals: the migration
+    # planner that moves records and withdraws approval requests is engine/migrate/.
+    "engine/storage": (
+        "flowdeck.engine.records",
+        "flowdeck.engine.workflow",
+        "flowdeck.engine.approvals",
+        "flowdeck.engine.approval_core",
+        "flowdeck.engine.history",
+        "flowdeck.engine.migrate",
+    ),
 }
 
 

@@ -28,10 +28,11 @@ from flowdeck import bundled
 from flowdeck.engine import models
 from flowdeck.engine.db import Database
 from flowdeck.engine.errors import ChoicesNeeded, Forbidden, MigrationRefused
+from flowdeck.engine.messages import M, Message
+from flowdeck.engine.migrate import Plan, make_plan
 from flowdeck.engine.permissions import Actor
 from flowdeck.engine.schema.loader import load_app
 from flowdeck.engine.schema.model import App
-from flowdeck.engine.storage.plan import Plan, make_plan
 from flowdeck.engine.storage.tables import build_app_tables
 from flowdeck.engine.system import bump_schema_generation
 
@@ -104,7 +105,7 @@ def apply_document(
     document: Mapping[str, Any],
     *,
     actor: Actor,
-    message: str | None = None,
+    message: Message | str | None = None,
     dry_run: bool = False,
     choices: Mapping[str, str] | None = None,
 ) -> ApplyResult:
@@ -116,9 +117,13 @@ def apply_document(
     done; Forbidden unless `actor` is an administrator. Nothing is applied in these cases.
     On `dry_run` it only plans (and raises the same way), inside a transaction that is
     rolled back. History entries of records moved by the plan name `actor`.
+
+    `message` says why: a Message is the system's reason (`M("bundled app")`), kept as JSON
+    and worded in the reader's language; a `str` is the admin's own words, kept as typed.
     """
     if not actor.is_admin:
-        raise Forbidden("only administrators can change apps")
+        raise Forbidden(M("only administrators can change apps"))
+    reason, words = (message.to_json(), None) if isinstance(message, Message) else (None, message)
     answers = dict(choices or {})
 
     def work(conn: Connection) -> ApplyResult:
@@ -134,7 +139,13 @@ def apply_document(
         source = source or app.source or f"local:{uuid.uuid4()}"
         conn.execute(
             models.app_versions.insert().values(
-                app=app.key, version=version, document=dict(document), checksum=checksum(document), author_id=actor.user_id, message=message
+                app=app.key,
+                version=version,
+                document=dict(document),
+                checksum=checksum(document),
+                author_id=actor.user_id,
+                message=words,
+                reason=sa.null() if reason is None else reason,
             )
         )
         if version == 1:
@@ -160,4 +171,4 @@ def read_document(path: Path) -> dict[str, Any]:
 
 
 def install_bundled(db: Database, *, actor: Actor) -> list[ApplyResult]:
-    return [apply_document(db, read_document(path), actor=actor, message="bundled app") for path in bundled_documents()]
+    return [apply_document(db, read_document(path), actor=actor, message=M("bundled app")) for path in bundled_documents()]

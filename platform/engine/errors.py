@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from flowdeck.engine.messages import Message
+from flowdeck.engine.messages import M, Message
 
 
 class FlowdeckError(Exception):
@@ -21,11 +21,17 @@ class FlowdeckError(Exception):
 
 @dataclass(frozen=True)
 class SchemaProblem:
+    """What is wrong at a JSON path of an app document (`entities.task.fields.due.type`)."""
+
     path: str
-    message: str
+    message: Message | str
 
     def __str__(self) -> str:
-        return f"{self.path}: {self.message}" if self.path else self.message
+        return f"{self.path}: {self.message}" if self.path else str(self.message)
+
+    def with_path(self) -> Message | str:
+        """The problem with its path in front, for showing it in a person's language."""
+        return M("%(path)s: %(problem)s", path=self.path, problem=self.message) if self.path else self.message
 
 
 class SchemaInvalid(FlowdeckError):
@@ -76,10 +82,10 @@ class MigrationRefused(FlowdeckError):
     """A schema change the migration planner will not apply safely. `plan`, when given, is
     the plan that was refused (for printing it with the reasons)."""
 
-    def __init__(self, reasons: Iterable[str], plan: Any = None) -> None:
+    def __init__(self, reasons: Iterable[Message | str], plan: Any = None) -> None:
         self.reasons = list(reasons)
         self.plan = plan
-        super().__init__("\n".join(self.reasons))
+        super().__init__("\n".join(str(reason) for reason in self.reasons))
 
 
 class ChoicesNeeded(MigrationRefused):
@@ -89,7 +95,15 @@ class ChoicesNeeded(MigrationRefused):
 
     def __init__(self, questions: Iterable[Any], plan: Any = None) -> None:
         self.questions = list(questions)
-        reasons = [f"{q.id} needs an answer: {q.text} (choices: {', '.join(value for value, _ in q.choices)})" for q in self.questions]
+        reasons = [
+            M(
+                "%(question_id)s needs an answer: %(question)s (choices: %(choices)s)",
+                question_id=q.id,
+                question=q.text,
+                choices=[value for value, _ in q.choices],
+            )
+            for q in self.questions
+        ]
         super().__init__(reasons, plan)
 
 

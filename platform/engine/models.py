@@ -104,6 +104,9 @@ class AppVersion(Base):
     checksum: Mapped[str] = mapped_column(sa.String(64))
     author_id: Mapped[int | None] = mapped_column(sa.ForeignKey("fd_users.id", ondelete="SET NULL"))
     message: Mapped[str | None] = mapped_column(sa.Text)
+    """The admin's own words for this version, as typed."""
+    reason: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    """The system's reason ("bundled app", "rollback to v3") as a Message's JSON form."""
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

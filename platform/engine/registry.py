@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 from flowdeck.engine import models
 from flowdeck.engine.db import Database
 from flowdeck.engine.errors import NotFound
+from flowdeck.engine.messages import M
 from flowdeck.engine.schema.loader import load_app
 from flowdeck.engine.storage.tables import AppTables, EntityTables, build_app_tables
 from flowdeck.engine.system import schema_generation
@@ -35,14 +36,14 @@ class Registry:
         try:
             return self.apps[key]
         except KeyError:
-            raise NotFound(f'there is no app "{key}"') from None
+            raise NotFound(M('there is no app "%(app)s"', app=key)) from None
 
     def entity(self, app: str, entity: str) -> EntityTables:
         tables = self.app(app)
         try:
             return tables.entities[entity]
         except KeyError:
-            raise NotFound(f'app "{app}" has no entity "{entity}"') from None
+            raise NotFound(M('app "%(app)s" has no entity "%(key)s"', app=app, key=entity)) from None
 
 
 def current_documents(conn: Connection) -> dict[str, tuple[int, dict]]:

@@ -1,10 +1,15 @@
 """The versions of an app: who applied what and when, the difference between two
-documents in plain words, and rollback to an earlier document (applied as a new version).
+documents as summaries for the admin, and rollback to an earlier document (applied as a
+new version).
 
 Every applied document is kept in `fd_app_versions`, so any version can be read, compared
 or applied again. A rollback is an ordinary apply of the old document: its plan may ask
 the same questions as any change (records in a state the old document does not have,
 values to convert back), and `choices` answers them.
+
+Why a version was applied is the system's reason (`reason`, a Message kept as JSON:
+"bundled app", "rollback to v3") or the admin's own words (`message`, text as typed);
+`VersionInfo.message` is whichever the version has.
 """
 
 from __future__ import annotations
@@ -22,7 +27,9 @@ from flowdeck.engine import models
 from flowdeck.engine.apps import ApplyResult, apply_document
 from flowdeck.engine.db import Database
 from flowdeck.engine.errors import NotFound
+from flowdeck.engine.messages import M, Message, Mp
 from flowdeck.engine.permissions import Actor
+from flowdeck.engine.phrases import Words, type_words
 from flowdeck.engine.schema.shape import format_path
 
 
@@ -32,7 +39,8 @@ class VersionInfo:
     author_id: int | None
     author_name: str | None  # the author's display name (username if none); None for the system or a deleted user
     created_at: dt.datetime
-    message: str | None
+    message: Message | str | None
+    """Why: the system's reason, or the admin's own words (None when neither was given)."""
     checksum: str
 
 
@@ -40,16 +48,24 @@ def list_versions(conn: Connection, app: str) -> list[VersionInfo]:
     """Every version of `app`, oldest first. Raises NotFound for an app never applied."""
     v, u = models.app_versions, models.users
     rows = conn.execute(
-        sa.select(v.c.version, v.c.author_id, u.c.display_name, u.c.username, v.c.created_at, v.c.message, v.c.checksum)
+        sa.select(v.c.version, v.c.author_id, u.c.display_name, u.c.username, v.c.created_at, v.c.reason, v.c.message, v.c.checksum)
         .select_from(v.outerjoin(u, u.c.id == v.c.author_id))
         .where(v.c.app == app)
         .order_by(v.c.version)
     ).all()
     if not rows:
-        raise NotFound(f'there is no app "{app}"')
+        raise NotFound(M('there is no app "%(app)s"', app=app))
     return [
-        VersionInfo(row.version, row.author_id, row.display_name or row.username, row.created_at, row.message, row.checksum) for row in rows
+        VersionInfo(
+            row.version, row.author_id, row.display_name or row.username, row.created_at, why(row.reason, row.message), row.checksum
+        )
+        for row in rows
     ]
+
+
+def why(reason: Any, message: str | None) -> Message | str | None:
+    """A version's stored reason (JSON) read back as a Message, else the admin's words."""
+    return Message.from_json(reason) if reason is not None else message
 
 
 def get_document(conn: Connection, app: str, version: int) -> dict[str, Any]:
@@ -57,15 +73,15 @@ def get_document(conn: Connection, app: str, version: int) -> dict[str, Any]:
     v = models.app_versions
     document = conn.execute(sa.select(v.c.document).where((v.c.app == app) & (v.c.version == version))).scalar()
     if document is None:
-        raise NotFound(f'app "{app}" has no version {version}')
+        raise NotFound(M('app "%(app)s" has no version %(version)s', app=app, version=version))
     return dict(document)
 
 
 def rollback(db: Database, app: str, to_version: int, *, actor: Actor, choices: Mapping[str, str] | None = None) -> ApplyResult:
-    """Apply the document of `to_version` again, as a new version with the message
+    """Apply the document of `to_version` again, as a new version with the reason
     "rollback to vN". Data moves need `choices` like any change (ChoicesNeeded otherwise)."""
     document = db.read(lambda conn: get_document(conn, app, to_version))
-    return apply_document(db, document, actor=actor, message=f"rollback to v{to_version}", choices=choices)
+    return apply_document(db, document, actor=actor, message=M("rollback to v%(version)s", version=to_version), choices=choices)
 
 
 # -- differences ---------------------------------------------------------------------------
@@ -80,7 +96,7 @@ class Change:
     kind: str
     old: Any
     new: Any
-    summary: str
+    summary: Message
 
 
 # Objects compared as one value: a changed label is one change, not one per language.
@@ -96,20 +112,18 @@ def diff_documents(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Chang
 
 
 def _text(value: Any) -> str:
+    """A value as the document writes it (a label by its English text)."""
     if isinstance(value, Mapping) and set(value) <= {"en", "zh"} and value:
         return str(value.get("en") or next(iter(value.values())))
     return json.dumps(value, ensure_ascii=False)
 
 
-def _type_of(spec: Mapping[str, Any]) -> str:
+def _type_of(spec: Mapping[str, Any]) -> Words:
     kind = spec.get("type", "?")
-    if kind == "computed":
-        kind = f"computed {spec.get('result', 'decimal')}"
-    if spec.get("many"):
-        kind = f"many {kind}"
-    if spec.get("to"):
-        kind = f"{kind} to {spec['to']}"
-    return kind
+    computed = kind == "computed"
+    if computed:
+        kind = spec.get("result", "decimal")
+    return type_words(str(kind), computed=computed, many=bool(spec.get("many")), to=spec.get("to"))
 
 
 def _keyed(items: Any) -> dict[str, tuple[int, Any]] | None:
@@ -125,32 +139,62 @@ def _keyed(items: Any) -> dict[str, tuple[int, Any]] | None:
     return out
 
 
-_NAMES = {
-    "to": "target state",
-    "from": "source states",
-    "require": "required fields",
-    "comment": "comment rule",
-    "color": "colour",
-    "required": "required flag",
-    "read_only": "read-only flag",
-}
+def _member(raw: str) -> Message:
+    """A member of the document by the name a summary gives it; other members by their key."""
+    names = {
+        "label": Mp("a member of an app document", "label"),
+        "plural": Mp("a member of an app document", "plural"),
+        "description": Mp("a member of an app document", "description"),
+        "help": Mp("a member of an app document", "help"),
+        "guard_message": Mp("a member of an app document", "guard_message"),
+        "filter": Mp("a member of an app document", "filter"),
+        "sections": Mp("a member of an app document", "sections"),
+        "rules": Mp("a member of an app document", "rules"),
+        "to": Mp("a member of an app document", "target state"),
+        "from": Mp("a member of an app document", "source states"),
+        "require": Mp("a member of an app document", "required fields"),
+        "comment": Mp("a member of an app document", "comment rule"),
+        "color": Mp("a member of an app document", "colour"),
+        "required": Mp("a member of an app document", "required flag"),
+        "read_only": Mp("a member of an app document", "read-only flag"),
+    }
+    # TRANSLATORS: a key of the document (max_length) between the words of a sentence.
+    return names.get(raw) or Mp("a member of an app document", "%(key)s", key=raw)
+
+
+def _what(noun: str, key: str) -> Message:
+    """What a change is about: `role lead`, `field task.due`."""
+    if noun == "role":
+        return Mp("what a document change is about", "role %(key)s", key=key)
+    if noun == "entity":
+        return Mp("what a document change is about", "entity %(key)s", key=key)
+    if noun == "state":
+        return Mp("what a document change is about", "state %(key)s", key=key)
+    if noun == "view":
+        return Mp("what a document change is about", "view %(key)s", key=key)
+    if noun == "transition":
+        return Mp("what a document change is about", "transition %(key)s", key=key)
+    return Mp("what a document change is about", "field %(key)s", key=key)
+
+
+_LIKE_LABELS = ("label", "plural", "description", "help", "guard_message", "filter", "sections", "rules")
 
 
 class _Differ:
     def __init__(self, out: list[Change]) -> None:
         self.out = out
 
-    def add(self, path: list[Any], kind: str, old: Any, new: Any, summary: str) -> None:
+    def add(self, path: list[Any], kind: str, old: Any, new: Any, summary: Message) -> None:
         self.out.append(Change(format_path(path), kind, old, new, summary))
 
     # -- generic -----------------------------------------------------------------------------
 
-    def values(self, path: list[Any], old: Mapping[str, Any], new: Mapping[str, Any], what: str) -> None:
+    def values(self, path: list[Any], old: Mapping[str, Any], new: Mapping[str, Any], what: Message) -> None:
         """Compare two objects member by member; `what` names the object ("state review")."""
         for key in [*new, *(k for k in old if k not in new)]:
             self.member([*path, key], old.get(key), new.get(key), what, base=len(path))
 
-    def member(self, path: list[Any], old: Any, new: Any, what: str, *, base: int) -> None:
+    def member(self, path: list[Any], old: Any, new: Any, what: Message, *, base: int) -> None:
         """One member of an object; nested objects are compared member by member, except
         labels and the like, which are one value."""
         if old == new:
@@ -160,31 +204,40 @@ class _Differ:
                 self.member([*path, key], old.get(key), new.get(key), what, base=base)
             return
         raw = ".".join(str(p) for p in path[base:])
-        name = _NAMES.get(raw, raw)
+        name = _member(raw)
         kind = "added" if old is None else "removed" if new is None else "changed"
-        if raw in ("label", "plural", "description", "help", "guard_message", "filter", "sections", "rules"):
-            self.add(path, kind, old, new, f"{'removes' if new is None else 'changes'} the {name} of {what}")
+        if raw in _LIKE_LABELS:
+            if new is None:
+                self.add(path, kind, old, new, M("removes the %(member)s of %(what)s", member=name, what=what))
+            else:
+                self.add(path, kind, old, new, M("changes the %(member)s of %(what)s", member=name, what=what))
         elif old is None:
-            self.add(path, "added", None, new, f"sets the {name} of {what} to {_text(new)}")
+            self.add(path, "added", None, new, M("sets the %(member)s of %(what)s to %(new)s", member=name, what=what, new=_text(new)))
         elif new is None:
-            self.add(path, "removed", old, None, f"removes the {name} of {what}")
+            self.add(path, "removed", old, None, M("removes the %(member)s of %(what)s", member=name, what=what))
         else:
-            self.add(path, "changed", old, new, f"changes the {name} of {what} from {_text(old)} to {_text(new)}")
+            self.add(
+                path,
+                "changed",
+                old,
+                new,
+                M("changes the %(member)s of %(what)s from %(old)s to %(new)s", member=name, what=what, old=_text(old), new=_text(new)),
+            )
 
     # -- the document ----------------------------------------------------------------------
 
     def document(self, old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
         for key in ("key", "label", "description", "source", "$schema"):
-            self.member([key], old.get(key), new.get(key), "the app", base=0)
+            self.member([key], old.get(key), new.get(key), Mp("what a document change is about", "the app"), base=0)
         self.objects(["roles"], old.get("roles") or {}, new.get("roles") or {}, "role", lambda k: k)
         old_entities, new_entities = old.get("entities") or {}, new.get("entities") or {}
         for key in [*new_entities, *(k for k in old_entities if k not in new_entities)]:
             path = ["entities", key]
             before, after = old_entities.get(key), new_entities.get(key)
             if before is None:
-                self.add(path, "added", None, after, f"adds entity {key}")
+                self.add(path, "added", None, after, M("adds entity %(entity)s", entity=key))
             elif after is None:
-                self.add(path, "removed", before, None, f"removes entity {key}")
+                self.add(path, "removed", before, None, M("removes entity %(entity)s", entity=key))
             elif before != after:
                 self.entity(path, key, before, after)
 
@@ -193,17 +246,17 @@ class _Differ:
         for key in [*new, *(k for k in old if k not in new)]:
             before, after = old.get(key), new.get(key)
             if before is None:
-                self.add([*path, key], "added", None, after, f"adds {noun} {name(key)}")
+                self.add([*path, key], "added", None, after, _added(noun, name(key)))
             elif after is None:
-                self.add([*path, key], "removed", before, None, f"removes {noun} {name(key)}")
+                self.add([*path, key], "removed", before, None, _removed(noun, name(key)))
             elif before != after:
-                self.values([*path, key], before, after, f"{noun} {name(key)}")
+                self.values([*path, key], before, after, _what(noun, name(key)))
 
     def entity(self, path: list[Any], key: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
         for member in [*new, *(k for k in old if k not in new)]:
             if member in ("fields", "workflow", "views"):
                 continue
-            self.member([*path, member], old.get(member), new.get(member), f"entity {key}", base=len(path))
+            self.member([*path, member], old.get(member), new.get(member), _what("entity", key), base=len(path))
         self.fields([*path, "fields"], key, old.get("fields") or {}, new.get("fields") or {})
         self.workflow([*path, "workflow"], old.get("workflow"), new.get("workflow"))
         self.objects([*path, "views"], old.get("views") or {}, new.get("views") or {}, "view", lambda k: f"{key}.{k}")
@@ -217,30 +270,36 @@ class _Differ:
         }
         for key in [*new, *(k for k in old if k not in new)]:
             before, after = old.get(key), new.get(key)
+            name = f"{owner}{key}"
             if key in renamed:
                 continue  # reported under its new key
             if after is not None and before is None and key in renamed.values():
                 was = after["was"]
                 before = old[was]
-                self.add([*path, key], "changed", before, after, f"renames field {was} to {key}")
-                self.field([*path, key], f"{owner}{key}", {**before, "was": after.get("was")}, after, entity)
+                self.add([*path, key], "changed", before, after, M("renames field %(old)s to %(new)s", old=was, new=key))
+                self.field([*path, key], name, {**before, "was": after.get("was")}, after, entity)
                 continue
             if before is None:
-                self.add([*path, key], "added", None, after, f"adds field {owner}{key} ({_type_of(after)})")
+                self.add([*path, key], "added", None, after, M("adds field %(field)s (%(type)s)", field=name, type=_type_of(after)))
             elif after is None:
-                self.add([*path, key], "removed", before, None, f"removes field {owner}{key}")
+                self.add([*path, key], "removed", before, None, M("removes field %(field)s", field=name))
             elif before != after:
-                self.field([*path, key], f"{owner}{key}", before, after, entity)
+                self.field([*path, key], name, before, after, entity)
 
     def field(self, path: list[Any], name: str, old: Mapping[str, Any], new: Mapping[str, Any], entity: str) -> None:
-        what = f"field {name}"
+        what = _what("field", name)
         if _type_of(old) != _type_of(new):
             self.add(
                 [*path, "type"],
                 "changed",
-                _type_of(old),
-                _type_of(new),
-                f"changes the type of {what} from {_type_of(old)} to {_type_of(new)}",
+                str(_type_of(old)),
+                str(_type_of(new)),
+                M(
+                    "changes the type of field %(field)s from %(old_type)s to %(new_type)s",
+                    field=name,
+                    old_type=_type_of(old),
+                    new_type=_type_of(new),
+                ),
             )
         for member in [*new, *(k for k in old if k not in new)]:
             if member in ("type", "many", "to", "result", "options", "fields", "was"):
@@ -254,58 +313,84 @@ class _Differ:
     def options(self, path: list[Any], name: str, old: list[Any], new: list[Any]) -> None:
         before, after = _keyed(old), _keyed(new)
         if before is None or after is None:
-            self.add(path, "changed", old, new, f"changes the options of field {name}")
+            self.add(path, "changed", old, new, M("changes the options of field %(field)s", field=name))
             return
         for key in [*after, *(k for k in before if k not in after)]:
             if key not in before:
                 index, item = after[key]
-                self.add([*path, index], "added", None, item, f"adds option {key} to field {name}")
+                self.add([*path, index], "added", None, item, M("adds option %(option)s to field %(field)s", option=key, field=name))
             elif key not in after:
                 index, item = before[key]
-                self.add([*path, index], "removed", item, None, f"removes option {key} of field {name}")
+                self.add([*path, index], "removed", item, None, M("removes option %(option)s of field %(field)s", option=key, field=name))
             else:
                 (_, was), (index, item) = before[key], after[key]
                 was = {"key": was} if isinstance(was, str) else was
                 now = {"key": item} if isinstance(item, str) else item
                 if was != now:
-                    self.values([*path, index], was, now, f"option {key} of field {name}")
+                    what = Mp("what a document change is about", "option %(option)s of field %(field)s", option=key, field=name)
+                    self.values([*path, index], was, now, what)
         if [k for k in before if k in after] != [k for k in after if k in before]:
-            self.add(path, "changed", old, new, f"reorders the options of field {name}")
+            self.add(path, "changed", old, new, M("reorders the options of field %(field)s", field=name))
 
     def workflow(self, path: list[Any], old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> None:
         if old == new:
             return
         entity = path[-2]
         if old is None:
-            self.add(path, "added", None, new, f"adds a workflow to entity {entity}")
+            self.add(path, "added", None, new, M("adds a workflow to entity %(entity)s", entity=entity))
             return
         if new is None:
-            self.add(path, "removed", old, None, f"removes the workflow of entity {entity}")
+            self.add(path, "removed", old, None, M("removes the workflow of entity %(entity)s", entity=entity))
             return
         if old.get("initial") != new.get("initial"):
-            self.add(
-                [*path, "initial"], "changed", old.get("initial"), new.get("initial"),
-                f"changes the initial state of entity {entity} from {old.get('initial')} to {new.get('initial')}",
-            )  # fmt: skip
+            said = M(
+                "changes the initial state of entity %(entity)s from %(old)s to %(new)s",
+                entity=entity,
+                old=str(old.get("initial")),
+                new=str(new.get("initial")),
+            )
+            self.add([*path, "initial"], "changed", old.get("initial"), new.get("initial"), said)
         self.objects([*path, "states"], old.get("states") or {}, new.get("states") or {}, "state", lambda k: k)
         self.transitions([*path, "transitions"], old.get("transitions") or [], new.get("transitions") or [])
         if old.get("rules") != new.get("rules"):
-            self.add([*path, "rules"], "changed", old.get("rules"), new.get("rules"), f"changes the field rules of entity {entity}")
+            self.add(
+                [*path, "rules"],
+                "changed",
+                old.get("rules"),
+                new.get("rules"),
+                M("changes the field rules of entity %(entity)s", entity=entity),
+            )
 
     def transitions(self, path: list[Any], old: list[Any], new: list[Any]) -> None:
         before, after = _keyed(old), _keyed(new)
         if before is None or after is None:
             if old != new:
-                self.add(path, "changed", old, new, "changes the transitions")
+                self.add(path, "changed", old, new, M("changes the transitions"))
             return
         for key in [*after, *(k for k in before if k not in after)]:
             if key not in before:
                 index, item = after[key]
-                self.add([*path, index], "added", None, item, f"adds transition {key}")
+                self.add([*path, index], "added", None, item, M("adds transition %(key)s", key=key))
             elif key not in after:
                 index, item = before[key]
-                self.add([*path, index], "removed", item, None, f"removes transition {key}")
+                self.add([*path, index], "removed", item, None, M("removes transition %(key)s", key=key))
             else:
                 (_, was), (index, item) = before[key], after[key]
                 if was != item:
-                    self.values([*path, index], was, item, f"transition {key}")
+                    self.values([*path, index], was, item, _what("transition", key))
+
+
+def _added(noun: str, key: str) -> Message:
+    if noun == "role":
+        return M("adds role %(key)s", key=key)
+    if noun == "state":
+        return M("adds state %(key)s", key=key)
+    return M("adds view %(key)s", key=key)
+
+
+def _removed(noun: str, key: str) -> Message:
+    if noun == "role":
+        return M("removes role %(key)s", key=key)
+    if noun == "state":
+        return M("removes state %(key)s", key=key)
+    return M("removes view %(key)s", key=key)

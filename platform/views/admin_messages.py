@@ -970,6 +970,7 @@ def _say(text: str, entity: Entity | None = None) -> str:
 def translate(message: str, entity: Entity | None = None) -> str:
     """An admin text of the engine in the current language (the engine's other messages
     through `engine_messages`); the text itself when nothing knows it, and always in English."""
+    message = message if message is None else str(message)  # an engine Message: its English text
     if not message or not has_request_context() or lang() == "en":
         return message
     text = message.strip()

@@ -62,6 +62,6 @@ def test_cli_rollback_asks_then_applies_with_choices(db, install, cli, tmp_path)
     assert done.exit_code == 0, done.output
     assert "moves the 1 task records in state blocked to review" in done.output and "applied as version 3" in done.output
     assert fetch(db, rec.id).state == "review"
-    assert db.read(lambda c: versions.list_versions(c, "demo"))[-1].message == "rollback to v1"
+    assert str(db.read(lambda c: versions.list_versions(c, "demo"))[-1].message) == "rollback to v1"
     unknown = cli.invoke(main, ["rollback", "demo", "9"])
     assert unknown.exit_code == 1 and "has no version 9" in unknown.output

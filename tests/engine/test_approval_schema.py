@@ -53,7 +53,7 @@ def doc(steps: list[dict[str, Any]] | dict[str, Any] | None = None, **approval: 
 
 
 def problems(document: dict[str, Any]) -> list[tuple[str, str]]:
-    return [(p.path, p.message) for p in check_document(document)]
+    return [(p.path, str(p.message)) for p in check_document(document)]
 
 
 def step(**keys: Any) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from flowdeck.engine import models, query, records, workflow
 from flowdeck.engine.apps import ApplyResult, apply_document
 from flowdeck.engine.db import Database
 from flowdeck.engine.errors import ChoicesNeeded, MigrationRefused, NotFound, RecordInvalid
+from flowdeck.engine.messages import english
 from flowdeck.engine.permissions import Actor
 from flowdeck.engine.registry import Catalog, Registry
 from flowdeck.engine.system import schema_generation
@@ -106,7 +107,7 @@ def test_adding_a_field_adds_a_column(db, base, catalog):
     doc["entities"]["task"]["fields"]["due"] = {"type": "date"}
     result = apply(db, doc)
     assert result.applied and result.version == 2
-    assert "adds field due to task" in result.plan.describe()
+    assert "adds field due to task" in english(result.plan.describe())
     assert "due" in columns(db, TASK)
     registry = catalog.current()
     assert fetch(db, registry, old.id).values["due"] is None
@@ -120,7 +121,7 @@ def test_adding_an_entity_creates_its_table(db, base, catalog):
     doc = changed(base)
     doc["entities"]["note"] = {"fields": {"body": {"type": "text"}, "task": {"type": "reference", "to": "task"}}}
     result = apply(db, doc)
-    described = result.plan.describe()
+    described = english(result.plan.describe())
     assert "adds entity note (table demo__note)" in described
     assert any(line.startswith("creates tables: demo__note") for line in described)
     assert "demo__note" in table_names(db)
@@ -136,11 +137,11 @@ def test_adding_and_removing_an_index(db, base):
     doc = changed(base)
     doc["entities"]["task"]["fields"]["estimate"]["indexed"] = True
     result = apply(db, doc)
-    assert "adds index ix__demo__task__estimate" in result.plan.describe()
+    assert "adds index ix__demo__task__estimate" in english(result.plan.describe())
     assert "ix__demo__task__estimate" in index_names(db, TASK)
 
     result = apply(db, base)
-    assert "drops index ix__demo__task__estimate (no longer indexed or unique; no data is lost)" in result.plan.describe()
+    assert "drops index ix__demo__task__estimate (no longer indexed or unique; no data is lost)" in english(result.plan.describe())
     assert "ix__demo__task__estimate" not in index_names(db, TASK)
     assert "estimate" in columns(db, TASK)
 
@@ -152,7 +153,7 @@ def test_adding_a_unique_field_creates_a_unique_index(db, base, catalog):
     doc = changed(base)
     doc["entities"]["task"]["fields"]["title"]["unique"] = True
     result = apply(db, doc)
-    assert "adds index ux__demo__task__title" in result.plan.describe()
+    assert "adds index ux__demo__task__title" in english(result.plan.describe())
     assert "ux__demo__task__title" in index_names(db, TASK)
     with pytest.raises(RecordInvalid) as caught:
         create(db, catalog.current(), {"title": "One"})
@@ -167,7 +168,7 @@ def test_adding_a_field_with_a_default_fills_existing_records(db, base, catalog)
     doc["entities"]["task"]["fields"]["points"] = {"type": "integer", "default": 3}
     doc["entities"]["task"]["fields"]["size"] = {"type": "select", "options": ["s", "m"], "default": "m"}
     result = apply(db, doc)
-    described = result.plan.describe()
+    described = english(result.plan.describe())
     assert "fills field points of the 2 existing task records with its default" in described
     assert "fills field size of the 2 existing task records with its default" in described
     registry = catalog.current()
@@ -215,7 +216,7 @@ def test_adding_a_computed_field_fills_existing_records(db, base, catalog):
     doc = changed(base)
     doc["entities"]["task"]["fields"]["double"] = {"type": "computed", "formula": "estimate * 2", "result": "decimal"}
     result = apply(db, doc)
-    assert "recomputes double for the 2 existing task records" in result.plan.describe()
+    assert "recomputes double for the 2 existing task records" in english(result.plan.describe())
     registry = catalog.current()
     assert fetch(db, registry, first.id).values["double"] == Decimal("3.00")
     assert fetch(db, registry, second.id).values["double"] is None
@@ -245,7 +246,7 @@ def test_changing_a_formula_recomputes_existing_records(db, base, catalog):
     fields["double"]["formula"] = "estimate * 3"
     fields["lines"]["fields"]["cost"]["formula"] = "qty * 100"
     result = apply(db, doc)
-    assert "recomputes double, lines.cost for the 1 existing task records" in result.plan.describe()
+    assert "recomputes double, lines.cost for the 1 existing task records" in english(result.plan.describe())
     after = fetch(db, catalog.current(), rec.id)
     assert after.values["double"] == Decimal("6.00")
     assert [row["cost"] for row in after.values["lines"]] == [100, 200]
@@ -263,7 +264,7 @@ def test_adding_a_workflow_puts_existing_records_in_the_initial_state(db, instal
     doc = changed(doc)
     doc["entities"]["note"]["workflow"] = {"states": {"open": {"category": "todo"}, "closed": {"category": "done"}}}
     result = apply(db, doc)
-    assert "puts the 1 existing note records in state open" in result.plan.describe()
+    assert "puts the 1 existing note records in state open" in english(result.plan.describe())
     assert fetch(db, catalog.current(), note.id, "note").state == "open"
 
 
@@ -277,7 +278,7 @@ def test_renaming_a_field_with_was_keeps_its_data(db, base, catalog):
     fields = doc["entities"]["task"]["fields"]
     fields["effort"] = {**fields.pop("estimate"), "was": "estimate"}
     result = apply(db, doc)
-    assert "renames field estimate to effort in task (data kept)" in result.plan.describe()
+    assert "renames field estimate to effort in task (data kept)" in english(result.plan.describe())
     live = columns(db, TASK)
     assert "effort" in live and "estimate" not in live
     registry = catalog.current()
@@ -292,7 +293,7 @@ def test_renaming_a_field_with_was_keeps_its_data(db, base, catalog):
     doc = changed(doc)
     doc["entities"]["task"]["fields"]["note"] = {"type": "text"}
     again = apply(db, doc)
-    assert not any("renames" in line for line in again.plan.describe()), "a `was` left in the document renames only once"
+    assert not any("renames" in line for line in english(again.plan.describe())), "a `was` left in the document renames only once"
     assert fetch(db, catalog.current(), rec.id).values["effort"] == Decimal("1.50")
 
 
@@ -306,7 +307,7 @@ def test_renaming_a_many_valued_field_keeps_its_values(db, base, catalog):
     fields = doc["entities"]["task"]["fields"]
     fields["labels"] = {**fields.pop("tags"), "was": "tags"}
     result = apply(db, doc)
-    assert "renames field tags to labels in task (data kept)" in result.plan.describe()
+    assert "renames field tags to labels in task (data kept)" in english(result.plan.describe())
     names = table_names(db)
     assert "demo__task__labels" in names and "demo__task__tags" not in names
     assert fetch(db, catalog.current(), rec.id).values["labels"] == ["z", "x"]
@@ -322,8 +323,8 @@ def test_removing_a_field_archives_its_values(db, base, catalog):
     doc = changed(base)
     del doc["entities"]["task"]["fields"]["estimate"]
     result = apply(db, doc)
-    assert (
-        "removes field estimate of task: its 1 values are archived, not deleted; re-adding estimate restores them" in result.plan.describe()
+    assert "removes field estimate of task: its 1 values are archived, not deleted; re-adding estimate restores them" in english(
+        result.plan.describe()
     )
     assert "estimate" in columns(db, TASK), "the column is kept"
     stored = raw_value(db, TASK, "estimate", rec.id)
@@ -351,7 +352,7 @@ def test_re_adding_a_removed_field_restores_its_values(db, base, catalog):
     apply(db, doc)
     result = apply(db, base)
     assert result.applied
-    assert "takes task.estimate out of the archive" in result.plan.describe()
+    assert "takes task.estimate out of the archive" in english(result.plan.describe())
     assert archive_rows(db) == []
     assert fetch(db, catalog.current(), rec.id).values["estimate"] == Decimal("1.25")
 
@@ -363,7 +364,9 @@ def test_removing_a_many_valued_field_archives_its_link_table(db, base, catalog)
     apply(db, doc)
     rec = create(db, catalog.current(), {"title": "a", "tags": ["y", "x"]})
     result = apply(db, base)
-    assert "removes field tags of task: its 2 values are archived, not deleted; re-adding tags restores them" in result.plan.describe()
+    assert "removes field tags of task: its 2 values are archived, not deleted; re-adding tags restores them" in english(
+        result.plan.describe()
+    )
     assert "demo__task__tags" in table_names(db)
     assert [r["storage"] for r in archive_rows(db)] == ["demo__task__tags"]
     apply(db, doc)
@@ -381,7 +384,9 @@ def test_re_adding_a_removed_field_with_another_type_is_refused(db, base, catalo
     retyped["entities"]["task"]["fields"]["estimate"] = {"type": "text"}
     with pytest.raises(MigrationRefused) as caught:
         apply(db, retyped)
-    assert any("estimate" in reason and "decimal" in reason and "text" in reason for reason in caught.value.reasons), caught.value.reasons
+    assert any("estimate" in reason and "decimal" in reason and "text" in reason for reason in english(caught.value.reasons)), english(
+        caught.value.reasons
+    )
     assert_nothing_applied(db, version, versions, gen)
     assert len(archive_rows(db)) == 1
     apply(db, base)
@@ -397,7 +402,7 @@ def test_removing_an_entity_keeps_its_table(db, install, catalog):
     smaller = changed(doc)
     del smaller["entities"]["note"]
     result = apply(db, smaller)
-    assert "removes entity note: its 1 records are archived, not deleted; re-adding it restores them" in result.plan.describe()
+    assert "removes entity note: its 1 records are archived, not deleted; re-adding it restores them" in english(result.plan.describe())
     assert "demo__note" in table_names(db)
     assert raw_value(db, "demo__note", "body", note.id) == "keep me"
     rows = archive_rows(db)
@@ -405,7 +410,7 @@ def test_removing_an_entity_keeps_its_table(db, install, catalog):
     with pytest.raises(NotFound):
         catalog.current().entity("demo", "note")
     result = apply(db, doc)
-    assert "takes note out of the archive" in result.plan.describe()
+    assert "takes note out of the archive" in english(result.plan.describe())
     assert fetch(db, catalog.current(), note.id, "note").values["body"] == "keep me"
     assert archive_rows(db) == []
 
@@ -448,7 +453,7 @@ def test_type_change_that_loses_values_applies_nothing(db, base, catalog, change
     doc["entities"]["task"]["fields"]["due"] = {"type": "date"}  # a harmless change in the same document
     with pytest.raises(MigrationRefused) as caught:
         apply(db, doc)
-    assert any(reason.startswith(wording) for reason in caught.value.reasons), caught.value.reasons
+    assert any(reason.startswith(wording) for reason in english(caught.value.reasons)), english(caught.value.reasons)
     assert isinstance(caught.value, ChoicesNeeded) is question
     assert_nothing_applied(db, version, versions, gen)
     assert set(columns(db, TASK)) == before_columns, "the harmless part was not applied either"
@@ -481,9 +486,9 @@ def test_change_between_column_link_table_and_line_items_is_held_back(db, base, 
     retyped["entities"]["task"]["fields"][key] = after
     with pytest.raises(MigrationRefused) as caught:
         apply(db, retyped)
-    assert [r for r in caught.value.reasons if wording in r], caught.value.reasons
+    assert [r for r in english(caught.value.reasons) if wording in r], english(caught.value.reasons)
     if key != "tags" or after["type"] == "text":
-        assert [r for r in caught.value.reasons if "(1 records have a value)" in r], caught.value.reasons
+        assert [r for r in english(caught.value.reasons) if "(1 records have a value)" in r], english(caught.value.reasons)
     assert_nothing_applied(db, version, versions, gen)
     kept = fetch(db, catalog.current(), rec.id).values[key]
     if key == "lines":
@@ -501,7 +506,7 @@ def test_rename_with_a_type_change_is_done_cleanly(db, base, catalog):
     del fields["estimate"]
     fields["effort"] = {"type": "text", "was": "estimate"}
     result = apply(db, doc)
-    assert result.plan.describe()[:2] == [
+    assert english(result.plan.describe())[:2] == [
         "renames field estimate to effort in task (data kept)",
         "changes field effort of task from decimal to text: 1 values are converted; the old values are kept in column effort__v1 of "
         "demo__task",
@@ -524,13 +529,13 @@ def test_rename_and_unique_in_one_step(db, base, catalog):
     doc["entities"]["task"]["title"] = "name"
     with pytest.raises(MigrationRefused) as caught:
         apply(db, doc)
-    assert caught.value.reasons == ["makes field name of task unique, but 1 values appear more than once; fix them first"]
+    assert english(caught.value.reasons) == ["makes field name of task unique, but 1 values appear more than once; fix them first"]
 
     et = catalog.current().entity("demo", "task")
     db.run(lambda c: records.update_record(c, et, dupe.id, {"title": "c"}, actor=Actor.system(), expected_version=1))
     result = apply(db, doc)
     assert result.applied
-    assert "renames field title to name in task (data kept)" in result.plan.describe()
+    assert "renames field title to name in task (data kept)" in english(result.plan.describe())
     assert "ux__demo__task__name" in index_names(db, TASK)
     assert fetch(db, catalog.current(), dupe.id).values["name"] == "c"
     with pytest.raises(RecordInvalid) as refused:
@@ -547,7 +552,7 @@ def test_new_unique_field_with_a_default_over_existing_records_is_refused(db, ba
     doc["entities"]["task"]["fields"]["code"] = {"type": "text", "unique": True, "default": "X"}
     with pytest.raises(MigrationRefused) as caught:
         apply(db, doc)
-    assert caught.value.reasons == [
+    assert english(caught.value.reasons) == [
         "adds field code to task as unique with a default, but its 2 existing records would all get the same value; "
         "add it without a default"
     ]
@@ -576,11 +581,11 @@ def test_removing_a_state_with_records_asks_where_they_go(db, base, catalog):
     version, versions, gen = app_version(db), version_rows(db), generation(db)
     with pytest.raises(ChoicesNeeded) as caught:
         apply(db, _without_review(base))
-    assert caught.value.reasons == [
+    assert english(caught.value.reasons) == [
         "state:task:review needs an answer: removes state review of task, but 1 records are in it: choose the state they move to "
         "(choices: todo, doing, done)"
     ]
-    assert [(q.id, q.count, q.samples) for q in caught.value.questions] == [("state:task:review", 1, [f'#{rec.id} "a"'])]
+    assert [(q.id, q.count, english(q.samples)) for q in caught.value.questions] == [("state:task:review", 1, [f'#{rec.id} "a"'])]
     assert_nothing_applied(db, version, versions, gen)
     assert catalog.current().entity("demo", "task").entity.workflow.state("review") is not None
 
@@ -590,7 +595,7 @@ def test_removing_an_unused_state_is_allowed(db, base, catalog):
     create(db, catalog.current(), {"title": "a"})
     result = apply(db, _without_review(base))
     assert result.applied
-    assert "removes state review of task (no records are in it)" in result.plan.describe()
+    assert "removes state review of task (no records are in it)" in english(result.plan.describe())
     workflow = catalog.current().entity("demo", "task").entity.workflow
     assert workflow.state_keys() == ("todo", "doing", "done")
 
@@ -603,7 +608,7 @@ def test_removing_an_option_in_use_asks_for_a_replacement(db, base, catalog):
     doc["entities"]["task"]["fields"]["priority"]["options"] = ["low", "normal"]
     with pytest.raises(ChoicesNeeded) as caught:
         apply(db, doc)
-    assert caught.value.reasons == [
+    assert english(caught.value.reasons) == [
         "option:task:priority:high needs an answer: removes option high of task.priority, but 1 records use it: choose a replacement, "
         "or clear it (choices: low, normal, clear)"
     ]
@@ -611,7 +616,7 @@ def test_removing_an_option_in_use_asks_for_a_replacement(db, base, catalog):
 
     doc["entities"]["task"]["fields"]["priority"]["options"] = ["normal", "high"]
     result = apply(db, doc)
-    assert "removes option low of task.priority (no records use it)" in result.plan.describe()
+    assert "removes option low of task.priority (no records use it)" in english(result.plan.describe())
 
 
 def test_removing_a_multiselect_option_in_use_asks_for_a_replacement(db, base, catalog):
@@ -626,7 +631,7 @@ def test_removing_a_multiselect_option_in_use_asks_for_a_replacement(db, base, c
     with pytest.raises(ChoicesNeeded) as caught:
         apply(db, doc)
     assert [(q.id, q.count) for q in caught.value.questions] == [("option:task:tags:y", 2)]
-    assert "removes option y of task.tags, but 2 records use it" in caught.value.reasons[0]
+    assert "removes option y of task.tags, but 2 records use it" in english(caught.value.reasons)[0]
 
 
 def test_making_a_field_unique_over_duplicates_is_refused(db, base, catalog):
@@ -638,7 +643,7 @@ def test_making_a_field_unique_over_duplicates_is_refused(db, base, catalog):
     doc["entities"]["task"]["fields"]["title"]["unique"] = True
     with pytest.raises(MigrationRefused) as caught:
         apply(db, doc)
-    assert caught.value.reasons == ["makes field title of task unique, but 2 values appear more than once; fix them first"]
+    assert english(caught.value.reasons) == ["makes field title of task unique, but 2 values appear more than once; fix them first"]
     assert_nothing_applied(db, version, versions, gen)
     assert "ux__demo__task__title" not in index_names(db, TASK)
 
@@ -659,7 +664,7 @@ def test_dry_run_changes_nothing(db, base, catalog):
     doc["entities"]["note"] = {"fields": {"body": {"type": "text"}}}
     result = apply(db, doc, dry_run=True)
     assert not result.applied and result.version == version
-    described = result.plan.describe()
+    described = english(result.plan.describe())
     assert "adds field due to task" in described
     assert any(line.startswith("removes field estimate of task") for line in described)
     assert set(columns(db, TASK)) == before_columns
@@ -687,7 +692,7 @@ def test_applying_the_same_document_twice_creates_no_new_version(db, base):
     result = apply(db, base)
     assert not result.applied
     assert result.version == version == 1
-    assert result.plan.describe() == ["no changes to the tables"]
+    assert english(result.plan.describe()) == ["no changes to the tables"]
     assert_nothing_applied(db, version, versions, gen)
 
 

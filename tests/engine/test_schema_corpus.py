@@ -32,7 +32,7 @@ def _unmatched(problems: list[SchemaProblem], expect: list[dict[str, str]]) -> t
     left = list(problems)
     missing = []
     for item in expect:
-        match = next((p for p in left if p.path == item["path"] and item["message"] in p.message), None)
+        match = next((p for p in left if p.path == item["path"] and item["message"] in str(p.message)), None)
         if match is None:
             missing.append(item)
         else:

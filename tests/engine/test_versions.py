@@ -14,6 +14,7 @@ from flowdeck.engine import versions, workflow
 from flowdeck.engine.apps import checksum
 from flowdeck.engine.db import Database
 from flowdeck.engine.errors import ChoicesNeeded, Forbidden, NotFound
+from flowdeck.engine.messages import english
 from flowdeck.engine.permissions import Actor
 from flowdeck.engine.registry import Catalog
 from flowdeck.engine.versions import Change, VersionInfo, diff_documents
@@ -52,8 +53,9 @@ def test_get_document_returns_each_applied_document(db, install):
 def test_diff_summarises_each_change_in_plain_words():
     """Does diff_documents give one change per difference with its JSON path, kind, old and new values and a plain summary?"""
     changes = diff_documents(minimal_app(), second_version())
-    by_summary = {c.summary: c for c in changes}
-    assert by_summary["adds field task.due (date)"] == Change(
+    by_summary = {str(c.summary): c for c in changes}
+    added = by_summary["adds field task.due (date)"]
+    assert Change(added.path, added.kind, added.old, added.new, str(added.summary)) == Change(
         "entities.task.fields.due", "added", None, {"type": "date"}, "adds field task.due (date)"
     )
     rename = by_summary["renames field estimate to cost"]
@@ -72,7 +74,7 @@ def test_diff_summarises_each_change_in_plain_words():
     removed = by_summary["removes transition approve"]
     assert (removed.path, removed.kind, removed.new) == ("entities.task.workflow.transitions[2]", "removed", None)
     assert removed.old["to"] == "done"
-    assert len(changes) == 4, [c.summary for c in changes]
+    assert len(changes) == 4, english(c.summary for c in changes)
     assert diff_documents(second_version(), second_version()) == []
 
 
@@ -89,7 +91,7 @@ def test_diff_names_type_option_state_and_transition_changes():
     task["workflow"]["transitions"][0]["to"] = "review"
     task["views"] = {"board": {"type": "board", "group_by": "state"}}
     del new["roles"]["viewer"]
-    summaries = [c.summary for c in diff_documents(old, new)]
+    summaries = english(c.summary for c in diff_documents(old, new))
     assert summaries == [
         "removes role viewer",
         "adds option urgent to field task.priority",
@@ -121,7 +123,7 @@ def test_rollback_applies_the_old_document_as_a_new_version(db, install, make_us
     finally:
         other_db.dispose()
     listed = db.read(lambda c: versions.list_versions(c, "demo"))
-    assert (listed[-1].version, listed[-1].message, listed[-1].author_id) == (3, "rollback to v1", ivan.user_id)
+    assert (listed[-1].version, str(listed[-1].message), listed[-1].author_id) == (3, "rollback to v1", ivan.user_id)
     assert db.read(lambda c: versions.get_document(c, "demo", 3)) == minimal_app()
     values = fetch(db, rec.id).values
     assert values["estimate"] == Decimal("2.50") and "due" not in values

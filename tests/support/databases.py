@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from flowdeck.engine.apps import apply_document, bundled_documents, read_document
 from flowdeck.engine.db import Database
+from flowdeck.engine.messages import M
 from flowdeck.engine.permissions import Actor
 from flowdeck.engine.system import upgrade_system_tables
 
@@ -97,4 +98,4 @@ class DatabaseFactory:
 def install_bundled(db: Database) -> None:
     """The setup of the `bundled` template: every bundled app applied."""
     for path in bundled_documents():
-        apply_document(db, read_document(path), actor=Actor.system(), message="bundled app")
+        apply_document(db, read_document(path), actor=Actor.system(), message=M("bundled app"))

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from flowdeck.engine import approvals, apps, records, versions, workflow
+from flowdeck.engine.messages import english
 from flowdeck.engine.permissions import Actor
 from flowdeck.engine.schema.loader import check_document
 from flowdeck.engine.schema.shape import parse_document
@@ -174,7 +175,7 @@ def test_plan_steps_are_translated(app, db, installed):
     """Is every step of a real plan (entity and tables added, fields added, renamed, removed and
     converted, options replaced, records moved, approvals withdrawn, formulas recomputed, the
     archive) in Chinese with its keys and counts, and unchanged in English?"""
-    steps = [step.description for step in plan(db, changed_app(), ANSWERS).steps]
+    steps = [str(step.description) for step in plan(db, changed_app(), ANSWERS).steps]
     expected = [
         "adds entity note (table demo__note)",
         "creates tables: demo__task__watchers, demo__task__items, demo__note",
@@ -213,7 +214,7 @@ def test_more_plan_steps_are_translated(app, db, installed):
     doc["entities"]["task"]["fields"]["due"]["type"] = "datetime"
     del doc["entities"]["task"]["workflow"]["states"]["doing"]
     doc["entities"]["task"]["workflow"]["transitions"] = [{"key": "finish", "from": "todo", "to": "done"}]
-    steps = [step.description for step in plan(db, doc, {"state:task:doing": "todo"}).steps]
+    steps = [str(step.description) for step in plan(db, doc, {"state:task:doing": "todo"}).steps]
     for line in (
         "removes entity note: its 0 records are archived, not deleted; re-adding it restores them",
         "removes option blue of task.tags (no records use it)",
@@ -230,7 +231,7 @@ def test_questions_and_choices_are_translated(app, db, installed):
     their choices and the examples of values that cannot be converted in Chinese?"""
     asked = plan(db, changed_app()).questions
     assert {q.id for q in asked} == set(ANSWERS)
-    texts = [q.text for q in asked] + [label for q in asked for _value, label in q.choices]
+    texts = [str(q.text) for q in asked] + [str(label) for q in asked for _value, label in q.choices]
     for text in texts:
         assert_said(app, text)
     state = next(q for q in asked if q.id == "state:task:review")
@@ -249,8 +250,8 @@ def test_refusals_are_translated(app, db, installed):
     doc = changed_app()
     doc["entities"]["task"]["fields"]["title"]["unique"] = True
     doc["entities"]["task"]["fields"]["tags"] = {"type": "integer"}
-    refused = plan(db, doc, {**ANSWERS, "option:task:priority:high": "maybe", "state:task:nope": "x"}).refusals
-    refused += plan(db, {**doc, "entities": {**doc["entities"]}}, {"state:task:nope": "x"}).refusals
+    refused = english(plan(db, doc, {**ANSWERS, "option:task:priority:high": "maybe", "state:task:nope": "x"}).refusals)
+    refused += english(plan(db, {**doc, "entities": {**doc["entities"]}}, {"state:task:nope": "x"}).refusals)
     assert any(r.startswith('"maybe" is not a choice for option:task:priority:high') for r in refused), refused
     assert any(r.startswith("there is no question state:task:nope in this plan") for r in refused), refused
     assert any("values cannot be converted to integer" in r for r in refused), refused
@@ -279,7 +280,7 @@ def test_diff_summaries_are_translated(app):
     new["entities"]["task"]["workflow"]["initial"] = "done"
     new["entities"]["task"]["views"]["board"]["label"] = "Cards"
     new["entities"]["task"]["views"]["list"] = {"type": "list"}
-    summaries = [change.summary for change in versions.diff_documents(old, new)]
+    summaries = [str(change.summary) for change in versions.diff_documents(old, new)]
     for line in (
         "adds entity note",
         "renames field estimate to effort",
@@ -317,9 +318,9 @@ def problems_of(text_or_document: Any) -> list[str]:
     if isinstance(text_or_document, str):
         document, problems = parse_document(text_or_document)
         if problems:
-            return [p.message for p in problems]
+            return [str(p.message) for p in problems]
         text_or_document = document
-    return [p.message for p in check_document(text_or_document)]
+    return [str(p.message) for p in check_document(text_or_document)]
 
 
 def test_problems_of_the_whole_corpus_are_translated(app):

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 
 from flowdeck.engine import boards, records
 from flowdeck.engine.apps import plan_change
+from flowdeck.engine.messages import english
 from flowdeck.engine.registry import Catalog
 from tests.support.migrations import apply, entries, wbs_without_pending_review
 from tests.support.web import login
@@ -15,7 +16,7 @@ def test_s5_mapping_pending_review_to_working_moves_both_tasks_with_history(db, 
     """S5: does mapping pending_review to working move both tasks with a "state migrated" history entry by the admin and drop the column?"""
     et, tasks, ivan = wbs
     plan = db.read(lambda c: plan_change(c, wbs_without_pending_review(), {"state:task:pending_review": "working"})[1])
-    assert "moves the 2 task records in state pending_review to working; each gets a history entry" in plan.describe()
+    assert "moves the 2 task records in state pending_review to working; each gets a history entry" in english(plan.describe())
     result = apply(db, wbs_without_pending_review(), actor=ivan, choices={"state:task:pending_review": "working"}, message="drop review")
     assert result.applied and result.version == 2
     registry = Catalog(db).current()

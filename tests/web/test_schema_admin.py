@@ -548,7 +548,7 @@ def test_rollback_goes_through_the_review_and_applies_a_new_version(admin, db):
     )
     assert response.status_code == 303
     listed = db.read(lambda conn: versions.list_versions(conn, "demo"))
-    assert (listed[-1].version, listed[-1].message) == (3, "rollback to v1")
+    assert (listed[-1].version, str(listed[-1].message)) == (3, "rollback to v1")
     assert db.read(lambda conn: versions.get_document(conn, "demo", 3)) == DOC
 
 

@@ -104,13 +104,12 @@ def import_bundle(
         assert document is not None and prepared.incoming is not None
         _check_role_map(conn, document, roles_wanted, {u.username for u in plan.users_to_create})
         created = _create_users(conn, plan.users_to_create, prepared)
-        # Until versions keep their reason as a message, the default reason is stored in English.
         reason = M("imported from bundle %(source)s version %(version)s", source=plan.bundle_source, version=plan.bundle_version)
         result = apps.apply_document(
             _InTransaction(conn),  # type: ignore[arg-type]
             document,
             actor=actor,
-            message=message or str(reason),
+            message=message or reason,
             choices=dict(choices or {}),
         )
         conn.execute(

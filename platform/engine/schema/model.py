@@ -262,7 +262,7 @@ class Entity:
         try:
             return self._by_key[key]
         except KeyError:
-            raise KeyError(f"{self.app}.{self.key} has no field {key!r}") from None
+            raise KeyError(f"{self.app}.{self.key}.{key}") from None  # a lookup by code: the missing name
 
     @property
     def _by_key(self) -> dict[str, Field]:
@@ -306,7 +306,7 @@ class App:
     def get_entity(self, key: str) -> Entity:
         entity = self.entity(key)
         if entity is None:
-            raise KeyError(f"app {self.key!r} has no entity {key!r}")
+            raise KeyError(f"{self.key}.{key}")  # a lookup by code: the missing name
         return entity
 
     def role_keys(self) -> tuple[str, ...]:

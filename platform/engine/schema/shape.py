@@ -1,8 +1,8 @@
 """Reading a document's text and checking its shape against the JSON meta-schema.
 
-jsonschema finds the problems; this module says them in plain words, at the JSON path of
-the offending value (`entities.task.fields.due.type: unknown field type "dat" (did you
-mean "date"?)`).
+jsonschema finds the problems; this module says them as Messages for the admin, at the
+JSON path of the offending value (`entities.task.fields.due.type: unknown field type "dat"
+(did you mean "date"?)`).
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Sequence
-from difflib import get_close_matches
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -19,13 +18,15 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from flowdeck.engine.errors import SchemaProblem
+from flowdeck.engine.messages import M, Message
+from flowdeck.engine.phrases import Words, json_kind, or_joined, schema_kind, suggestion
 
 META_SCHEMA_PATH = Path(__file__).with_name("app.schema.json")
 MAX_DOCUMENT_BYTES = 2_000_000
 MAX_DEPTH = 24
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-KEY_RULE = "use lowercase ASCII letters, digits and single underscores, starting with a letter"
+KEY_RULE = M("use lowercase ASCII letters, digits and single underscores, starting with a letter")
 
 
 @cache
@@ -69,11 +70,11 @@ def _pairs(pairs: list[tuple[str, Any]]) -> _DuplicateTracking:
 
 def _walk(value: Any, path: list[str | int], depth: int, problems: list[SchemaProblem]) -> None:
     if depth > MAX_DEPTH:
-        problems.append(SchemaProblem(format_path(path), f"nested too deeply (more than {MAX_DEPTH} levels)"))
+        problems.append(SchemaProblem(format_path(path), M("nested too deeply (more than %(max)s levels)", max=MAX_DEPTH)))
         return
     if isinstance(value, dict):
         for key in getattr(value, "duplicates", []):
-            problems.append(SchemaProblem(format_path([*path, key]), "duplicate key: it appears more than once in this object"))
+            problems.append(SchemaProblem(format_path([*path, key]), M("duplicate key: it appears more than once in this object")))
         for key, item in value.items():
             _walk(item, [*path, key], depth + 1, problems)
     elif isinstance(value, list):
@@ -85,72 +86,65 @@ def parse_document(text: str | bytes) -> tuple[Any, list[SchemaProblem]]:
     """Parse JSON text; returns the document and the problems found while reading it."""
     if isinstance(text, bytes):
         if len(text) > MAX_DOCUMENT_BYTES:
-            return None, [SchemaProblem("", f"document too large ({len(text)} bytes; limit {MAX_DOCUMENT_BYTES})")]
+            return None, [
+                SchemaProblem("", M("document too large (%(size)s bytes; limit %(max)s)", size=len(text), max=MAX_DOCUMENT_BYTES))
+            ]
         try:
             text = text.decode("utf-8")
         except UnicodeDecodeError as exc:
-            return None, [SchemaProblem("", f"not UTF-8 text (byte {exc.start})")]
+            return None, [SchemaProblem("", M("not UTF-8 text (byte %(byte)s)", byte=exc.start))]
     if len(text.encode("utf-8")) > MAX_DOCUMENT_BYTES:
-        return None, [SchemaProblem("", f"document too large (limit {MAX_DOCUMENT_BYTES} bytes)")]
+        return None, [SchemaProblem("", M("document too large (limit %(max)s bytes)", max=MAX_DOCUMENT_BYTES))]
     try:
         document = json.loads(text, object_pairs_hook=_pairs)
     except json.JSONDecodeError as exc:
-        return None, [SchemaProblem("", f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}")]
+        said = M(
+            "not valid JSON: %(detail)s at line %(line)s, column %(column)s", detail=_json_error(exc.msg), line=exc.lineno, column=exc.colno
+        )
+        return None, [SchemaProblem("", said)]
     except RecursionError:
-        return None, [SchemaProblem("", f"nested too deeply (more than {MAX_DEPTH} levels)")]
+        return None, [SchemaProblem("", M("nested too deeply (more than %(max)s levels)", max=MAX_DEPTH))]
     problems: list[SchemaProblem] = []
     _walk(document, [], 0, problems)
     return document, problems
 
 
-_TYPE_WORDS = {
-    "object": "an object",
-    "array": "a list",
-    "string": "text",
-    "integer": "a whole number",
-    "number": "a number",
-    "boolean": "true or false",
-    "null": "null",
-}
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true/false"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "text"
-    if isinstance(value, list):
-        return "a list"
-    return "an object"
+def _json_error(text: str) -> Words:
+    """Python's words for JSON that does not parse, as a Message where they are known."""
+    known = {
+        "Expecting value": M("Expecting value"),
+        "Expecting property name enclosed in double quotes": M("Expecting property name enclosed in double quotes"),
+        "Expecting ':' delimiter": M("Expecting ':' delimiter"),
+        "Expecting ',' delimiter": M("Expecting ',' delimiter"),
+        "Unterminated string starting at": M("Unterminated string starting at"),
+        "Invalid control character at": M("Invalid control character at"),
+        "Invalid \\escape": M("Invalid \\escape"),
+        "Invalid \\uXXXX escape": M("Invalid \\uXXXX escape"),
+        "Extra data": M("Extra data"),
+        "Illegal trailing comma before end of object": M("Illegal trailing comma before end of object"),
+        "Illegal trailing comma before end of array": M("Illegal trailing comma before end of array"),
+    }
+    return known.get(text, text)
 
 
 def _quote(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _suggest(word: Any, choices: Sequence[str]) -> str:
-    if not isinstance(word, str):
-        return ""
-    close = get_close_matches(word, list(choices), n=1)
-    return f' (did you mean "{close[0]}"?)' if close else ""
-
-
-def _describe_anyof(error: ValidationError) -> str:
+def _describe_anyof(error: ValidationError) -> Message:
     schema = error.schema
     defs = meta_schema()["$defs"]
+    got = json_kind(error.instance)
     if schema is defs["label"] or schema is defs["longLabel"]:
-        return 'must be text or an object with "en" and/or "zh" texts'
+        return M('must be text or an object with "en" and/or "zh" texts (got %(got)s)', got=got)
     if schema is defs["option"]:
-        return 'must be an option key (lowercase) or {"key": ..., "label": ..., "color": ...}'
+        return M('must be an option key (lowercase) or {"key": ..., "label": ..., "color": ...} (got %(got)s)', got=got)
     if schema is defs["filterCondition"]:
-        return "must be a value, a list of values, or an object of operators (eq, ne, in, not_in, contains, gt, gte, lt, lte, empty)"
+        operators = ["eq", "ne", "in", "not_in", "contains", "gt", "gte", "lt", "lte", "empty"]
+        return M("must be a value, a list of values, or an object of operators (%(operators)s) (got %(got)s)", operators=operators, got=got)
     if "from" in error.absolute_path:
-        return 'must be a state key, a list of state keys, or "*"'
-    return "has the wrong form"
+        return M('must be a state key, a list of state keys, or "*" (got %(got)s)', got=got)
+    return M("has the wrong form (got %(got)s)", got=got)
 
 
 def _branch_errors(error: ValidationError) -> list[ValidationError] | None:
@@ -185,84 +179,103 @@ def _explain(error: ValidationError) -> Iterator[SchemaProblem]:
             for sub in inner:
                 yield from _explain(sub)
             return
-        yield SchemaProblem(where, f"{_describe_anyof(error)} (got {_json_type(instance)})")
+        yield SchemaProblem(where, _describe_anyof(error))
     elif validator == "required":
         for key in value:
             if isinstance(instance, dict) and key not in instance:
-                yield SchemaProblem(where, f'missing required key "{key}"')
+                yield SchemaProblem(where, M('missing required key "%(key)s"', key=key))
     elif validator == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
         for key in instance:
             if key not in allowed:
-                hint = _suggest(key, allowed)
-                listing = f" (allowed: {', '.join(allowed)})" if not hint and len(allowed) <= 14 else ""
-                yield SchemaProblem(format_path([*path, key]), f"unknown key{hint}{listing}")
+                hint = suggestion(key, allowed)
+                listing = M(" (allowed: %(keys)s)", keys=allowed) if not hint and len(allowed) <= 14 else ""
+                yield SchemaProblem(format_path([*path, key]), M("unknown key%(hint)s%(listing)s", hint=hint, listing=listing))
     elif validator == "type":
         wanted = value if isinstance(value, list) else [value]
-        words = " or ".join(_TYPE_WORDS[w] for w in wanted)
-        yield SchemaProblem(where, f"must be {words} (got {_json_type(instance)})")
-    elif validator == "enum":
-        if path and path[-1] == "type" and len(path) >= 2 and path[-3:-2] == ["fields"]:
-            what = "field type"
-        elif path and path[-1] == "type":
-            what = "view type"
-        else:
-            what = "value"
-        options = ", ".join(str(v) for v in value)
         yield SchemaProblem(
-            where, f"unknown {what} {_quote(instance)}{_suggest(instance, [str(v) for v in value])}; expected one of: {options}"
+            where, M("must be %(kinds)s (got %(got)s)", kinds=or_joined([schema_kind(w) for w in wanted]), got=json_kind(instance))
         )
+    elif validator == "enum":
+        yield SchemaProblem(where, _unknown_value(path, instance, [str(v) for v in value]))
     elif validator == "const":
-        yield SchemaProblem(where, f"must be {_quote(value)}")
+        yield SchemaProblem(where, M("must be %(value)s", value=_quote(value)))
     elif "propertyNames" in error.schema_path:
-        yield SchemaProblem(format_path([*path, instance]), f"{_quote(instance)} is not a valid key: {_key_rule(error)}")
+        said = M("%(value)s is not a valid key: %(detail)s", value=_quote(instance), detail=_key_rule(error))
+        yield SchemaProblem(format_path([*path, instance]), said)
     elif validator == "pattern":
         yield SchemaProblem(where, _pattern_message(error))
-    elif validator == "minLength":
-        yield SchemaProblem(where, "must not be empty" if value == 1 else f"must be at least {value} characters")
+    elif validator in ("minLength", "minItems", "minProperties"):
+        yield SchemaProblem(where, _too_few(validator, value))
     elif validator == "maxLength":
-        yield SchemaProblem(where, f"is too long ({len(instance)} characters; at most {value})")
-    elif validator in ("minItems", "minProperties"):
-        what = "item" if validator == "minItems" else "entry"
-        yield SchemaProblem(where, "must not be empty" if value == 1 else f"must have at least {value} {what}s")
-    elif validator in ("maxItems", "maxProperties"):
-        what = "items" if validator == "maxItems" else "entries"
-        yield SchemaProblem(where, f"has too many {what} ({len(instance)}; at most {value})")
+        yield SchemaProblem(where, M("is too long (%(length)s characters; at most %(max)s)", length=len(instance), max=value))
+    elif validator == "maxItems":
+        yield SchemaProblem(where, M("has too many items (%(count)s; at most %(max)s)", count=len(instance), max=value))
+    elif validator == "maxProperties":
+        yield SchemaProblem(where, M("has too many entries (%(count)s; at most %(max)s)", count=len(instance), max=value))
     elif validator == "uniqueItems":
         seen: list[Any] = []
         dup = next((v for v in instance if v in seen or seen.append(v)), None)
-        yield SchemaProblem(where, f"lists {_quote(dup)} more than once")
+        yield SchemaProblem(where, M("lists %(value)s more than once", value=_quote(dup)))
     elif validator in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
-        words = {"minimum": "at least", "exclusiveMinimum": "more than", "maximum": "at most", "exclusiveMaximum": "less than"}
-        yield SchemaProblem(where, f"must be {words[validator]} {value} (got {_quote(instance)})")
+        yield SchemaProblem(where, _out_of_bounds(validator, value, _quote(instance)))
     else:
         yield SchemaProblem(where, error.message)
 
 
-def _key_rule(error: ValidationError) -> str:
+def _unknown_value(path: list[Any], instance: Any, options: list[str]) -> Message:
+    said = dict(value=_quote(instance), hint=suggestion(instance, options), options=options)
+    if path and path[-1] == "type" and len(path) >= 2 and path[-3:-2] == ["fields"]:
+        return M("unknown field type %(value)s%(hint)s; expected one of: %(options)s", **said)
+    if path and path[-1] == "type":
+        return M("unknown view type %(value)s%(hint)s; expected one of: %(options)s", **said)
+    return M("unknown value %(value)s%(hint)s; expected one of: %(options)s", **said)
+
+
+def _too_few(validator: str, value: int) -> Message:
+    if value == 1:
+        return M("must not be empty")
+    if validator == "minLength":
+        return M("must be at least %(min)s characters", min=value)
+    if validator == "minItems":
+        return M("must have at least %(count)s items", count=value)
+    return M("must have at least %(count)s entries", count=value)
+
+
+def _out_of_bounds(validator: str, limit: Any, got: str) -> Message:
+    if validator == "minimum":
+        return M("must be at least %(limit)s (got %(value)s)", limit=limit, value=got)
+    if validator == "exclusiveMinimum":
+        return M("must be more than %(limit)s (got %(value)s)", limit=limit, value=got)
+    if validator == "maximum":
+        return M("must be at most %(limit)s (got %(value)s)", limit=limit, value=got)
+    return M("must be less than %(limit)s (got %(value)s)", limit=limit, value=got)
+
+
+def _key_rule(error: ValidationError) -> Message:
     if error.validator == "maxLength":
-        return f"at most {error.validator_value} characters"
+        return M("at most %(max)s characters", max=error.validator_value)
     if error.validator == "type":
-        return "must be text"
+        return M("must be text")
     return KEY_RULE
 
 
-def _pattern_message(error: ValidationError) -> str:
-    instance, path = error.instance, list(error.absolute_path)
+def _pattern_message(error: ValidationError) -> Message:
+    instance, path = _quote(error.instance), list(error.absolute_path)
     defs = meta_schema()["$defs"]
     if error.validator_value == defs["color"]["pattern"]:
-        return f"{_quote(instance)} is not a colour; write it as #rrggbb, e.g. #1f77b4"
+        return M("%(value)s is not a colour; write it as #rrggbb, e.g. #1f77b4", value=instance)
     if error.validator_value == defs["optionKey"]["pattern"]:
-        return f"{_quote(instance)} is not a valid option key: use lowercase letters, digits, _ and -"
+        return M("%(value)s is not a valid option key: use lowercase letters, digits, _ and -", value=instance)
     if path and path[-2:-1] == ["accept"]:
-        return f'{_quote(instance)} is not a file extension such as ".pdf"'
+        return M('%(value)s is not a file extension such as ".pdf"', value=instance)
     if "sort" in path:
-        return f'{_quote(instance)} is not a field key (prefix "-" for descending order)'
+        return M('%(value)s is not a field key (prefix "-" for descending order)', value=instance)
     if path and path[-1] == "currency":
-        return f"{_quote(instance)} is not a currency code such as CNY or USD"
+        return M("%(value)s is not a currency code such as CNY or USD", value=instance)
     if path and path[-1] == "source":
-        return f"{_quote(instance)} is not a valid source id (letters, digits, . _ : -)"
-    return f"{_quote(instance)} is not a valid key: {KEY_RULE}"
+        return M("%(value)s is not a valid source id (letters, digits, . _ : -)", value=instance)
+    return M("%(value)s is not a valid key: %(detail)s", value=instance, detail=KEY_RULE)
 
 
 def check_shape(document: Any) -> list[SchemaProblem]:

@@ -36,6 +36,8 @@ from typing import Any
 
 from flowdeck.engine import clock
 from flowdeck.engine.fieldtypes import FIELD_TYPES, MAX_INTEGER, MAX_NUMBER, InvalidValue, scale_of, to_json_scalar
+from flowdeck.engine.messages import M, Message
+from flowdeck.engine.phrases import Words, said_by
 from flowdeck.engine.schema.model import Field, Label, Option, humanize
 
 TEXTS = frozenset({"text", "markdown", "email", "url", "phone"})
@@ -45,20 +47,21 @@ IDENTS = frozenset({"user", "reference", "attachment"})
 _AS_TEXT = TEXTS | NUMBERS | {"autonumber", "select", "date", "datetime", "boolean"}
 
 # What an approximate conversion loses, and the answer that accepts it.
-LOSS_CHOICES = {
-    "round": "round them",
-    "date": "keep only the date",
-    "first": "keep the first value of each",
+LOSS_CHOICES: dict[str, Message] = {
+    "round": M("round them"),
+    "date": M("keep only the date"),
+    "first": M("keep the first value of each"),
 }
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What happens to one value: `kind` is ok, lossy or failed."""
+    """What happens to one value: `kind` is ok, lossy or failed; `reason` says why a value
+    is lossy or failed."""
 
     kind: str
     value: Any = None
-    reason: str = ""
+    reason: Words = ""
     loss: str = ""
 
     @property
@@ -70,11 +73,11 @@ def _ok(value: Any) -> Outcome:
     return Outcome("ok", value)
 
 
-def _failed(reason: str) -> Outcome:
+def _failed(reason: Words) -> Outcome:
     return Outcome("failed", None, reason)
 
 
-def _lossy(value: Any, loss: str, reason: str) -> Outcome:
+def _lossy(value: Any, loss: str, reason: Words) -> Outcome:
     return Outcome("lossy", value, reason, loss)
 
 
@@ -131,7 +134,7 @@ def convert(value: Any, old: Field, new: Field) -> Outcome:
         if new.is_many:
             return _lossy(values, lossy.loss, lossy.reason) if lossy else _ok(values)
         if len(values) > 1:
-            return _lossy(values[0], "first", f"has {len(values)} values")
+            return _lossy(values[0], "first", M("has %(count)s values", count=len(values)))
         return _lossy(values[0], lossy.loss, lossy.reason) if lossy else _ok(values[0])
     outcome = _scalar(value, old, new)
     if new.is_many and outcome.kind != "failed":
@@ -150,7 +153,7 @@ def _scalar(value: Any, old: Field, new: Field) -> Outcome:
     if dst == "date" and src == "datetime":
         local = value.astimezone(clock.zone())
         if local.time() != dt.time():
-            return _lossy(local.date(), "date", f"has the time {local:%H:%M}")
+            return _lossy(local.date(), "date", M("has the time %(time)s", time=local.strftime("%H:%M")))
         return _ok(local.date())
     if dst == "datetime" and src == "date":
         return _ok(clock.start_of(value))
@@ -161,13 +164,13 @@ def _scalar(value: Any, old: Field, new: Field) -> Outcome:
 
 def _checked(new: Field, value: Any) -> Outcome:
     """A value of the same kind, checked against the new field's own rules (options, length, range)."""
+    if base_type(new) == "select" and new.option(value) is None:
+        return _failed(M('"%(value)s" is not one of the options (%(options)s)', value=value, options=list(new.option_keys())))
     try:
-        if base_type(new) == "select" and new.option(value) is None:
-            raise InvalidValue(f'"{value}" is not one of the options ({", ".join(new.option_keys())})')
         if not new.is_computed:
             FIELD_TYPES[new.type].check(new, value)
     except InvalidValue as exc:
-        return _failed(str(exc))
+        return _failed(said_by(exc))
     return _ok(value)
 
 
@@ -177,7 +180,7 @@ def _parsed(new: Field, text: str) -> Outcome:
         value = kind.coerce(new, text)
         kind.check(new, value)
     except InvalidValue as exc:
-        return _failed(str(exc))
+        return _failed(said_by(exc))
     return _ok(value)
 
 
@@ -189,7 +192,7 @@ def _to_option(new: Field, text: str) -> Outcome:
     for option in new.options:
         if option.key.casefold() == folded or any(label.strip().casefold() == folded for label in option.label.texts.values()):
             return _ok(option.key)
-    return _failed(f"is not one of the options ({', '.join(new.option_keys())})")
+    return _failed(M("is not one of the options (%(options)s)", options=list(new.option_keys())))
 
 
 def _to_number(value: Any, src: str, new: Field) -> Outcome:
@@ -203,25 +206,25 @@ def _to_number(value: Any, src: str, new: Field) -> Outcome:
         try:
             number = Decimal(text)
         except InvalidOperation:
-            return _failed("is not a number")
+            return _failed(M("is not a number"))
         if not number.is_finite():
-            return _failed("is not a number")
+            return _failed(M("is not a number"))
     if new.value_type == "integer":
         rounded = number.to_integral_value(rounding=ROUND_HALF_UP)
-        limit, places = Decimal(MAX_INTEGER), "whole numbers"
+        limit, rounding = Decimal(MAX_INTEGER), M("would be rounded to whole numbers")
     else:
         scale = scale_of(new)
         rounded = number.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP)
-        limit, places = MAX_NUMBER, f"{scale} decimal places"
+        limit, rounding = MAX_NUMBER, M("would be rounded to %(places)s decimal places", places=scale)
     if abs(rounded) >= limit:
-        return _failed("is too large")
+        return _failed(M("is too large"))
     result: Any = int(rounded) if new.value_type == "integer" else rounded
     try:
         FIELD_TYPES[new.value_type].check(new, result)
     except InvalidValue as exc:
-        return _failed(str(exc))
+        return _failed(said_by(exc))
     if rounded != number:
-        return _lossy(result, "round", f"would be rounded to {places}")
+        return _lossy(result, "round", rounding)
     return _ok(result)
 
 

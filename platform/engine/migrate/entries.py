@@ -1,0 +1,61 @@
+"""What a data move leaves on each record it changes: a history entry (action "migrated")
+and a new version, so a form opened before the change sees a conflict instead of writing
+over it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from flowdeck.engine import models
+
+BATCH = 500
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def chunks(items: list[Any], size: int = BATCH) -> Iterable[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def log_moves(
+    conn: Connection,
+    app: str,
+    entity: str,
+    rows: list[tuple[int, list[dict[str, Any]]]],
+    actor_id: int | None,
+    comment: str,
+    at: dt.datetime,
+) -> None:
+    """One history entry ("migrated") per record changed by a data move."""
+    for chunk in chunks(rows):
+        conn.execute(
+            models.history.insert(),
+            [
+                {
+                    "app": app,
+                    "entity": entity,
+                    "record_id": rid,
+                    "actor_id": actor_id,
+                    "at": at,
+                    "action": "migrated",
+                    "transition": None,
+                    "changes": changes,
+                    "comment": comment,
+                }
+                for rid, changes in chunk
+            ],
+        )
+
+
+def touch(conn: Connection, table: sa.Table, ids: list[int], actor_id: int | None, at: dt.datetime) -> None:
+    """A record changed by a data move gets a new version."""
+    for chunk in chunks(ids):
+        conn.execute(table.update().where(table.c.id.in_(chunk)).values(version=table.c.version + 1, updated_at=at, updated_by=actor_id))

@@ -1,0 +1,60 @@
+"""Formulas computed again after a change: those whose formula is new or changed, and every
+formula of an entity whose stored values a data move changed (they may read them)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from flowdeck.engine.messages import M
+from flowdeck.engine.migrate.plan import Step
+from flowdeck.engine.records import recompute_entity
+from flowdeck.engine.schema.model import Entity
+from flowdeck.engine.storage.tables import EntityTables
+
+if TYPE_CHECKING:
+    from flowdeck.engine.migrate.planner import Planner
+
+
+def changed_formulas(et: EntityTables, old_entity: Entity | None, *, all_of_them: bool) -> list[str]:
+    """The keys (`total`, `lines.cost`) of formulas to compute again."""
+    from_old = {f.key: f for f in old_entity.fields} if old_entity else {}
+    changed = []
+    for fld in et.entity.fields:
+        before = from_old.get(fld.was or fld.key)
+        if fld.formula is not None and (before is None or before.formula is None or before.formula.source != fld.formula.source):
+            changed.append(fld.key)
+        for child in fld.fields:
+            old_child = next((c for c in before.fields if c.key == child.key), None) if before is not None else None
+            if child.formula is not None and (
+                old_child is None or old_child.formula is None or old_child.formula.source != child.formula.source
+            ):
+                changed.append(f"{fld.key}.{child.key}")
+    if all_of_them:
+        # Values that formulas read were moved or converted: compute every formula again.
+        for fld in et.entity.fields:
+            if fld.formula is not None and fld.key not in changed:
+                changed.append(fld.key)
+            for child in fld.fields:
+                if child.formula is not None and f"{fld.key}.{child.key}" not in changed:
+                    changed.append(f"{fld.key}.{child.key}")
+    return changed
+
+
+def formula_changes(p: Planner, et: EntityTables, old_entity: Entity | None) -> None:
+    changed = changed_formulas(et, old_entity, all_of_them=et.entity.key in p.data_changed)
+    if not changed:
+        return
+    records = p.count(sa.select(sa.func.count()).select_from(et.table)) if et.table.name in p.tables else 0
+    if not records:
+        return
+    entity_key = et.entity.key
+
+    def recompute(conn: Connection) -> None:
+        recompute_entity(conn, p.new.get(entity_key))
+
+    # Recomputing reads every table of the entity, so it waits until new tables exist.
+    description = M("recomputes %(fields)s for the %(count)s existing %(entity)s records", fields=changed, count=records, entity=entity_key)
+    p.deferred.append(Step(description, recompute, "data"))
