@@ -6,7 +6,7 @@ itself, which move to `reason`: "bundled app", "rollback to vN" and "imported fr
 SOURCE version N".
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-08
 """
 
@@ -21,7 +21,7 @@ from sqlalchemy.dialects import postgresql
 
 
 revision = '0007'
-down_revision = '0005'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 
