@@ -421,7 +421,7 @@ def test_live_check_and_versions_in_chinese(admin, db, installed):
     token = csrf_token(admin, "/admin/apps/")
     checked = admin.post("/admin/apps/demo/check", data={"csrf_token": token, "document": json.dumps(doc)}, headers=ZH).get_json()
     problem = next(p for p in checked["problems"] if p["path"] == "entities.task.fields.estimate.type")
-    assert problem["message"].startswith('未知的字段类型 "dec"（是不是想写“decimal”？）；可选值：text,')
+    assert problem["message"].startswith('未知的字段类型 "dec"（是不是想写“decimal”？）；可选值：text、markdown、integer')
     apps.apply_document(db, applied_app(), actor=Actor.system(), choices=ANSWERS)
     words = visible(admin.get("/admin/apps/demo/versions/2", headers=ZH))
     assert "新增实体 note" in words and "删除字段 task.notes" in words
