@@ -56,7 +56,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from flowdeck.engine import apps, files, history, models, users
+from flowdeck.engine import apps, audit, files, history, models, users
 from flowdeck.engine.db import Database
 from flowdeck.engine.errors import FlowdeckError, Forbidden, RecordInvalid, SchemaInvalid
 from flowdeck.engine.fieldtypes import resolve_datetime, to_json_scalar
@@ -1335,6 +1335,7 @@ def import_bundle(
                 imported_at=dt.datetime.now(dt.UTC),
             )
         )
+        audit.bundle_imported(conn, actor, plan.app_key, plan.bundle_source, result.version, plan.kind)
         granted = _grant_roles(conn, plan.app_key, roles_wanted)
         counts: dict[str, int] = {}
         blobs: list[str] = []

@@ -45,7 +45,7 @@ class RecordInvalid(FlowdeckError):
 
     def __init__(self, errors: Mapping[str, list[str]]) -> None:
         self.errors = {k: list(v) for k, v in errors.items()}
-        super().__init__("; ".join(f"{k}: {', '.join(v)}" for k, v in self.errors.items()))
+        super().__init__("; ".join(f"{k}: {', '.join(str(m) for m in v)}" for k, v in self.errors.items()))
 
 
 class Conflict(FlowdeckError):

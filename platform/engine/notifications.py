@@ -9,7 +9,6 @@ notifications not yet emailed, so a rolled-back action never sends mail.
 from __future__ import annotations
 
 import datetime as dt
-import smtplib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -18,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from flowdeck.engine import models
+from flowdeck.engine.smtp import open_smtp
 
 _N = models.notifications
 
@@ -102,6 +102,8 @@ class SmtpSettings:
     password: str | None = None
     starttls: bool = False
     timeout: float = 10.0
+    ssl: bool = False
+    cafile: str | None = None
 
 
 def send_pending_mail(conn: Connection, smtp: SmtpSettings, *, base_url: str = "", limit: int = 100) -> int:
@@ -121,9 +123,7 @@ def send_pending_mail(conn: Connection, smtp: SmtpSettings, *, base_url: str = "
         return 0
     now = dt.datetime.now(dt.UTC)
     conn.execute(_N.update().where(_N.c.id.in_([r.id for r in rows])).values(emailed_at=now))
-    with smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout) as client:
-        if smtp.starttls:
-            client.starttls()
+    with open_smtp(smtp) as client:
         if smtp.username:
             client.login(smtp.username, smtp.password or "")
         for row in rows:
