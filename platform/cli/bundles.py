@@ -191,3 +191,80 @@ def import_cmd(
     if result.roles_granted:
         summary += "; roles granted: " + ", ".join(f"{r}={u}" for r, u in result.roles_granted)
     click.echo(f"dry run, nothing imported: {summary}" if dry_run else f"imported {summary}")
+
+
+def _print_upgrade_plan(plan: Any) -> None:
+    click.echo(f"upgrade of the bundled app {plan.key}; merge base: {plan.base}")
+    if not plan.conflicts:
+        click.echo("  conflicts: none (your changes and the new version's do not touch the same things)")
+    for conflict in plan.conflicts:
+        side = plan.chosen.get(conflict.path, "local")
+        click.echo(f"  conflict at {conflict.path}: taking {side}" + (" (your edit)" if side == "local" else " (the new version)"))
+        shown = conflict.to_json()
+        for name in ("base", "local", "incoming"):
+            value = json.dumps(shown[name], ensure_ascii=False, sort_keys=True) if shown[f"{name}_present"] else "(absent)"
+            click.echo(f"      {name:<8} {value}")
+    for problem in plan.problems:
+        click.echo(f"  problem: {problem}")
+    if plan.migration is not None:
+        if plan.unchanged:
+            click.echo("  document: no change")
+        for step in plan.migration.steps:
+            click.echo(f"  - {step.description}")
+        for reason in plan.migration.refusals:
+            click.echo(f"  refused: {reason}")
+        for question in plan.migration.questions:
+            answered = plan.migration.answers.get(question.id)
+            click.echo(f"  question {question.id}: {question.text}" + (f" (answer: {answered})" if answered else ""))
+            for value, label in question.choices:
+                click.echo(f"      choice {value}: {label}")
+
+
+@main.command("upgrade-bundled")
+@click.argument("app_keys", metavar="[APP]...", nargs=-1)
+@click.option("--dry-run", is_flag=True, help="Print the plan without applying it.")
+@click.option("--take", "take_pairs", multiple=True, metavar="PATH=local|incoming", help="Decide a conflict (default: local).")
+@click.option("--choice", "choice_pairs", multiple=True, metavar="ID=VALUE", help="Answer a question of the migration plan.")
+def upgrade_bundled(app_keys: tuple[str, ...], dry_run: bool, take_pairs: tuple[str, ...], choice_pairs: tuple[str, ...]) -> None:
+    """Offer the bundled documents of this Flowdeck as upgrades of the installed bundled
+    apps (all with a newer document, or the APPs named): a three-way merge that keeps your
+    edits where both sides changed the same thing, unless --take PATH=incoming."""
+    from flowdeck.engine import bundled_apps, errors
+    from flowdeck.engine.permissions import Actor
+    from flowdeck.engine.system import upgrade_system_tables
+
+    db = _database()
+    upgrade_system_tables(db)
+    resolutions, choices = _pairs(take_pairs, "--take"), _pairs(choice_pairs, "--choice")
+    if app_keys:
+        keys = list(app_keys)
+    else:
+        keys = [b.key for b in db.read(bundled_apps.status) if b.upgrade_available]
+        if not keys:
+            click.echo("every installed bundled app is up to date")
+            return
+    failed = False
+    for key in keys:
+        try:
+            plan, result = bundled_apps.upgrade(db, key, actor=Actor.system(), resolutions=resolutions, choices=choices, dry_run=True)
+            _print_upgrade_plan(plan)
+            if dry_run:
+                click.echo("dry run: nothing applied")
+                continue
+            plan, result = bundled_apps.upgrade(db, key, actor=Actor.system(), resolutions=resolutions, choices=choices)
+        except bundled_apps.UpgradeRefused as exc:
+            click.echo(f"{key}: {exc}", err=True)
+            failed = True
+            continue
+        except (errors.SchemaInvalid, errors.MigrationRefused) as exc:
+            click.echo(f"{key}: not upgraded: {exc}", err=True)
+            failed = True
+            continue
+        assert result is not None
+        click.echo(
+            f"{key}: upgraded as version {result.version}"
+            if result.applied
+            else f"{key}: nothing to change; the new bundled document is the base now"
+        )
+    if failed:
+        sys.exit(1)

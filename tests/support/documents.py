@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
@@ -169,3 +170,17 @@ def board_app() -> dict[str, Any]:
             }
         },
     }
+
+
+def with_task_field(document: dict, key: str, label_en: str) -> dict:
+    """A copy of the bundled project document with one more text field on task."""
+    changed = copy.deepcopy(document)
+    changed["entities"]["task"]["fields"][key] = {"type": "text", "max_length": 200, "label": {"en": label_en, "zh": label_en}}
+    return changed
+
+
+def with_task_name_label(document: dict, label_en: str) -> dict:
+    """A copy of the bundled project document with task's name field relabelled in English."""
+    changed = copy.deepcopy(document)
+    changed["entities"]["task"]["fields"]["name"]["label"]["en"] = label_en
+    return changed
