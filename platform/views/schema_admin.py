@@ -55,6 +55,7 @@ from flowdeck.engine import apps, bundles, clock, models, records, users, versio
 from flowdeck.engine import boards as board_engine
 from flowdeck.engine.computed import compute_values
 from flowdeck.engine.errors import ChoicesNeeded, MigrationRefused, NotFound, RecordInvalid, SchemaInvalid, SchemaProblem
+from flowdeck.engine.messages import M
 from flowdeck.engine.permissions import Actor
 from flowdeck.engine.schema.loader import check_document, load_app
 from flowdeck.engine.schema.model import App, Entity, Field, Label, View
@@ -62,7 +63,7 @@ from flowdeck.engine.schema.shape import parse_document
 from flowdeck.engine.storage.plan import Plan
 from flowdeck.engine.storage.tables import EntityTables, build_app_tables
 from flowdeck.forms import webforms
-from flowdeck.views import jsonlines, schema_builder
+from flowdeck.views import audit_log, jsonlines, schema_builder
 from flowdeck.views import records as record_views
 from flowdeck.views.admin_messages import translate
 from flowdeck.views.auth import admin_required, require_actor
@@ -1190,6 +1191,8 @@ def export(app: str) -> Response:
         data = bundles.export_app(engine().db, app, include_records=include_records, include_files=include_files, files_dir=files_dir())
     except bundles.ExportFailed as exc:
         return error_response(422, translate(str(exc)))
+    what = "records, files" if include_files else "records" if include_records else "document"
+    audit_log.log("bundle.exported", M("exported app %(app)s as a bundle (%(what)s)", app=app, what=what), target=f"app:{app}")
     response = Response(data, mimetype="application/zip")
     response.headers["Content-Disposition"] = f'attachment; filename="{app}-v{now.version}.flowdeck.zip"'
     response.headers["Content-Length"] = str(len(data))

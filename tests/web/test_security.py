@@ -192,7 +192,7 @@ def _behind_proxy(app, client_address: str) -> Any:
 
 
 def test_two_clients_behind_one_proxy_get_separate_budgets(make_app, make_user, db):
-    """Behind one proxy (FLOWDECK_PROXY_HOPS=1), does one client's wrong passwords leave another client's sign-in alone, and does the audit log name each client's address?"""
+    """Behind one proxy (FLOWDECK_PROXY_HOPS=1), do two clients get separate budgets, and the audit log their own addresses?"""
     make_user("lea")
     app = make_app(FLOWDECK_LOGIN_LIMIT="3 per minute", FLOWDECK_PROXY_HOPS=1)
     typist, colleague = _behind_proxy(app, "198.51.100.7"), _behind_proxy(app, "198.51.100.8")
