@@ -62,7 +62,9 @@ def test_sign_ins_sign_outs_and_user_changes_are_audited(app, admin, db, make_us
     form = {"username": "li.lei", "display_name": "Li Lei", "email": "", "password": "password123", "csrf_token": token}
     created = admin.post("/admin/users/new", data=form)
     user_id = int(created.headers["Location"].rsplit("/", 1)[-1])
-    admin.post(f"/admin/users/{user_id}", data={"display_name": "Li Lei", "email": "li@example.test", "is_active": "1", "csrf_token": token})
+    admin.post(
+        f"/admin/users/{user_id}", data={"display_name": "Li Lei", "email": "li@example.test", "is_active": "1", "csrf_token": token}
+    )
     admin.post("/logout", data={"csrf_token": token})
     actions = _entries(db)
     assert ("signin", "root") in actions and ("signin.failed", "root") in actions
@@ -134,9 +136,13 @@ def test_a_user_changes_their_own_password(app, db, make_user):
     client = app.test_client()
     login(client, "lea")
     token = csrf_token(client, "/account/password")
-    wrong = client.post("/account/password", data={"current": "nope", "new": "another-pass", "confirm": "another-pass", "csrf_token": token})
+    wrong = client.post(
+        "/account/password", data={"current": "nope", "new": "another-pass", "confirm": "another-pass", "csrf_token": token}
+    )
     assert wrong.status_code == 422 and "is not your current password" in text(wrong)
-    done = client.post("/account/password", data={"current": "password123", "new": "another-pass", "confirm": "another-pass", "csrf_token": token})
+    done = client.post(
+        "/account/password", data={"current": "password123", "new": "another-pass", "confirm": "another-pass", "csrf_token": token}
+    )
     assert done.status_code == 303
     assert login(app.test_client(), "lea", "password123").status_code == 200
     assert login(app.test_client(), "lea", "another-pass").status_code == 302
