@@ -47,7 +47,7 @@ def source(db, install, make_user, tmp_path):
 
 
 def test_backup_during_writes_restores_a_consistent_snapshot(source, db, databases, monkeypatch, tmp_path):
-    """Does a backup taken while records are being written restore, into an empty instance, a snapshot in which every table is a prefix of the source's (no torn write), and a backup of the still source restore exactly?"""
+    """Does a backup taken during writes restore a snapshot (every table a prefix of the source's), and one of a still source every row?"""
     et, lea, files = source
     stop = threading.Event()
     written: list[int] = []

@@ -63,7 +63,7 @@ def test_only_the_chosen_bundled_apps_are_installed(db, system):
 
 
 def test_a_newer_bundled_document_is_offered_and_merged_keeping_local_edits(db, system, shipped, newer):
-    """Is a newer bundled document offered as an upgrade that keeps the admin's field and label, adds the new field, applies only when asked?"""
+    """Is a newer bundled document offered as an upgrade keeping the admin's field and label, adding the new field, applied when asked?"""
     bundled_apps.install_missing(db, actor=system, only=["project"])
     local = with_task_name_label(with_task_field(_current(db), "risk_level", "Risk level"), "Work item")
     _admin_edit(db, system, local)
