@@ -184,6 +184,18 @@ def test_counts_are_shared_by_every_app_process(make_app, make_user):
     assert login(second, "lea").status_code == 429
 
 
+def test_the_redis_storage_starts_and_shares_the_counts(make_app, make_user, redis_url):
+    """With FLOWDECK_RATELIMIT_STORAGE=redis://..., does the app start and do two app processes share the sign-in counts?"""
+    make_user("lea")
+    first = make_app(FLOWDECK_RATELIMIT_STORAGE=redis_url, FLOWDECK_LOGIN_LIMIT="2 per minute").test_client()
+    first.environ_base["REMOTE_ADDR"] = "198.51.100.77"
+    for n in range(2):
+        assert login(first, f"guess{n}", "wrong-password").status_code == 200
+    second = make_app(FLOWDECK_RATELIMIT_STORAGE=redis_url, FLOWDECK_LOGIN_LIMIT="2 per minute").test_client()
+    second.environ_base["REMOTE_ADDR"] = "198.51.100.77"
+    assert login(second, "lea").status_code == 429
+
+
 def _behind_proxy(app, client_address: str) -> Any:
     """A client whose requests reach the app through one proxy on 127.0.0.1."""
     client = app.test_client()
