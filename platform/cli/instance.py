@@ -124,7 +124,8 @@ def run(host: str, port: int, workers: int) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
             self.cfg.set("accesslog", "-")
-            shm = Path("/dev/shm")  # noqa: S108 -- gunicorn's heartbeat files, not user data
+            # gunicorn's heartbeat files, not user data
+            shm = Path("/dev/shm")  # noqa: S108  # nosec B108
             self.cfg.set("worker_tmp_dir", str(shm) if shm.is_dir() else None)
             self.cfg.set("post_worker_init", post_worker_init)
             if app.config.get("FLOWDECK_PROXY_HOPS"):
