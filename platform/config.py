@@ -74,7 +74,7 @@ DOCUMENTED = {
     "FLOWDECK_SMTP_STARTTLS": "off",
     "FLOWDECK_SMTP_SSL": "off",
     "FLOWDECK_SMTP_CAFILE": "(the system's CAs)",
-    "FLOWDECK_BUNDLE_UPLOAD_LIMIT": "the bundle size limit (64 MiB)",
+    "FLOWDECK_BUNDLE_UPLOAD_LIMIT": "100 MiB (the request limit)",
     "FLOWDECK_ADMIN_PASSWORD": "(generated and printed by flowdeck init)",
     "FLOWDECK_USER_PASSWORD": "(asked for)",
     "FLOWDECK_HOST": "127.0.0.1",

@@ -32,7 +32,7 @@ def _env(url: str, instance: Path) -> dict[str, str]:
 
 
 def _flowdeck(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run([*FLOWDECK, *args], env=env, capture_output=True, text=True, timeout=300, check=False)  # noqa: S603
+    done = subprocess.run([*FLOWDECK, *args], env=env, capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
 
@@ -48,12 +48,12 @@ def _serving(env: dict[str, str], log: Path) -> Iterator[str]:
     """`flowdeck run` in a process of its own, until it answers /readyz."""
     port = _free_port()
     with log.open("w") as out:
-        process = subprocess.Popen([*FLOWDECK, "run", "--port", str(port), "--workers", "1"], env=env, stdout=out, stderr=out)  # noqa: S603
+        process = subprocess.Popen([*FLOWDECK, "run", "--port", str(port), "--workers", "1"], env=env, stdout=out, stderr=out)
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(200):
             try:
-                with urllib.request.urlopen(url + "/readyz", timeout=2) as response:  # noqa: S310 -- our own server
+                with urllib.request.urlopen(url + "/readyz", timeout=2) as response:
                     if response.status == 200:
                         break
             except OSError:
@@ -80,7 +80,7 @@ def _sign_in(browser: Any, url: str) -> Any:
 
 
 def test_a_field_added_in_the_builder_survives_a_restart_and_init(browser: Any, databases: Any, tmp_path: Path) -> None:
-    """After adding a field in the builder, stopping the app, running flowdeck init again and starting the app, is the field still on the form?"""
+    """After adding a field in the builder, stopping the app, running flowdeck init and starting the app, is the field on the form?"""
     db = databases.blank()
     env = _env(db.url, tmp_path / "instance")
     try:
