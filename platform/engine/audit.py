@@ -92,7 +92,7 @@ def record(
     """Add one entry in the caller's transaction. `actor` None is the system (the command
     line, a scheduled job) unless `actor_name` names who tried (a failed sign-in)."""
     if action not in ACTIONS:
-        raise ValueError(f"unknown audit action {action!r}")
+        raise KeyError(action)
     name = actor_name if actor_name is not None else (actor.username if actor is not None and actor.user_id is not None else None)
     conn.execute(
         _A.insert().values(

@@ -209,3 +209,14 @@ def test_the_bundled_apps_page_is_for_admins(app, make_user):
     client = app.test_client()
     login(client, "lea")
     assert client.get("/admin/bundled/").status_code == 403
+
+
+def test_bundle_exports_and_department_changes_are_audited(admin, db, install):
+    """Are a bundle download and a saved department recorded with the admin who did them?"""
+    install(minimal_app())
+    token = csrf_token(admin, "/admin/users/")
+    assert admin.post("/admin/apps/demo/export", data={"csrf_token": token}).status_code == 200
+    saved = admin.post("/admin/org/departments", data={"key": "ops", "name": "Operations", "csrf_token": token})
+    assert saved.status_code == 303
+    actions = _entries(db)
+    assert ("bundle.exported", "root") in actions and ("department.changed", "root") in actions
