@@ -29,7 +29,7 @@ from flowdeck.engine import apps, models
 from flowdeck.engine.db import Database
 from flowdeck.engine.errors import FlowdeckError
 from flowdeck.engine.merge import LOCAL, SIDES, Conflict, UnknownResolution, merge_documents
-from flowdeck.engine.messages import M, Message
+from flowdeck.engine.messages import M, Message, plain
 from flowdeck.engine.permissions import Actor
 from flowdeck.engine.storage.plan import Plan
 
@@ -228,7 +228,7 @@ def plan_upgrade(
     try:
         merged = merge_documents(base, local, document, resolutions=chosen)
     except UnknownResolution as exc:  # pragma: no cover - the paths were checked above
-        raise UpgradeRefused(M("%(detail)s", detail=str(exc))) from None
+        raise UpgradeRefused(plain(str(exc))) from None
     plan = UpgradePlan(key, where, conflicts=merged.conflicts, chosen=chosen, document=merged.document)
     try:
         _app, migration, _source, _next, unchanged = apps.plan_change(conn, merged.document, dict(choices or {}))
