@@ -102,7 +102,8 @@ def check_pg_tool(db: Database, tool: str) -> str:
             )
         )
     output = subprocess.run([found, "--version"], capture_output=True, text=True, check=False).stdout  # noqa: S603
-    client = _major(output.rsplit(")", 1)[-1]) or _major(output)
+    found_version = re.search(r"\(PostgreSQL\)\s+(\d+)", output)
+    client = int(found_version.group(1)) if found_version else None
     if client is None or server is None or client < server:
         raise BackupFailed(
             M(
