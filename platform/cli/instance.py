@@ -175,8 +175,9 @@ def user_create(
     username: str, display_name: str | None, email: str | None, is_admin: bool, roles: tuple[str, ...], password: str | None
 ) -> None:
     """Create a user and grant roles."""
-    from flowdeck.engine import users
+    from flowdeck.engine import audit, users
     from flowdeck.engine.errors import RecordInvalid
+    from flowdeck.engine.messages import M, Mp
     from flowdeck.engine.registry import Catalog
 
     db = _database()
@@ -196,10 +197,22 @@ def user_create(
         uid = users.create_user(conn, username, password=password, display_name=display_name, email=email, is_admin=is_admin)
         for app, role in grants:
             users.grant_role(conn, uid, app, role)
+        name = username.strip().lower()
+        what = M("created administrator %(user)s", user=name) if is_admin else M("created user %(user)s", user=name)
+        audit.record(conn, "user.created", what, target=f"user:{name}")
+        if grants:
+            granted = [f"{a}:{r}" for a, r in grants]
+            message = M(
+                "changed the roles of %(user)s: granted %(granted)s; taken away %(revoked)s",
+                user=name,
+                granted=granted,
+                revoked=[Mp("no roles", "none")],
+            )
+            audit.record(conn, "user.roles", message, target=f"user:{name}")
         return uid
 
     try:
         uid = db.run(work)
     except RecordInvalid as exc:
-        raise click.ClickException("; ".join(f"{k}: {', '.join(v)}" for k, v in exc.errors.items())) from None
+        raise click.ClickException("; ".join(f"{k}: {', '.join(str(m) for m in v)}" for k, v in exc.errors.items())) from None
     click.echo(json.dumps({"id": uid, "username": username.lower(), "roles": [f"{a}:{r}" for a, r in grants]}))
