@@ -76,6 +76,10 @@ class FailureStore(Protocol):
         ...
 
 
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
 def _key(text: str) -> str:
     return text.strip().lower()[:100]
 
@@ -83,7 +87,7 @@ def _key(text: str) -> str:
 def check(store: FailureStore, budgets: Budgets, *, address: str, username: str, known: bool, now: dt.datetime | None = None) -> Verdict:
     """Whether this attempt may check its password. `known`: the browser signed in as this
     username before (not slowed down by the username budget)."""
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or _now()
     since = now - dt.timedelta(seconds=budgets.longest)
     waits: list[Verdict] = []
     times = store.recent(ADDRESS, _key(address), since, budgets.most)
@@ -105,7 +109,7 @@ def check(store: FailureStore, budgets: Budgets, *, address: str, username: str,
 
 
 def record_failure(store: FailureStore, budgets: Budgets, *, address: str, username: str, now: dt.datetime | None = None) -> None:
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or _now()
     store.add(ADDRESS, _key(address), now, budgets.longest)
     if username.strip():
         store.add(USERNAME, _key(username), now, budgets.longest)

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from werkzeug.routing import IntegerConverter, Rule
 
 from flowdeck.app import create_app
-from flowdeck.engine import models, records, users
+from flowdeck.engine import models, records, signin_limits, users
 from tests.support.documents import minimal_app
 from tests.support.web import csrf_token, login
 
@@ -82,18 +82,19 @@ def _is_login_redirect(response) -> bool:
 # --- rate limiting -------------------------------------------------------------------
 
 
-def _age_failures(db, seconds: float) -> None:
-    """Let `seconds` pass for the counted sign-in failures."""
-    f = models.signin_failures
+@pytest.fixture
+def clock(monkeypatch):
+    """The sign-in limits' clock, moved on by hand (so a slow machine never lets a wait pass)."""
+    now = [dt.datetime.now(dt.UTC)]
+    monkeypatch.setattr(signin_limits, "_now", lambda: now[0])
 
-    def work(c: sa.Connection) -> None:
-        for row in c.execute(sa.select(f.c.id, f.c.at)).all():
-            c.execute(f.update().where(f.c.id == row.id).values(at=row.at - dt.timedelta(seconds=seconds)))
+    def advance(seconds: float) -> None:
+        now[0] += dt.timedelta(seconds=seconds)
 
-    db.run(work)
+    return advance
 
 
-def test_failed_logins_per_username_slow_down_a_correct_password(make_app, make_user, db):
+def test_failed_logins_per_username_slow_down_a_correct_password(make_app, make_user, clock):
     """Over the username limit, is a correct password held off for a second (a 429 page), then let in: slowed, never locked?"""
     make_user("lea")
     client = make_app(FLOWDECK_LOGIN_USER_LIMIT="3 per minute").test_client()
@@ -107,12 +108,12 @@ def test_failed_logins_per_username_slow_down_a_correct_password(make_app, make_
     assert 'class="topbar"' in page
     assert int(refused.headers["Retry-After"]) == 1
     assert _sid(client) is None
-    _age_failures(db, 1.5)
+    clock(1.5)
     assert login(client, "lea", "password123").status_code == 302
     assert _sid(client) is not None
 
 
-def test_each_failure_over_the_username_limit_doubles_the_wait(make_app, make_user, db):
+def test_each_failure_over_the_username_limit_doubles_the_wait(make_app, make_user, clock):
     """Does each further wrong password double the wait (1, 2, 4 s), so guessing one account slows to a crawl?"""
     make_user("lea")
     client = make_app(FLOWDECK_LOGIN_USER_LIMIT="2 per minute", FLOWDECK_LOGIN_LIMIT="100 per minute").test_client()
@@ -123,12 +124,12 @@ def test_each_failure_over_the_username_limit_doubles_the_wait(make_app, make_us
         refused = login(client, "lea", "wrong-password")
         assert refused.status_code == 429
         waits.append(int(refused.headers["Retry-After"]))
-        _age_failures(db, waits[-1])
+        clock(waits[-1])
         assert login(client, "lea", "wrong-password").status_code == 200  # checked, and counted
     assert waits == [1, 2, 4]
 
 
-def test_the_browser_that_signed_in_before_is_not_slowed_down(make_app, make_user):
+def test_the_browser_that_signed_in_before_is_not_slowed_down(make_app, make_user, clock):
     """While someone elsewhere guesses lea's password, does lea's own browser still sign in at once?"""
     make_user("lea")
     app = make_app(FLOWDECK_LOGIN_USER_LIMIT="2 per minute")
@@ -143,7 +144,7 @@ def test_the_browser_that_signed_in_before_is_not_slowed_down(make_app, make_use
     assert login(own, "lea").status_code == 302
 
 
-def test_username_limit_does_not_block_other_users(make_app, make_user):
+def test_username_limit_does_not_block_other_users(make_app, make_user, clock):
     """Can another user still sign in while one username is slowed down?"""
     make_user("lea")
     make_user("bob")
