@@ -7,13 +7,26 @@ PORT ?= 5000
 export FLOWDECK_INSTANCE ?= $(CURDIR)/instance
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 
-.PHONY: run test test-sqlite test-postgres lint format clean translations bench screenshots
+.PHONY: run test test-sqlite test-postgres lint security format clean translations bench screenshots lock
 
-$(BIN)/flowdeck: pyproject.toml
+# Installs the exact versions of constraints.txt (the ones the test suite passed with).
+$(BIN)/flowdeck: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test,redis]'
 	touch $@
+
+# Refresh constraints.txt: the newest versions pyproject.toml allows, resolved in a fresh
+# virtualenv; then run `make test` and commit constraints.txt when it passes.
+LOCK_VENV := .lock-venv
+lock:
+	rm -rf $(LOCK_VENV)
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install --quiet --upgrade pip
+	$(LOCK_VENV)/bin/pip install --quiet -e '.[test,redis]'
+	printf '%s\n' '# The exact versions the test suite passed with (make lock writes it; make and .ci/run install from it).' > constraints.txt
+	$(LOCK_VENV)/bin/pip freeze --exclude-editable --all | grep -v -E '^(pip|setuptools|wheel)==' >> constraints.txt
+	rm -rf $(LOCK_VENV) $(VENV)
 
 run: $(BIN)/flowdeck
 	$(BIN)/flowdeck init --demo
@@ -21,11 +34,16 @@ run: $(BIN)/flowdeck
 	@echo "or as a demo user, e.g. wang.fang / alice, with the demo password: $$($(BIN)/python -c 'from flowdeck.demo import DEMO_PASSWORD; print(DEMO_PASSWORD)')"
 	$(BIN)/flowdeck run --host $(HOST) --port $(PORT)
 
-test: lint test-sqlite test-postgres
+test: lint security test-sqlite test-postgres
 
 lint: $(BIN)/flowdeck
 	$(BIN)/ruff format --check platform tests
 	$(BIN)/ruff check platform tests
+
+# Static security checks (settings in pyproject.toml). Known vulnerabilities in the pinned
+# versions: `pip-audit -r constraints.txt` where it can reach its database (docs/deploy.md).
+security: $(BIN)/flowdeck
+	$(BIN)/bandit -q -r platform -c pyproject.toml -ll
 
 test-sqlite: $(BIN)/flowdeck
 	FLOWDECK_TEST_DB=sqlite $(BIN)/python -m pytest -q
@@ -60,7 +78,7 @@ bench: $(VENV)/.bench-installed
 	$(BIN)/python bench/run.py
 
 $(VENV)/.bench-installed: $(BIN)/flowdeck pyproject.toml
-	$(BIN)/pip install --quiet -e '.[test,bench]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test,redis,bench]'
 	touch $@
 
 # The README's screenshots (docs/screenshots/*.png, 1280x800, English and Chinese, demo
@@ -70,4 +88,4 @@ screenshots: $(BIN)/flowdeck
 	FLOWDECK_SCREENSHOTS=1 FLOWDECK_TEST_DB=sqlite $(BIN)/python -m pytest -q -m browser tests/browser
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) $(LOCK_VENV) build *.egg-info

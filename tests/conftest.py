@@ -24,7 +24,7 @@ from tests.support.databases import DatabaseFactory, install_bundled
 
 users.set_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
-pytest_plugins = ("tests.support.bundles", "tests.support.migrations")
+pytest_plugins = ("tests.support.bundles", "tests.support.migrations", "tests.support.redis")
 
 
 @pytest.fixture(scope="session")

@@ -54,6 +54,7 @@ class User(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     department_id: Mapped[int | None] = mapped_column(sa.ForeignKey("fd_departments.id", ondelete="SET NULL", use_alter=True), index=True)
     manager_id: Mapped[int | None] = mapped_column(sa.ForeignKey("fd_users.id", ondelete="SET NULL"))
+    must_change_password: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
 
 
 class Department(Base):
@@ -344,6 +345,50 @@ class BundleImport(Base):
     imported_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class AuditEntry(Base):
+    """Who did what outside records (`engine/audit.py`): sign-ins, accounts, apps, exports.
+    Written once, never changed: triggers refuse UPDATE and DELETE (migration 0008), so
+    `actor_id` has no foreign key (a deleted user's entries keep their id and name)."""
+
+    __tablename__ = "fd_audit"
+    __table_args__ = (sa.Index("ix_fd_audit_action", "action", "id"), sa.Index("ix_fd_audit_actor", "actor_id", "id"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    action: Mapped[str] = mapped_column(sa.String(40))
+    actor_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    actor_name: Mapped[str | None] = mapped_column(sa.String(60))
+    address: Mapped[str | None] = mapped_column(sa.String(64))
+    target: Mapped[str | None] = mapped_column(sa.String(200))
+    message: Mapped[Any] = mapped_column(DocumentJSON)
+
+
+class SigninFailure(Base):
+    """A failed sign-in, counted per client address and per username by every worker and
+    server on the database (`engine/signin_limits.py`); rows older than a day are purged."""
+
+    __tablename__ = "fd_signin_failures"
+    __table_args__ = (sa.Index("ix_fd_signin_failures_key", "scope", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    scope: Mapped[str] = mapped_column(sa.String(10))
+    key: Mapped[str] = mapped_column(sa.String(100))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PasswordReset(Base):
+    """A one-time link an admin sent to set a new password; only the token's SHA-256 is kept."""
+
+    __tablename__ = "fd_password_resets"
+
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("fd_users.id", ondelete="CASCADE"), index=True)
+    created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("fd_users.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
 users = User.__table__
 role_grants = RoleGrant.__table__
 apps = InstalledApp.__table__
@@ -362,3 +407,6 @@ approval_requests = ApprovalRequest.__table__
 approval_steps = ApprovalStep.__table__
 approval_tasks = ApprovalTask.__table__
 bundle_imports = BundleImport.__table__
+audit = AuditEntry.__table__
+signin_failures = SigninFailure.__table__
+password_resets = PasswordReset.__table__

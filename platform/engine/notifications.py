@@ -14,7 +14,6 @@ The engine does not know the catalogs: whoever sends mail passes a translator fa
 from __future__ import annotations
 
 import datetime as dt
-import smtplib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -25,6 +24,7 @@ from sqlalchemy.engine import Connection
 
 from flowdeck.engine import models
 from flowdeck.engine.messages import ENGLISH, Message, Translator, render
+from flowdeck.engine.smtp import open_smtp
 
 _N = models.notifications
 
@@ -117,6 +117,8 @@ class SmtpSettings:
     password: str | None = None
     starttls: bool = False
     timeout: float = 10.0
+    ssl: bool = False
+    cafile: str | None = None
 
 
 def english(language: str) -> Translator:
@@ -151,9 +153,7 @@ def send_pending_mail(
         return 0
     now = dt.datetime.now(dt.UTC)
     conn.execute(_N.update().where(_N.c.id.in_([r.id for r in rows])).values(emailed_at=now))
-    with smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout) as client:
-        if smtp.starttls:
-            client.starttls()
+    with open_smtp(smtp) as client:
         if smtp.username:
             client.login(smtp.username, smtp.password or "")
         for row in rows:

@@ -7,6 +7,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
 from flowdeck.engine import models
@@ -30,6 +32,21 @@ def upgrade_system_tables(db: Database) -> None:
         command.upgrade(alembic_config(conn), "head")
 
     db.run(work)
+
+
+VERSION_TABLE = "fd_alembic_version"
+
+
+def pending_migrations(conn: Connection) -> list[str]:
+    """The system migrations this database has not had yet, oldest first (empty: current).
+
+    `flowdeck run` refuses to serve while there are any and `/readyz` answers 503, because
+    code expecting the newer tables would fail on every request that touches them;
+    `flowdeck upgrade` runs them."""
+    script = ScriptDirectory.from_config(alembic_config())
+    heads = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE}).get_current_heads()
+    applied = {rev.revision for rev in script.iterate_revisions(heads, "base")} if heads else set()
+    return [rev.revision for rev in reversed(list(script.walk_revisions())) if rev.revision not in applied]
 
 
 GENERATION = sa.select(models.meta.c.value).where(models.meta.c.key == "schema_generation")

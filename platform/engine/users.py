@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 
 from flowdeck.engine import models, sessions
 from flowdeck.engine.errors import NotFound, RecordInvalid
+from flowdeck.engine.messages import M
 from flowdeck.engine.permissions import Actor
 
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,59}$")
@@ -184,7 +185,7 @@ _LIST_ACTIVE = _LIST.where(models.users.c.is_active.is_(True))
 def get_user(conn: Connection, user_id: int) -> UserInfo:
     row = conn.execute(_BY_ID, {"user_id": user_id}).first()
     if row is None:
-        raise NotFound(f"no user {user_id}")
+        raise NotFound(M("no user %(id)s", id=user_id))
     return UserInfo(*row)
 
 
@@ -242,7 +243,7 @@ def users_with_role(conn: Connection, app: str, role: str) -> list[int]:
 def actor_for(conn: Connection, user_id: int) -> Actor:
     user, roles = user_with_roles(conn, user_id=user_id)
     if user is None:
-        raise NotFound(f"no user {user_id}")
+        raise NotFound(M("no user %(id)s", id=user_id))
     return Actor(user_id=user.id, username=user.username, is_admin=user.is_admin, roles=roles)
 
 

@@ -23,7 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from flowdeck.engine import models
+from flowdeck.engine import audit, models
 from flowdeck.engine.apps import ApplyResult, apply_document
 from flowdeck.engine.db import Database
 from flowdeck.engine.errors import NotFound
@@ -81,7 +81,10 @@ def rollback(db: Database, app: str, to_version: int, *, actor: Actor, choices: 
     """Apply the document of `to_version` again, as a new version with the reason
     "rollback to vN". Data moves need `choices` like any change (ChoicesNeeded otherwise)."""
     document = db.read(lambda conn: get_document(conn, app, to_version))
-    return apply_document(db, document, actor=actor, message=M("rollback to v%(version)s", version=to_version), choices=choices)
+    result = apply_document(db, document, actor=actor, message=M("rollback to v%(version)s", version=to_version), choices=choices)
+    if result.applied:
+        db.run(lambda conn: audit.schema_rolled_back(conn, actor, app, to_version, result.version))
+    return result
 
 
 # -- differences ---------------------------------------------------------------------------

@@ -4,7 +4,25 @@ from __future__ import annotations
 
 from flask import Flask
 
-from flowdeck.views import admin, approvals, assets, auth, boards, errors, health, home, i18n, lists, mailer, org, records, security
+from flowdeck.views import (
+    account,
+    admin,
+    approvals,
+    assets,
+    audit_log,
+    auth,
+    boards,
+    bundled_admin,
+    errors,
+    health,
+    home,
+    i18n,
+    lists,
+    mailer,
+    org,
+    records,
+    security,
+)
 from flowdeck.views.schema_admin import bp as schema_admin_bp
 
 
@@ -17,6 +35,6 @@ def register_blueprints(app: Flask) -> None:
     home.init_app(app)
     approvals.init_app(app)
     mailer.init_app(app)
-    for module in (health, auth, home, lists, boards, records, approvals, admin, org):
+    for module in (health, auth, account, home, lists, boards, records, approvals, admin, audit_log, bundled_admin, org):
         app.register_blueprint(module.bp)
     app.register_blueprint(schema_admin_bp)

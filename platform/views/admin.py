@@ -2,9 +2,13 @@
 status, admin flag and password, and grant roles per installed app.
 
 Every route is `admin_required` (others get the 403 page) and every POST carries the CSRF
-token. Each write is one engine call in one transaction; the engine's `RecordInvalid`
-comes back next to the fields with the input kept (passwords are never sent back).
-Refusals that a real form cannot produce (an unknown app or role) answer 400.
+token. Each write is one engine call in one transaction, with its audit entry; the engine's
+`RecordInvalid` comes back next to the fields with the input kept (passwords are never sent
+back). Refusals that a real form cannot produce (an unknown app or role) answer 400.
+
+A forgotten password is reset with a temporary password (shown once to the admin, changed
+by the user at the next sign-in) or a one-time link, mailed when SMTP is set up and shown to
+the admin to pass on otherwise.
 """
 
 from __future__ import annotations
@@ -13,14 +17,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, request, session, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from flowdeck.engine import sessions, users
+from flowdeck.engine import accounts, audit, sessions, users
 from flowdeck.engine.errors import RecordInvalid
+from flowdeck.engine.messages import M, Message, Mp
 from flowdeck.engine.registry import Registry
 from flowdeck.engine.schema.model import Label
+from flowdeck.engine.smtp import send_mail
+from flowdeck.views.account import reset_link
 from flowdeck.views.auth import admin_required, require_actor
 from flowdeck.views.engine_messages import translate, translate_errors
 from flowdeck.views.lifecycle import registry, render
@@ -115,24 +122,37 @@ def user_new() -> Response:
         "is_admin": _form_flags()["is_admin"],
     }
     password = request.form.get("password", "")
-    try:
-        user_id = engine().db.run(
-            lambda conn: users.create_user(
-                conn,
-                form["username"],
-                password=password,
-                display_name=form["display_name"] or None,
-                email=form["email"] or None,
-                is_admin=form["is_admin"],
-            )
+    actor = require_actor()
+
+    def work(conn: Any) -> int:
+        user_id = users.create_user(
+            conn,
+            form["username"],
+            password=password,
+            display_name=form["display_name"] or None,
+            email=form["email"] or None,
+            is_admin=form["is_admin"],
         )
+        name = form["username"].lower()
+        what = M("created administrator %(user)s", user=name) if form["is_admin"] else M("created user %(user)s", user=name)
+        audit.record(conn, "user.created", what, actor=actor, target=f"user:{name}")
+        return user_id
+
+    try:
+        user_id = engine().db.run(work)
     except RecordInvalid as exc:
         return _invalid("admin/user_new.html", form=form, errors=translate_errors(exc.errors))
     flash(_("User created. Now give them roles in the apps they work in."), "ok")
     return redirect(url_for("admin.user_edit", user_id=user_id), code=303)
 
 
-def _edit_page(user: users.UserInfo, form: Mapping[str, Any], errors: Mapping[str, list[str]], status: int = 200) -> Response:
+def _edit_page(
+    user: users.UserInfo,
+    form: Mapping[str, Any],
+    errors: Mapping[str, list[str]],
+    status: int = 200,
+    reveal: Mapping[str, str] | None = None,
+) -> Response:
     def load(conn: Any) -> tuple[dict[str, frozenset[str]], int]:
         return users.roles_of(conn, user.id), sessions.count_user_sessions(conn, user.id)
 
@@ -145,6 +165,8 @@ def _edit_page(user: users.UserInfo, form: Mapping[str, Any], errors: Mapping[st
         matrix=role_matrix(registry(), held),
         live_sessions=live,
         is_self=require_actor().user_id == user.id,
+        reveal=reveal,
+        mail_on=current_app.config.get("FLOWDECK_SMTP") is not None,
     )
     response.status_code = status
     return response
@@ -161,20 +183,32 @@ def user_edit(user_id: int) -> Response:
         return _edit_page(user, form, {})
     form = {"display_name": request.form.get("display_name", ""), "email": request.form.get("email", "").strip(), **_form_flags()}
     password = request.form.get("password", "")
-    try:
-        db.run(
-            lambda conn: users.update_user(
-                conn,
-                user_id,
-                display_name=form["display_name"],
-                email=form["email"] or None,
-                is_active=form["is_active"],
-                is_admin=form["is_admin"],
-                password=password or None,
-                actor=actor,
-                keep_session=session.get("sid"),
-            )
+    keep = session.get("sid")
+
+    def work(conn: Any) -> None:
+        after = users.update_user(
+            conn,
+            user_id,
+            display_name=form["display_name"],
+            email=form["email"] or None,
+            is_active=form["is_active"],
+            is_admin=form["is_admin"],
+            password=password or None,
+            actor=actor,
+            keep_session=keep,
         )
+        changed = _changes(user, after, bool(password))
+        if changed:
+            audit.record(
+                conn,
+                "user.changed",
+                M("changed user %(user)s: %(changes)s", user=user.username, changes=changed),
+                actor=actor,
+                target=f"user:{user.username}",
+            )
+
+    try:
+        db.run(work)
     except RecordInvalid as exc:
         return _edit_page(user, form, translate_errors(exc.errors), 422)
     if password or (user.is_active and not form["is_active"]):
@@ -200,8 +234,22 @@ def _posted_roles() -> set[tuple[str, str]]:
 def user_roles(user_id: int) -> Response:
     wanted = _posted_roles()
     defined = defined_roles(registry())
+    actor = require_actor()
+
+    def work(conn: Any) -> users.RoleChanges:
+        changes = users.set_roles(conn, user_id, wanted, defined=defined)
+        if changes.granted or changes.revoked:
+            name = users.get_user(conn, user_id).username
+            granted = [f"{a}:{r}" for a, r in sorted(changes.granted)] or [Mp("no roles", "none")]
+            revoked = [f"{a}:{r}" for a, r in sorted(changes.revoked)] or [Mp("no roles", "none")]
+            message = M(
+                "changed the roles of %(user)s: granted %(granted)s; taken away %(revoked)s", user=name, granted=granted, revoked=revoked
+            )
+            audit.record(conn, "user.roles", message, actor=actor, target=f"user:{name}")
+        return changes
+
     try:
-        changes = engine().db.run(lambda conn: users.set_roles(conn, user_id, wanted, defined=defined))
+        changes = engine().db.run(work)
     except RecordInvalid as exc:
         problems = "; ".join(translate(m) for m in exc.errors.get("roles", [str(exc)]))
         abort(400, description=_("Nothing was saved: %(problems)s.", problems=problems))
@@ -227,3 +275,46 @@ def user_sessions_end(user_id: int) -> Response:
     engine().db.run(work)
     flash(_("Their sessions have ended."), "ok")
     return redirect(url_for("admin.user_edit", user_id=user_id), code=303)
+
+
+def _changes(before: users.UserInfo, after: users.UserInfo, password: bool) -> list[Message]:
+    """What an edit changed, named for the audit log."""
+    changed = []
+    if before.display_name != after.display_name:
+        changed.append(Mp("user field", "display name"))
+    if before.email != after.email:
+        changed.append(Mp("user field", "email"))
+    if before.is_active != after.is_active:
+        changed.append(Mp("user field", "activated") if after.is_active else Mp("user field", "deactivated"))
+    if before.is_admin != after.is_admin:
+        changed.append(Mp("user field", "made administrator") if after.is_admin else Mp("user field", "administrator rights taken away"))
+    if password:
+        changed.append(Mp("user field", "password"))
+    return changed
+
+
+@bp.post("/users/<int:user_id>/password-reset")
+@admin_required
+def user_password_reset(user_id: int) -> Response:
+    """A temporary password (shown once here), or a one-time link (mailed, else shown)."""
+    actor = require_actor()
+    db = engine().db
+    user = db.read(lambda conn: users.get_user(conn, user_id))
+    form = {"display_name": user.display_name, "email": user.email or "", "is_admin": user.is_admin, "is_active": user.is_active}
+    if request.form.get("how") == "link":
+        token = db.run(lambda conn: accounts.start_reset(conn, user_id, actor=actor))
+        link = reset_link(token)
+        smtp = current_app.config.get("FLOWDECK_SMTP")
+        if smtp is not None and user.email:
+            body = _("Open this link within a day to set a new Flowdeck password for %(username)s:", username=user.username)
+            try:
+                send_mail(smtp, user.email, _("[Flowdeck] Set a new password"), f"{body}\n\n{link}\n")
+            except OSError as exc:
+                current_app.logger.warning("password link mail to user %s failed: %s", user_id, exc)
+                return _edit_page(user, form, {}, reveal={"link": link, "mail_failed": "1"})
+            flash(_("A one-time link was mailed to %(email)s.", email=user.email), "ok")
+            return redirect(url_for("admin.user_edit", user_id=user_id), code=303)
+        # Shown in this response only (never in a flash, which the session cookie would carry).
+        return _edit_page(user, form, {}, reveal={"link": link})
+    temporary = db.run(lambda conn: accounts.set_temporary_password(conn, user_id, actor=actor))
+    return _edit_page(user, form, {}, reveal={"password": temporary})

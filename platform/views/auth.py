@@ -4,8 +4,10 @@ The browser's signed cookie holds only a random session token (and the CSRF secr
 session itself lives in `fd_sessions`, so signing out ends it for good and a replayed
 cookie is signed out. Signing in always ends the browser's previous session and starts a
 new token, with a fresh cookie (no session fixation). Idle and absolute timeouts come from
-`FLOWDECK_IDLE_MINUTES` and `FLOWDECK_SESSION_HOURS`; failed sign-ins are rate limited
-(`security.login_limited`).
+`FLOWDECK_IDLE_MINUTES` and `FLOWDECK_SESSION_HOURS`; failed sign-ins are limited per
+address and slowed down per username (`security.signin_verdict`, `engine/signin_limits.py`).
+Sign-ins (also failed ones, with the client address) and sign-outs go to the audit log. A
+user whose password is temporary (set by an admin) can open only the page that changes it.
 
 Guest access (`FLOWDECK_GUEST_USER`, off by default): a request without a live session acts
 as that user, with its roles (`g.guest` is then true). It is never given to an admin: the app
@@ -25,21 +27,24 @@ from typing import Any, TypeVar
 from flask import Blueprint, Flask, abort, current_app, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from flask_limiter.errors import RateLimitExceeded
 from sqlalchemy.engine import Connection
 from werkzeug.wrappers import Response
 
-from flowdeck.engine import approvals, sessions, users
+from flowdeck.engine import accounts, approvals, audit, sessions, users
+from flowdeck.engine.messages import M
 from flowdeck.engine.permissions import Actor
 from flowdeck.engine.registry import Registry
 from flowdeck.views.i18n import LANGUAGES
 from flowdeck.views.lifecycle import REQUEST_CACHES, is_htmx
-from flowdeck.views.security import login_limited
+from flowdeck.views.security import remember_browser, signin_failed, signin_verdict
 from flowdeck.views.state import engine
 
 bp = Blueprint("auth", __name__)
 F = TypeVar("F", bound=Callable[..., Any])
-_NO_SESSION_ENDPOINTS = frozenset({"static", "health.healthz"})
+_NO_SESSION_ENDPOINTS = frozenset({"static", "health.healthz", "health.readyz"})
+# What a user with a temporary password may reach before changing it.
+_WHILE_MUST_CHANGE = frozenset({"static", "account.password", "auth.logout", "auth.set_language", "auth.login", "account.reset"})
+MUST_CHANGE = "must_change"
 
 
 def _timeouts() -> sessions.Timeouts:
@@ -55,6 +60,7 @@ class GuestUserRefused(RuntimeError):
 
 def init_app(app: Flask) -> None:
     app.before_request(_load_actor)
+    app.before_request(_temporary_password)
     if app.config.get("FLOWDECK_GUEST_USER"):
         _check_guest_user(app)
 
@@ -219,14 +225,30 @@ def safe_next(target: str | None) -> str:
     return url_for("home.index")
 
 
-def _start_session(old: str | None, user_id: int) -> str:
-    def work(conn: Connection) -> str:
+def _start_session(old: str | None, user: users.UserInfo) -> tuple[str, bool]:
+    """A new session token (the browser's old one ended) and whether the password must be changed first."""
+
+    def work(conn: Connection) -> tuple[str, bool]:
         if old:
             sessions.end_session(conn, old)
         sessions.purge_expired(conn, _timeouts())
-        return sessions.start_session(conn, user_id, ip=request.remote_addr, user_agent=request.user_agent.string)
+        token = sessions.start_session(conn, user.id, ip=request.remote_addr, user_agent=request.user_agent.string)
+        actor = Actor(user_id=user.id, username=user.username)
+        audit.record(conn, "signin", M("signed in"), actor=actor, target=f"user:{user.username}")
+        return token, accounts.must_change_password(conn, user.id)
 
     return engine().db.run(work)
+
+
+def _temporary_password() -> Response | None:
+    """Until a temporary password is changed, every page leads to the form that changes it."""
+    if session.get(MUST_CHANGE) and g.get("actor") is not None and request.endpoint not in _WHILE_MUST_CHANGE:
+        if is_htmx():
+            response = Response(status=401)
+            response.headers["HX-Redirect"] = url_for("account.password")
+            return response
+        return redirect(url_for("account.password", next=request.full_path.rstrip("?")))  # type: ignore[return-value]
+    return None
 
 
 def _restart_cookie(token: str | None) -> None:
@@ -248,29 +270,46 @@ def _login_page(error: str | None, status: int = 200) -> Response:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@login_limited
 def login() -> Response:
     if request.method == "GET":
         return _login_page(None)
     username = request.form.get("username", "")
     password = request.form.get("password", "")
-    user = engine().db.run(lambda conn: users.authenticate(conn, username, password))
+    verdict = signin_verdict(username)
+    if not verdict.allowed:
+        return _too_many_attempts(verdict.retry_after)
+    db = engine().db
+    user = db.run(lambda conn: users.authenticate(conn, username, password))
     if user is None:
+        signin_failed(username)
+        tried = username.strip().lower()[:60]
+        db.run(lambda conn: audit.record(conn, "signin.failed", M("failed sign-in as %(username)s", username=tried), actor_name=tried))
         return _login_page(_("Wrong username or password."))
-    _restart_cookie(_start_session(session.get("sid"), user.id))
-    return redirect(safe_next(request.args.get("next")))
+    token, must_change = _start_session(session.get("sid"), user)
+    _restart_cookie(token)
+    target = safe_next(request.args.get("next"))
+    if must_change:
+        session[MUST_CHANGE] = True
+        target = url_for("account.password", next=target)
+    response = redirect(target)
+    remember_browser(response, user.username)  # type: ignore[arg-type]
+    return response  # type: ignore[return-value]
 
 
-@bp.errorhandler(RateLimitExceeded)
-def too_many_attempts(exc: RateLimitExceeded) -> Response:
-    """Over the sign-in limit: the sign-in page again, saying why and for how long."""
-    seconds = exc.limit.limit.get_expiry()
-    minutes = max(1, -(-seconds // 60))
-    message = ngettext(
-        "Too many sign-in attempts. Wait %(num)s minute and try again.",
-        "Too many sign-in attempts. Wait %(num)s minutes and try again.",
-        minutes,
-    )
+def _too_many_attempts(seconds: int) -> Response:
+    """Over a sign-in limit: the sign-in page again, saying why and for how long."""
+    if seconds < 60:
+        message = ngettext(
+            "Too many sign-in attempts. Wait %(num)s second and try again.",
+            "Too many sign-in attempts. Wait %(num)s seconds and try again.",
+            seconds,
+        )
+    else:
+        message = ngettext(
+            "Too many sign-in attempts. Wait %(num)s minute and try again.",
+            "Too many sign-in attempts. Wait %(num)s minutes and try again.",
+            -(-seconds // 60),
+        )
     response = _login_page(message, 429)
     response.headers["Retry-After"] = str(seconds)
     return response
@@ -279,8 +318,16 @@ def too_many_attempts(exc: RateLimitExceeded) -> Response:
 @bp.post("/logout")
 def logout() -> Response:
     token = session.get("sid")
+    actor = current_actor()
+
+    def work(conn: Connection) -> None:
+        assert token is not None
+        sessions.end_session(conn, token)
+        if actor is not None and not g.get("guest"):
+            audit.record(conn, "signout", M("signed out"), actor=actor, target=f"user:{actor.username}")
+
     if token:
-        engine().db.run(lambda conn: sessions.end_session(conn, token))
+        engine().db.run(work)
     _restart_cookie(None)
     return redirect(url_for("auth.login"))
 

@@ -1,11 +1,18 @@
-"""`GET /healthz`: is the process up and can it reach its database?"""
+"""Health for load balancers and orchestrators; neither needs a session.
+
+- `GET /healthz` (liveness): the process answers. Never touches the database, so a slow
+  database does not get healthy app processes restarted.
+- `GET /readyz` (readiness): may this process take traffic? The database answers, its
+  system migrations are current (else `flowdeck upgrade` is due) and the app catalog loads.
+  503 with the reason otherwise.
+"""
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 
 from flowdeck.engine.errors import DatabaseUnavailable
-from flowdeck.engine.system import schema_generation
+from flowdeck.engine.system import pending_migrations
 from flowdeck.views.state import engine
 
 bp = Blueprint("health", __name__)
@@ -13,10 +20,23 @@ bp = Blueprint("health", __name__)
 
 @bp.get("/healthz")
 def healthz() -> tuple[Response, int]:
-    db = engine().db
+    return jsonify(status="ok", database=engine().db.dialect), 200
+
+
+@bp.get("/readyz")
+def readyz() -> tuple[Response, int]:
+    state = engine()
+    db = state.db
     try:
         db.check()
-        generation = db.read(schema_generation)
     except DatabaseUnavailable:
-        return jsonify(status="error", database="unreachable"), 503
-    return jsonify(status="ok", database=db.dialect, schema_generation=generation), 200
+        return jsonify(status="unavailable", database="unreachable", reason="the database cannot be reached"), 503
+    pending = db.read(pending_migrations)
+    if pending:
+        reason = f"system migrations pending: {', '.join(pending)}; run flowdeck upgrade"
+        return jsonify(status="unavailable", database=db.dialect, pending_migrations=pending, reason=reason), 503
+    try:
+        registry = state.catalog.current()
+    except Exception as exc:  # a stored document that no longer loads: say so, do not take traffic
+        return jsonify(status="unavailable", database=db.dialect, reason=f"the app catalog does not load: {type(exc).__name__}"), 503
+    return jsonify(status="ok", database=db.dialect, apps=sorted(registry.apps), schema_generation=registry.generation), 200

@@ -29,11 +29,12 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from flowdeck.engine import clock, saved_views, users
 from flowdeck.engine.errors import NotFound, RecordInvalid
+from flowdeck.engine.messages import M
 from flowdeck.engine.permissions import Actor, can, field_access
 from flowdeck.engine.query import MAX_PAGE_SIZE, Page, query_records
 from flowdeck.engine.schema.model import Entity, Field, Label, View
 from flowdeck.engine.storage.tables import EntityTables
-from flowdeck.views import boards, listbar, listquery
+from flowdeck.views import audit_log, boards, listbar, listquery
 from flowdeck.views.auth import login_required, require_actor
 from flowdeck.views.display import DisplayContext, badge, build_context, show
 from flowdeck.views.engine_messages import translate
@@ -101,6 +102,11 @@ def export_csv(app: str, entity: str) -> BaseResponse:
     response.headers["Cache-Control"] = "no-store"
     if total > EXPORT_LIMIT:
         response.headers["X-Flowdeck-Export-Truncated"] = f"{EXPORT_LIMIT} of {total}"
+    audit_log.log(
+        "records.exported",
+        M("exported %(count)s records of %(entity)s as CSV", count=len(rows), entity=et.entity.label),
+        target=f"{app}/{entity}",
+    )
     return response
 
 

@@ -1,4 +1,6 @@
-"""Mail for notifications, when SMTP is configured (`FLOWDECK_SMTP_HOST`).
+"""Mail for notifications, when SMTP is configured (`FLOWDECK_SMTP_HOST`; the settings are
+read and checked by `config.py` into `app.config["FLOWDECK_SMTP"]`, and every mail links
+to its record under `FLOWDECK_BASE_URL`).
 
 A daemon thread per worker process sends pending notification mail every few seconds,
 outside any request, so a slow mail server never slows a page. Rows are claimed with
@@ -9,10 +11,8 @@ send the same notification twice.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
-from collections.abc import Mapping
 
 from flask import Flask
 
@@ -21,21 +21,6 @@ from flowdeck.engine.db import Database
 from flowdeck.engine.notifications import SmtpSettings, send_pending_mail
 
 log = logging.getLogger(__name__)
-
-
-def smtp_settings(env: Mapping[str, str] | None = None) -> SmtpSettings | None:
-    env = os.environ if env is None else env
-    host = env.get("FLOWDECK_SMTP_HOST")
-    if not host:
-        return None
-    return SmtpSettings(
-        host=host,
-        port=int(env.get("FLOWDECK_SMTP_PORT", "25")),
-        sender=env.get("FLOWDECK_SMTP_FROM", "flowdeck@localhost"),
-        username=env.get("FLOWDECK_SMTP_USER") or None,
-        password=env.get("FLOWDECK_SMTP_PASSWORD") or None,
-        starttls=env.get("FLOWDECK_SMTP_STARTTLS", "") in ("1", "true", "yes"),
-    )
 
 
 def send_once(db: Database, smtp: SmtpSettings, base_url: str = "") -> int:
@@ -52,7 +37,7 @@ def _loop(db: Database, smtp: SmtpSettings, base_url: str, interval: float) -> N
 
 
 def init_app(app: Flask) -> None:
-    smtp = app.config.get("FLOWDECK_SMTP") or smtp_settings()
+    smtp = app.config.get("FLOWDECK_SMTP")
     if smtp is None or app.config.get("TESTING"):
         return
     state: dict[str, bool] = {"started": False}

@@ -12,6 +12,8 @@ from werkzeug.wrappers import Response
 
 from flowdeck.engine import org, users
 from flowdeck.engine.errors import RecordInvalid
+from flowdeck.engine.messages import M
+from flowdeck.views import audit_log
 from flowdeck.views.auth import admin_required
 from flowdeck.views.i18n import say
 from flowdeck.views.lifecycle import render
@@ -75,6 +77,7 @@ def save_department() -> Response:
             engine().db.run(lambda conn: org.create_department(conn, key, name, name_zh=name_zh, parent_id=parent_id, head_id=head_id))
     except RecordInvalid as exc:
         return _page(dept_errors=_said(exc.errors), status=422, form=form)
+    audit_log.log("department.changed", M("saved department %(department)s", department=key), target=f"department:{key}")
     return redirect(url_for("org.directory"), code=303)
 
 
@@ -88,4 +91,5 @@ def place(user_id: int) -> Response:
         )
     except RecordInvalid as exc:
         return _page(person_errors={f"{user_id}-{k}": v for k, v in _said(exc.errors).items()}, status=422)
+    audit_log.log("department.changed", M("changed the department or manager of user %(user)s", user=user_id), target=f"user:{user_id}")
     return redirect(url_for("org.directory") + f"#person-{user_id}", code=303)

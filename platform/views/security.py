@@ -1,10 +1,11 @@
 """What every response gets, whoever wrote the view: CSRF protection on every
 state-changing request, session cookie flags, a Content Security Policy and the usual
-headers (error pages included: `after_request` runs for handled errors and for 500s), and
-the sign-in rate limits.
+headers (error pages included: `after_request` runs for handled errors and for 500s); the
+client's real address behind trusted proxies; the sign-in limits.
 
 Settings (see `config.py`): `FLOWDECK_SECURE_COOKIES`, `FLOWDECK_SESSION_HOURS`,
-`FLOWDECK_LOGIN_LIMIT`, `FLOWDECK_LOGIN_USER_LIMIT`, `FLOWDECK_RATELIMIT_STORAGE`.
+`FLOWDECK_PROXY_HOPS`, `FLOWDECK_LOGIN_LIMIT`, `FLOWDECK_LOGIN_USER_LIMIT`,
+`FLOWDECK_RATELIMIT_STORAGE`.
 """
 
 from __future__ import annotations
@@ -14,16 +15,18 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, request
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
+from itsdangerous import BadSignature, URLSafeSerializer
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from flowdeck import config
+from flowdeck.engine import audit, signin_limits
 
 csrf = CSRFProtect()
 F = TypeVar("F", bound=Callable[..., Any])
-
-# Flask-Limiter keeps its storage on the extension object; `init_app` gives it a fresh one,
-# so each app (one per process under gunicorn, one per test) counts from zero.
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
+KNOWN_COOKIE = "flowdeck_known"
+KNOWN_DAYS = 180
+KNOWN_MAX = 5
 
 # No inline styles and no script that is not a file from this site. The schema's colours
 # reach badges as classes of a generated stylesheet (`assets.badge_css`), not as style
@@ -50,17 +53,25 @@ def init_app(app: Flask) -> None:
     _cookie_settings(app)
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
     csrf.init_app(app)
-    app.config["RATELIMIT_STORAGE_URI"] = app.config.get("FLOWDECK_RATELIMIT_STORAGE") or "memory://"
-    # Flask-Limiter remembers `enabled` from the previous app; say it for this one.
-    app.config.setdefault("RATELIMIT_ENABLED", True)
-    limiter.init_app(app)
-    if not limiter.limit_manager.application_limits and not limiter.limit_manager.default_limits:
-        # Only decorated views are limited (the sign-in): they check their own limits when
-        # called, so the check Flask-Limiter adds before every request finds nothing to do
-        # (and costs a tenth of a millisecond on each page).
-        hooks = app.before_request_funcs.get(None, [])
-        app.before_request_funcs[None] = [hook for hook in hooks if hook != limiter._check_request_limit]
+    hops = int(app.config.get("FLOWDECK_PROXY_HOPS") or 0)
+    if hops:
+        # Trust exactly `hops` proxies' X-Forwarded-* headers: the address, scheme, host,
+        # port and prefix they saw become the request's (rate limits, audit, links).
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops)  # type: ignore[method-assign]
+    app.extensions["flowdeck_signin"] = _signin_store(app)
+    app.before_request(_note_client_address)
     app.after_request(_headers)
+
+
+def _note_client_address() -> None:
+    audit.set_client_address(request.remote_addr)
+
+
+def _signin_store(app: Flask) -> signin_limits.FailureStore:
+    storage = app.config.get("FLOWDECK_RATELIMIT_STORAGE") or config.DATABASE_STORAGE
+    if storage == config.DATABASE_STORAGE:
+        return signin_limits.DatabaseStore(app.extensions["flowdeck"].db)
+    return signin_limits.RedisStore(storage)
 
 
 def _cookie_settings(app: Flask) -> None:
@@ -87,24 +98,59 @@ def _headers(response: Response) -> Response:
     return response
 
 
-def _not_a_redirect(response: Response) -> bool:
-    """A failed sign-in answers with the form again; a successful one redirects."""
-    return not 300 <= response.status_code < 400
-
-
-def _username_key() -> str:
-    return "user:" + request.form.get("username", "").strip().lower()[:60]
-
-
-def login_limited(view: F) -> F:
-    """Rate-limit failed sign-ins per client address and per username (from any address).
-
-    Only failures count, so a busy office behind one address is not locked out by people
-    signing in correctly. Over the limit, the view is not called: `RateLimitExceeded`
-    (a 429) is raised, which the sign-in page answers itself.
-    """
-    by_address = limiter.limit(lambda: current_app.config["FLOWDECK_LOGIN_LIMIT"], methods=["POST"], deduct_when=_not_a_redirect)
-    by_username = limiter.limit(
-        lambda: current_app.config["FLOWDECK_LOGIN_USER_LIMIT"], methods=["POST"], key_func=_username_key, deduct_when=_not_a_redirect
+def _budgets() -> signin_limits.Budgets:
+    return signin_limits.budgets_from(
+        config.parse_limits(current_app.config["FLOWDECK_LOGIN_LIMIT"], "FLOWDECK_LOGIN_LIMIT"),
+        config.parse_limits(current_app.config["FLOWDECK_LOGIN_USER_LIMIT"], "FLOWDECK_LOGIN_USER_LIMIT"),
     )
-    return by_address(by_username(view))
+
+
+def signin_verdict(username: str) -> signin_limits.Verdict:
+    """May this sign-in attempt check its password now (see `engine/signin_limits.py`)?"""
+    return signin_limits.check(
+        current_app.extensions["flowdeck_signin"],
+        _budgets(),
+        address=request.remote_addr or "",
+        username=username,
+        known=_username_key(username) in known_browser(),
+    )
+
+
+def signin_failed(username: str) -> None:
+    signin_limits.record_failure(
+        current_app.extensions["flowdeck_signin"], _budgets(), address=request.remote_addr or "", username=username
+    )
+
+
+def _username_key(username: str) -> str:
+    return username.strip().lower()[:60]
+
+
+def _known_serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.secret_key, salt="flowdeck-known-browser")  # type: ignore[arg-type]
+
+
+def known_browser() -> list[str]:
+    """The usernames this browser signed in as before (a signed cookie; empty if forged)."""
+    raw = request.cookies.get(KNOWN_COOKIE)
+    if not raw:
+        return []
+    try:
+        names = _known_serializer().loads(raw)
+    except BadSignature:
+        return []
+    return [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
+
+
+def remember_browser(response: Response, username: str) -> None:
+    """Mark the browser as one `username` signs in with, so an attack on the name never
+    slows its owner down here."""
+    names = [_username_key(username), *(n for n in known_browser() if n != _username_key(username))][:KNOWN_MAX]
+    response.set_cookie(
+        KNOWN_COOKIE,
+        _known_serializer().dumps(names),
+        max_age=KNOWN_DAYS * 86400,
+        httponly=True,
+        secure=bool(current_app.config["SESSION_COOKIE_SECURE"]),
+        samesite="Lax",
+    )

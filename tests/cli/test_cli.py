@@ -81,11 +81,11 @@ def test_init_is_idempotent_and_creates_an_admin(runner, monkeypatch):
     monkeypatch.setenv("FLOWDECK_ADMIN_PASSWORD", "s3cret-admin")
     first = runner.invoke(main, ["init"])
     assert first.exit_code == 0, first.output
-    assert "app project: version 1" in first.output
+    assert "app project: installed as version 1" in first.output
     assert "admin user: admin / password: from FLOWDECK_ADMIN_PASSWORD" in first.output
     second = runner.invoke(main, ["init"])
     assert second.exit_code == 0, second.output
-    assert "(up to date)" in second.output
+    assert "app project: version 1 (installed; left as it is)" in second.output
     assert "admin user: admin (exists)" in second.output
 
 

@@ -80,6 +80,14 @@ class DatabaseFactory:
             shutil.copyfile(source, self.root / f"{name}.db")
         return Database(self.url_for(name))
 
+    def blank(self) -> Database:
+        """A database with no tables at all (what `flowdeck restore` wants)."""
+        name = self._new_name()
+        if self.admin is not None:
+            with self.admin.connect() as conn:
+                conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        return Database(self.url_for(name))
+
     def drop(self, db: Database) -> None:
         db.dispose()
         if self.admin is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
@@ -180,3 +181,17 @@ def builder_app() -> dict[str, Any]:
         sections=[{"label": "Main", "fields": ["title", "priority"]}, {"label": "More", "fields": ["estimate"]}],
         search=["title"],
     )
+
+
+def with_task_field(document: dict, key: str, label_en: str) -> dict:
+    """A copy of the bundled project document with one more text field on task."""
+    changed = copy.deepcopy(document)
+    changed["entities"]["task"]["fields"][key] = {"type": "text", "max_length": 200, "label": {"en": label_en, "zh": label_en}}
+    return changed
+
+
+def with_task_name_label(document: dict, label_en: str) -> dict:
+    """A copy of the bundled project document with task's name field relabelled in English."""
+    changed = copy.deepcopy(document)
+    changed["entities"]["task"]["fields"]["name"]["label"]["en"] = label_en
+    return changed

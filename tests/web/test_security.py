@@ -15,13 +15,14 @@ import sqlalchemy as sa
 from werkzeug.routing import IntegerConverter, Rule
 
 from flowdeck.app import create_app
-from flowdeck.engine import models, records, users
+from flowdeck.engine import models, records, signin_limits, users
 from tests.support.documents import minimal_app
 from tests.support.web import csrf_token, login
 
 COOKIE = "flowdeck_session"
-PUBLIC_GET = {"auth.login", "health.healthz", "static"}
-PUBLIC_POST = {"auth.login", "auth.logout", "auth.set_language"}
+# Readiness is for load balancers; a password link is its own proof (the token).
+PUBLIC_GET = {"auth.login", "health.healthz", "health.readyz", "account.reset", "static"}
+PUBLIC_POST = {"auth.login", "auth.logout", "auth.set_language", "account.reset"}
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 VIEWS = {
     "all": {"type": "list", "label": {"en": "All tasks"}, "columns": ["title", "priority"]},
@@ -81,8 +82,20 @@ def _is_login_redirect(response) -> bool:
 # --- rate limiting -------------------------------------------------------------------
 
 
-def test_failed_logins_per_username_are_limited(make_app, make_user):
-    """After too many wrong passwords for one username, is the next try a 429 login page?"""
+@pytest.fixture
+def clock(monkeypatch):
+    """The sign-in limits' clock, moved on by hand (so a slow machine never lets a wait pass)."""
+    now = [dt.datetime.now(dt.UTC)]
+    monkeypatch.setattr(signin_limits, "_now", lambda: now[0])
+
+    def advance(seconds: float) -> None:
+        now[0] += dt.timedelta(seconds=seconds)
+
+    return advance
+
+
+def test_failed_logins_per_username_slow_down_a_correct_password(make_app, make_user, clock):
+    """Over the username limit, is a correct password held off for a second (a 429 page), then let in: slowed, never locked?"""
     make_user("lea")
     client = make_app(FLOWDECK_LOGIN_USER_LIMIT="3 per minute").test_client()
     for _ in range(3):
@@ -90,15 +103,49 @@ def test_failed_logins_per_username_are_limited(make_app, make_user):
     refused = login(client, "lea", "password123")
     assert refused.status_code == 429
     page = refused.get_data(as_text=True)
-    assert "Too many sign-in attempts" in page
+    assert "Too many sign-in attempts. Wait 1 second and try again." in page
     assert 'id="username"' in page and 'value="lea"' in page
     assert 'class="topbar"' in page
-    assert int(refused.headers["Retry-After"]) == 60
+    assert int(refused.headers["Retry-After"]) == 1
     assert _sid(client) is None
+    clock(1.5)
+    assert login(client, "lea", "password123").status_code == 302
+    assert _sid(client) is not None
 
 
-def test_username_limit_does_not_block_other_users(make_app, make_user):
-    """Can another user still sign in while one username is locked out?"""
+def test_each_failure_over_the_username_limit_doubles_the_wait(make_app, make_user, clock):
+    """Does each further wrong password double the wait (1, 2, 4 s), so guessing one account slows to a crawl?"""
+    make_user("lea")
+    client = make_app(FLOWDECK_LOGIN_USER_LIMIT="2 per minute", FLOWDECK_LOGIN_LIMIT="100 per minute").test_client()
+    for _ in range(2):
+        login(client, "lea", "wrong-password")
+    waits = []
+    for _ in range(3):
+        refused = login(client, "lea", "wrong-password")
+        assert refused.status_code == 429
+        waits.append(int(refused.headers["Retry-After"]))
+        clock(waits[-1])
+        assert login(client, "lea", "wrong-password").status_code == 200  # checked, and counted
+    assert waits == [1, 2, 4]
+
+
+def test_the_browser_that_signed_in_before_is_not_slowed_down(make_app, make_user, clock):
+    """While someone elsewhere guesses lea's password, does lea's own browser still sign in at once?"""
+    make_user("lea")
+    app = make_app(FLOWDECK_LOGIN_USER_LIMIT="2 per minute")
+    own = app.test_client()
+    assert login(own, "lea").status_code == 302
+    own.post("/logout", data={"csrf_token": csrf_token(own, "/")})
+    attacker = app.test_client()
+    attacker.environ_base["REMOTE_ADDR"] = "203.0.113.9"
+    for _ in range(3):
+        login(attacker, "lea", "wrong-password")
+    assert login(attacker, "lea").status_code == 429
+    assert login(own, "lea").status_code == 302
+
+
+def test_username_limit_does_not_block_other_users(make_app, make_user, clock):
+    """Can another user still sign in while one username is slowed down?"""
     make_user("lea")
     make_user("bob")
     client = make_app(FLOWDECK_LOGIN_USER_LIMIT="2 per minute").test_client()
@@ -114,7 +161,10 @@ def test_failed_logins_per_address_are_limited(make_app, make_user):
     client = make_app(FLOWDECK_LOGIN_LIMIT="4 per minute").test_client()
     for n in range(4):
         assert login(client, f"guess{n}", "wrong-password").status_code == 200
-    assert login(client, "lea").status_code == 429
+    refused = login(client, "lea")
+    assert refused.status_code == 429
+    assert 55 <= int(refused.headers["Retry-After"]) <= 60
+    assert "Too many sign-in attempts. Wait" in refused.get_data(as_text=True)
 
 
 def test_successful_logins_do_not_count(make_app, make_user):
@@ -125,14 +175,79 @@ def test_successful_logins_do_not_count(make_app, make_user):
         assert login(client, "lea").status_code == 302
 
 
-def test_rate_limit_counts_start_fresh_per_app(make_app, make_user):
-    """Does a new app start with fresh counts (so tests and restarts never inherit them)?"""
+def test_counts_are_shared_by_every_app_process(make_app, make_user):
+    """Do failures counted by one app process (a gunicorn worker, another server) hold in another on the same database?"""
     make_user("lea")
-    first = make_app(FLOWDECK_LOGIN_USER_LIMIT="1 per minute").test_client()
-    login(first, "lea", "wrong-password")
-    assert login(first, "lea").status_code == 429
-    second = make_app(FLOWDECK_LOGIN_USER_LIMIT="1 per minute").test_client()
-    assert login(second, "lea").status_code == 302
+    first = make_app(FLOWDECK_LOGIN_LIMIT="2 per minute").test_client()
+    for n in range(2):
+        login(first, f"guess{n}", "wrong-password")
+    second = make_app(FLOWDECK_LOGIN_LIMIT="2 per minute").test_client()
+    assert login(second, "lea").status_code == 429
+
+
+def test_the_redis_storage_starts_and_shares_the_counts(make_app, make_user, redis_url):
+    """With FLOWDECK_RATELIMIT_STORAGE=redis://..., does the app start and do two app processes share the sign-in counts?"""
+    make_user("lea")
+    first = make_app(FLOWDECK_RATELIMIT_STORAGE=redis_url, FLOWDECK_LOGIN_LIMIT="2 per minute").test_client()
+    first.environ_base["REMOTE_ADDR"] = "198.51.100.77"
+    for n in range(2):
+        assert login(first, f"guess{n}", "wrong-password").status_code == 200
+    second = make_app(FLOWDECK_RATELIMIT_STORAGE=redis_url, FLOWDECK_LOGIN_LIMIT="2 per minute").test_client()
+    second.environ_base["REMOTE_ADDR"] = "198.51.100.77"
+    assert login(second, "lea").status_code == 429
+
+
+def _behind_proxy(app, client_address: str) -> Any:
+    """A client whose requests reach the app through one proxy on 127.0.0.1."""
+    client = app.test_client()
+    client.environ_base.update({"REMOTE_ADDR": "127.0.0.1", "HTTP_X_FORWARDED_FOR": client_address})
+    return client
+
+
+def test_two_clients_behind_one_proxy_get_separate_budgets(make_app, make_user, db):
+    """Behind one proxy (FLOWDECK_PROXY_HOPS=1), do two clients get separate budgets, and the audit log their own addresses?"""
+    make_user("lea")
+    app = make_app(FLOWDECK_LOGIN_LIMIT="3 per minute", FLOWDECK_PROXY_HOPS=1)
+    typist, colleague = _behind_proxy(app, "198.51.100.7"), _behind_proxy(app, "198.51.100.8")
+    for n in range(3):
+        assert login(typist, f"guess{n}", "wrong-password").status_code == 200
+    assert login(typist, "lea").status_code == 429
+    assert login(colleague, "lea").status_code == 302
+    a = models.audit
+    seen = db.read(lambda c: sorted(set(c.execute(sa.select(a.c.action, a.c.address)).all())))
+    assert ("signin", "198.51.100.8") in seen and ("signin.failed", "198.51.100.7") in seen
+    assert all(address != "127.0.0.1" for _, address in seen)
+
+
+def test_without_proxy_hops_everyone_behind_the_proxy_shares_one_budget(make_app, make_user):
+    """Without the setting, is the proxy's address the one counted (why FLOWDECK_PROXY_HOPS exists)?"""
+    make_user("lea")
+    app = make_app(FLOWDECK_LOGIN_LIMIT="3 per minute")
+    typist, colleague = _behind_proxy(app, "198.51.100.7"), _behind_proxy(app, "198.51.100.8")
+    for n in range(3):
+        login(typist, f"guess{n}", "wrong-password")
+    assert login(colleague, "lea").status_code == 429
+
+
+def test_the_scheme_and_host_the_proxy_saw_make_the_links(make_app, make_user, db):
+    """Behind a TLS-terminating proxy, do links the app writes (a password link) use https and the public host?"""
+    make_user("root", is_admin=True)
+    lea = make_user("lea")
+    app = make_app(FLOWDECK_PROXY_HOPS=1)
+    client = app.test_client()
+    client.environ_base.update(
+        {
+            "REMOTE_ADDR": "127.0.0.1",
+            "HTTP_X_FORWARDED_FOR": "198.51.100.7",
+            "HTTP_X_FORWARDED_PROTO": "https",
+            "HTTP_X_FORWARDED_HOST": "flowdeck.example.com",
+            "HTTP_REFERER": "https://flowdeck.example.com/login",
+        }
+    )
+    assert login(client, "root").status_code == 302
+    token = csrf_token(client, "/")
+    page = client.post(f"/admin/users/{lea.user_id}/password-reset", data={"how": "link", "csrf_token": token}).get_data(as_text=True)
+    assert "https://flowdeck.example.com/account/reset/" in page
 
 
 # --- sessions --------------------------------------------------------------------------
@@ -432,13 +547,16 @@ def _url(rule: Rule, values: dict[str, Any]) -> str:
 
 
 def _snapshot(db) -> dict[str, list[str]]:
-    """Every row of every table (the idle clock of sessions aside)."""
+    """Every row of every table (the idle clock of sessions aside, and the audit log: a GET
+    that reads what an auditor must know about, such as a CSV export, is recorded there)."""
 
     def read(conn: sa.Connection) -> dict[str, list[str]]:
         metadata = sa.MetaData()
         metadata.reflect(conn)
         rows = {}
         for name, table in metadata.tables.items():
+            if name == models.audit.name:
+                continue
             columns = [c for c in table.c if not (name == models.login_sessions.name and c.name == "last_seen_at")]
             rows[name] = sorted(repr(tuple(row)) for row in conn.execute(sa.select(*columns)))
         return rows

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from flowdeck.engine import apps, files, models, users
+from flowdeck.engine import apps, audit, files, models, users
 from flowdeck.engine.bundles.errors import BundleInvalid, ImportNeedsMapping, ImportRefused, MergeConflicts
 from flowdeck.engine.bundles.format import DEFAULT_LIMITS, BundleUser, Limits
 from flowdeck.engine.bundles.plan import ImportPlan
@@ -126,6 +126,7 @@ def import_bundle(
                 imported_at=dt.datetime.now(dt.UTC),
             )
         )
+        audit.bundle_imported(conn, actor, plan.app_key, plan.bundle_source, result.version, plan.kind)
         granted = _grant_roles(conn, plan.app_key, roles_wanted)
         counts: dict[str, int] = {}
         blobs: list[str] = []

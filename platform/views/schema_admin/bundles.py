@@ -20,8 +20,10 @@ from werkzeug.wrappers import Response
 
 from flowdeck.engine import bundles, users
 from flowdeck.engine.errors import ChoicesNeeded, MigrationRefused, NotFound, RecordInvalid, SchemaInvalid
+from flowdeck.engine.messages import M, Mp
 from flowdeck.engine.permissions import Actor
 from flowdeck.engine.schema.model import Label
+from flowdeck.views import audit_log
 from flowdeck.views import records as record_views
 from flowdeck.views.auth import admin_required, require_actor
 from flowdeck.views.errors import error_response
@@ -54,6 +56,13 @@ def export(app: str) -> Response:
         data = bundles.export_app(engine().db, app, include_records=include_records, include_files=include_files, files_dir=files_dir())
     except bundles.ExportFailed as exc:
         return error_response(422, admin_text(exc.message))
+    if include_files:
+        what = Mp("what a bundle holds", "the document, records and files")
+    elif include_records:
+        what = Mp("what a bundle holds", "the document and records")
+    else:
+        what = Mp("what a bundle holds", "the document")
+    audit_log.log("bundle.exported", M("exported app %(app)s as a bundle (%(what)s)", app=app, what=what), target=f"app:{app}")
     response = Response(data, mimetype="application/zip")
     response.headers["Content-Disposition"] = f'attachment; filename="{app}-v{now.version}.flowdeck.zip"'
     response.headers["Content-Length"] = str(len(data))
