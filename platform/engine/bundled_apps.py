@@ -175,7 +175,7 @@ def install_missing(db: Database, *, actor: Actor, only: Iterable[str] | None = 
             if found is not None:
                 current = next(b for b in status(conn) if b.key == key)
                 return Installed(key, found[0], False, current.upgrade_available)
-            result = apps.apply_document(_InTransaction(conn), document, actor=actor, message="bundled app")  # type: ignore[arg-type]
+            result = apps.apply_document(_InTransaction(conn), document, actor=actor, message=M("bundled app"))  # type: ignore[arg-type]
             _remember(conn, key, result.version, document, actor)
             return Installed(key, result.version, True, False)
 
@@ -260,7 +260,7 @@ def upgrade(
             _InTransaction(conn),  # type: ignore[arg-type]
             plan.document,
             actor=actor,
-            message="upgrade of the bundled app",
+            message=M("upgrade of the bundled app"),
             choices=dict(choices or {}),
         )
         _remember(conn, key, result.version, documents()[key], actor)

@@ -15,6 +15,11 @@ Two budgets, both over moving windows (`FLOWDECK_LOGIN_LIMIT`, `FLOWDECK_LOGIN_U
 Only failures count, and a refused attempt does not (its password is not even checked).
 Counts live in the database (`fd_signin_failures`, purged as they age out) or, with
 `FLOWDECK_RATELIMIT_STORAGE=redis://...` (`flowdeck[redis]`), in Redis.
+
+Why not Flask-Limiter (used before): its shared storages are Redis, Memcached and MongoDB,
+never the app's own SQL database, so the embedded default would count per process; and it
+limits requests, where this must count failures only and slow a name down instead of
+refusing it. Both needs are a few statements here.
 """
 
 from __future__ import annotations
