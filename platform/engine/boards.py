@@ -27,12 +27,13 @@ from sqlalchemy.engine import Connection
 from flowdeck.engine.errors import Conflict, Forbidden, RecordInvalid, TransitionRefused
 from flowdeck.engine.fieldtypes import is_many
 from flowdeck.engine.filters import Condition, Context, normalize_condition
-from flowdeck.engine.permissions import Actor, can, can_transition, require
+from flowdeck.engine.messages import M, Message
+from flowdeck.engine.permissions import Actor, can, can_transition, mid_sentence, require
 from flowdeck.engine.query import capped_count, parse_filter, where_clause
 from flowdeck.engine.records import Record, fetch_record, load_links, update_record
 from flowdeck.engine.schema.model import Entity, Field, Label, Transition, View, WipLimit
 from flowdeck.engine.storage.tables import EntityTables
-from flowdeck.engine.workflow import guard_holds, refuse_if_pending, transition_record
+from flowdeck.engine.workflow import field_problems, guard_holds, guard_message, refuse_if_pending, state_label, transition_record
 
 NONE_TOKEN = "_none"  # noqa: S105 -- a column token, not a secret
 """The column (and lane) of records without a value; option keys never start with `_`."""
@@ -48,11 +49,12 @@ column card by card. WIP limits above it raise the cap (`count_limit`)."""
 
 
 class MoveRefused(TransitionRefused):
-    """A drop the board will not perform. The message says why in English; `reason` and
-    `details` (labels, numbers) let a caller say the same in the user's language."""
+    """A drop the board will not perform. `message` says why; `reason` and `details`
+    (labels, numbers) let a caller word it for the board ("no_transition", "wip", "guard",
+    "needs_input", "other")."""
 
     def __init__(
-        self, message: str, missing: Iterable[str] = (), *, reason: str = "other", details: Mapping[str, Any] | None = None
+        self, message: Message | str, missing: Iterable[str] = (), *, reason: str = "other", details: Mapping[str, Any] | None = None
     ) -> None:
         super().__init__(message, missing)
         self.reason = reason
@@ -62,7 +64,7 @@ class MoveRefused(TransitionRefused):
 class MoveNeedsInput(MoveRefused):
     """The transition for this drop needs fields or a comment: ask for them in a dialog."""
 
-    def __init__(self, message: str, transition: str, missing: Iterable[str]) -> None:
+    def __init__(self, message: Message | str, transition: str, missing: Iterable[str]) -> None:
         super().__init__(message, missing, reason="needs_input", details={"transition": transition})
         self.transition = transition
 
@@ -70,7 +72,7 @@ class MoveNeedsInput(MoveRefused):
 class MoveForbidden(Forbidden):
     """The actor's roles allow no transition between the two columns."""
 
-    def __init__(self, message: str, *, details: Mapping[str, Any]) -> None:
+    def __init__(self, message: Message | str, *, details: Mapping[str, Any]) -> None:
         super().__init__(message)
         self.reason = "forbidden"
         self.details = dict(details)
@@ -563,30 +565,22 @@ def pick_transition(entity: Entity, record: Record, target: str, actor: Actor) -
     first (whose refusal then explains the guard). Raises MoveRefused or MoveForbidden."""
     workflow = entity.workflow
     assert workflow is not None
-    here = workflow.state(record.state or "")
-    there = workflow.state(target)
-    here_label = here.label.get("en") if here else str(record.state)
-    there_label = there.label.get("en") if there else target
-    labels = {"source": here.label if here else Label.of(record.state), "target": there.label if there else Label.of(target)}
+    labels = {"source": state_label(entity, record.state), "target": state_label(entity, target)}
     candidates = [t for t in workflow.transitions_from(record.state or "") if t.to == target]
     if not candidates:
-        raise MoveRefused(f"no transition from {here_label} to {there_label}", reason="no_transition", details=labels)
+        raise MoveRefused(M("no transition from %(source)s to %(target)s", **labels), reason="no_transition", details=labels)
     allowed = [t for t in candidates if can_transition(actor, entity, t)]
     if not allowed:
         roles = sorted({r for t in candidates for r in (t.roles or ())})
-        who = f" (roles: {', '.join(roles)})" if roles else ""
-        message = f"you may not move {entity.label.get('en').lower()} from {here_label} to {there_label}{who}"
+        who = mid_sentence(entity.label)
+        if roles:
+            message = M("you may not move %(entity)s from %(source)s to %(target)s (roles: %(roles)s)", entity=who, roles=roles, **labels)
+        else:
+            message = M("you may not move %(entity)s from %(source)s to %(target)s", entity=who, **labels)
         raise MoveForbidden(message, details={**labels, "entity": entity.label})
     env = {**record.system(actor.user_id), **record.values}
     ready = [t for t in allowed if guard_holds(t, env) and not t.approval]
     return (ready or allowed)[0]
-
-
-def _guard_text(transition: Transition) -> str:
-    if transition.guard_message is not None:
-        return transition.guard_message.get("en")
-    assert transition.guard is not None
-    return f"the condition for “{transition.label.get('en')}” is not met ({transition.guard.source})"
 
 
 def _lock_key(et: EntityTables, view: View, value: str | None) -> int:
@@ -613,7 +607,11 @@ def check_wip(conn: Connection, et: EntityTables, view: View, target: str | None
     if count_in_column(conn, et, view, target, actor) >= limit.max:
         column = find_column(et, view, target)
         label = column.label if column is not None else Label.of(target)
-        raise MoveRefused(f"{label.get('en')} is at its limit of {limit.max}", reason="wip", details={"column": label, "max": limit.max})
+        raise MoveRefused(
+            M("%(column)s is at its limit of %(max)s", column=label, max=limit.max),
+            reason="wip",
+            details={"column": label, "max": limit.max},
+        )
 
 
 def move_card(
@@ -642,10 +640,12 @@ def move_card(
     key = group_key(view)
     column = find_column(et, view, NONE_TOKEN if target is None else target)
     if column is None:
-        raise MoveRefused(f'"{target}" is not a column of this board')
+        raise MoveRefused(M("“%(column)s” is not a column of this board", column=target))
     record = fetch_record(conn, et, record_id, for_update=True)
     if expected_version is not None and record.version != expected_version:
-        raise Conflict(f"{entity.label.get('en')} #{record.id} was changed by someone else", current_version=record.version)
+        raise Conflict(
+            M("%(entity)s #%(id)s was changed by someone else", entity=entity.label, id=record.id), current_version=record.version
+        )
     source = record.state if key == "state" else record.values.get(key)
     if source == target:
         return Moved(record, source, target)
@@ -654,26 +654,26 @@ def move_card(
         transition = pick_transition(entity, record, target, actor)
         check_wip(conn, et, view, target, actor)
         if not guard_holds(transition, {**record.system(actor.user_id), **record.values}):
-            raise MoveRefused(_guard_text(transition), reason="guard", details={"transition": transition})
+            raise MoveRefused(guard_message(transition), reason="guard", details={"transition": transition})
         if transition.approval is not None:
             # The record stays where it is until approved: ask for approval in the dialog.
             try:
                 refuse_if_pending(conn, et, record)
             except TransitionRefused as exc:
-                raise MoveRefused(str(exc)) from exc
-            raise MoveNeedsInput(f"“{transition.label.get('en')}” needs approval; request it instead", transition.key, ())
+                raise MoveRefused(exc.message) from exc
+            raise MoveNeedsInput(M("“%(transition)s” needs approval; request it instead", transition=transition.label), transition.key, ())
         try:
             moved = transition_record(conn, et, record_id, transition.key, actor=actor, expected_version=record.version, now=now)
         except TransitionRefused as exc:
             if exc.missing:
-                raise MoveNeedsInput(str(exc), transition.key, exc.missing) from exc
-            raise MoveRefused(str(exc)) from exc
+                raise MoveNeedsInput(exc.message, transition.key, exc.missing) from exc
+            raise MoveRefused(exc.message) from exc
         return Moved(moved, source, target, transition.key)
     if not entity.get_field(key).editable:
-        raise MoveRefused(f"{entity.get_field(key).label.get('en')} cannot be changed here")
+        raise MoveRefused(M("%(field)s cannot be changed here", field=entity.get_field(key).label))
     check_wip(conn, et, view, target, actor)
     try:
         moved = update_record(conn, et, record_id, {key: target}, actor=actor, expected_version=record.version, now=now)
     except RecordInvalid as exc:
-        raise MoveRefused(str(exc)) from exc
+        raise MoveRefused(field_problems(entity, exc.errors)) from exc
     return Moved(moved, source, target)

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from flowdeck.engine import models
+from flowdeck.engine.messages import Message
 
 _N = models.notifications
 
@@ -40,7 +41,7 @@ def notify(
     user_ids: Iterable[int | None],
     *,
     kind: str,
-    message: str,
+    message: Message | str,
     app: str | None = None,
     entity: str | None = None,
     record_id: int | None = None,
@@ -61,7 +62,7 @@ def notify(
                 entity=entity,
                 record_id=record_id,
                 actor_id=actor_id,
-                message=message[:2000],
+                message=str(message)[:2000],
                 dedupe_key=key,
             )
         )

@@ -18,8 +18,9 @@ from sqlalchemy.engine import Connection
 from flowdeck.engine.errors import RecordInvalid
 from flowdeck.engine.fieldtypes import FIELD_TYPES, is_many
 from flowdeck.engine.filters import Condition, Context, FilterError, normalize_condition, resolve_value
+from flowdeck.engine.messages import M
 from flowdeck.engine.permissions import Actor, require
-from flowdeck.engine.records import load_links
+from flowdeck.engine.records import Errors, load_links, no_field
 from flowdeck.engine.schema.loader import SYSTEM_FIELD_TYPES
 from flowdeck.engine.storage.tables import EntityTables
 
@@ -59,18 +60,18 @@ class Query:
 def parse_filter(et: EntityTables, spec: Mapping[str, Any]) -> list[Condition]:
     """Check a filter against the entity; raises RecordInvalid naming each bad field."""
     entity = et.entity
-    errors: dict[str, list[str]] = {}
+    errors: Errors = {}
     conditions: list[Condition] = []
     for key, condition in spec.items():
         fld = entity.field(key)
         known_system = key in SYSTEM_FIELD_TYPES and (key != "state" or entity.workflow is not None)
         if fld is None and not known_system and not (key == "state_category" and entity.workflow is not None):
-            errors.setdefault(key, []).append(f"{entity.key} has no field {key!r}")
+            errors.setdefault(key, []).append(no_field(entity, key))
             continue
         try:
             conditions += normalize_condition(key, condition, fld, entity.workflow)
         except FilterError as exc:
-            errors.setdefault(key, []).append(str(exc))
+            errors.setdefault(key, []).append(exc.message)
     if errors:
         raise RecordInvalid(errors)
     return conditions
@@ -140,7 +141,7 @@ def where_clause(et: EntityTables, conditions: Sequence[Condition], search: str 
 
 def _order(et: EntityTables, sort: Sequence[str]) -> list[sa.ColumnElement[Any]]:
     order: list[sa.ColumnElement[Any]] = []
-    errors: dict[str, list[str]] = {}
+    errors: Errors = {}
     for item in sort:
         descending = item.startswith("-")
         key = item.lstrip("-")
@@ -150,7 +151,7 @@ def _order(et: EntityTables, sort: Sequence[str]) -> list[sa.ColumnElement[Any]]
             or (fld is None and key not in SYSTEM_SORTABLE)
             or key not in et.table.c
         ):
-            errors.setdefault("sort", []).append(f"cannot sort by {key!r}")
+            errors.setdefault("sort", []).append(M("cannot sort by “%(key)s”", key=key))
             continue
         column = _sort_key(et, key)
         order.append(column.desc().nulls_last() if descending else column.asc().nulls_last())
