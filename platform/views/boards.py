@@ -38,10 +38,9 @@ from flowdeck.views import approvals as approval_views
 from flowdeck.views import listquery
 from flowdeck.views.auth import login_required, require_actor
 from flowdeck.views.display import DisplayContext, build_context, show
-from flowdeck.views.engine_messages import translate
 from flowdeck.views.errors import error_response
 from flowdeck.views.i18n import gettext as _
-from flowdeck.views.i18n import tr
+from flowdeck.views.i18n import say, tr
 from flowdeck.views.lifecycle import entity_tables, render
 from flowdeck.views.state import engine
 
@@ -412,7 +411,7 @@ def move(app: str, entity: str, record_id: int) -> Response:
     except boards.MoveNeedsInput as exc:
         url = url_for("records.transition", app=app, entity=entity, record_id=record_id, transition=exc.transition, board=view.key)
         response = make_response("", 200)
-        response.headers["HX-Trigger"] = json.dumps({"flowdeck:move-dialog": {"url": url, "message": translate(str(exc), et.entity)}})
+        response.headers["HX-Trigger"] = json.dumps({"flowdeck:move-dialog": {"url": url, "message": say(exc.message)}})
         return response
     except boards.MoveRefused as exc:
         return error_response(422, refusal_text(exc))
@@ -424,7 +423,8 @@ def move(app: str, entity: str, record_id: int) -> Response:
 
 
 def refusal_text(exc: boards.MoveRefused | boards.MoveForbidden) -> str:
-    """Why a drop was refused, in the user's language (the engine's English otherwise)."""
+    """Why a drop was refused, in the user's language: the board's own words for the
+    refusals it explains, else the engine's message."""
     details = exc.details
     if exc.reason == "no_transition":
         return _("There is no step from %(source)s to %(target)s.", source=tr(details["source"]), target=tr(details["target"]))
@@ -437,9 +437,7 @@ def refusal_text(exc: boards.MoveRefused | boards.MoveForbidden) -> str:
             details["max"],
             column=tr(details["column"]),
         )
-    if exc.reason == "guard" and details["transition"].guard_message is not None:
-        return tr(details["transition"].guard_message)
-    return translate(str(exc))
+    return say(exc.message)
 
 
 def _moved_page(conn: Connection, et: EntityTables, view: View, moved: boards.Moved, params: BoardParams, actor: Actor) -> BoardPage:

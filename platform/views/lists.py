@@ -29,6 +29,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from flowdeck.engine import clock, saved_views, users
 from flowdeck.engine.errors import NotFound, RecordInvalid
+from flowdeck.engine.messages import Message
 from flowdeck.engine.permissions import Actor, can, field_access
 from flowdeck.engine.query import MAX_PAGE_SIZE, Page, query_records
 from flowdeck.engine.schema.model import Entity, Field, Label, View
@@ -36,10 +37,9 @@ from flowdeck.engine.storage.tables import EntityTables
 from flowdeck.views import boards, listbar, listquery
 from flowdeck.views.auth import login_required, require_actor
 from flowdeck.views.display import DisplayContext, badge, build_context, show
-from flowdeck.views.engine_messages import translate
 from flowdeck.views.home import nav_apps
 from flowdeck.views.i18n import gettext as _
-from flowdeck.views.i18n import lang, tr
+from flowdeck.views.i18n import lang, say_errors, tr
 from flowdeck.views.lifecycle import entity_tables, is_htmx, render
 from flowdeck.views.listquery import ListArgs, ListSpec
 from flowdeck.views.state import engine
@@ -120,7 +120,7 @@ def save_view(app: str, entity: str) -> BaseResponse:
     try:
         saved = engine().db.run(lambda conn: saved_views.save_view(conn, app, entity, name, view=view.key, query=query, actor=actor))
     except RecordInvalid as exc:
-        message = "; ".join(translate(m, et.entity) for messages in exc.errors.values() for m in messages)
+        message = "; ".join(said for messages in say_errors(exc.errors).values() for said in messages)
         response = _render_list(et, view, actor, pairs, _base_url(et.entity, view.key), save_error=message, save_name=name)
         response.status_code = 422
         return response
@@ -193,7 +193,7 @@ def _load(conn: sa.Connection, et: EntityTables, spec: ListSpec, actor: Actor) -
     try:
         page = query_records(conn, et, query, actor=actor)
     except RecordInvalid as exc:
-        problem = translate(str(exc), et.entity)
+        problem = _problems(et.entity, exc.errors)
         page = query_records(conn, et, replace(query, filter=dict(spec.view.filter), search=None), actor=actor)
     if page.rows == [] and page.total and page.page > page.pages:
         page = query_records(conn, et, replace(query, page=page.pages), actor=actor)
@@ -201,6 +201,15 @@ def _load(conn: sa.Connection, et: EntityTables, spec: ListSpec, actor: Actor) -
     people = [(u.id, u.display_name) for u in users.list_users(conn, active_only=True)]
     saved = saved_views.list_saved_views(conn, et.entity.app, et.entity.key, actor=actor)
     return Loaded(page=page, ctx=ctx, people=people, saved=saved, problem=problem)
+
+
+def _problems(entity: Entity, errors: Mapping[str, Sequence[Message | str]]) -> str:
+    """A refused query's problems, each after its field's label ("Due: must be a date")."""
+    parts = []
+    for key, said in say_errors(errors).items():
+        fld = entity.field(key)
+        parts.append(_("%(field)s: %(problem)s", field=tr(fld.label) if fld is not None else key, problem=", ".join(said)))
+    return "; ".join(parts)
 
 
 def _render_list(
