@@ -32,6 +32,7 @@ from sqlalchemy.engine import Connection
 from flowdeck.engine import models
 from flowdeck.engine.errors import NotFound, ValueRefused
 from flowdeck.engine.messages import M
+from flowdeck.engine.permissions import Actor, can
 from flowdeck.engine.schema.model import Field
 from flowdeck.engine.storage.tables import AppTables, EntityTables
 
@@ -154,6 +155,17 @@ def get_file(conn: Connection, file_id: int) -> StoredFile:
     if row is None:
         raise NotFound(M("there is no file %(id)s", id=file_id))
     return StoredFile(*row)
+
+
+def readable_file(conn: Connection, apps: Iterable[AppTables], file_id: int, actor: Actor) -> StoredFile:
+    """The file, for someone who may read a record holding it (or who uploaded it and has
+    not attached it yet). Anyone else gets the same NotFound as for a file that does not
+    exist, so ids reveal nothing."""
+    stored = get_file(conn, file_id)
+    held = holders(conn, apps, file_id)
+    if any(can(actor, h.tables.entity, "read") for h in held) or (not held and stored.created_by == actor.user_id):
+        return stored
+    raise NotFound(M("there is no file %(id)s", id=file_id))
 
 
 def describe_files(conn: Connection, ids: Iterable[int]) -> dict[int, StoredFile]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,6 +22,7 @@ from flowdeck.engine.messages import M
 from flowdeck.engine.permissions import Actor, require
 from flowdeck.engine.records import Errors, load_links, no_field
 from flowdeck.engine.schema.loader import SYSTEM_FIELD_TYPES
+from flowdeck.engine.schema.model import Entity
 from flowdeck.engine.storage.tables import EntityTables
 
 MAX_PAGE_SIZE = 500
@@ -55,6 +56,20 @@ class Query:
     count_limit: int | None = None
     """Count at most this many records (`Page.capped` says there are more): counting a
     million matches costs more than the whole page, and nobody pages through them."""
+
+
+def lookup_query(entity: Entity, text: str, limit: int) -> Query | None:
+    """What a reference picker typing `text` finds, newest first: the entity's search
+    fields, else its title, else ids; None if nothing can match."""
+    title = entity.title_field()
+    common: dict[str, Any] = {"sort": ["-updated_at"], "per_page": limit, "columns": [title.key]}
+    if not text:
+        return Query(**common)
+    if entity.search:
+        return Query(search=text, **common)
+    if "contains" in FIELD_TYPES[title.type].operators:
+        return Query(filter={title.key: {"contains": text}}, **common)
+    return Query(filter={"id": int(text)}, **common) if text.isdigit() else None
 
 
 def parse_filter(et: EntityTables, spec: Mapping[str, Any]) -> list[Condition]:
@@ -207,6 +222,24 @@ def query_records(conn: Connection, et: EntityTables, query: Query, *, actor: Ac
             for row in rows:
                 row[key] = per_record[row["id"]]
     return Page(rows=rows, total=total, page=page, per_page=per_page, capped=capped)
+
+
+def query_up_to(
+    conn: Connection, et: EntityTables, query: Query, limit: int, *, actor: Actor, today: dt.date | None = None
+) -> tuple[list[dict[str, Any]], int]:
+    """Every record `query` matches, page after page, up to `limit` of them (an export),
+    and how many match in all."""
+    rows: list[dict[str, Any]] = []
+    total = 0
+    number = 1
+    while len(rows) < limit:
+        page = query_records(conn, et, replace(query, page=number, per_page=MAX_PAGE_SIZE), actor=actor, today=today)
+        total = page.total
+        rows += page.rows
+        if len(page.rows) < MAX_PAGE_SIZE:
+            break
+        number += 1
+    return rows[:limit], total
 
 
 def capped_count(table: sa.Table, where: sa.ColumnElement[bool], limit: int) -> sa.ScalarSelect[int]:

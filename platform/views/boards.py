@@ -30,7 +30,7 @@ from werkzeug.datastructures import MultiDict
 from flowdeck.engine import boards
 from flowdeck.engine.boards import Board, CardFilter, ColumnData, Lane
 from flowdeck.engine.errors import Conflict, NotFound
-from flowdeck.engine.permissions import Actor, can, field_access
+from flowdeck.engine.permissions import Actor, can, hidden_everywhere
 from flowdeck.engine.schema.loader import SYSTEM_FIELD_TYPES
 from flowdeck.engine.schema.model import Field, Label, View
 from flowdeck.engine.storage.tables import EntityTables
@@ -82,7 +82,7 @@ class BoardParams:
         parsed, problems = listquery.parse_args(pairs)
         parsed = replace(parsed, sort=(), cols=(), per_page=None, page=1)
         unfiltered = replace(view, filter={})
-        spec = listquery.resolve(et.entity, unfiltered, parsed, hidden=never_visible(et, actor), tz=get_timezone())
+        spec = listquery.resolve(et.entity, unfiltered, parsed, hidden=hidden_everywhere(et.entity, actor), tz=get_timezone())
         limit = _int(args.get("limit"), None)
         return cls(
             conditions=dict(spec.query.filter),
@@ -106,14 +106,6 @@ class BoardParams:
         if extras:
             parts.append(urlencode(extras))
         return "&".join(parts)
-
-
-def never_visible(et: EntityTables, actor: Actor) -> frozenset[str]:
-    """Fields that field rules hide from this user in every state: not filterable here."""
-    entity = et.entity
-    if entity.workflow is None or not entity.workflow.rules:
-        return frozenset()
-    return field_access(entity, None, actor.roles_for(entity.app)).hidden
 
 
 def _int(raw: str | None, default: int | None) -> int | None:

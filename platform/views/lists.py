@@ -21,17 +21,17 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl
 
-import sqlalchemy as sa
 from flask import Blueprint, Response, redirect, request, url_for
 from flask_babel import format_decimal, get_timezone
 from markupsafe import Markup, escape
+from sqlalchemy.engine import Connection
 from werkzeug.wrappers import Response as BaseResponse
 
 from flowdeck.engine import clock, saved_views, users
 from flowdeck.engine.errors import NotFound, RecordInvalid
 from flowdeck.engine.messages import Message
-from flowdeck.engine.permissions import Actor, can, field_access
-from flowdeck.engine.query import MAX_PAGE_SIZE, Page, query_records
+from flowdeck.engine.permissions import Actor, can, hidden_by_state, hidden_everywhere
+from flowdeck.engine.query import Page, query_records, query_up_to
 from flowdeck.engine.schema.model import Entity, Field, Label, View
 from flowdeck.engine.storage.tables import EntityTables
 from flowdeck.views import boards, listbar, listquery
@@ -90,10 +90,10 @@ def export_csv(app: str, entity: str) -> BaseResponse:
     key = request.args.get("view", "")
     view = _schema_view(et.entity, key) if key else listquery.default_view(et.entity)
     args, _problems = listquery.parse_args(request.args.items(multi=True))
-    spec = listquery.resolve(et.entity, view, args, hidden=_never_visible(et.entity, actor), tz=get_timezone())
+    spec = listquery.resolve(et.entity, view, args, hidden=hidden_everywhere(et.entity, actor), tz=get_timezone())
     rows, total, ctx = engine().db.read(lambda conn: _export_rows(conn, et, spec, actor))
     columns = _columns(et.entity, spec.columns)
-    body = _csv(et.entity, columns, rows, ctx, _hidden_by_state(et.entity, actor))
+    body = _csv(et.entity, columns, rows, ctx, hidden_by_state(et.entity, actor))
     name = "-".join(part for part in (app, entity, view.key, clock.today().isoformat()) if part)
     response = Response(body.encode("utf-8"), mimetype="text/csv")
     response.headers["Content-Type"] = "text/csv; charset=utf-8"
@@ -114,7 +114,7 @@ def save_view(app: str, entity: str) -> BaseResponse:
     view = _schema_view(et.entity, key) if key else listquery.default_view(et.entity)
     pairs = parse_qsl(request.form.get("query", "")[: saved_views.MAX_QUERY], keep_blank_values=True)
     args, _problems = listquery.parse_args(pairs)
-    spec = listquery.resolve(et.entity, view, args, hidden=_never_visible(et.entity, actor), tz=get_timezone())
+    spec = listquery.resolve(et.entity, view, args, hidden=hidden_everywhere(et.entity, actor), tz=get_timezone())
     query = listquery.to_query(replace(spec.canonical, page=1))
     name = request.form.get("name", "")
     try:
@@ -156,28 +156,6 @@ def _show_view(et: EntityTables, view: View, actor: Actor) -> BaseResponse:
     return _render_list(et, view, actor, request.args.items(multi=True), request.path)
 
 
-def _never_visible(entity: Entity, actor: Actor) -> frozenset[str]:
-    """Fields that field rules hide from this user in every state."""
-    if entity.workflow is None or not entity.workflow.rules:
-        return frozenset()
-    return field_access(entity, None, actor.roles_for(entity.app)).hidden
-
-
-def _hidden_by_state(entity: Entity, actor: Actor) -> Callable[[str | None], frozenset[str]]:
-    """Fields hidden from this user per record state, worked out once per state."""
-    if entity.workflow is None or not entity.workflow.rules:
-        return lambda state: frozenset()
-    roles = actor.roles_for(entity.app)
-    cache: dict[str | None, frozenset[str]] = {}
-
-    def hidden(state: str | None) -> frozenset[str]:
-        if state not in cache:
-            cache[state] = field_access(entity, state, roles).hidden
-        return cache[state]
-
-    return hidden
-
-
 @dataclass(frozen=True)
 class Loaded:
     page: Page
@@ -187,7 +165,7 @@ class Loaded:
     problem: str | None = None
 
 
-def _load(conn: sa.Connection, et: EntityTables, spec: ListSpec, actor: Actor) -> Loaded:
+def _load(conn: Connection, et: EntityTables, spec: ListSpec, actor: Actor) -> Loaded:
     problem = None
     query = replace(spec.query, count_limit=COUNT_LIMIT)
     try:
@@ -226,7 +204,7 @@ def _render_list(
     links lead to `base` (the address the list is shown at) with canonical arguments."""
     entity = et.entity
     args, problems = listquery.parse_args(pairs)
-    hidden = _never_visible(entity, actor)
+    hidden = hidden_everywhere(entity, actor)
     spec = listquery.resolve(entity, view, args, hidden=hidden, tz=get_timezone())
     loaded = engine().db.read(lambda conn: _load(conn, et, spec, actor))
     page = loaded.page
@@ -243,7 +221,7 @@ def _render_list(
         "spec": spec,
         "page": page,
         "headers": _headers(entity, columns, spec, links),
-        "rows": _rows_html(et, columns, page.rows, loaded.ctx, _hidden_by_state(entity, actor)),
+        "rows": _rows_html(et, columns, page.rows, loaded.ctx, hidden_by_state(entity, actor)),
         "pager": listbar.pager(page, links),
         "messages": [*problems, *spec.messages, *([loaded.problem] if loaded.problem else [])],
         "widgets": listbar.widgets(entity, spec, loaded.people, hidden),
@@ -450,18 +428,8 @@ def safe_cell(text: str) -> str:
 # -- CSV ----------------------------------------------------------------------------------
 
 
-def _export_rows(conn: sa.Connection, et: EntityTables, spec: ListSpec, actor: Actor) -> tuple[list[dict[str, Any]], int, DisplayContext]:
-    rows: list[dict[str, Any]] = []
-    total = 0
-    number = 1
-    while len(rows) < EXPORT_LIMIT:
-        page = query_records(conn, et, replace(spec.query, page=number, per_page=MAX_PAGE_SIZE), actor=actor)
-        total = page.total
-        rows += page.rows
-        if len(page.rows) < MAX_PAGE_SIZE:
-            break
-        number += 1
-    rows = rows[:EXPORT_LIMIT]
+def _export_rows(conn: Connection, et: EntityTables, spec: ListSpec, actor: Actor) -> tuple[list[dict[str, Any]], int, DisplayContext]:
+    rows, total = query_up_to(conn, et, spec.query, EXPORT_LIMIT, actor=actor)
     return rows, total, build_context(conn, et, rows, keys=spec.columns)
 
 

@@ -25,10 +25,9 @@ from werkzeug.wrappers import Response
 
 from flowdeck.engine import approvals, boards, comments, files, records, workflow
 from flowdeck.engine.errors import Conflict, Forbidden, NotFound, RecordInvalid, TransitionRefused
-from flowdeck.engine.fieldtypes import FIELD_TYPES
 from flowdeck.engine.messages import Message
 from flowdeck.engine.permissions import Actor, can, can_transition, require
-from flowdeck.engine.query import Query, query_records
+from flowdeck.engine.query import lookup_query, query_records
 from flowdeck.engine.schema.model import View
 from flowdeck.engine.storage.tables import EntityTables
 from flowdeck.forms import webforms
@@ -240,19 +239,6 @@ def _title_text(et: EntityTables, value: Any) -> str:
     return value.isoformat() if isinstance(value, dt.date) else str(value)
 
 
-def _lookup_query(et: EntityTables, text: str) -> Query | None:
-    """Search the entity's search fields, else its title, else ids; None if nothing can match."""
-    title = et.entity.title_field()
-    common: dict[str, Any] = {"sort": ["-updated_at"], "per_page": LOOKUP_LIMIT, "columns": [title.key]}
-    if not text:
-        return Query(**common)
-    if et.entity.search:
-        return Query(search=text, **common)
-    if "contains" in FIELD_TYPES[title.type].operators:
-        return Query(filter={title.key: {"contains": text}}, **common)
-    return Query(filter={"id": int(text)}, **common) if text.isdigit() else None
-
-
 @bp.get("/a/<app>/<entity>/lookup")
 @login_required
 def lookup(app: str, entity: str) -> Response:
@@ -260,7 +246,7 @@ def lookup(app: str, entity: str) -> Response:
     actor = require_actor()
     et = entity_tables(app, entity, actor, "read")
     text = request.args.get("q", "").strip()[:100]
-    query = _lookup_query(et, text)
+    query = lookup_query(et.entity, text, LOOKUP_LIMIT)
     found: list[tuple[int, str, Any]] = []
     if query is not None:
         page = engine().db.read(lambda conn: query_records(conn, et, query, actor=actor))
@@ -473,14 +459,9 @@ def download(file_id: int) -> Response:
     exist. Always a download, never shown inline."""
     actor = require_actor()
     apps = list(registry().apps.values())
-
-    def load(conn: Connection) -> tuple[files.StoredFile, list[files.Holder]]:
-        return files.get_file(conn, file_id), files.holders(conn, apps, file_id)
-
-    stored, held = engine().db.read(load)
-    readable = any(can(actor, h.tables.entity, "read") for h in held) or (not held and stored.created_by == actor.user_id)
+    stored = engine().db.read(lambda conn: files.readable_file(conn, apps, file_id, actor))
     path = files.blob_path(record_forms.files_dir(), stored.sha256)
-    if not readable or not path.is_file():
+    if not path.is_file():
         raise NotFound(_("There is no file %(id)s.", id=file_id))
     response = send_file(path, mimetype=stored.content_type, as_attachment=True, download_name=stored.filename, max_age=0)
     response.headers["X-Content-Type-Options"] = "nosniff"
