@@ -426,7 +426,7 @@ class _Compiler:
             return lambda env: env.get(name) or []
         if name not in self.scope.names:
             if name in FUNCTIONS:
-                raise self.fail(M("“%(key)s” is a function: call it as %(call)s", key=name, call=f"{name}(...)"))
+                raise self.fail(M("“%(key)s” is a function: call it as %(call)s", key=name, call=name + "(...)"))
             raise self.unknown_name(name)
         self.names.add(name)
         return lambda env: env.get(name)

@@ -141,7 +141,7 @@ def parse_args(pairs: Iterable[tuple[str, str]]) -> tuple[ListArgs, list[str]]:
         values = tuple(dict.fromkeys(v for v in ops.get("in", ()) if v))[:MAX_VALUES]
         empty = (ops.get("empty") or [""])[-1].lower()
         if empty and empty not in _TRUE + _FALSE:
-            problems.append(_("“%(param)s” takes 1 (is empty) or 0 (has a value).", param=f"{name}__empty"))
+            problems.append(_("“%(param)s” takes 1 (is empty) or 0 (has a value).", param=name + "__empty"))
             empty = ""
         filters[name] = FieldFilter(
             values=values,
