@@ -11,7 +11,6 @@ number magnitude, string length), so no expression can stall a worker. `eval` is
 from __future__ import annotations
 
 import ast
-import datetime as dt
 import decimal
 import io
 import re
@@ -22,23 +21,24 @@ from decimal import Decimal
 from difflib import get_close_matches
 from typing import Any
 
-from flowdeck.engine import clock
-from flowdeck.engine.errors import ValueRefused
+from flowdeck.engine.expression_values import (
+    BINARY_OPERATORS,
+    COMPARISONS,
+    FUNCTIONS,
+    ExpressionError,
+    Function,
+    check_magnitude,
+    is_number,
+    kind_of,
+)
 from flowdeck.engine.messages import M, Message, Mp
 
 MAX_SOURCE_LENGTH = 1000
 MAX_NODES = 200
 MAX_DEPTH = 24
-MAX_EXPONENT = 64
-MAX_MAGNITUDE = Decimal(10) ** 30
-MAX_STRING = 10_000
 MAX_LIST = 1000
 
 _DECIMAL_CONTEXT = decimal.Context(prec=34, Emax=60, Emin=-60, traps=[decimal.InvalidOperation, decimal.Overflow, decimal.DivisionByZero])
-
-
-class ExpressionError(ValueRefused):
-    """An expression that cannot be compiled or evaluated; `message` says why."""
 
 
 @dataclass(frozen=True)
@@ -84,290 +84,6 @@ class Expression:
         return bool(self.evaluate(env))
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, Decimal)) and not isinstance(value, bool)
-
-
-def _type_name(value: Any) -> Message | str:
-    """The kind of a value, as an error names it ("cannot add text and number")."""
-    if value is None:
-        return Mp("a kind of value", "null")
-    if isinstance(value, bool):
-        return Mp("a kind of value", "boolean")
-    if _is_number(value):
-        return Mp("a kind of value", "number")
-    if isinstance(value, str):
-        return Mp("a kind of value", "text")
-    if isinstance(value, dt.datetime):
-        return Mp("a kind of value", "datetime")
-    if isinstance(value, dt.date):
-        return Mp("a kind of value", "date")
-    if isinstance(value, (list, tuple)):
-        return Mp("a kind of value", "list")
-    return type(value).__name__
-
-
-def _check_magnitude(value: Any) -> Any:
-    if _is_number(value) and abs(value) >= MAX_MAGNITUDE:
-        raise ExpressionError(M("number too large (limit 10^30)"))
-    if isinstance(value, str) and len(value) > MAX_STRING:
-        raise ExpressionError(M("text too long (limit %(max)s characters)", max=MAX_STRING))
-    return value
-
-
-def _as_decimal(value: Any) -> Decimal:
-    return value if isinstance(value, Decimal) else Decimal(value)
-
-
-def _add(a: Any, b: Any) -> Any:
-    if _is_number(a) and _is_number(b):
-        return a + b
-    if isinstance(a, str) and isinstance(b, str):
-        return a + b
-    if isinstance(a, dt.date) and isinstance(b, int) and not isinstance(b, bool):
-        return a + dt.timedelta(days=b)
-    raise ExpressionError(M("cannot add %(left)s and %(right)s", left=_type_name(a), right=_type_name(b)))
-
-
-def _sub(a: Any, b: Any) -> Any:
-    if _is_number(a) and _is_number(b):
-        return a - b
-    if isinstance(a, dt.datetime) and isinstance(b, dt.datetime):
-        return Decimal((a - b).total_seconds()) / Decimal(86400)
-    if isinstance(a, dt.date) and isinstance(b, dt.date) and not isinstance(a, dt.datetime) and not isinstance(b, dt.datetime):
-        return (a - b).days
-    if isinstance(a, dt.date) and isinstance(b, int) and not isinstance(b, bool):
-        return a - dt.timedelta(days=b)
-    raise ExpressionError(M("cannot subtract %(right)s from %(left)s", right=_type_name(b), left=_type_name(a)))
-
-
-def _numeric(op: str, fn: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
-    def apply(a: Any, b: Any) -> Any:
-        if not (_is_number(a) and _is_number(b)):
-            raise ExpressionError(
-                M("'%(operator)s' needs numbers, got %(left)s and %(right)s", operator=op, left=_type_name(a), right=_type_name(b))
-            )
-        return fn(a, b)
-
-    return apply
-
-
-def _div(a: Any, b: Any) -> Any:
-    if b == 0:
-        raise ExpressionError(M("division by zero"))
-    return _as_decimal(a) / _as_decimal(b)
-
-
-def _floordiv(a: Any, b: Any) -> Any:
-    if b == 0:
-        raise ExpressionError(M("division by zero"))
-    quotient, remainder = a // b, a % b
-    # Decimal's // truncates toward zero; round toward minus infinity like int does (-7.5 // 2 == -4).
-    if isinstance(quotient, Decimal) and remainder and (remainder < 0) != (b < 0):
-        quotient -= 1
-    return quotient
-
-
-def _mod(a: Any, b: Any) -> Any:
-    if b == 0:
-        raise ExpressionError(M("division by zero"))
-    remainder = a % b
-    # Decimal's % takes the sign of a; take the sign of b like int does (-7.5 % 2 == 0.5).
-    if isinstance(remainder, Decimal) and remainder and (remainder < 0) != (b < 0):
-        remainder += b
-    return remainder
-
-
-def _pow(a: Any, b: Any) -> Any:
-    if not (isinstance(b, int) or (isinstance(b, Decimal) and b == b.to_integral_value())):
-        raise ExpressionError(M("exponent must be a whole number"))
-    if abs(b) > MAX_EXPONENT:
-        raise ExpressionError(M("exponent too large (limit %(max)s)", max=MAX_EXPONENT))
-    if abs(a) > 10**6 and abs(b) > 4:
-        raise ExpressionError(M("power too large"))
-    if isinstance(a, int) and int(b) >= 0:
-        return a ** int(b)
-    if a == 0 and b < 0:
-        raise ExpressionError(M("division by zero"))
-    return _as_decimal(a) ** int(b)
-
-
-_BINOPS: dict[type, tuple[str, Callable[[Any, Any], Any]]] = {
-    ast.Add: ("+", _add),
-    ast.Sub: ("-", _sub),
-    ast.Mult: ("*", _numeric("*", lambda a, b: a * b)),
-    ast.Div: ("/", _numeric("/", _div)),
-    ast.FloorDiv: ("//", _numeric("//", _floordiv)),
-    ast.Mod: ("%", _numeric("%", _mod)),
-    ast.Pow: ("**", _numeric("**", _pow)),
-}
-
-
-def _comparable(a: Any, b: Any) -> bool:
-    if _is_number(a) and _is_number(b):
-        return True
-    if isinstance(a, dt.datetime) or isinstance(b, dt.datetime):
-        return isinstance(a, dt.datetime) and isinstance(b, dt.datetime)
-    return type(a) is type(b) and isinstance(a, (str, dt.date))
-
-
-def _ordered(fn: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
-    def compare(a: Any, b: Any) -> bool:
-        if a is None or b is None:
-            return False
-        if not _comparable(a, b):
-            raise ExpressionError(M("cannot compare %(left)s with %(right)s", left=_type_name(a), right=_type_name(b)))
-        return fn(a, b)
-
-    return compare
-
-
-def _contains(container: Any, item: Any) -> bool:
-    if container is None:
-        return False
-    if isinstance(container, str):
-        if not isinstance(item, str):
-            raise ExpressionError(M("cannot look for %(kind)s in text", kind=_type_name(item)))
-        return item in container
-    if isinstance(container, (list, tuple, frozenset, set)):
-        return item in container
-    raise ExpressionError(M("'in' needs a list or text, got %(kind)s", kind=_type_name(container)))
-
-
-_COMPARE: dict[type, Callable[[Any, Any], bool]] = {
-    ast.Eq: lambda a, b: a == b,
-    ast.NotEq: lambda a, b: a != b,
-    ast.Lt: _ordered(lambda a, b: a < b),
-    ast.LtE: _ordered(lambda a, b: a <= b),
-    ast.Gt: _ordered(lambda a, b: a > b),
-    ast.GtE: _ordered(lambda a, b: a >= b),
-    ast.In: lambda a, b: _contains(b, a),
-    ast.NotIn: lambda a, b: not _contains(b, a),
-}
-
-
-def _values(arg: Any, fn: str) -> list[Any]:
-    if arg is None:
-        return []
-    if not isinstance(arg, (list, tuple)):
-        raise ExpressionError(M("%(function)s() needs a list, got %(kind)s", function=fn, kind=_type_name(arg)))
-    return [v for v in arg if v is not None]
-
-
-def _fn_sum(arg: Any) -> Any:
-    values = _values(arg, "sum")
-    for v in values:
-        if not _is_number(v):
-            raise ExpressionError(M("%(function)s() needs numbers, got %(kind)s", function="sum", kind=_type_name(v)))
-    return sum(values, 0)
-
-
-def _fn_count(arg: Any) -> int:
-    return len(_values(arg, "count"))
-
-
-def _fn_avg(arg: Any) -> Any:
-    values = _values(arg, "avg")
-    if not values:
-        return None
-    return _as_decimal(_fn_sum(values)) / len(values)
-
-
-def _extreme(name: str, pick: Callable[..., Any]) -> Callable[..., Any]:
-    def apply(*args: Any) -> Any:
-        values = _values(args[0], name) if len(args) == 1 else [a for a in args if a is not None]
-        if not values:
-            return None
-        for v in values[1:]:
-            if not _comparable(values[0], v):
-                raise ExpressionError(
-                    M(
-                        "%(function)s() cannot compare %(left)s with %(right)s",
-                        function=name,
-                        left=_type_name(values[0]),
-                        right=_type_name(v),
-                    )
-                )
-        return pick(values)
-
-    return apply
-
-
-def _fn_round(value: Any, places: Any = 0) -> Any:
-    if value is None:
-        return None
-    if not _is_number(value) or not isinstance(places, int) or not 0 <= places <= 10:
-        raise ExpressionError(M("round() needs a number and 0 to 10 decimal places"))
-    quantum = Decimal(1).scaleb(-places)
-    return _as_decimal(value).quantize(quantum, rounding=decimal.ROUND_HALF_UP)
-
-
-def _fn_abs(value: Any) -> Any:
-    if value is None:
-        return None
-    if not _is_number(value):
-        raise ExpressionError(M("%(function)s() needs a number, got %(kind)s", function="abs", kind=_type_name(value)))
-    return abs(value)
-
-
-def _fn_len(value: Any) -> Any:
-    if value is None:
-        return 0
-    if not isinstance(value, (str, list, tuple)):
-        raise ExpressionError(M("%(function)s() needs text or a list, got %(kind)s", function="len", kind=_type_name(value)))
-    return len(value)
-
-
-def _fn_coalesce(*args: Any) -> Any:
-    return next((a for a in args if a is not None and a != "" and a != []), None)
-
-
-def _date_part(name: str, part: str) -> Callable[[Any], Any]:
-    def apply(value: Any) -> Any:
-        if value is None:
-            return None
-        if not isinstance(value, dt.date):
-            raise ExpressionError(M("%(function)s() needs a date, got %(kind)s", function=name, kind=_type_name(value)))
-        return getattr(value, part)
-
-    return apply
-
-
-def _fn_days_between(a: Any, b: Any) -> Any:
-    if a is None or b is None:
-        return None
-    if not (isinstance(a, dt.date) and isinstance(b, dt.date)):
-        raise ExpressionError(M("days_between() needs two dates"))
-    a_day = a.date() if isinstance(a, dt.datetime) else a
-    b_day = b.date() if isinstance(b, dt.datetime) else b
-    return (b_day - a_day).days
-
-
-@dataclass(frozen=True)
-class _Function:
-    fn: Callable[..., Any]
-    min_args: int
-    max_args: int
-    reads_clock: bool = False
-
-
-FUNCTIONS: dict[str, _Function] = {
-    "sum": _Function(_fn_sum, 1, 1),
-    "count": _Function(_fn_count, 1, 1),
-    "avg": _Function(_fn_avg, 1, 1),
-    "min": _Function(_extreme("min", min), 1, 10),
-    "max": _Function(_extreme("max", max), 1, 10),
-    "round": _Function(_fn_round, 1, 2),
-    "abs": _Function(_fn_abs, 1, 1),
-    "len": _Function(_fn_len, 1, 1),
-    "coalesce": _Function(_fn_coalesce, 1, 10),
-    "year": _Function(_date_part("year", "year"), 1, 1),
-    "month": _Function(_date_part("month", "month"), 1, 1),
-    "days_between": _Function(_fn_days_between, 2, 2),
-    "today": _Function(clock.today, 0, 0, reads_clock=True),
-    "now": _Function(lambda: dt.datetime.now(dt.UTC), 0, 0, reads_clock=True),
-}
-
 _CONSTANT_NAMES = {"true": True, "false": False, "null": None, "True": True, "False": False, "None": None}
 
 
@@ -403,14 +119,14 @@ class _Compiler:
         if isinstance(value, bool) or value is None:
             return lambda env: value
         if isinstance(value, int):
-            _check_magnitude(value)
+            check_magnitude(value)
             return lambda env: value
         if isinstance(value, float):
             number = Decimal(repr(value))
-            _check_magnitude(number)
+            check_magnitude(number)
             return lambda env: number
         if isinstance(value, str):
-            _check_magnitude(value)
+            check_magnitude(value)
             return lambda env: value
         raise self.fail(M("the value %(value)s is not allowed (use numbers, text, true, false or null)", value=ast.unparse(node)))
 
@@ -482,15 +198,15 @@ class _Compiler:
                 value = operand(env)
                 if value is None:
                     return None
-                if not _is_number(value):
-                    raise ExpressionError(M("cannot negate %(left)s", left=_type_name(value)))
+                if not is_number(value):
+                    raise ExpressionError(M("cannot negate %(left)s", left=kind_of(value)))
                 return -value if negate else value
 
             return sign
         raise self.fail(M("the operator %(operator)s is not allowed", operator=_describe(node.op)))
 
     def _BinOp(self, node: ast.BinOp, depth: int) -> Node:
-        entry = _BINOPS.get(type(node.op))
+        entry = BINARY_OPERATORS.get(type(node.op))
         if entry is None:
             raise self.fail(M("the operator %(operator)s is not allowed", operator=_describe(node.op)))
         _, fn = entry
@@ -500,7 +216,7 @@ class _Compiler:
             a, b = left(env), right(env)
             if a is None or b is None:
                 return None
-            return _check_magnitude(fn(a, b))
+            return check_magnitude(fn(a, b))
 
         return binop
 
@@ -508,7 +224,7 @@ class _Compiler:
         left = self.compile(node.left, depth)
         ops = []
         for op, comparator in zip(node.ops, node.comparators, strict=True):
-            fn = _COMPARE.get(type(op))
+            fn = COMPARISONS.get(type(op))
             if fn is None:
                 raise self.fail(M("the comparison %(operator)s is not allowed (use == or !=)", operator=_describe(op)))
             ops.append((fn, self.compile(comparator, depth)))
@@ -558,7 +274,7 @@ class _Compiler:
         fn = spec.fn
 
         def call(env: Env) -> Any:
-            return _check_magnitude(fn(*(a(env) for a in args)))
+            return check_magnitude(fn(*(a(env) for a in args)))
 
         return call
 
@@ -592,7 +308,7 @@ def _did_you_mean(name: str, known: list[str]) -> Message | str:
     return M(" (did you mean “%(key)s”?)", key=close[0]) if close else ""
 
 
-def _arguments(name: str, spec: _Function, count: int) -> Message:
+def _arguments(name: str, spec: Function, count: int) -> Message:
     if spec.min_args == spec.max_args:
         return M("%(function)s() takes %(expected)s argument(s), got %(count)s", function=name, expected=spec.min_args, count=count)
     return M(
