@@ -19,7 +19,7 @@ from flowdeck.engine.errors import Conflict, DatabaseUnavailable, FlowdeckError,
 from flowdeck.engine.expressions import ExpressionError, Scope, compile_expression
 from flowdeck.engine.fieldtypes import FIELD_TYPES, InvalidValue
 from flowdeck.engine.filters import FilterError, normalize_condition
-from flowdeck.engine.messages import Message
+from flowdeck.engine.messages import M, Message
 from flowdeck.engine.permissions import Actor, require
 from flowdeck.engine.schema.model import Field, Label
 from flowdeck.engine.storage.tables import EntityTables
@@ -161,6 +161,14 @@ def test_workflow_refusals_in_chinese(db, et, lead, member):
     forbidden = refusal(db, lambda c: workflow.transition_record(c, et, task.id, "approve", actor=member))
     assert isinstance(forbidden, Forbidden)
     assert zh(forbidden.message) == "你无权执行“批准”（需要角色：lead）"
+
+
+def test_a_records_problems_in_one_message_name_each_field(et):
+    """When a transition or a move reports a record's problems as one message, is each field named by its label, in either language?"""
+    errors = {"title": [M("is required")], "estimate": [M("must be a number"), M("is too large")]}
+    message = workflow.field_problems(et.entity, errors)
+    assert str(message) == "Title: is required; Estimate: must be a number, is too large"
+    assert zh(message) == "标题：为必填项；预估工时：必须是数字、数值过大"
 
 
 def test_permission_refusals_in_chinese(et, make_user):
