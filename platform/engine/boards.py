@@ -11,6 +11,9 @@ field. Everything here is plain SQL through SQLAlchemy Core and knows nothing of
   (select boards), refused with a reason a person can read, and a hard WIP limit checked
   in the same transaction as the write, under a lock, so two concurrent drops cannot
   both take the last slot of a column.
+
+The columns, quick filters and counts are in `engine.board_columns` (the names callers
+use are importable from here too).
 """
 
 from __future__ import annotations
@@ -18,41 +21,49 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from flowdeck.engine.board_columns import COUNT_LIMIT as COUNT_LIMIT
+from flowdeck.engine.board_columns import (
+    NONE_TOKEN,
+    CardFilter,
+    Column,
+    allocate,
+    board_columns,
+    board_where,
+    capped_counts,
+    count_by_lane,
+    count_in_column,
+    find_column,
+    group_column,
+    group_key,
+    scope_where,
+    wip_status,
+)
 from flowdeck.engine.errors import Conflict, Forbidden, RecordInvalid, TransitionRefused
 from flowdeck.engine.fieldtypes import is_many
-from flowdeck.engine.filters import Condition, Context, normalize_condition
-from flowdeck.engine.permissions import Actor, can, can_transition, require
-from flowdeck.engine.query import capped_count, parse_filter, where_clause
+from flowdeck.engine.messages import M, Message
+from flowdeck.engine.permissions import Actor, can, can_transition, mid_sentence, require
 from flowdeck.engine.records import Record, fetch_record, load_links, update_record
-from flowdeck.engine.schema.model import Entity, Field, Label, Transition, View, WipLimit
+from flowdeck.engine.schema.model import Entity, Label, Transition, View
 from flowdeck.engine.storage.tables import EntityTables
-from flowdeck.engine.workflow import guard_holds, refuse_if_pending, transition_record
-
-NONE_TOKEN = "_none"  # noqa: S105 -- a column token, not a secret
-"""The column (and lane) of records without a value; option keys never start with `_`."""
+from flowdeck.engine.workflow import field_problems, guard_holds, guard_message, refuse_if_pending, state_label, transition_record
 
 MAX_CARDS = 2000
 """The most cards one board request reads, whatever `limit` asks for."""
 
-COUNT_LIMIT = 10_000
-"""A column's count stops here ("10000+"): counting is an index range read of at most
-this many entries per column (a few milliseconds for a million records on PostgreSQL,
-where counting every record of four columns took 50-60 ms), and no one reads such a
-column card by card. WIP limits above it raise the cap (`count_limit`)."""
-
 
 class MoveRefused(TransitionRefused):
-    """A drop the board will not perform. The message says why in English; `reason` and
-    `details` (labels, numbers) let a caller say the same in the user's language."""
+    """A drop the board will not perform. `message` says why; `reason` and `details`
+    (labels, numbers) let a caller word it for the board ("no_transition", "wip", "guard",
+    "needs_input", "other")."""
 
     def __init__(
-        self, message: str, missing: Iterable[str] = (), *, reason: str = "other", details: Mapping[str, Any] | None = None
+        self, message: Message | str, missing: Iterable[str] = (), *, reason: str = "other", details: Mapping[str, Any] | None = None
     ) -> None:
         super().__init__(message, missing)
         self.reason = reason
@@ -62,7 +73,7 @@ class MoveRefused(TransitionRefused):
 class MoveNeedsInput(MoveRefused):
     """The transition for this drop needs fields or a comment: ask for them in a dialog."""
 
-    def __init__(self, message: str, transition: str, missing: Iterable[str]) -> None:
+    def __init__(self, message: Message | str, transition: str, missing: Iterable[str]) -> None:
         super().__init__(message, missing, reason="needs_input", details={"transition": transition})
         self.transition = transition
 
@@ -70,218 +81,10 @@ class MoveNeedsInput(MoveRefused):
 class MoveForbidden(Forbidden):
     """The actor's roles allow no transition between the two columns."""
 
-    def __init__(self, message: str, *, details: Mapping[str, Any]) -> None:
+    def __init__(self, message: Message | str, *, details: Mapping[str, Any]) -> None:
         super().__init__(message)
         self.reason = "forbidden"
         self.details = dict(details)
-
-
-# -- columns ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Column:
-    """One board column: a state or an option (None: records without a value)."""
-
-    value: str | None
-    label: Label
-    color: str | None = None
-    collapsed: bool = False
-    wip: WipLimit | None = None
-
-    @property
-    def token(self) -> str:
-        """The column's value as it travels in URLs and forms."""
-        return NONE_TOKEN if self.value is None else self.value
-
-
-def group_key(view: View) -> str:
-    """The column the board groups by: `state` or a select field."""
-    assert view.group_by is not None, "a board view always has group_by (checked by the loader)"
-    return view.group_by
-
-
-def _allowed_values(et: EntityTables, view: View) -> set[str] | None:
-    """The column values the view filter lets through, or None if it does not narrow them."""
-    entity, key = et.entity, group_key(view)
-    allowed: set[str] | None = None
-    for condition in parse_filter(et, view.filter):
-        values: set[str] | None = None
-        if condition.key == key or (key == "state" and condition.key == "state_category"):
-            raw = condition.value if isinstance(condition.value, list) else [condition.value]
-            if condition.key == "state_category":
-                assert entity.workflow is not None
-                raw = list(entity.workflow.states_in(set(raw)))
-            if condition.op in ("eq", "in"):
-                values = set(raw)
-            elif condition.op in ("ne", "not_in"):
-                values = set(_all_values(entity, view)) - set(raw)
-        if values is not None:
-            allowed = values if allowed is None else allowed & values
-    return allowed
-
-
-def _all_values(entity: Entity, view: View) -> tuple[str, ...]:
-    key = group_key(view)
-    if key == "state":
-        assert entity.workflow is not None
-        return entity.workflow.state_keys()
-    return entity.get_field(key).option_keys()
-
-
-def board_columns(et: EntityTables, view: View, *, with_none: bool = False) -> tuple[Column, ...]:
-    """The board's columns in schema order; `with_none` adds a last column for records
-    without a value (select boards only: a state is never empty)."""
-    entity, key = et.entity, group_key(view)
-    allowed = _allowed_values(et, view)
-    columns: list[Column] = []
-    if key == "state":
-        assert entity.workflow is not None
-        for state in entity.workflow.states:
-            if allowed is None or state.key in allowed:
-                columns.append(Column(state.key, state.label, state.color, state.key in view.collapsed, view.wip.get(state.key)))
-        return tuple(columns)
-    fld = entity.get_field(key)
-    for option in fld.options:
-        if allowed is None or option.key in allowed:
-            columns.append(Column(option.key, option.label, option.color, option.key in view.collapsed, view.wip.get(option.key)))
-    if with_none and not fld.required:
-        columns.append(Column(None, Label({"en": "No value", "zh": "未设置"})))
-    return tuple(columns)
-
-
-def find_column(et: EntityTables, view: View, token: str) -> Column | None:
-    return next((c for c in board_columns(et, view, with_none=True) if c.token == token), None)
-
-
-def wip_status(limit: WipLimit | None, count: int) -> str:
-    """`none` (no limit), `ok`, `at` (soft limit reached), `full` (hard limit reached:
-    drops are refused) or `over` (more cards than the limit)."""
-    if limit is None:
-        return "none"
-    if count > limit.max:
-        return "over"
-    if count == limit.max:
-        return "full" if limit.enforce == "block" else "at"
-    return "ok"
-
-
-# -- filters ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CardFilter:
-    """The quick filters a user adds on top of the view's own filter."""
-
-    search: str | None = None
-    mine: bool = False
-    conditions: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def active(self) -> bool:
-        return bool((self.search or "").strip() or self.mine or self.conditions)
-
-
-def user_fields(entity: Entity) -> list[Field]:
-    """Fields that hold users: "my cards" are those where any of them is me."""
-    return [f for f in entity.fields if f.value_type == "user" and not f.is_table]
-
-
-def mine_clause(et: EntityTables, actor: Actor) -> sa.ColumnElement[bool]:
-    """Records where any user field is the actor (the creator if the entity has none)."""
-    context = Context(user_id=actor.user_id)
-    fields = user_fields(et.entity)
-    if actor.user_id is None:
-        return sa.false()
-    if not fields:
-        return et.table.c.created_by == actor.user_id
-    clauses = [where_clause(et, normalize_condition(f.key, "$me", f, et.entity.workflow), None, context) for f in fields]
-    return sa.or_(*clauses)
-
-
-def scope_where(et: EntityTables, view: View, actor: Actor, today: dt.date | None = None) -> sa.ColumnElement[bool]:
-    """The board's own scope: the view filter only. WIP limits count within it."""
-    return where_clause(et, parse_filter(et, view.filter), None, Context(user_id=actor.user_id, today=today))
-
-
-def board_where(et: EntityTables, view: View, actor: Actor, cards: CardFilter, today: dt.date | None = None) -> sa.ColumnElement[bool]:
-    """The view filter, the quick filters and the text search together."""
-    context = Context(user_id=actor.user_id, today=today)
-    conditions: list[Condition] = parse_filter(et, view.filter) + parse_filter(et, cards.conditions)
-    where = where_clause(et, conditions, cards.search, context)
-    if cards.mine:
-        where = sa.and_(where, mine_clause(et, actor))
-    return where
-
-
-# -- counts -----------------------------------------------------------------------------
-
-
-def _group_column(et: EntityTables, view: View) -> sa.ColumnElement[Any]:
-    return et.table.c[group_key(view)]
-
-
-def count_by_column(conn: Connection, et: EntityTables, view: View, where: sa.ColumnElement[bool]) -> dict[str | None, int]:
-    """Cards per column value, in one grouped COUNT."""
-    col = _group_column(et, view)
-    return {value: int(n) for value, n in conn.execute(sa.select(col, sa.func.count()).where(where).group_by(col))}
-
-
-def count_limit(view: View) -> int:
-    """Where a column's count of this board stops: COUNT_LIMIT, or above its largest WIP
-    limit (so a WIP status is always judged on an exact count)."""
-    return max([COUNT_LIMIT, *(limit.max + 1 for limit in view.wip.values())])
-
-
-def capped_counts(
-    conn: Connection, et: EntityTables, view: View, where: sa.ColumnElement[bool], values: Sequence[str | None]
-) -> tuple[dict[str | None, int], set[str | None]]:
-    """Cards per column value for `values`, each count stopping at `count_limit(view)`, in
-    one statement (one capped count per column, each an index range read); and the
-    columns whose count stopped there (they hold more)."""
-    if not values:
-        return {}, set()
-    col = _group_column(et, view)
-    limit = count_limit(view)
-    counts = [capped_count(et.table, sa.and_(where, col.is_(None) if value is None else col == value), limit) for value in values]
-    row = conn.execute(sa.select(*counts)).one()
-    found = {value: int(n or 0) for value, n in zip(values, row, strict=True)}
-    return {value: min(n, limit) for value, n in found.items()}, {value for value, n in found.items() if n > limit}
-
-
-def count_in_column(conn: Connection, et: EntityTables, view: View, value: str | None, actor: Actor) -> int:
-    """Cards in one column within the board's scope (what a WIP limit counts), exact up
-    to `count_limit(view)`, which is above every WIP limit of the board."""
-    return capped_counts(conn, et, view, scope_where(et, view, actor), [value])[0][value]
-
-
-def count_by_lane(conn: Connection, et: EntityTables, view: View, where: sa.ColumnElement[bool]) -> dict[tuple[Any, str | None], int]:
-    """Cards per (lane value, column value), in one grouped COUNT."""
-    assert view.swimlanes is not None
-    lane, col = et.table.c[view.swimlanes], _group_column(et, view)
-    rows = conn.execute(sa.select(lane, col, sa.func.count()).where(where).group_by(lane, col))
-    return {(lane_value, value): int(n) for lane_value, value, n in rows}
-
-
-def allocate(counts: Sequence[int], total: int) -> list[int]:
-    """Split `total` card slots over columns holding `counts` cards: evenly, and what a
-    short column does not need goes to the others (so a cap of 500 shows 500 cards when
-    the board holds that many). Slots that do not divide evenly go to the first columns."""
-    shares = [0] * len(counts)
-    left = max(0, total)
-    open_ = [i for i, n in enumerate(counts) if n > 0]
-    while open_ and left > 0:
-        share = left // len(open_)
-        if share == 0:
-            for i in open_[:left]:
-                shares[i] += 1
-            break
-        for i in open_:
-            give = min(share, counts[i] - shares[i])
-            shares[i] += give
-            left -= give
-        open_ = [i for i in open_ if shares[i] < counts[i]]
-    return shares
 
 
 # -- cards ------------------------------------------------------------------------------
@@ -332,7 +135,7 @@ def load_cards(
     if limit <= 0:
         return []
     columns, _ = _card_select(et, view)
-    col = _group_column(et, view)
+    col = group_column(et, view)
     in_column = col.is_(None) if value is None else col == value
     statement = sa.select(*columns).where(where, in_column).order_by(*_order(et, view)).limit(limit).offset(max(0, offset))
     result = conn.execute(statement)
@@ -498,7 +301,7 @@ def load_column(
     require(actor, et.entity, "read")
     cards = cards or CardFilter()
     where = board_where(et, view, actor, cards, today)
-    col = _group_column(et, view)
+    col = group_column(et, view)
     in_column = col.is_(None) if column.value is None else col == column.value
     counts, capped = capped_counts(conn, et, view, where, [column.value])
     count = counts[column.value]
@@ -563,30 +366,22 @@ def pick_transition(entity: Entity, record: Record, target: str, actor: Actor) -
     first (whose refusal then explains the guard). Raises MoveRefused or MoveForbidden."""
     workflow = entity.workflow
     assert workflow is not None
-    here = workflow.state(record.state or "")
-    there = workflow.state(target)
-    here_label = here.label.get("en") if here else str(record.state)
-    there_label = there.label.get("en") if there else target
-    labels = {"source": here.label if here else Label.of(record.state), "target": there.label if there else Label.of(target)}
+    labels = {"source": state_label(entity, record.state), "target": state_label(entity, target)}
     candidates = [t for t in workflow.transitions_from(record.state or "") if t.to == target]
     if not candidates:
-        raise MoveRefused(f"no transition from {here_label} to {there_label}", reason="no_transition", details=labels)
+        raise MoveRefused(M("no transition from %(source)s to %(target)s", **labels), reason="no_transition", details=labels)
     allowed = [t for t in candidates if can_transition(actor, entity, t)]
     if not allowed:
         roles = sorted({r for t in candidates for r in (t.roles or ())})
-        who = f" (roles: {', '.join(roles)})" if roles else ""
-        message = f"you may not move {entity.label.get('en').lower()} from {here_label} to {there_label}{who}"
+        who = mid_sentence(entity.label)
+        if roles:
+            message = M("you may not move %(entity)s from %(source)s to %(target)s (roles: %(roles)s)", entity=who, roles=roles, **labels)
+        else:
+            message = M("you may not move %(entity)s from %(source)s to %(target)s", entity=who, **labels)
         raise MoveForbidden(message, details={**labels, "entity": entity.label})
     env = {**record.system(actor.user_id), **record.values}
     ready = [t for t in allowed if guard_holds(t, env) and not t.approval]
     return (ready or allowed)[0]
-
-
-def _guard_text(transition: Transition) -> str:
-    if transition.guard_message is not None:
-        return transition.guard_message.get("en")
-    assert transition.guard is not None
-    return f"the condition for “{transition.label.get('en')}” is not met ({transition.guard.source})"
 
 
 def _lock_key(et: EntityTables, view: View, value: str | None) -> int:
@@ -613,7 +408,11 @@ def check_wip(conn: Connection, et: EntityTables, view: View, target: str | None
     if count_in_column(conn, et, view, target, actor) >= limit.max:
         column = find_column(et, view, target)
         label = column.label if column is not None else Label.of(target)
-        raise MoveRefused(f"{label.get('en')} is at its limit of {limit.max}", reason="wip", details={"column": label, "max": limit.max})
+        raise MoveRefused(
+            M("%(column)s is at its limit of %(max)s", column=label, max=limit.max),
+            reason="wip",
+            details={"column": label, "max": limit.max},
+        )
 
 
 def move_card(
@@ -642,10 +441,12 @@ def move_card(
     key = group_key(view)
     column = find_column(et, view, NONE_TOKEN if target is None else target)
     if column is None:
-        raise MoveRefused(f'"{target}" is not a column of this board')
+        raise MoveRefused(M("“%(column)s” is not a column of this board", column=target))
     record = fetch_record(conn, et, record_id, for_update=True)
     if expected_version is not None and record.version != expected_version:
-        raise Conflict(f"{entity.label.get('en')} #{record.id} was changed by someone else", current_version=record.version)
+        raise Conflict(
+            M("%(entity)s #%(id)s was changed by someone else", entity=entity.label, id=record.id), current_version=record.version
+        )
     source = record.state if key == "state" else record.values.get(key)
     if source == target:
         return Moved(record, source, target)
@@ -654,26 +455,26 @@ def move_card(
         transition = pick_transition(entity, record, target, actor)
         check_wip(conn, et, view, target, actor)
         if not guard_holds(transition, {**record.system(actor.user_id), **record.values}):
-            raise MoveRefused(_guard_text(transition), reason="guard", details={"transition": transition})
+            raise MoveRefused(guard_message(transition), reason="guard", details={"transition": transition})
         if transition.approval is not None:
             # The record stays where it is until approved: ask for approval in the dialog.
             try:
                 refuse_if_pending(conn, et, record)
             except TransitionRefused as exc:
-                raise MoveRefused(str(exc)) from exc
-            raise MoveNeedsInput(f"“{transition.label.get('en')}” needs approval; request it instead", transition.key, ())
+                raise MoveRefused(exc.message) from exc
+            raise MoveNeedsInput(M("“%(transition)s” needs approval; request it instead", transition=transition.label), transition.key, ())
         try:
             moved = transition_record(conn, et, record_id, transition.key, actor=actor, expected_version=record.version, now=now)
         except TransitionRefused as exc:
             if exc.missing:
-                raise MoveNeedsInput(str(exc), transition.key, exc.missing) from exc
-            raise MoveRefused(str(exc)) from exc
+                raise MoveNeedsInput(exc.message, transition.key, exc.missing) from exc
+            raise MoveRefused(exc.message) from exc
         return Moved(moved, source, target, transition.key)
     if not entity.get_field(key).editable:
-        raise MoveRefused(f"{entity.get_field(key).label.get('en')} cannot be changed here")
+        raise MoveRefused(M("%(field)s cannot be changed here", field=entity.get_field(key).label))
     check_wip(conn, et, view, target, actor)
     try:
         moved = update_record(conn, et, record_id, {key: target}, actor=actor, expected_version=record.version, now=now)
     except RecordInvalid as exc:
-        raise MoveRefused(str(exc)) from exc
+        raise MoveRefused(field_problems(entity, exc.errors)) from exc
     return Moved(moved, source, target)

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 
 from flowdeck.engine import models, notifications, users
 from flowdeck.engine.errors import RecordInvalid
+from flowdeck.engine.messages import M, Message
 from flowdeck.engine.permissions import Actor, can, require
 from flowdeck.engine.records import fetch_record
 from flowdeck.engine.storage.tables import EntityTables
@@ -67,9 +68,9 @@ def add_comment(conn: Connection, et: EntityTables, record_id: int, body: str, *
     require(actor, entity, "update")
     text = body.strip()
     if not text:
-        raise RecordInvalid({"body": ["is required"]})
+        raise RecordInvalid({"body": [M("is required")]})
     if len(text) > MAX_BODY:
-        raise RecordInvalid({"body": [f"must be at most {MAX_BODY} characters (got {len(text)})"]})
+        raise RecordInvalid({"body": [M("must be at most %(max)s characters (got %(got)s)", max=MAX_BODY, got=len(text))]})
     now = now or dt.datetime.now(dt.UTC)
     fetch_record(conn, et, record_id, for_update=True)
     earlier = _recent_same(conn, et, record_id, actor.user_id, text, now)
@@ -111,17 +112,25 @@ def _notify_mentions(conn: Connection, et: EntityTables, record_id: int, comment
     u = models.users
     found = conn.execute(sa.select(u.c.id).where(u.c.username.in_(names) & u.c.is_active.is_(True))).scalars().all()
     readers = [uid for uid in found if uid != actor.user_id and can(users.actor_for(conn, uid), et.entity, "read")]
-    excerpt = comment.body if len(comment.body) <= EXCERPT else comment.body[: EXCERPT - 1] + "…"
     notifications.notify(
         conn,
         readers,
         kind="mention",
-        message=f"{actor.username} mentioned you on {et.entity.label.get('en')} #{record_id}: {excerpt}",
+        message=mention_message(actor.username, et, record_id, comment.body),
         app=et.entity.app,
         entity=et.entity.key,
         record_id=record_id,
         actor_id=actor.user_id,
         dedupe=f"mention:{comment.id}",
+    )
+
+
+def mention_message(username: str, et: EntityTables, record_id: int, body: str) -> Message:
+    """What a mentioned person is told: who, where, and the start of the comment (the
+    commenter's own words, shown as written)."""
+    excerpt = body if len(body) <= EXCERPT else body[: EXCERPT - 1] + "…"
+    return M(
+        "%(user)s mentioned you on %(entity)s #%(id)s: %(excerpt)s", user=username, entity=et.entity.label, id=record_id, excerpt=excerpt
     )
 
 

@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from flowdeck.engine.errors import DatabaseUnavailable
+from flowdeck.engine.messages import M
 
 T = TypeVar("T")
 
@@ -99,7 +100,9 @@ class Database:
                 conn.exec_driver_sql("SELECT 1")
         except Exception as exc:
             reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise DatabaseUnavailable(f"cannot connect to the database at {self.describe()}: {reason}") from None
+            raise DatabaseUnavailable(
+                M("cannot connect to the database at %(url)s: %(reason)s", url=self.describe(), reason=reason)
+            ) from None
 
     def run(self, work: Callable[[Connection], T], *, write: bool = True) -> T:
         """Run `work(conn)` in one transaction and commit; retry it on transient conflicts.

@@ -4,7 +4,7 @@ a `Message` (engine/messages.py), worded by whoever shows it; `str(error)` is En
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,15 +49,25 @@ class RecordInvalid(FlowdeckError):
     The key `_record` holds problems that belong to no single field.
     """
 
-    def __init__(self, errors: Mapping[str, list[str]]) -> None:
-        self.errors = {k: list(v) for k, v in errors.items()}
+    def __init__(self, errors: Mapping[str, Sequence[Message | str]]) -> None:
+        self.errors: dict[str, list[Message | str]] = {k: list(v) for k, v in errors.items()}
         super().__init__("; ".join(f"{k}: {', '.join(str(m) for m in v)}" for k, v in self.errors.items()))
+
+
+class ValueRefused(ValueError):
+    """A value the engine refuses (a field value, a filter, an expression, an upload):
+    `message` says why, `str(error)` is English. A ValueError, so callers that parse
+    values catch it with Python's own."""
+
+    def __init__(self, message: Message | str) -> None:
+        self.message: Message | str = message
+        super().__init__(str(message))
 
 
 class Conflict(FlowdeckError):
     """A write based on a stale version: someone else saved first. Nothing was written."""
 
-    def __init__(self, message: str, current_version: int | None = None) -> None:
+    def __init__(self, message: Message | str, current_version: int | None = None) -> None:
         self.current_version = current_version
         super().__init__(message)
 
@@ -73,7 +83,7 @@ class NotFound(FlowdeckError):
 class TransitionRefused(FlowdeckError):
     """A workflow transition that is not allowed now; the message says why."""
 
-    def __init__(self, message: str, missing: Iterable[str] = ()) -> None:
+    def __init__(self, message: Message | str, missing: Iterable[str] = ()) -> None:
         self.missing = list(missing)
         super().__init__(message)
 

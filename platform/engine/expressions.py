@@ -11,9 +11,9 @@ number magnitude, string length), so no expression can stall a worker. `eval` is
 from __future__ import annotations
 
 import ast
-import datetime as dt
 import decimal
 import io
+import re
 import tokenize
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -21,21 +21,24 @@ from decimal import Decimal
 from difflib import get_close_matches
 from typing import Any
 
-from flowdeck.engine import clock
+from flowdeck.engine.expression_values import (
+    BINARY_OPERATORS,
+    COMPARISONS,
+    FUNCTIONS,
+    ExpressionError,
+    Function,
+    check_magnitude,
+    is_number,
+    kind_of,
+)
+from flowdeck.engine.messages import M, Message, Mp
 
 MAX_SOURCE_LENGTH = 1000
 MAX_NODES = 200
 MAX_DEPTH = 24
-MAX_EXPONENT = 64
-MAX_MAGNITUDE = Decimal(10) ** 30
-MAX_STRING = 10_000
 MAX_LIST = 1000
 
 _DECIMAL_CONTEXT = decimal.Context(prec=34, Emax=60, Emin=-60, traps=[decimal.InvalidOperation, decimal.Overflow, decimal.DivisionByZero])
-
-
-class ExpressionError(ValueError):
-    """An expression that cannot be compiled or evaluated; the message is for people."""
 
 
 @dataclass(frozen=True)
@@ -68,292 +71,18 @@ class Expression:
         except ExpressionError:
             raise
         except (decimal.DivisionByZero, ZeroDivisionError):
-            raise ExpressionError("division by zero") from None
+            raise ExpressionError(M("division by zero")) from None
         except (decimal.Overflow, OverflowError):
-            raise ExpressionError("number too large") from None
+            raise ExpressionError(M("number too large")) from None
         except decimal.InvalidOperation:
-            raise ExpressionError("invalid arithmetic") from None
+            raise ExpressionError(M("invalid arithmetic")) from None
         except (TypeError, ValueError) as exc:
-            raise ExpressionError(f"cannot evaluate: {exc}") from None
+            raise ExpressionError(M("cannot evaluate: %(detail)s", detail=str(exc))) from None
 
     def test(self, env: Env) -> bool:
         """Evaluate as a condition: null counts as false."""
         return bool(self.evaluate(env))
 
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, Decimal)) and not isinstance(value, bool)
-
-
-def _type_name(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if _is_number(value):
-        return "number"
-    if isinstance(value, str):
-        return "text"
-    if isinstance(value, dt.datetime):
-        return "datetime"
-    if isinstance(value, dt.date):
-        return "date"
-    if isinstance(value, (list, tuple)):
-        return "list"
-    return type(value).__name__
-
-
-def _check_magnitude(value: Any) -> Any:
-    if _is_number(value) and abs(value) >= MAX_MAGNITUDE:
-        raise ExpressionError("number too large (limit 10^30)")
-    if isinstance(value, str) and len(value) > MAX_STRING:
-        raise ExpressionError(f"text too long (limit {MAX_STRING} characters)")
-    return value
-
-
-def _as_decimal(value: Any) -> Decimal:
-    return value if isinstance(value, Decimal) else Decimal(value)
-
-
-def _add(a: Any, b: Any) -> Any:
-    if _is_number(a) and _is_number(b):
-        return a + b
-    if isinstance(a, str) and isinstance(b, str):
-        return a + b
-    if isinstance(a, dt.date) and isinstance(b, int) and not isinstance(b, bool):
-        return a + dt.timedelta(days=b)
-    raise ExpressionError(f"cannot add {_type_name(a)} and {_type_name(b)}")
-
-
-def _sub(a: Any, b: Any) -> Any:
-    if _is_number(a) and _is_number(b):
-        return a - b
-    if isinstance(a, dt.datetime) and isinstance(b, dt.datetime):
-        return Decimal((a - b).total_seconds()) / Decimal(86400)
-    if isinstance(a, dt.date) and isinstance(b, dt.date) and not isinstance(a, dt.datetime) and not isinstance(b, dt.datetime):
-        return (a - b).days
-    if isinstance(a, dt.date) and isinstance(b, int) and not isinstance(b, bool):
-        return a - dt.timedelta(days=b)
-    raise ExpressionError(f"cannot subtract {_type_name(b)} from {_type_name(a)}")
-
-
-def _numeric(op: str, fn: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
-    def apply(a: Any, b: Any) -> Any:
-        if not (_is_number(a) and _is_number(b)):
-            raise ExpressionError(f"'{op}' needs numbers, got {_type_name(a)} and {_type_name(b)}")
-        return fn(a, b)
-
-    return apply
-
-
-def _div(a: Any, b: Any) -> Any:
-    if b == 0:
-        raise ExpressionError("division by zero")
-    return _as_decimal(a) / _as_decimal(b)
-
-
-def _floordiv(a: Any, b: Any) -> Any:
-    if b == 0:
-        raise ExpressionError("division by zero")
-    quotient, remainder = a // b, a % b
-    # Decimal's // truncates toward zero; round toward minus infinity like int does (-7.5 // 2 == -4).
-    if isinstance(quotient, Decimal) and remainder and (remainder < 0) != (b < 0):
-        quotient -= 1
-    return quotient
-
-
-def _mod(a: Any, b: Any) -> Any:
-    if b == 0:
-        raise ExpressionError("division by zero")
-    remainder = a % b
-    # Decimal's % takes the sign of a; take the sign of b like int does (-7.5 % 2 == 0.5).
-    if isinstance(remainder, Decimal) and remainder and (remainder < 0) != (b < 0):
-        remainder += b
-    return remainder
-
-
-def _pow(a: Any, b: Any) -> Any:
-    if not (isinstance(b, int) or (isinstance(b, Decimal) and b == b.to_integral_value())):
-        raise ExpressionError("exponent must be a whole number")
-    if abs(b) > MAX_EXPONENT:
-        raise ExpressionError(f"exponent too large (limit {MAX_EXPONENT})")
-    if abs(a) > 10**6 and abs(b) > 4:
-        raise ExpressionError("power too large")
-    if isinstance(a, int) and int(b) >= 0:
-        return a ** int(b)
-    if a == 0 and b < 0:
-        raise ExpressionError("division by zero")
-    return _as_decimal(a) ** int(b)
-
-
-_BINOPS: dict[type, tuple[str, Callable[[Any, Any], Any]]] = {
-    ast.Add: ("+", _add),
-    ast.Sub: ("-", _sub),
-    ast.Mult: ("*", _numeric("*", lambda a, b: a * b)),
-    ast.Div: ("/", _numeric("/", _div)),
-    ast.FloorDiv: ("//", _numeric("//", _floordiv)),
-    ast.Mod: ("%", _numeric("%", _mod)),
-    ast.Pow: ("**", _numeric("**", _pow)),
-}
-
-
-def _comparable(a: Any, b: Any) -> bool:
-    if _is_number(a) and _is_number(b):
-        return True
-    if isinstance(a, dt.datetime) or isinstance(b, dt.datetime):
-        return isinstance(a, dt.datetime) and isinstance(b, dt.datetime)
-    return type(a) is type(b) and isinstance(a, (str, dt.date))
-
-
-def _ordered(fn: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
-    def compare(a: Any, b: Any) -> bool:
-        if a is None or b is None:
-            return False
-        if not _comparable(a, b):
-            raise ExpressionError(f"cannot compare {_type_name(a)} with {_type_name(b)}")
-        return fn(a, b)
-
-    return compare
-
-
-def _contains(container: Any, item: Any) -> bool:
-    if container is None:
-        return False
-    if isinstance(container, str):
-        if not isinstance(item, str):
-            raise ExpressionError(f"cannot look for {_type_name(item)} in text")
-        return item in container
-    if isinstance(container, (list, tuple, frozenset, set)):
-        return item in container
-    raise ExpressionError(f"'in' needs a list or text, got {_type_name(container)}")
-
-
-_COMPARE: dict[type, Callable[[Any, Any], bool]] = {
-    ast.Eq: lambda a, b: a == b,
-    ast.NotEq: lambda a, b: a != b,
-    ast.Lt: _ordered(lambda a, b: a < b),
-    ast.LtE: _ordered(lambda a, b: a <= b),
-    ast.Gt: _ordered(lambda a, b: a > b),
-    ast.GtE: _ordered(lambda a, b: a >= b),
-    ast.In: lambda a, b: _contains(b, a),
-    ast.NotIn: lambda a, b: not _contains(b, a),
-}
-
-
-def _values(arg: Any, fn: str) -> list[Any]:
-    if arg is None:
-        return []
-    if not isinstance(arg, (list, tuple)):
-        raise ExpressionError(f"{fn}() needs a list, got {_type_name(arg)}")
-    return [v for v in arg if v is not None]
-
-
-def _fn_sum(arg: Any) -> Any:
-    values = _values(arg, "sum")
-    for v in values:
-        if not _is_number(v):
-            raise ExpressionError(f"sum() needs numbers, got {_type_name(v)}")
-    return sum(values, 0)
-
-
-def _fn_count(arg: Any) -> int:
-    return len(_values(arg, "count"))
-
-
-def _fn_avg(arg: Any) -> Any:
-    values = _values(arg, "avg")
-    if not values:
-        return None
-    return _as_decimal(_fn_sum(values)) / len(values)
-
-
-def _extreme(name: str, pick: Callable[..., Any]) -> Callable[..., Any]:
-    def apply(*args: Any) -> Any:
-        values = _values(args[0], name) if len(args) == 1 else [a for a in args if a is not None]
-        if not values:
-            return None
-        for v in values[1:]:
-            if not _comparable(values[0], v):
-                raise ExpressionError(f"{name}() cannot compare {_type_name(values[0])} with {_type_name(v)}")
-        return pick(values)
-
-    return apply
-
-
-def _fn_round(value: Any, places: Any = 0) -> Any:
-    if value is None:
-        return None
-    if not _is_number(value) or not isinstance(places, int) or not 0 <= places <= 10:
-        raise ExpressionError("round() needs a number and 0 to 10 decimal places")
-    quantum = Decimal(1).scaleb(-places)
-    return _as_decimal(value).quantize(quantum, rounding=decimal.ROUND_HALF_UP)
-
-
-def _fn_abs(value: Any) -> Any:
-    if value is None:
-        return None
-    if not _is_number(value):
-        raise ExpressionError(f"abs() needs a number, got {_type_name(value)}")
-    return abs(value)
-
-
-def _fn_len(value: Any) -> Any:
-    if value is None:
-        return 0
-    if not isinstance(value, (str, list, tuple)):
-        raise ExpressionError(f"len() needs text or a list, got {_type_name(value)}")
-    return len(value)
-
-
-def _fn_coalesce(*args: Any) -> Any:
-    return next((a for a in args if a is not None and a != "" and a != []), None)
-
-
-def _date_part(name: str, part: str) -> Callable[[Any], Any]:
-    def apply(value: Any) -> Any:
-        if value is None:
-            return None
-        if not isinstance(value, dt.date):
-            raise ExpressionError(f"{name}() needs a date, got {_type_name(value)}")
-        return getattr(value, part)
-
-    return apply
-
-
-def _fn_days_between(a: Any, b: Any) -> Any:
-    if a is None or b is None:
-        return None
-    if not (isinstance(a, dt.date) and isinstance(b, dt.date)):
-        raise ExpressionError("days_between() needs two dates")
-    a_day = a.date() if isinstance(a, dt.datetime) else a
-    b_day = b.date() if isinstance(b, dt.datetime) else b
-    return (b_day - a_day).days
-
-
-@dataclass(frozen=True)
-class _Function:
-    fn: Callable[..., Any]
-    min_args: int
-    max_args: int
-    reads_clock: bool = False
-
-
-FUNCTIONS: dict[str, _Function] = {
-    "sum": _Function(_fn_sum, 1, 1),
-    "count": _Function(_fn_count, 1, 1),
-    "avg": _Function(_fn_avg, 1, 1),
-    "min": _Function(_extreme("min", min), 1, 10),
-    "max": _Function(_extreme("max", max), 1, 10),
-    "round": _Function(_fn_round, 1, 2),
-    "abs": _Function(_fn_abs, 1, 1),
-    "len": _Function(_fn_len, 1, 1),
-    "coalesce": _Function(_fn_coalesce, 1, 10),
-    "year": _Function(_date_part("year", "year"), 1, 1),
-    "month": _Function(_date_part("month", "month"), 1, 1),
-    "days_between": _Function(_fn_days_between, 2, 2),
-    "today": _Function(clock.today, 0, 0, reads_clock=True),
-    "now": _Function(lambda: dt.datetime.now(dt.UTC), 0, 0, reads_clock=True),
-}
 
 _CONSTANT_NAMES = {"true": True, "false": False, "null": None, "True": True, "False": False, "None": None}
 
@@ -364,24 +93,22 @@ class _Compiler:
         self.names: set[str] = set()
         self.nodes = 0
 
-    def fail(self, message: str) -> ExpressionError:
+    def fail(self, message: Message) -> ExpressionError:
         return ExpressionError(message)
 
     def unknown_name(self, name: str) -> ExpressionError:
         known = sorted(self.scope.names | set(self.scope.tables))
-        close = get_close_matches(name, known, n=1)
-        hint = f' (did you mean "{close[0]}"?)' if close else ""
-        return self.fail(f'unknown name "{name}"{hint}')
+        return self.fail(M("unknown name “%(key)s”%(hint)s", key=name, hint=_did_you_mean(name, known)))
 
     def compile(self, node: ast.AST, depth: int = 0) -> Node:
         self.nodes += 1
         if self.nodes > MAX_NODES:
-            raise self.fail(f"expression too complex (limit {MAX_NODES} parts)")
+            raise self.fail(M("expression too complex (limit %(max)s parts)", max=MAX_NODES))
         if depth > MAX_DEPTH:
-            raise self.fail(f"expression nested too deeply (limit {MAX_DEPTH} levels)")
+            raise self.fail(M("expression nested too deeply (limit %(max)s levels)", max=MAX_DEPTH))
         method = getattr(self, f"_{type(node).__name__}", None)
         if method is None:
-            raise self.fail(f"{_describe(node)} is not allowed")
+            raise self.fail(M("%(construct)s is not allowed", construct=_describe(node)))
         fn = method(node, depth + 1)
         if isinstance(node, _FOLDABLE) and _is_constant(node):
             return _fold(fn)
@@ -392,21 +119,21 @@ class _Compiler:
         if isinstance(value, bool) or value is None:
             return lambda env: value
         if isinstance(value, int):
-            _check_magnitude(value)
+            check_magnitude(value)
             return lambda env: value
         if isinstance(value, float):
             number = Decimal(repr(value))
-            _check_magnitude(number)
+            check_magnitude(number)
             return lambda env: number
         if isinstance(value, str):
-            _check_magnitude(value)
+            check_magnitude(value)
             return lambda env: value
-        raise self.fail(f"the value {ast.unparse(node)} is not allowed (use numbers, text, true, false or null)")
+        raise self.fail(M("the value %(value)s is not allowed (use numbers, text, true, false or null)", value=ast.unparse(node)))
 
     def _Name(self, node: ast.Name, depth: int) -> Node:
         name = node.id
         if name.startswith("_"):
-            raise self.fail(f'the name "{name}" is not allowed (names may not start with "_")')
+            raise self.fail(M("the name “%(key)s” is not allowed (names may not start with “_”)", key=name))
         if name in _CONSTANT_NAMES:
             value = _CONSTANT_NAMES[name]
             return lambda env: value
@@ -415,23 +142,24 @@ class _Compiler:
             return lambda env: env.get(name) or []
         if name not in self.scope.names:
             if name in FUNCTIONS:
-                raise self.fail(f'"{name}" is a function: call it as {name}(...)')
+                raise self.fail(M("“%(key)s” is a function: call it as %(call)s", key=name, call=name + "(...)"))
             raise self.unknown_name(name)
         self.names.add(name)
         return lambda env: env.get(name)
 
     def _Attribute(self, node: ast.Attribute, depth: int) -> Node:
         if node.attr.startswith("_"):
-            raise self.fail(f'the name "{node.attr}" is not allowed (names may not start with "_")')
+            raise self.fail(M("the name “%(key)s” is not allowed (names may not start with “_”)", key=node.attr))
         base = node.value
         if not isinstance(base, ast.Name) or base.id not in self.scope.tables:
-            raise self.fail("attribute access is not allowed (only child-table columns such as items.amount)")
+            raise self.fail(M("attribute access is not allowed (only child-table columns such as items.amount)"))
         table, column = base.id, node.attr
         if column not in self.scope.tables[table]:
             columns = sorted(self.scope.tables[table])
-            close = get_close_matches(column, columns, n=1)
-            hint = f' (did you mean "{close[0]}"?)' if close else f" (columns: {', '.join(columns)})"
-            raise self.fail(f'"{table}" has no column "{column}"{hint}')
+            hint = _did_you_mean(column, columns)
+            if hint:
+                raise self.fail(M("“%(table)s” has no column “%(column)s”%(hint)s", table=table, column=column, hint=hint))
+            raise self.fail(M("“%(table)s” has no column “%(column)s” (columns: %(columns)s)", table=table, column=column, columns=columns))
         self.names.add(table)
         return lambda env: [row.get(column) for row in (env.get(table) or [])]
 
@@ -470,17 +198,17 @@ class _Compiler:
                 value = operand(env)
                 if value is None:
                     return None
-                if not _is_number(value):
-                    raise ExpressionError(f"cannot negate {_type_name(value)}")
+                if not is_number(value):
+                    raise ExpressionError(M("cannot negate %(left)s", left=kind_of(value)))
                 return -value if negate else value
 
             return sign
-        raise self.fail(f"the operator {_describe(node.op)} is not allowed")
+        raise self.fail(M("the operator %(operator)s is not allowed", operator=_describe(node.op)))
 
     def _BinOp(self, node: ast.BinOp, depth: int) -> Node:
-        entry = _BINOPS.get(type(node.op))
+        entry = BINARY_OPERATORS.get(type(node.op))
         if entry is None:
-            raise self.fail(f"the operator {_describe(node.op)} is not allowed")
+            raise self.fail(M("the operator %(operator)s is not allowed", operator=_describe(node.op)))
         _, fn = entry
         left, right = self.compile(node.left, depth), self.compile(node.right, depth)
 
@@ -488,7 +216,7 @@ class _Compiler:
             a, b = left(env), right(env)
             if a is None or b is None:
                 return None
-            return _check_magnitude(fn(a, b))
+            return check_magnitude(fn(a, b))
 
         return binop
 
@@ -496,9 +224,9 @@ class _Compiler:
         left = self.compile(node.left, depth)
         ops = []
         for op, comparator in zip(node.ops, node.comparators, strict=True):
-            fn = _COMPARE.get(type(op))
+            fn = COMPARISONS.get(type(op))
             if fn is None:
-                raise self.fail(f"the comparison {_describe(op)} is not allowed (use == or !=)")
+                raise self.fail(M("the comparison %(operator)s is not allowed (use == or !=)", operator=_describe(op)))
             ops.append((fn, self.compile(comparator, depth)))
 
         def compare(env: Env) -> bool:
@@ -518,7 +246,7 @@ class _Compiler:
 
     def _List(self, node: ast.List | ast.Tuple, depth: int) -> Node:
         if len(node.elts) > MAX_LIST:
-            raise self.fail(f"list too long (limit {MAX_LIST} items)")
+            raise self.fail(M("list too long (limit %(max)s items)", max=MAX_LIST))
         items = [self.compile(e, depth) for e in node.elts]
         return lambda env: [item(env) for item in items]
 
@@ -526,27 +254,27 @@ class _Compiler:
 
     def _Call(self, node: ast.Call, depth: int) -> Node:
         if not isinstance(node.func, ast.Name):
-            raise self.fail("only plain function calls such as sum(items.amount) are allowed")
+            raise self.fail(M("only plain function calls such as sum(items.amount) are allowed"))
         name = node.func.id
         spec = FUNCTIONS.get(name)
         if spec is None:
-            close = get_close_matches(name, sorted(FUNCTIONS), n=1)
-            hint = f' (did you mean "{close[0]}"?)' if close else ""
-            raise self.fail(f'unknown function "{name}"{hint}; functions: {", ".join(sorted(FUNCTIONS))}')
+            hint = _did_you_mean(name, sorted(FUNCTIONS))
+            raise self.fail(
+                M("unknown function “%(key)s”%(hint)s; functions: %(functions)s", key=name, hint=hint, functions=sorted(FUNCTIONS))
+            )
         if node.keywords:
-            raise self.fail(f"{name}() takes no named arguments")
+            raise self.fail(M("%(function)s() takes no named arguments", function=name))
         if any(isinstance(a, ast.Starred) for a in node.args):
-            raise self.fail("* arguments are not allowed")
+            raise self.fail(M("* arguments are not allowed"))
         if not spec.min_args <= len(node.args) <= spec.max_args:
-            expected = str(spec.min_args) if spec.min_args == spec.max_args else f"{spec.min_args} to {spec.max_args}"
-            raise self.fail(f"{name}() takes {expected} argument(s), got {len(node.args)}")
+            raise self.fail(_arguments(name, spec, len(node.args)))
         if spec.reads_clock:
             self.names.add(f"{name}()")
         args = [self.compile(a, depth) for a in node.args]
         fn = spec.fn
 
         def call(env: Env) -> Any:
-            return _check_magnitude(fn(*(a(env) for a in args)))
+            return check_magnitude(fn(*(a(env) for a in args)))
 
         return call
 
@@ -574,18 +302,40 @@ def _fold(fn: Node) -> Node:
     return lambda env: value
 
 
-def _describe(node: ast.AST) -> str:
+def _did_you_mean(name: str, known: list[str]) -> Message | str:
+    """` (did you mean “date”?)` after an unknown name, when one known name is close."""
+    close = get_close_matches(name, known, n=1)
+    return M(" (did you mean “%(key)s”?)", key=close[0]) if close else ""
+
+
+def _arguments(name: str, spec: Function, count: int) -> Message:
+    if spec.min_args == spec.max_args:
+        return M("%(function)s() takes %(expected)s argument(s), got %(count)s", function=name, expected=spec.min_args, count=count)
+    return M(
+        "%(function)s() takes %(min)s to %(max)s arguments, got %(count)s", function=name, min=spec.min_args, max=spec.max_args, count=count
+    )
+
+
+def _describe(node: ast.AST) -> Message | str:
+    """What a part of an expression is called: words for the constructs, Python's own
+    spelling for operators and keywords."""
+    words = {
+        "Lambda": Mp("a part of an expression", "lambda"),
+        "Subscript": Mp("a part of an expression", "indexing with [...]"),
+        "Dict": Mp("a part of an expression", "a dictionary"),
+        "Set": Mp("a part of an expression", "a set"),
+        "ListComp": Mp("a part of an expression", "a comprehension"),
+        "GeneratorExp": Mp("a part of an expression", "a comprehension"),
+        "DictComp": Mp("a part of an expression", "a comprehension"),
+        "SetComp": Mp("a part of an expression", "a comprehension"),
+        "JoinedStr": Mp("a part of an expression", "an f-string"),
+        "NamedExpr": Mp("a part of an expression", "assignment"),
+        "Slice": Mp("a part of an expression", "slicing"),
+    }
+    found = words.get(type(node).__name__)
+    if found is not None:
+        return found
     names = {
-        "Lambda": "lambda",
-        "Subscript": "indexing with [...]",
-        "Dict": "a dictionary",
-        "Set": "a set",
-        "ListComp": "a comprehension",
-        "GeneratorExp": "a comprehension",
-        "DictComp": "a comprehension",
-        "SetComp": "a comprehension",
-        "JoinedStr": "an f-string",
-        "NamedExpr": "assignment",
         "Await": "await",
         "Yield": "yield",
         "Starred": "*",
@@ -598,9 +348,38 @@ def _describe(node: ast.AST) -> str:
         "RShift": "'>>'",
         "MatMult": "'@'",
         "Invert": "'~'",
-        "Slice": "slicing",
     }
     return names.get(type(node).__name__, type(node).__name__)
+
+
+_PYTHON_SAYS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], Message]], ...] = (
+    (re.compile(r"invalid syntax"), lambda m: M("invalid syntax")),
+    (re.compile(r"invalid syntax\. Perhaps you forgot a comma\?"), lambda m: M("invalid syntax. Perhaps you forgot a comma?")),
+    (re.compile(r"'(.)' was never closed"), lambda m: M("'%(bracket)s' was never closed", bracket=m[1])),
+    (re.compile(r"unmatched '(.)'"), lambda m: M("unmatched '%(bracket)s'", bracket=m[1])),
+    (
+        re.compile(r"unterminated string literal \(detected at line (\d+)\)"),
+        lambda m: M("unterminated string literal (detected at line %(line)s)", line=m[1]),
+    ),
+    (re.compile(r"invalid decimal literal"), lambda m: M("invalid decimal literal")),
+)
+"""Python's own words for the syntax errors people make most, as messages; the rest stay
+Python's (English) text."""
+
+
+def _syntax_error(exc: SyntaxError, indent: int) -> Message:
+    said: Message | str = exc.msg
+    for pattern, message in _PYTHON_SAYS:
+        found = pattern.fullmatch(exc.msg)
+        if found is not None:
+            said = message(found)
+            break
+    # Python gives column 0 when the text ends too early; columns count from the unstripped source.
+    if exc.offset is None:
+        return M("syntax error: %(detail)s", detail=said)
+    if exc.offset == 0:
+        return M("syntax error: %(detail)s at the end", detail=said)
+    return M("syntax error: %(detail)s at column %(column)s", detail=said, column=exc.offset + indent)
 
 
 def _bracket_depth(source: str) -> int:
@@ -621,22 +400,20 @@ def _bracket_depth(source: str) -> int:
 def compile_expression(source: str, scope: Scope) -> Expression:
     """Parse and check `source`; raises ExpressionError naming what is wrong."""
     if not isinstance(source, str):
-        raise ExpressionError("an expression must be text")
+        raise ExpressionError(M("an expression must be text"))
     if len(source) > MAX_SOURCE_LENGTH:
-        raise ExpressionError(f"expression too long ({len(source)} characters; limit {MAX_SOURCE_LENGTH})")
+        raise ExpressionError(M("expression too long (%(length)s characters; limit %(max)s)", length=len(source), max=MAX_SOURCE_LENGTH))
     if not source.strip():
-        raise ExpressionError("expression is empty")
+        raise ExpressionError(M("expression is empty"))
     if "__" in source:
-        raise ExpressionError('names with "__" are not allowed')
-    too_deep = ExpressionError(f"expression nested too deeply (limit {MAX_DEPTH} levels)")
+        raise ExpressionError(M("names with “__” are not allowed"))
+    too_deep = ExpressionError(M("expression nested too deeply (limit %(max)s levels)", max=MAX_DEPTH))
     try:
         tree = ast.parse(source.strip(), mode="eval")
     except SyntaxError as exc:
         if "too many nested parentheses" in exc.msg:
             raise too_deep from None
-        # Python gives column 0 when the text ends too early; columns count from the unstripped source.
-        where = {None: "", 0: " at the end"}.get(exc.offset, f" at column {(exc.offset or 0) + len(source) - len(source.lstrip())}")
-        raise ExpressionError(f"syntax error: {exc.msg}{where}") from None
+        raise ExpressionError(_syntax_error(exc, len(source) - len(source.lstrip()))) from None
     except (RecursionError, MemoryError, ValueError):
         raise too_deep from None
     # Redundant brackets leave no trace in the tree, so the tree's depth check cannot see them.

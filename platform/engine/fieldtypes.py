@@ -18,6 +18,8 @@ from sqlalchemy import BigInteger, Boolean, Date, String, Text
 from sqlalchemy.types import TypeEngine
 
 from flowdeck.engine import clock
+from flowdeck.engine.errors import ValueRefused
+from flowdeck.engine.messages import M, Message
 from flowdeck.engine.schema.model import Field
 from flowdeck.engine.sqltypes import ScaledDecimal, UTCDateTime
 
@@ -33,8 +35,8 @@ _PHONE = re.compile(r"^\+?[0-9][0-9 ()\-]{2,29}$")
 COMMON_KEYS = frozenset({"type", "label", "help", "required", "required_if", "show_if", "default", "read_only", "indexed", "was", "unique"})
 
 
-class InvalidValue(ValueError):
-    """A value that does not fit its field; the message is shown next to the field."""
+class InvalidValue(ValueRefused):
+    """A value that does not fit its field; `message` is shown next to the field."""
 
 
 def _is_blank(raw: Any) -> bool:
@@ -83,29 +85,29 @@ class FieldType:
 
 def _text(field: Field, raw: Any) -> str:
     if isinstance(raw, bool) or not isinstance(raw, (str, int, Decimal)):
-        raise InvalidValue("must be text")
+        raise InvalidValue(M("must be text"))
     return str(raw).strip()
 
 
 def _check_length(field: Field, value: str, default_max: int) -> None:
     limit = field.max_length or default_max
     if len(value) > limit:
-        raise InvalidValue(f"must be at most {limit} characters (got {len(value)})")
+        raise InvalidValue(M("must be at most %(max)s characters (got %(got)s)", max=limit, got=len(value)))
     if field.min_length and len(value) < field.min_length:
-        raise InvalidValue(f"must be at least {field.min_length} characters")
+        raise InvalidValue(M("must be at least %(min)s characters", min=field.min_length))
 
 
 def _check_text(field: Field, value: str) -> None:
     _check_length(field, value, DEFAULT_TEXT_LENGTH)
     if field.pattern and not re.fullmatch(field.pattern, value):
-        raise InvalidValue(f"does not match the required pattern {field.pattern}")
+        raise InvalidValue(M("does not match the required pattern %(pattern)s", pattern=field.pattern))
 
 
-def _formatted(regex: re.Pattern[str], what: str) -> Callable[[Field, Any], str]:
+def _formatted(regex: re.Pattern[str], refusal: Message) -> Callable[[Field, Any], str]:
     def coerce(field: Field, raw: Any) -> str:
         value = _text(field, raw)
         if not regex.match(value):
-            raise InvalidValue(f"is not a valid {what}")
+            raise InvalidValue(refusal)
         return value
 
     return coerce
@@ -113,27 +115,27 @@ def _formatted(regex: re.Pattern[str], what: str) -> Callable[[Field, Any], str]
 
 def _markdown(field: Field, raw: Any) -> str:
     if not isinstance(raw, str):
-        raise InvalidValue("must be text")
+        raise InvalidValue(M("must be text"))
     return raw.rstrip()
 
 
 def _integer(field: Field, raw: Any) -> int:
     if isinstance(raw, bool):
-        raise InvalidValue("must be a whole number")
+        raise InvalidValue(M("must be a whole number"))
     if isinstance(raw, int):
         value = raw
     elif isinstance(raw, (str, Decimal, float)):
         try:
             number = Decimal(str(raw).strip().replace(",", ""))
         except InvalidOperation:
-            raise InvalidValue("must be a whole number") from None
+            raise InvalidValue(M("must be a whole number")) from None
         if not number.is_finite() or number != number.to_integral_value():
-            raise InvalidValue("must be a whole number")
+            raise InvalidValue(M("must be a whole number"))
         value = int(number)
     else:
-        raise InvalidValue("must be a whole number")
+        raise InvalidValue(M("must be a whole number"))
     if abs(value) > MAX_INTEGER:
-        raise InvalidValue("is too large")
+        raise InvalidValue(M("is too large"))
     return value
 
 
@@ -146,24 +148,24 @@ def scale_of(field: Field) -> int:
 
 def _decimal(field: Field, raw: Any) -> Decimal:
     if isinstance(raw, bool):
-        raise InvalidValue("must be a number")
+        raise InvalidValue(M("must be a number"))
     try:
         text = str(raw).strip().replace(",", "")
         if text.endswith("%") and field.type == "percent":
             text = text[:-1]
         number = Decimal(text)
     except (InvalidOperation, ValueError):
-        raise InvalidValue("must be a number") from None
+        raise InvalidValue(M("must be a number")) from None
     if not number.is_finite():
-        raise InvalidValue("must be a number")
+        raise InvalidValue(M("must be a number"))
     if abs(number) >= MAX_NUMBER:
-        raise InvalidValue("is too large")
+        raise InvalidValue(M("is too large"))
     scale = scale_of(field)
     exponent = number.as_tuple().exponent
     if isinstance(exponent, int) and -exponent > scale:
         quantized = number.quantize(Decimal(1).scaleb(-scale))
         if quantized != number:
-            raise InvalidValue(f"must have at most {scale} decimal places")
+            raise InvalidValue(M("must have at most %(places)s decimal places", places=scale))
     return number.quantize(Decimal(1).scaleb(-scale))
 
 
@@ -180,9 +182,9 @@ def _bound(field: Field, bound: Any) -> Any:
 def _check_range(field: Field, value: Any) -> None:
     low, high = _bound(field, field.min), _bound(field, field.max)
     if low is not None and value < low:
-        raise InvalidValue(f"must be at least {field.min}")
+        raise InvalidValue(M("must be at least %(min)s", min=field.min))
     if high is not None and value > high:
-        raise InvalidValue(f"must be at most {field.max}")
+        raise InvalidValue(M("must be at most %(max)s", max=field.max))
 
 
 def resolve_date(value: Any, today: dt.date | None = None) -> dt.date:
@@ -227,20 +229,20 @@ def _date(field: Field, raw: Any) -> dt.date:
     if isinstance(raw, dt.date):
         return raw
     if not isinstance(raw, str):
-        raise InvalidValue("must be a date (YYYY-MM-DD)")
+        raise InvalidValue(M("must be a date (YYYY-MM-DD)"))
     try:
         return dt.date.fromisoformat(raw.strip())
     except ValueError:
-        raise InvalidValue("must be a date (YYYY-MM-DD)") from None
+        raise InvalidValue(M("must be a date (YYYY-MM-DD)")) from None
 
 
 def _datetime(field: Field, raw: Any) -> dt.datetime:
     if not isinstance(raw, (str, dt.datetime)):
-        raise InvalidValue("must be a date and time (YYYY-MM-DDTHH:MM)")
+        raise InvalidValue(M("must be a date and time (YYYY-MM-DDTHH:MM)"))
     try:
         return resolve_datetime(raw)
     except ValueError:
-        raise InvalidValue("must be a date and time (YYYY-MM-DDTHH:MM)") from None
+        raise InvalidValue(M("must be a date and time (YYYY-MM-DDTHH:MM)")) from None
 
 
 _TRUE = {"true", "1", "yes", "on", "y"}
@@ -254,39 +256,40 @@ def _boolean(field: Field, raw: Any) -> bool:
         return bool(raw)
     if isinstance(raw, str) and raw.strip().lower() in _TRUE | _FALSE:
         return raw.strip().lower() in _TRUE
-    raise InvalidValue("must be yes or no")
+    raise InvalidValue(M("must be yes or no"))
 
 
 def _option(field: Field, raw: Any) -> str:
     if not isinstance(raw, str):
-        raise InvalidValue("must be one of the options")
+        raise InvalidValue(M("must be one of the options"))
     value = raw.strip()
     if field.option(value) is None:
-        raise InvalidValue(f'"{value}" is not one of the options ({", ".join(field.option_keys())})')
+        raise InvalidValue(M('"%(value)s" is not one of the options (%(options)s)', value=value, options=field.option_keys()))
     return value
 
 
-def _ident(what: str) -> Callable[[Field, Any], int]:
+def _ident(refusal: Message) -> Callable[[Field, Any], int]:
     def coerce(field: Field, raw: Any) -> int:
         if isinstance(raw, bool):
-            raise InvalidValue(f"must be a {what}")
+            raise InvalidValue(refusal)
         try:
             value = int(str(raw).strip())
         except ValueError:
-            raise InvalidValue(f"must be a {what}") from None
+            raise InvalidValue(refusal) from None
         if value <= 0 or value > MAX_INTEGER:
-            raise InvalidValue(f"must be a {what}")
+            raise InvalidValue(refusal)
         return value
 
     return coerce
 
 
 def _not_settable(field: Field, raw: Any) -> Any:
-    raise InvalidValue("is computed and cannot be set")
+    raise InvalidValue(M("is computed and cannot be set"))
 
 
 def _table(field: Field, raw: Any) -> list[dict[str, Any]]:
-    raise InvalidValue("rows are checked by the record service")  # parsed row by row in records
+    # Rows are parsed row by row by the record service; nothing else may set a table whole.
+    raise InvalidValue(M("must be a list of rows"))
 
 
 def _numeric_column(field: Field) -> TypeEngine[Any]:
@@ -334,9 +337,9 @@ FIELD_TYPES: dict[str, FieldType] = {
     t.name: t
     for t in (
         _text_type("text", _text),
-        _text_type("email", _formatted(_EMAIL, "email address"), frozenset({"max_length"})),
-        _text_type("url", _formatted(_URL, "web address (http:// or https://)"), frozenset({"max_length"})),
-        _text_type("phone", _formatted(_PHONE, "phone number"), frozenset()),
+        _text_type("email", _formatted(_EMAIL, M("is not a valid email address")), frozenset({"max_length"})),
+        _text_type("url", _formatted(_URL, M("is not a valid web address (http:// or https://)")), frozenset({"max_length"})),
+        _text_type("phone", _formatted(_PHONE, M("is not a valid phone number")), frozenset()),
         FieldType(
             name="markdown",
             keys=COMMON_KEYS - {"unique", "indexed"} | {"max_length", "min_length"},
@@ -400,7 +403,7 @@ FIELD_TYPES: dict[str, FieldType] = {
         FieldType(
             name="user",
             keys=COMMON_KEYS | {"many"},
-            coerce=_ident("user"),
+            coerce=_ident(M("must be a user")),
             column=lambda f: BigInteger(),
             operators=_CHOICE_OPS,
             many_capable=True,
@@ -408,7 +411,7 @@ FIELD_TYPES: dict[str, FieldType] = {
         FieldType(
             name="reference",
             keys=COMMON_KEYS | {"many", "to"},
-            coerce=_ident("record"),
+            coerce=_ident(M("must be a record")),
             column=lambda f: BigInteger(),
             operators=_CHOICE_OPS,
             many_capable=True,
@@ -416,7 +419,7 @@ FIELD_TYPES: dict[str, FieldType] = {
         FieldType(
             name="attachment",
             keys=COMMON_KEYS - {"unique", "default"} | {"many", "accept", "max_size_mb"},
-            coerce=_ident("file"),
+            coerce=_ident(M("must be a file")),
             column=lambda f: BigInteger(),
             operators=("empty",),
             many_capable=True,

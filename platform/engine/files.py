@@ -30,7 +30,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from flowdeck.engine import models
-from flowdeck.engine.errors import NotFound
+from flowdeck.engine.errors import NotFound, ValueRefused
+from flowdeck.engine.messages import M
+from flowdeck.engine.permissions import Actor, can
 from flowdeck.engine.schema.model import Field
 from flowdeck.engine.storage.tables import AppTables, EntityTables
 
@@ -41,8 +43,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _UNSAFE = re.compile(r"[<>:\"/\\|?*]")
 
 
-class FileRefused(ValueError):
-    """An upload that does not fit its field; the message is shown next to the field."""
+class FileRefused(ValueRefused):
+    """An upload that does not fit its field; `message` is shown next to the field."""
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,7 @@ def check_name(fld: Field, filename: str) -> str:
     if fld.accept:
         extension = ("." + name.rsplit(".", 1)[-1].lower()) if "." in name else ""
         if extension not in fld.accept:
-            raise FileRefused(f"must be one of these types: {', '.join(fld.accept)}")
+            raise FileRefused(M("must be one of these types: %(types)s", types=list(fld.accept)))
     return name
 
 
@@ -104,7 +106,7 @@ def save_blob(root: Path, stream: BinaryIO, limit: int) -> tuple[str, int]:
             while chunk := stream.read(CHUNK):
                 size += len(chunk)
                 if size > limit:
-                    raise FileRefused(f"is larger than {_megabytes(limit)} MB")
+                    raise FileRefused(M("is larger than %(size)s MB", size=_megabytes(limit)))
                 digest.update(chunk)
                 out.write(chunk)
         sha = digest.hexdigest()
@@ -151,8 +153,19 @@ _COLUMNS = (
 def get_file(conn: Connection, file_id: int) -> StoredFile:
     row = conn.execute(sa.select(*_COLUMNS).where(models.attachments.c.id == file_id)).first()
     if row is None:
-        raise NotFound(f"there is no file {file_id}")
+        raise NotFound(M("there is no file %(id)s", id=file_id))
     return StoredFile(*row)
+
+
+def readable_file(conn: Connection, apps: Iterable[AppTables], file_id: int, actor: Actor) -> StoredFile:
+    """The file, for someone who may read a record holding it (or who uploaded it and has
+    not attached it yet). Anyone else gets the same NotFound as for a file that does not
+    exist, so ids reveal nothing."""
+    stored = get_file(conn, file_id)
+    held = holders(conn, apps, file_id)
+    if any(can(actor, h.tables.entity, "read") for h in held) or (not held and stored.created_by == actor.user_id):
+        return stored
+    raise NotFound(M("there is no file %(id)s", id=file_id))
 
 
 def describe_files(conn: Connection, ids: Iterable[int]) -> dict[int, StoredFile]:

@@ -12,7 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from flowdeck.engine.fieldtypes import FIELD_TYPES, InvalidValue, is_many, operators_for, resolve_date, resolve_datetime
+from flowdeck.engine.errors import ValueRefused
+from flowdeck.engine.fieldtypes import FIELD_TYPES, is_many, operators_for, resolve_date, resolve_datetime
+from flowdeck.engine.messages import M, Message
 from flowdeck.engine.schema.model import Field, Workflow
 
 OPERATORS = ("eq", "ne", "in", "not_in", "contains", "gt", "gte", "lt", "lte", "empty")
@@ -28,8 +30,8 @@ SYSTEM_OPERATORS = {
 CATEGORIES = ("todo", "doing", "done")
 
 
-class FilterError(ValueError):
-    """A filter that does not fit its field; the message is for people."""
+class FilterError(ValueRefused):
+    """A filter that does not fit its field; `message` says why."""
 
 
 @dataclass(frozen=True)
@@ -58,11 +60,11 @@ def _split(condition: Any) -> list[tuple[str, Any]]:
 def _check_value(key: str, op: str, value: Any, field: Field | None, workflow: Workflow | None) -> None:
     if op == "empty":
         if not isinstance(value, bool):
-            raise FilterError('"empty" takes true or false')
+            raise FilterError(M("“empty” takes true or false"))
         return
     values = value if op in ("in", "not_in") else [value]
     if op in ("in", "not_in") and not isinstance(value, list):
-        raise FilterError(f'"{op}" takes a list of values')
+        raise FilterError(M("“%(operator)s” takes a list of values", operator=op))
     for item in values:
         _check_one(key, op, item, field, workflow)
 
@@ -70,17 +72,17 @@ def _check_value(key: str, op: str, value: Any, field: Field | None, workflow: W
 def _check_one(key: str, op: str, item: Any, field: Field | None, workflow: Workflow | None) -> None:
     if key == "state":
         if workflow is not None and item not in workflow.state_keys():
-            raise FilterError(f'unknown state "{item}" (states: {", ".join(workflow.state_keys())})')
+            raise FilterError(M('unknown state "%(value)s" (states: %(states)s)', value=item, states=workflow.state_keys()))
         return
     if key == "state_category":
         if item not in CATEGORIES:
-            raise FilterError(f'unknown category "{item}" (categories: todo, doing, done)')
+            raise FilterError(M('unknown category "%(value)s" (categories: %(categories)s)', value=item, categories=CATEGORIES))
         return
     vtype = field.value_type if field is not None else {"created_by": "user", "updated_by": "user", "id": "integer"}.get(key, "datetime")
     if vtype == "user" and item in ("$me", "me"):
         return
     if item is None:
-        raise FilterError('use {"empty": true} to find records without a value')
+        raise FilterError(M('use {"empty": true} to find records without a value'))
     try:
         if vtype == "date":
             resolve_date(item)
@@ -89,11 +91,30 @@ def _check_one(key: str, op: str, item: Any, field: Field | None, workflow: Work
         elif field is not None and (op != "contains" or is_many(field)):
             _typed_one(key, op, item, field)
         elif field is not None and not isinstance(item, str) and field.value_type in ("text", "markdown", "email", "url", "phone"):
-            raise FilterError(f'"contains" on {field.value_type} needs text')
+            raise FilterError(M("“contains” on %(kind)s needs text", kind=field.value_type))
         elif field is None and vtype in ("user", "integer"):
             int(item)
-    except (InvalidValue, ValueError, TypeError) as exc:
-        raise FilterError(f"{item!r} does not fit this field: {exc}") from None
+    except (ValueRefused, ValueError, TypeError) as exc:
+        detail = exc.message if isinstance(exc, ValueRefused) else _not_a(vtype)
+        raise FilterError(M("%(value)s does not fit this field: %(detail)s", value=repr(item), detail=detail)) from None
+
+
+def _not_a(value_type: str) -> Message:
+    """What a value Python could not read as a date, a time or a number should have been."""
+    if value_type == "date":
+        return M("must be a date (YYYY-MM-DD)")
+    if value_type == "datetime":
+        return M("must be a date and time (YYYY-MM-DDTHH:MM)")
+    if value_type == "user":
+        return M("must be a user")
+    return M("must be a whole number")
+
+
+def kind_of_field(field_type: str) -> Message:
+    """ "a text field", "an integer field": a field named by its type."""
+    if field_type[:1] in ("a", "e", "i", "o", "u"):
+        return M("an %(type)s field", type=field_type)
+    return M("a %(type)s field", type=field_type)
 
 
 def _result_field(field: Field) -> Field:
@@ -128,7 +149,7 @@ def _typed(key: str, op: str, value: Any, field: Field | None) -> Any:
 def normalize_condition(key: str, condition: Any, field: Field | None, workflow: Workflow | None) -> list[Condition]:
     """Check one field's condition and return it as (key, operator, value) triples."""
     if field is not None and field.is_table:
-        raise FilterError("a table field cannot be filtered")
+        raise FilterError(M("a table field cannot be filtered"))
     allowed = operators_for(field) if field is not None else SYSTEM_OPERATORS.get(key, ())
     out = []
     for op, value in _split(condition):
@@ -137,8 +158,15 @@ def normalize_condition(key: str, condition: Any, field: Field | None, workflow:
         if field is not None and is_many(field) and op == "eq":
             op = "contains"
         if op not in allowed:
-            what = f"a {field.type} field" if field is not None else f'"{key}"'
-            raise FilterError(f'operator "{op}" does not apply to {what} (operators: {", ".join(allowed)})')
+            what = kind_of_field(field.type) if field is not None else f"“{key}”"
+            raise FilterError(
+                M(
+                    "operator “%(operator)s” does not apply to %(field_kind)s (operators: %(operators)s)",
+                    operator=op,
+                    field_kind=what,
+                    operators=allowed,
+                )
+            )
         _check_value(key, op, value, field, workflow)
         out.append(Condition(key, op, _typed(key, op, value, field)))
     return out

@@ -78,9 +78,10 @@ def Mn(singular: str, plural: str, num: int, /, **params: Any) -> Message:
     return Message(singular, {"num": num, **params}, plural=plural)
 
 
-def plain(text: str) -> Message:
+def plain(text: str | Label) -> Message:
     """A text that is not translated (a person's own words, or a stored text from before
-    messages were data): rendered as it is in every language."""
+    messages were data): rendered as it is in every language. A `Label` (a text an admin
+    wrote in both languages, such as a guard's message) is shown in the reader's."""
     return Message("%(text)s", {"text": text})
 
 

@@ -6,10 +6,12 @@ role of every app; they still go through guards and required fields, like anyone
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from flowdeck.engine.errors import Forbidden
+from flowdeck.engine.messages import M, Message
+from flowdeck.engine.schema.label import Label
 from flowdeck.engine.schema.model import Entity, Transition
 
 ACTIONS = ("read", "create", "update", "delete")
@@ -51,9 +53,28 @@ def can(actor: Actor, entity: Entity, action: str) -> bool:
     return _allowed(actor, entity, entity.permissions.roles_for(action))
 
 
+def mid_sentence(label: Label) -> Label:
+    """A label as English writes it inside a sentence ("you may not read tasks"): its
+    English in lower case, every other language as it is."""
+    if "en" not in label.texts:
+        return label
+    return Label({**label.texts, "en": label.texts["en"].lower()})
+
+
+def _refusal(action: str, entity: Entity) -> Message:
+    plural = mid_sentence(entity.plural)
+    if action == "read":
+        return M("you may not read %(plural)s", plural=plural)
+    if action == "create":
+        return M("you may not create %(plural)s", plural=plural)
+    if action == "update":
+        return M("you may not update %(plural)s", plural=plural)
+    return M("you may not delete %(plural)s", plural=plural)
+
+
 def require(actor: Actor, entity: Entity, action: str) -> None:
     if not can(actor, entity, action):
-        raise Forbidden(f"you may not {action} {entity.plural.get('en').lower()}")
+        raise Forbidden(_refusal(action, entity))
 
 
 def can_transition(actor: Actor, entity: Entity, transition: Transition) -> bool:
@@ -84,3 +105,26 @@ def field_access(entity: Entity, state: str | None, roles: frozenset[str]) -> Fi
             read_only |= rule.read_only
             required |= rule.required
     return FieldAccess(frozenset(hidden), frozenset(read_only | hidden), frozenset(required - hidden))
+
+
+def hidden_everywhere(entity: Entity, actor: Actor) -> frozenset[str]:
+    """Fields that field rules hide from this actor in every state (list columns, filters)."""
+    if entity.workflow is None or not entity.workflow.rules:
+        return frozenset()
+    return field_access(entity, None, actor.roles_for(entity.app)).hidden
+
+
+def hidden_by_state(entity: Entity, actor: Actor) -> Callable[[str | None], frozenset[str]]:
+    """Fields hidden from this actor per record state, worked out once per state (a list
+    page asks for every row)."""
+    if entity.workflow is None or not entity.workflow.rules:
+        return lambda state: frozenset()
+    roles = actor.roles_for(entity.app)
+    cache: dict[str | None, frozenset[str]] = {}
+
+    def hidden(state: str | None) -> frozenset[str]:
+        if state not in cache:
+            cache[state] = field_access(entity, state, roles).hidden
+        return cache[state]
+
+    return hidden

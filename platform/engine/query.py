@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,9 +18,11 @@ from sqlalchemy.engine import Connection
 from flowdeck.engine.errors import RecordInvalid
 from flowdeck.engine.fieldtypes import FIELD_TYPES, is_many
 from flowdeck.engine.filters import Condition, Context, FilterError, normalize_condition, resolve_value
+from flowdeck.engine.messages import M
 from flowdeck.engine.permissions import Actor, require
-from flowdeck.engine.records import load_links
+from flowdeck.engine.records import Errors, load_links, no_field
 from flowdeck.engine.schema.loader import SYSTEM_FIELD_TYPES
+from flowdeck.engine.schema.model import Entity
 from flowdeck.engine.storage.tables import EntityTables
 
 MAX_PAGE_SIZE = 500
@@ -56,21 +58,35 @@ class Query:
     million matches costs more than the whole page, and nobody pages through them."""
 
 
+def lookup_query(entity: Entity, text: str, limit: int) -> Query | None:
+    """What a reference picker typing `text` finds, newest first: the entity's search
+    fields, else its title, else ids; None if nothing can match."""
+    title = entity.title_field()
+    common: dict[str, Any] = {"sort": ["-updated_at"], "per_page": limit, "columns": [title.key]}
+    if not text:
+        return Query(**common)
+    if entity.search:
+        return Query(search=text, **common)
+    if "contains" in FIELD_TYPES[title.type].operators:
+        return Query(filter={title.key: {"contains": text}}, **common)
+    return Query(filter={"id": int(text)}, **common) if text.isdigit() else None
+
+
 def parse_filter(et: EntityTables, spec: Mapping[str, Any]) -> list[Condition]:
     """Check a filter against the entity; raises RecordInvalid naming each bad field."""
     entity = et.entity
-    errors: dict[str, list[str]] = {}
+    errors: Errors = {}
     conditions: list[Condition] = []
     for key, condition in spec.items():
         fld = entity.field(key)
         known_system = key in SYSTEM_FIELD_TYPES and (key != "state" or entity.workflow is not None)
         if fld is None and not known_system and not (key == "state_category" and entity.workflow is not None):
-            errors.setdefault(key, []).append(f"{entity.key} has no field {key!r}")
+            errors.setdefault(key, []).append(no_field(entity, key))
             continue
         try:
             conditions += normalize_condition(key, condition, fld, entity.workflow)
         except FilterError as exc:
-            errors.setdefault(key, []).append(str(exc))
+            errors.setdefault(key, []).append(exc.message)
     if errors:
         raise RecordInvalid(errors)
     return conditions
@@ -140,7 +156,7 @@ def where_clause(et: EntityTables, conditions: Sequence[Condition], search: str 
 
 def _order(et: EntityTables, sort: Sequence[str]) -> list[sa.ColumnElement[Any]]:
     order: list[sa.ColumnElement[Any]] = []
-    errors: dict[str, list[str]] = {}
+    errors: Errors = {}
     for item in sort:
         descending = item.startswith("-")
         key = item.lstrip("-")
@@ -150,7 +166,7 @@ def _order(et: EntityTables, sort: Sequence[str]) -> list[sa.ColumnElement[Any]]
             or (fld is None and key not in SYSTEM_SORTABLE)
             or key not in et.table.c
         ):
-            errors.setdefault("sort", []).append(f"cannot sort by {key!r}")
+            errors.setdefault("sort", []).append(M("cannot sort by “%(key)s”", key=key))
             continue
         column = _sort_key(et, key)
         order.append(column.desc().nulls_last() if descending else column.asc().nulls_last())
@@ -206,6 +222,24 @@ def query_records(conn: Connection, et: EntityTables, query: Query, *, actor: Ac
             for row in rows:
                 row[key] = per_record[row["id"]]
     return Page(rows=rows, total=total, page=page, per_page=per_page, capped=capped)
+
+
+def query_up_to(
+    conn: Connection, et: EntityTables, query: Query, limit: int, *, actor: Actor, today: dt.date | None = None
+) -> tuple[list[dict[str, Any]], int]:
+    """Every record `query` matches, page after page, up to `limit` of them (an export),
+    and how many match in all."""
+    rows: list[dict[str, Any]] = []
+    total = 0
+    number = 1
+    while len(rows) < limit:
+        page = query_records(conn, et, replace(query, page=number, per_page=MAX_PAGE_SIZE), actor=actor, today=today)
+        total = page.total
+        rows += page.rows
+        if len(page.rows) < MAX_PAGE_SIZE:
+            break
+        number += 1
+    return rows[:limit], total
 
 
 def capped_count(table: sa.Table, where: sa.ColumnElement[bool], limit: int) -> sa.ScalarSelect[int]:

@@ -8,7 +8,8 @@ before and after. Any problem raises before anything is written; callers run the
 functions inside one transaction (`Database.run`), so a failure leaves no partial write.
 
 The state column is never written here except to set the initial state: changing it is a
-workflow transition (`engine.workflow`).
+workflow transition (`engine.workflow`). The checks of a whole record are in
+`engine.record_checks` (their names are importable from here too).
 """
 
 from __future__ import annotations
@@ -22,18 +23,20 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from flowdeck.engine import approval_core, clock, history, models
+from flowdeck.engine import approval_core, clock, history
 from flowdeck.engine.autonumber import next_number
 from flowdeck.engine.computed import compute_values
 from flowdeck.engine.errors import Conflict, NotFound, RecordInvalid
-from flowdeck.engine.expressions import ExpressionError
 from flowdeck.engine.fieldtypes import FIELD_TYPES, InvalidValue, is_many, resolve_date, to_json
+from flowdeck.engine.messages import M, Message
 from flowdeck.engine.permissions import Actor, FieldAccess, field_access, require
+from flowdeck.engine.record_checks import RECORD_LEVEL, Errors, check_record
+from flowdeck.engine.record_checks import is_blank as is_blank
+from flowdeck.engine.record_checks import required_now as required_now
+from flowdeck.engine.record_checks import visible as visible
 from flowdeck.engine.schema.loader import SYSTEM_COLUMNS
 from flowdeck.engine.schema.model import Entity, Field
-from flowdeck.engine.storage.tables import EntityTables, table_name
-
-RECORD_LEVEL = "_record"
+from flowdeck.engine.storage.tables import EntityTables
 
 
 @dataclass
@@ -142,7 +145,7 @@ def fetch_record(conn: Connection, et: EntityTables, record_id: int, *, for_upda
     query = et.statement(("record", lock), lambda: _select_record(et, lock))
     row = conn.execute(query, {"record_id": record_id}).mappings().first()
     if row is None:
-        raise NotFound(f"{et.entity.label.get('en')} #{record_id} does not exist")
+        raise NotFound(M("%(entity)s #%(id)s does not exist", entity=et.entity.label, id=record_id))
     record = _row_to_record(et, row)
     for key, per_record in load_links(conn, et, [record_id]).items():
         record.values[key] = per_record[record_id]
@@ -163,11 +166,11 @@ def access_for(entity: Entity, state: str | None, actor: Actor) -> FieldAccess:
     return field_access(entity, state, actor.roles_for(entity.app))
 
 
-def _parse_rows(fld: Field, raw: Any, errors: dict[str, list[str]]) -> list[dict[str, Any]] | None:
+def _parse_rows(fld: Field, raw: Any, errors: Errors) -> list[dict[str, Any]] | None:
     if raw is None or raw == "":
         return []
     if not isinstance(raw, list) or not all(isinstance(r, Mapping) for r in raw):
-        errors.setdefault(fld.key, []).append("must be a list of rows")
+        errors.setdefault(fld.key, []).append(M("must be a list of rows"))
         return None
     rows = []
     for index, raw_row in enumerate(raw):
@@ -176,10 +179,10 @@ def _parse_rows(fld: Field, raw: Any, errors: dict[str, list[str]]) -> list[dict
             try:
                 row["id"] = int(raw_row["id"])
             except (TypeError, ValueError):
-                errors.setdefault(f"{fld.key}[{index}].id", []).append("must be a row id")
+                errors.setdefault(f"{fld.key}[{index}].id", []).append(M("must be a row id"))
         for key in raw_row:
             if key != "id" and not any(c.key == key for c in fld.fields):
-                errors.setdefault(f"{fld.key}[{index}].{key}", []).append("is not a column of this table")
+                errors.setdefault(f"{fld.key}[{index}].{key}", []).append(M("is not a column of this table"))
         for child in fld.fields:
             if not child.editable:
                 continue
@@ -189,7 +192,7 @@ def _parse_rows(fld: Field, raw: Any, errors: dict[str, list[str]]) -> list[dict
             try:
                 row[child.key] = FIELD_TYPES[child.type].parse(child, raw_value)
             except InvalidValue as exc:
-                errors.setdefault(f"{fld.key}[{index}].{child.key}", []).append(str(exc))
+                errors.setdefault(f"{fld.key}[{index}].{child.key}", []).append(exc.message)
         rows.append(row)
     return rows
 
@@ -213,30 +216,30 @@ def parse_values(entity: Entity, raw: Mapping[str, Any], access: FieldAccess) ->
     return values
 
 
-def _parse(entity: Entity, raw: Mapping[str, Any], access: FieldAccess) -> tuple[dict[str, Any], dict[str, list[str]]]:
+def _parse(entity: Entity, raw: Mapping[str, Any], access: FieldAccess) -> tuple[dict[str, Any], Errors]:
     """Parse what parses and collect the rest as errors per field.
 
     Fields the actor may not edit (computed, auto-numbered, read-only, or locked by a field
     rule in this state) are refused, never silently dropped.
     """
-    errors: dict[str, list[str]] = {}
+    errors: Errors = {}
     values: dict[str, Any] = {}
     for key, raw_value in raw.items():
         if key == "state":
-            errors.setdefault(key, []).append("changes only through a workflow transition")
+            errors.setdefault(key, []).append(M("changes only through a workflow transition"))
             continue
         if key in SYSTEM_COLUMNS:
-            errors.setdefault(key, []).append("is set by the system")
+            errors.setdefault(key, []).append(M("is set by the system"))
             continue
         fld = entity.field(key)
         if fld is None:
-            errors.setdefault(key, []).append(f"{entity.key} has no field {key!r}")
+            errors.setdefault(key, []).append(no_field(entity, key))
             continue
         if not fld.editable:
-            errors.setdefault(key, []).append("is read-only")
+            errors.setdefault(key, []).append(M("is read-only"))
             continue
         if key in access.read_only:
-            errors.setdefault(key, []).append("cannot be changed in this state")
+            errors.setdefault(key, []).append(M("cannot be changed in this state"))
             continue
         if fld.is_table:
             rows = _parse_rows(fld, raw_value, errors)
@@ -246,8 +249,13 @@ def _parse(entity: Entity, raw: Mapping[str, Any], access: FieldAccess) -> tuple
         try:
             values[key] = FIELD_TYPES[fld.type].parse(fld, raw_value)
         except InvalidValue as exc:
-            errors.setdefault(key, []).append(str(exc))
+            errors.setdefault(key, []).append(exc.message)
     return values, errors
+
+
+def no_field(entity: Entity, key: str) -> Message:
+    """What is said of a key that names no field of `entity` (in input or a filter)."""
+    return M("%(entity_key)s has no field “%(key)s”", entity_key=entity.label, key=key)
 
 
 def default_values(entity: Entity, actor: Actor, today: dt.date) -> dict[str, Any]:
@@ -265,144 +273,6 @@ def default_values(entity: Entity, actor: Actor, today: dt.date) -> dict[str, An
         else:
             values[fld.key] = list(default) if isinstance(default, list) else default
     return values
-
-
-# -- checking a whole record -------------------------------------------------------------------
-
-
-def is_blank(value: Any) -> bool:
-    return value is None or value == "" or value == []
-
-
-def _condition(expression: Any, env: Mapping[str, Any]) -> bool:
-    try:
-        return bool(expression.evaluate(env))
-    except ExpressionError:
-        return False
-
-
-def visible(fld: Field, env: Mapping[str, Any], access: FieldAccess) -> bool:
-    if fld.key in access.hidden:
-        return False
-    return fld.show_if is None or _condition(fld.show_if, env)
-
-
-def required_now(fld: Field, env: Mapping[str, Any], access: FieldAccess) -> bool:
-    if fld.is_computed or fld.type == "autonumber":
-        return False
-    if fld.required or fld.key in access.required:
-        return True
-    return fld.required_if is not None and _condition(fld.required_if, env)
-
-
-def check_record(
-    conn: Connection,
-    et: EntityTables,
-    values: Mapping[str, Any],
-    system: Mapping[str, Any],
-    access: FieldAccess,
-    *,
-    record_id: int | None,
-    changed: set[str],
-    known: Mapping[str, list[str]] | None = None,
-) -> None:
-    """Raise RecordInvalid with every problem of the record as a whole, together with the
-    `known` parse errors (fields that failed to parse are not checked again)."""
-    entity = et.entity
-    errors: dict[str, list[str]] = {k: list(v) for k, v in (known or {}).items()}
-    env = {**system, **values}
-    for fld in entity.fields:
-        value = values.get(fld.key)
-        shown = visible(fld, env, access)
-        if fld.key in errors:
-            continue
-        if shown and required_now(fld, env, access) and is_blank(value):
-            errors.setdefault(fld.key, []).append("is required")
-        if fld.is_table:
-            rows = value or []
-            if shown and fld.min_rows and len(rows) < fld.min_rows:
-                errors.setdefault(fld.key, []).append(f"needs at least {fld.min_rows} rows")
-            if fld.max_rows and len(rows) > fld.max_rows:
-                errors.setdefault(fld.key, []).append(f"allows at most {fld.max_rows} rows")
-            for index, row in enumerate(rows):
-                row_env = {**row, "me": system.get("me")}
-                for child in fld.fields:
-                    where = f"{fld.key}[{index}].{child.key}"
-                    if (
-                        where not in errors
-                        and child.editable
-                        and required_now(child, row_env, FieldAccess())
-                        and is_blank(row.get(child.key))
-                    ):
-                        errors.setdefault(where, []).append("is required")
-    _check_targets(conn, et, values, changed, errors)
-    _check_unique(conn, et, values, record_id, changed, errors)
-    if entity.tree and record_id is not None and entity.tree in changed:
-        _check_tree(conn, et, record_id, values.get(entity.tree), errors)
-    if errors:
-        raise RecordInvalid(errors)
-
-
-def _targets(fld: Field, et: EntityTables) -> sa.Table:
-    if fld.type == "user":
-        return models.users
-    if fld.type == "attachment":
-        return models.attachments
-    assert fld.to is not None
-    return et.table.metadata.tables[table_name(et.entity.app, fld.to)]
-
-
-def _select_targets(fld: Field, et: EntityTables) -> sa.Select[Any]:
-    target = _targets(fld, et)
-    query = sa.select(target.c.id).where(target.c.id.in_(sa.bindparam("ids", expanding=True)))
-    return query.where(target.c.is_active.is_(True)) if fld.type == "user" else query
-
-
-def _check_targets(conn: Connection, et: EntityTables, values: Mapping[str, Any], changed: set[str], errors: dict[str, list[str]]) -> None:
-    """References, users and files must exist (and users be active) when they are set."""
-    for fld in et.entity.fields:
-        if fld.type not in ("user", "reference", "attachment") or fld.key not in changed:
-            continue
-        value = values.get(fld.key)
-        ids = [v for v in (value if isinstance(value, list) else [value]) if v is not None]
-        if not ids:
-            continue
-        query = et.statement(("targets", fld.key), lambda fld=fld: _select_targets(fld, et))
-        found = {row[0] for row in conn.execute(query, {"ids": ids})}
-        missing = [str(i) for i in ids if i not in found]
-        if missing:
-            what = {"user": "no active user", "attachment": "no file"}.get(fld.type, f"no {fld.to} record")
-            errors.setdefault(fld.key, []).append(f"{what} with id {', '.join(missing)}")
-
-
-def _check_unique(
-    conn: Connection, et: EntityTables, values: Mapping[str, Any], record_id: int | None, changed: set[str], errors: dict[str, list[str]]
-) -> None:
-    for fld in et.entity.stored_fields():
-        if not fld.unique or fld.key not in changed or values.get(fld.key) is None:
-            continue
-        column = et.table.c[fld.key]
-        query = sa.select(et.table.c.id).where(column == values[fld.key]).limit(1)
-        if record_id is not None:
-            query = query.where(et.table.c.id != record_id)
-        if conn.execute(query).first() is not None:
-            errors.setdefault(fld.key, []).append("is already used by another record")
-
-
-def _check_tree(conn: Connection, et: EntityTables, record_id: int, parent: int | None, errors: dict[str, list[str]]) -> None:
-    tree = et.entity.tree
-    assert tree is not None
-    seen = {record_id}
-    column = et.table.c[tree]
-    while parent is not None:
-        if parent in seen:
-            errors.setdefault(tree, []).append("would make a record its own ancestor")
-            return
-        seen.add(parent)
-        parent = conn.execute(sa.select(column).where(et.table.c.id == parent)).scalar()
-        if len(seen) > 1000:
-            errors.setdefault(tree, []).append("the hierarchy is deeper than 1000 levels")
-            return
 
 
 # -- writing -------------------------------------------------------------------------------
@@ -460,8 +330,8 @@ def _integrity_error(entity: Entity, exc: IntegrityError) -> RecordInvalid:
     message = str(exc.orig).lower()
     for fld in entity.stored_fields():
         if fld.unique and fld.key in message:
-            return RecordInvalid({fld.key: ["is already used by another record"]})
-    return RecordInvalid({RECORD_LEVEL: ["conflicts with existing data (a referenced record or user may have been removed)"]})
+            return RecordInvalid({fld.key: [M("is already used by another record")]})
+    return RecordInvalid({RECORD_LEVEL: [M("conflicts with existing data (a referenced record or user may have been removed)")]})
 
 
 def create_record(
@@ -536,17 +406,21 @@ def save_values(
     action: str = "update",
     transition: str | None = None,
     comment: str | None = None,
-    known: Mapping[str, list[str]] | None = None,
+    known: Mapping[str, list[Message | str]] | None = None,
     before_write: Callable[[set[str]], None] | None = None,
 ) -> Record:
     """Write `given` (already parsed) over `record`: the shared tail of update and transition.
     `before_write` sees the changed field keys and may refuse them by raising."""
     entity = et.entity
     if expected_version is not None and expected_version != record.version:
-        raise Conflict(
-            f"{entity.label.get('en')} #{record.id} was changed by someone else (your version {expected_version}, now {record.version})",
-            current_version=record.version,
+        stale = M(
+            "%(entity)s #%(id)s was changed by someone else (your version %(mine)s, now %(now)s)",
+            entity=entity.label,
+            id=record.id,
+            mine=expected_version,
+            now=record.version,
         )
+        raise Conflict(stale, current_version=record.version)
     values = {k: (list(v) if isinstance(v, list) else v) for k, v in record.values.items()}
     values.update(given)
     state = new_state or record.state
@@ -570,7 +444,7 @@ def save_values(
     except IntegrityError as exc:
         raise _integrity_error(entity, exc) from None
     if result.rowcount != 1:
-        raise Conflict(f"{entity.label.get('en')} #{record.id} was changed by someone else; reload it and try again")
+        raise Conflict(M("%(entity)s #%(id)s was changed by someone else; reload it and try again", entity=entity.label, id=record.id))
     _write_links(conn, et, record.id, values, [k for k in et.links if k in changed])
     _write_children(conn, et, record.id, values, [k for k in et.children if k in changed])
     if new_state is not None and new_state != record.state:
@@ -626,7 +500,7 @@ def _update_while_pending(
     expected_version: int | None,
     access: FieldAccess,
     now: dt.datetime,
-    known: Mapping[str, list[str]],
+    known: Mapping[str, list[Message | str]],
 ) -> Record:
     """An edit while approval is pending: frozen fields are refused, or (on_edit: reset)
     the round starts again on the new values, so no approval counts for values it did not see."""
@@ -640,7 +514,7 @@ def _update_while_pending(
     def check(changed: set[str]) -> None:
         touched.extend(sorted(changed & frozen))
         if touched and approval.on_edit == "refuse":
-            raise RecordInvalid({key: ["cannot change while approval is pending (withdraw the request first)"] for key in touched})
+            raise RecordInvalid({key: [M("cannot change while approval is pending (withdraw the request first)")] for key in touched})
 
     saved = save_values(
         conn, et, record, given, actor=actor, expected_version=expected_version, access=access, now=now, known=known, before_write=check
@@ -661,7 +535,9 @@ def delete_record(conn: Connection, et: EntityTables, record_id: int, *, actor: 
     if pending is not None:
         approval_core.close_round(conn, pending.id, approval_core.CANCELLED, dt.datetime.now(dt.UTC))
     if expected_version is not None and expected_version != record.version:
-        raise Conflict(f"{et.entity.label.get('en')} #{record_id} was changed by someone else", current_version=record.version)
+        raise Conflict(
+            M("%(entity)s #%(id)s was changed by someone else", entity=et.entity.label, id=record_id), current_version=record.version
+        )
     conn.execute(et.table.delete().where(et.table.c.id == record_id))
     snapshot = diff(et.entity, record.values, {})
     history.add_entry(

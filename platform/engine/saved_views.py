@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 
 from flowdeck.engine import models
 from flowdeck.engine.errors import Forbidden, NotFound, RecordInvalid
+from flowdeck.engine.messages import M, Message
 from flowdeck.engine.permissions import Actor
 
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
@@ -38,7 +39,7 @@ class SavedView:
 
 def _user(actor: Actor) -> int:
     if actor.user_id is None:
-        raise Forbidden("only a signed-in user has personal views")
+        raise Forbidden(M("only a signed-in user has personal views"))
     return actor.user_id
 
 
@@ -67,19 +68,19 @@ def get_saved_view(conn: Connection, saved_id: int, *, actor: Actor) -> SavedVie
     t = models.saved_views
     row = conn.execute(sa.select(t.c.id, t.c.name, t.c.params).where((t.c.id == saved_id) & (t.c.user_id == _user(actor)))).first()
     if row is None:
-        raise NotFound(f"there is no saved view {saved_id}")
+        raise NotFound(M("there is no saved view %(id)s", id=saved_id))
     return _from_row(row)
 
 
 def _check(name: str, query: str) -> str:
-    errors: dict[str, list[str]] = {}
+    errors: dict[str, list[Message | str]] = {}
     clean = " ".join(_CONTROL_CHARS.sub(" ", name).split())
     if not clean:
-        errors["name"] = ["give the view a name"]
+        errors["name"] = [M("give the view a name")]
     elif len(clean) > MAX_NAME:
-        errors["name"] = [f"must be at most {MAX_NAME} characters (got {len(clean)})"]
+        errors["name"] = [M("must be at most %(max)s characters (got %(got)s)", max=MAX_NAME, got=len(clean))]
     if len(query) > MAX_QUERY:
-        errors["query"] = [f"the view's settings are too long (at most {MAX_QUERY} characters)"]
+        errors["query"] = [M("the view's settings are too long (at most %(max)s characters)", max=MAX_QUERY)]
     if errors:
         raise RecordInvalid(errors)
     return clean
@@ -102,7 +103,7 @@ def save_view(conn: Connection, app: str, entity: str, name: str, *, view: str |
         return SavedView(id=existing, name=clean, view=view or None, query=query)
     count = conn.execute(sa.select(sa.func.count()).select_from(t).where(mine)).scalar() or 0
     if count >= MAX_PER_ENTITY:
-        raise RecordInvalid({"name": [f"you already keep {MAX_PER_ENTITY} views here; delete one first"]})
+        raise RecordInvalid({"name": [M("you already keep %(count)s views here; delete one first", count=MAX_PER_ENTITY)]})
     new_id = conn.execute(
         t.insert().values(user_id=user_id, app=app, entity=entity, name=clean, params=params, created_at=models.utcnow()).returning(t.c.id)
     ).scalar_one()

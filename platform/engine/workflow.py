@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 from flowdeck.engine.approval_core import pending_request
 from flowdeck.engine.errors import Forbidden, RecordInvalid, TransitionRefused
 from flowdeck.engine.expressions import ExpressionError
+from flowdeck.engine.messages import M, Message, plain
 from flowdeck.engine.permissions import Actor, FieldAccess, can_transition, field_access
 from flowdeck.engine.records import (
     Record,
@@ -30,6 +31,7 @@ from flowdeck.engine.records import (
     save_values,
     visible,
 )
+from flowdeck.engine.schema.label import Label
 from flowdeck.engine.schema.model import Entity, Transition
 from flowdeck.engine.storage.tables import EntityTables
 
@@ -40,7 +42,7 @@ class Available:
 
     transition: Transition
     missing: tuple[str, ...] = ()
-    blocked_by: str | None = None
+    blocked_by: Message | None = None
 
     @property
     def ready(self) -> bool:
@@ -52,11 +54,15 @@ class Available:
         return self.transition.approval is not None
 
 
-def _guard_message(transition: Transition, lang: str = "en") -> str:
+def guard_message(transition: Transition) -> Message:
+    """Why a transition's guard stops it: the admin's own words where the document gives
+    them, else the condition itself."""
     if transition.guard_message is not None:
-        return transition.guard_message.get(lang)
+        return plain(transition.guard_message)
     assert transition.guard is not None
-    return f"the condition for “{transition.label.get(lang)}” is not met ({transition.guard.source})"
+    return M(
+        "the condition for “%(transition)s” is not met (%(condition)s)", transition=transition.label, condition=transition.guard.source
+    )
 
 
 def guard_holds(transition: Transition, env: Mapping[str, Any]) -> bool:
@@ -89,7 +95,7 @@ def available_transitions(entity: Entity, record: Record, actor: Actor) -> list[
     for transition in workflow.transitions_from(record.state):
         if not can_transition(actor, entity, transition):
             continue
-        blocked = None if guard_holds(transition, env) else _guard_message(transition)
+        blocked = None if guard_holds(transition, env) else guard_message(transition)
         out.append(Available(transition, tuple(missing_fields(entity, transition, record.values, env, actor)), blocked))
     return out
 
@@ -112,14 +118,14 @@ def check_transition(
     merged = {**record.values, **given}
     env = {**record.system(actor.user_id), **merged}
     if not guard_holds(transition, env):
-        raise TransitionRefused(_guard_message(transition))
+        raise TransitionRefused(guard_message(transition))
     missing = missing_fields(entity, transition, merged, env, actor)
     if missing:
-        labels = ", ".join(entity.get_field(k).label.get("en") for k in missing)
-        raise TransitionRefused(f"fill in {labels} to “{transition.label.get('en')}”", missing=missing)
+        labels = [entity.get_field(k).label for k in missing]
+        raise TransitionRefused(M("fill in %(fields)s to “%(transition)s”", fields=labels, transition=transition.label), missing=missing)
     comment = (comment or "").strip() or None
     if transition.comment == "required" and not comment:
-        raise TransitionRefused(f"“{transition.label.get('en')}” needs a comment", missing=["comment"])
+        raise TransitionRefused(M("“%(transition)s” needs a comment", transition=transition.label), missing=["comment"])
     return given, comment
 
 
@@ -128,26 +134,40 @@ def find_transition(et: EntityTables, record: Record, transition_key: str, actor
     entity = et.entity
     workflow = entity.workflow
     if workflow is None:
-        raise TransitionRefused(f"{entity.plural.get('en')} have no workflow")
+        raise TransitionRefused(M("%(plural)s have no workflow", plural=entity.plural))
     transition = workflow.transition(transition_key)
     if transition is None:
-        raise TransitionRefused(
-            f'there is no transition "{transition_key}" (transitions: {", ".join(t.key for t in workflow.transitions)})'
-        )
+        keys = [t.key for t in workflow.transitions]
+        raise TransitionRefused(M("there is no transition “%(key)s” (transitions: %(keys)s)", key=transition_key, keys=keys))
     if not transition.allowed_from(record.state or ""):
-        here = workflow.state(record.state or "")
-        here_label = here.label.get("en") if here else record.state
-        sources = ", ".join(s for s in transition.sources)
-        raise TransitionRefused(f"“{transition.label.get('en')}” cannot start from {here_label} (only from: {sources})")
+        sources = [state_label(entity, s) for s in transition.sources]
+        here = state_label(entity, record.state)
+        raise TransitionRefused(
+            M(
+                "“%(transition)s” cannot start from %(state)s (only from: %(sources)s)",
+                transition=transition.label,
+                state=here,
+                sources=sources,
+            )
+        )
     if not can_transition(actor, entity, transition):
-        roles = ", ".join(transition.roles or ())
-        raise Forbidden(f"you may not perform “{transition.label.get('en')}”" + (f" (roles: {roles})" if roles else ""))
+        if transition.roles:
+            raise Forbidden(
+                M("you may not perform “%(transition)s” (roles: %(roles)s)", transition=transition.label, roles=list(transition.roles))
+            )
+        raise Forbidden(M("you may not perform “%(transition)s”", transition=transition.label))
     return transition
+
+
+def state_label(entity: Entity, key: str | None) -> Label:
+    """A state's label (its key, for a state the workflow no longer has)."""
+    state = entity.workflow.state(key or "") if entity.workflow is not None else None
+    return state.label if state is not None else Label.of(key or "")
 
 
 def refuse_if_pending(conn: Connection, et: EntityTables, record: Record) -> None:
     if pending_request(conn, et.entity.app, et.entity.key, record.id) is not None:
-        raise TransitionRefused("an approval request is pending for this record; it must be decided or withdrawn first")
+        raise TransitionRefused(M("an approval request is pending for this record; it must be decided or withdrawn first"))
 
 
 def apply_transition(
@@ -180,9 +200,7 @@ def apply_transition(
             comment=comment,
         )
     except RecordInvalid as exc:
-        raise TransitionRefused(
-            "; ".join(f"{k}: {', '.join(v)}" for k, v in exc.errors.items()), missing=[k for k in exc.errors if entity.field(k) is not None]
-        ) from exc
+        raise TransitionRefused(field_problems(entity, exc.errors), missing=[k for k in exc.errors if entity.field(k) is not None]) from exc
 
 
 def transition_record(
@@ -208,7 +226,7 @@ def transition_record(
     transition = find_transition(et, record, transition_key, actor)
     refuse_if_pending(conn, et, record)
     if transition.approval:
-        raise TransitionRefused(f"“{transition.label.get('en')}” needs approval; request it instead")
+        raise TransitionRefused(M("“%(transition)s” needs approval; request it instead", transition=transition.label))
     given, comment = check_transition(conn, et, record, transition, actor=actor, values=values, comment=comment)
     return apply_transition(
         conn,
@@ -227,3 +245,18 @@ def _step_access(entity: Entity, transition: Transition, access: FieldAccess) ->
     """Fields a transition requires may be filled at that step even when the current
     state's rules lock them (that is what the step is for)."""
     return FieldAccess(access.hidden - set(transition.require), access.read_only - set(transition.require), access.required)
+
+
+def field_problems(entity: Entity, errors: Mapping[str, list[Message | str]]) -> Message:
+    """`RecordInvalid.errors` said as one message, each field by its label: "Estimate: must
+    be a number; Due date: is required" (a field's problems joined the reader's way)."""
+    parts = [M("%(field)s: %(problem)s", field=_error_label(entity, key), problem=list(problems)) for key, problems in errors.items()]
+    said = parts[-1]
+    for part in reversed(parts[:-1]):
+        said = M("%(first)s; %(rest)s", first=part, rest=said)
+    return said
+
+
+def _error_label(entity: Entity, key: str) -> Label | str:
+    fld = entity.field(key)
+    return fld.label if fld is not None else key

@@ -13,6 +13,7 @@ from typing import Any
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields
 
 from flowdeck.engine.fieldtypes import FIELD_TYPES, InvalidValue, to_json
+from flowdeck.engine.messages import M, Message
 from flowdeck.engine.schema.model import Entity, Field
 
 _cache: dict[tuple[int, str], tuple[Entity, Schema]] = {}
@@ -30,7 +31,7 @@ class EngineField(fields.Field):
         try:
             return FIELD_TYPES[self.definition.type].parse(self.definition, value)
         except InvalidValue as exc:
-            raise ValidationError(str(exc)) from None
+            raise ValidationError([exc.message]) from None
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
         return to_json(self.definition, value)
@@ -76,18 +77,22 @@ def output_schema(entity: Entity) -> Schema:
     return _cached(entity, "out", build)
 
 
-def load_input(entity: Entity, data: Mapping[str, Any], *, partial: bool = True) -> tuple[dict[str, Any], dict[str, list[str]]]:
-    """Typed values and field errors (`{"field": ["message"]}`, rows as `items[0].qty`)."""
+Problems = dict[str, list[Message | str]]
+"""Messages per field key, like `RecordInvalid.errors` (marshmallow's own words stay `str`)."""
+
+
+def load_input(entity: Entity, data: Mapping[str, Any], *, partial: bool = True) -> tuple[dict[str, Any], Problems]:
+    """Typed values and field errors (`{"field": [message]}`, rows as `items[0].qty`)."""
     try:
         return input_schema(entity).load(data, partial=partial), {}
     except ValidationError as exc:
         return dict(exc.valid_data or {}), flatten_errors(exc.normalized_messages())
 
 
-def flatten_errors(messages: Any, prefix: str = "") -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
+def flatten_errors(messages: Any, prefix: str = "") -> Problems:
+    out: Problems = {}
     if isinstance(messages, list):
-        out[prefix or "_record"] = [str(m) for m in messages]
+        out[prefix or "_record"] = [_said(m) for m in messages]
         return out
     for key, value in messages.items():
         name = f"{prefix}[{key}]" if isinstance(key, int) else (f"{prefix}.{key}" if prefix else str(key))
@@ -96,6 +101,13 @@ def flatten_errors(messages: Any, prefix: str = "") -> dict[str, list[str]]:
         if isinstance(value, dict):
             out.update(flatten_errors(value, name))
         else:
-            messages_list = [("is not a field of this form" if str(m) == "Unknown field." else str(m)) for m in value]
-            out.setdefault(name, []).extend(messages_list)
+            out.setdefault(name, []).extend(_said(m) for m in value)
     return out
+
+
+def _said(message: Any) -> Message | str:
+    """An engine message as it is; marshmallow's own words as text (an unknown key said
+    the way the form sees it)."""
+    if isinstance(message, Message):
+        return message
+    return M("is not a field of this form") if str(message) == "Unknown field." else str(message)

@@ -21,10 +21,11 @@ from zoneinfo import ZoneInfo
 
 from flowdeck.engine.fieldtypes import DEFAULT_MARKDOWN_LENGTH, DEFAULT_TEXT_LENGTH, resolve_date, scale_of
 from flowdeck.engine.files import DEFAULT_MAX_MB
+from flowdeck.engine.messages import Message
 from flowdeck.engine.permissions import FieldAccess
 from flowdeck.engine.records import required_now, visible
 from flowdeck.engine.schema.model import Entity, Field, Label
-from flowdeck.forms.records import load_input
+from flowdeck.forms.records import Problems, load_input
 
 # Field type -> edit template (`fields/edit/<name>.html`).
 TEMPLATES = {
@@ -272,19 +273,19 @@ class FormInput:
     raw: dict[str, Any]
     shown: dict[str, Any]
     typed: dict[str, Any]
-    errors: dict[str, list[str]]
-    refused: dict[str, list[str]] = field(default_factory=dict)
+    errors: Problems
+    refused: Problems = field(default_factory=dict)
 
-    def refuse(self, key: str, message: str) -> None:
+    def refuse(self, key: str, message: Message | str) -> None:
         self.refused = merge_errors(self.refused, {key: [message]})
 
-    def problems(self, later: Mapping[str, list[str]] | None = None) -> dict[str, list[str]]:
+    def problems(self, later: Mapping[str, list[Message | str]] | None = None) -> Problems:
         """Every problem known: the parse errors, then `later` ones (the engine's, which
         say the same about the same field and more), then the refusals, which win."""
         return {**self.errors, **(later or {}), **self.refused}
 
 
-def read_form(entity: Entity, form: FormData, *, tz: str, input_errors: Mapping[str, list[str]] | None = None) -> FormInput:
+def read_form(entity: Entity, form: FormData, *, tz: str, input_errors: Mapping[str, list[Message | str]] | None = None) -> FormInput:
     """Raw values of the entity's fields found in `form` (fields not posted are left out).
 
     `input_errors` are problems keyed by input name (an upload refused for `items.3.file`);
@@ -307,7 +308,7 @@ def read_form(entity: Entity, form: FormData, *, tz: str, input_errors: Mapping[
             shown[fld.key] = _posted(fld, form, fld.key)
             raw[fld.key] = _to_utc(shown[fld.key], zone) if fld.type == "datetime" else shown[fld.key]
     typed, errors = load_input(entity, raw)
-    refused: dict[str, list[str]] = {}
+    refused: Problems = {}
     for name, messages in (input_errors or {}).items():
         refused = merge_errors(refused, {error_key(name, positions): messages})
     return FormInput(raw, shown, typed, errors, refused)
@@ -371,9 +372,9 @@ def error_key(name: str, positions: Mapping[str, Mapping[int, int]]) -> str:
     return f"{key}[{position}].{child}"
 
 
-def merge_errors(*sources: Mapping[str, list[str]]) -> dict[str, list[str]]:
+def merge_errors(*sources: Mapping[str, list[Message | str]]) -> Problems:
     """Messages per key from several checks, each message once."""
-    merged: dict[str, list[str]] = {}
+    merged: Problems = {}
     for source in sources:
         for key, messages in source.items():
             bucket = merged.setdefault(key, [])

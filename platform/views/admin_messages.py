@@ -637,7 +637,7 @@ RULES: tuple[Rule, ...] = (
     ),
     _rule(r"(?P<function>\w+)\(\) takes no named arguments", _l("%(function)s() takes no named arguments")),
     _rule(
-        r"(?P<function>\w+)\(\) takes (?P<min>\d+) to (?P<max>\d+) argument\(s\), got (?P<count>\d+)",
+        r"(?P<function>\w+)\(\) takes (?P<min>\d+) to (?P<max>\d+) argument(?:\(s\)|s), got (?P<count>\d+)",
         _l("%(function)s() takes %(min)s to %(max)s arguments, got %(count)s"),
     ),
     _rule(
@@ -897,11 +897,13 @@ def _value(name: str, text: str) -> str:
 
 
 def match(message: str) -> tuple[Rule, re.Match[str]] | None:
-    """The rule whose pattern matches the whole message, and the match."""
-    for rule in RULES:
-        found = rule.pattern.fullmatch(message)
-        if found is not None:
-            return rule, found
+    """The rule whose pattern matches the whole message, and the match. Engine messages
+    that are data quote with “”: they are matched as if quoted with "."""
+    for text in dict.fromkeys((message, message.replace("“", '"').replace("”", '"'))):
+        for rule in RULES:
+            found = rule.pattern.fullmatch(text)
+            if found is not None:
+                return rule, found
     return None
 
 

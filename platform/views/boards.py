@@ -30,7 +30,7 @@ from werkzeug.datastructures import MultiDict
 from flowdeck.engine import boards
 from flowdeck.engine.boards import Board, CardFilter, ColumnData, Lane
 from flowdeck.engine.errors import Conflict, NotFound
-from flowdeck.engine.permissions import Actor, can, field_access
+from flowdeck.engine.permissions import Actor, can, hidden_everywhere
 from flowdeck.engine.schema.loader import SYSTEM_FIELD_TYPES
 from flowdeck.engine.schema.model import Field, Label, View
 from flowdeck.engine.storage.tables import EntityTables
@@ -38,10 +38,9 @@ from flowdeck.views import approvals as approval_views
 from flowdeck.views import listquery
 from flowdeck.views.auth import login_required, require_actor
 from flowdeck.views.display import DisplayContext, build_context, show
-from flowdeck.views.engine_messages import translate
 from flowdeck.views.errors import error_response
 from flowdeck.views.i18n import gettext as _
-from flowdeck.views.i18n import tr
+from flowdeck.views.i18n import say, tr
 from flowdeck.views.lifecycle import entity_tables, render
 from flowdeck.views.state import engine
 
@@ -83,7 +82,7 @@ class BoardParams:
         parsed, problems = listquery.parse_args(pairs)
         parsed = replace(parsed, sort=(), cols=(), per_page=None, page=1)
         unfiltered = replace(view, filter={})
-        spec = listquery.resolve(et.entity, unfiltered, parsed, hidden=never_visible(et, actor), tz=get_timezone())
+        spec = listquery.resolve(et.entity, unfiltered, parsed, hidden=hidden_everywhere(et.entity, actor), tz=get_timezone())
         limit = _int(args.get("limit"), None)
         return cls(
             conditions=dict(spec.query.filter),
@@ -107,14 +106,6 @@ class BoardParams:
         if extras:
             parts.append(urlencode(extras))
         return "&".join(parts)
-
-
-def never_visible(et: EntityTables, actor: Actor) -> frozenset[str]:
-    """Fields that field rules hide from this user in every state: not filterable here."""
-    entity = et.entity
-    if entity.workflow is None or not entity.workflow.rules:
-        return frozenset()
-    return field_access(entity, None, actor.roles_for(entity.app)).hidden
 
 
 def _int(raw: str | None, default: int | None) -> int | None:
@@ -412,7 +403,7 @@ def move(app: str, entity: str, record_id: int) -> Response:
     except boards.MoveNeedsInput as exc:
         url = url_for("records.transition", app=app, entity=entity, record_id=record_id, transition=exc.transition, board=view.key)
         response = make_response("", 200)
-        response.headers["HX-Trigger"] = json.dumps({"flowdeck:move-dialog": {"url": url, "message": translate(str(exc), et.entity)}})
+        response.headers["HX-Trigger"] = json.dumps({"flowdeck:move-dialog": {"url": url, "message": say(exc.message)}})
         return response
     except boards.MoveRefused as exc:
         return error_response(422, refusal_text(exc))
@@ -424,7 +415,8 @@ def move(app: str, entity: str, record_id: int) -> Response:
 
 
 def refusal_text(exc: boards.MoveRefused | boards.MoveForbidden) -> str:
-    """Why a drop was refused, in the user's language (the engine's English otherwise)."""
+    """Why a drop was refused, in the user's language: the board's own words for the
+    refusals it explains, else the engine's message."""
     details = exc.details
     if exc.reason == "no_transition":
         return _("There is no step from %(source)s to %(target)s.", source=tr(details["source"]), target=tr(details["target"]))
@@ -437,9 +429,7 @@ def refusal_text(exc: boards.MoveRefused | boards.MoveForbidden) -> str:
             details["max"],
             column=tr(details["column"]),
         )
-    if exc.reason == "guard" and details["transition"].guard_message is not None:
-        return tr(details["transition"].guard_message)
-    return translate(str(exc))
+    return say(exc.message)
 
 
 def _moved_page(conn: Connection, et: EntityTables, view: View, moved: boards.Moved, params: BoardParams, actor: Actor) -> BoardPage:

@@ -2,7 +2,7 @@
 
 Lists and boards show hundreds of values per page, so this avoids a template include per
 cell. Names of users, titles of referenced records and file names are looked up once per
-page (`DisplayContext`), never per row.
+page by the engine (`engine.lookups`, kept in a `DisplayContext`), never per row.
 """
 
 from __future__ import annotations
@@ -14,15 +14,14 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-import sqlalchemy as sa
 from flask import url_for
 from flask_babel import format_date, format_datetime, format_decimal, ngettext
 from markupsafe import Markup, escape
 from sqlalchemy.engine import Connection
 
-from flowdeck.engine import models
+from flowdeck.engine import lookups
 from flowdeck.engine.schema.model import Entity, Field
-from flowdeck.engine.storage.tables import EntityTables, table_name
+from flowdeck.engine.storage.tables import EntityTables
 from flowdeck.views.assets import badge_class
 from flowdeck.views.i18n import gettext as _
 from flowdeck.views.i18n import lang, time_zone
@@ -41,58 +40,13 @@ class DisplayContext:
     files: dict[int, str] = field(default_factory=dict)
 
 
-def _ids(value: Any) -> list[int]:
-    if value is None:
-        return []
-    return [v for v in (value if isinstance(value, list) else [value]) if v is not None]
-
-
 def build_context(
     conn: Connection, et: EntityTables, rows: Sequence[Mapping[str, Any]], keys: Iterable[str] | None = None
 ) -> DisplayContext:
-    """Look up, in one query per kind, every name the given rows' fields refer to."""
-    entity = et.entity
-    ctx = DisplayContext(app=entity.app)
-    wanted = set(keys) if keys is not None else {f.key for f in entity.fields}
-    user_keys = [k for k in ("created_by", "updated_by") if k in wanted]
-    user_keys += [f.key for f in entity.fields if f.type == "user" and f.key in wanted]
-    ref_keys = [(f.key, f.to) for f in entity.fields if f.type == "reference" and f.to and f.key in wanted]
-    file_keys = [f.key for f in entity.fields if f.type == "attachment" and f.key in wanted]
-    user_ids: set[int] = set()
-    refs: dict[str, set[int]] = {}
-    files: set[int] = set()
-    for row in rows:
-        for key in user_keys:
-            user_ids.update(_ids(row.get(key)))
-        for key, target in ref_keys:
-            refs.setdefault(target, set()).update(_ids(row.get(key)))
-        for key in file_keys:
-            files.update(_ids(row.get(key)))
-    if user_ids:
-        ctx.users = user_names(conn, user_ids)
-    for target, ids in refs.items():
-        if not ids:
-            continue
-        target_entity = et.table.metadata.tables[table_name(entity.app, target)]
-        title_key = _title_of(et, target)
-        rows_ = conn.execute(sa.select(target_entity.c.id, target_entity.c[title_key]).where(target_entity.c.id.in_(ids)))
-        ctx.refs.update({(target, i): ("" if t is None else str(t)) for i, t in rows_})
-    if files:
-        a = models.attachments
-        ctx.files = {i: n for i, n in conn.execute(sa.select(a.c.id, a.c.filename).where(a.c.id.in_(files)))}
-    return ctx
-
-
-_USER_NAMES = sa.select(models.users.c.id, models.users.c.display_name).where(models.users.c.id.in_(sa.bindparam("ids", expanding=True)))
-
-
-def user_names(conn: Connection, ids: Iterable[int]) -> dict[int, str]:
-    """Display names of users, by id (one statement, built once)."""
-    return {i: n for i, n in conn.execute(_USER_NAMES, {"ids": sorted(ids)})}
-
-
-def _title_of(et: EntityTables, target: str) -> str:
-    return registry().entity(et.entity.app, target).entity.title
+    """Every name the given rows' fields refer to, looked up by the engine in one statement
+    per kind (`engine.lookups`)."""
+    names = lookups.names_for(conn, et, rows, registry(), keys)
+    return DisplayContext(app=et.entity.app, users=names.users, refs=names.refs, files=names.files)
 
 
 def badge(text: str, color: str | None) -> Markup:

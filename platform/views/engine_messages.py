@@ -25,9 +25,10 @@ from flask_babel import LazyString, pgettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from flowdeck.engine.messages import Message, render
 from flowdeck.engine.registry import Registry
 from flowdeck.engine.schema.model import Entity, Field, Label
-from flowdeck.views.i18n import lang
+from flowdeck.views.i18n import lang, translator
 
 LABEL_GROUPS = frozenset({"label", "entity", "plural", "transition", "state", "source", "target", "column", "step"})
 """Groups holding one schema label in English: shown in the current language."""
@@ -492,15 +493,18 @@ def _part(text: str, labels: _Labels) -> str:
     return _("%(field)s: %(problem)s", field=name, problem=shown)
 
 
-def translate(message: str, entity: Entity | None = None) -> str:
+def translate(message: str | Message, entity: Entity | None = None) -> str:
     """An engine message in the current language (labels looked up in `entity` first);
-    the message itself when no pattern knows it, and always in English."""
+    the message itself when no pattern knows it, and always in English. A `Message` (an
+    engine text that is data already) is simply rendered."""
+    if isinstance(message, Message):
+        return render(message, translator())
     if not message or not has_request_context() or lang() == "en":
         return message
     return _translate(message, _Labels(entity, lang()))
 
 
-def translate_errors(errors: Mapping[str, list[str]], entity: Entity | None = None) -> dict[str, list[str]]:
+def translate_errors(errors: Mapping[str, list[str | Message]], entity: Entity | None = None) -> dict[str, list[str]]:
     """`RecordInvalid.errors` (field key -> messages) in the current language."""
     return {key: [translate(m, entity) for m in messages] for key, messages in errors.items()}
 

@@ -11,7 +11,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from flowdeck.engine.errors import Conflict, Forbidden, NotFound, TransitionRefused
-from flowdeck.views.engine_messages import translate
+from flowdeck.views.i18n import say
 
 
 def _titles() -> dict[int, str]:
@@ -41,19 +41,19 @@ def error_response(code: int, message: str) -> Response:
 def init_app(app: Flask) -> None:
     @app.errorhandler(NotFound)
     def not_found(exc: NotFound) -> Response:
-        return error_response(404, translate(str(exc)))
+        return error_response(404, say(exc.message))
 
     @app.errorhandler(Forbidden)
     def forbidden(exc: Forbidden) -> Response:
-        return error_response(403, translate(str(exc)))
+        return error_response(403, say(exc.message))
 
     @app.errorhandler(Conflict)
     def conflict(exc: Conflict) -> Response:
-        return error_response(409, translate(str(exc)))
+        return error_response(409, say(exc.message))
 
     @app.errorhandler(TransitionRefused)
     def refused(exc: TransitionRefused) -> Response:
-        return error_response(422, translate(str(exc)))
+        return error_response(422, say(exc.message))
 
     @app.errorhandler(CSRFError)
     def csrf(exc: CSRFError) -> Response:

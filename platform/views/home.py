@@ -1,18 +1,16 @@
-"""The start page, the navigation, "My work" and the search across all records."""
+"""The start page, the navigation, "My work" and the search across all records (what
+they hold is worked out by `engine.worklists`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-import sqlalchemy as sa
 from flask import Blueprint, Flask, g, render_template, request
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
-from flowdeck.engine import approvals
-from flowdeck.engine.permissions import Actor, can, can_transition
-from flowdeck.engine.query import Query, query_records
+from flowdeck.engine import worklists
+from flowdeck.engine.permissions import Actor, can
 from flowdeck.engine.schema.model import App, Entity, View
 from flowdeck.engine.storage.tables import EntityTables
 from flowdeck.views.auth import login_required, require_actor
@@ -21,8 +19,6 @@ from flowdeck.views.lifecycle import registry, render
 from flowdeck.views.state import engine
 
 bp = Blueprint("home", __name__)
-SEARCH_LIMIT = 10
-MY_WORK_LIMIT = 25
 
 
 @dataclass(frozen=True)
@@ -87,96 +83,12 @@ def index() -> Response:
     return render("home.html", apps=nav_apps())
 
 
-def _user_fields(entity: Entity) -> list[str]:
-    return [f.key for f in entity.fields if f.type == "user"]
-
-
-def _open_states(entity: Entity) -> list[str] | None:
-    if entity.workflow is None:
-        return None
-    return list(entity.workflow.states_in({"todo", "doing"}))
-
-
-def _my_states(entity: Entity, actor: Actor) -> list[str]:
-    """States from which this actor can move a record on."""
-    assert entity.workflow is not None
-    return [s.key for s in entity.workflow.states if any(can_transition(actor, entity, t) for t in entity.workflow.transitions_from(s.key))]
-
-
-@dataclass
-class WorkList:
-    et: EntityTables
-    rows: list[dict[str, Any]]
-    total: int
-
-
-def _merged(pages: list[Any]) -> tuple[list[dict[str, Any]], int]:
-    """Rows of several queries on one entity (one per user field), each record once, newest first."""
-    rows: dict[int, dict[str, Any]] = {}
-    for page in pages:
-        for row in page.rows:
-            rows.setdefault(row["id"], row)
-    ordered = sorted(rows.values(), key=lambda r: r["updated_at"], reverse=True)[:MY_WORK_LIMIT]
-    return ordered, max([len(rows), *(p.total for p in pages)])
-
-
-def _work(actor: Actor) -> dict[str, list[WorkList]]:
-    """Per entity: records waiting on me (approvals first, then open records assigned to me
-    that I can move on), open records assigned to me (any user field), and what I created."""
-    sections: dict[str, list[WorkList]] = {"waiting": [], "assigned": [], "created": []}
-    db = engine().db
-    assert actor.user_id is not None
-    user_id = actor.user_id
-
-    def run(conn: sa.Connection) -> None:
-        approvals_by_entity: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        for item in approvals.waiting_for(conn, user_id):
-            row = item.request
-            approvals_by_entity.setdefault((row.app, row.entity), []).append(
-                {"id": row.record_id, "state": row.from_state, "snapshot": row.snapshot, "approval": True}
-            )
-        for et in readable_entities(actor):
-            entity = et.entity
-            open_states = _open_states(entity)
-            base: dict[str, Any] = {"state": open_states} if open_states is not None else {}
-            columns = [entity.title, "updated_at"]
-            sort = ["-updated_at"]
-            waiting_rows = [
-                {**r, entity.title: r["snapshot"].get(entity.title)} for r in approvals_by_entity.get((entity.app, entity.key), [])
-            ]
-            assigned_pages, waiting_pages = [], []
-            movable = _my_states(entity, actor) if entity.workflow is not None else []
-            if open_states is not None:
-                movable = [s for s in movable if s in open_states]
-            for user_field in _user_fields(entity):
-                query = Query(filter={**base, user_field: "$me"}, sort=sort, per_page=MY_WORK_LIMIT, columns=columns)
-                assigned_pages.append(query_records(conn, et, query, actor=actor))
-                if movable:
-                    query = Query(filter={user_field: "$me", "state": movable}, sort=sort, per_page=MY_WORK_LIMIT, columns=columns)
-                    waiting_pages.append(query_records(conn, et, query, actor=actor))
-            rows, total = _merged(assigned_pages)
-            if total:
-                sections["assigned"].append(WorkList(et, rows, total))
-            rows, total = _merged(waiting_pages)
-            seen = {r["id"] for r in waiting_rows}
-            waiting_rows += [r for r in rows if r["id"] not in seen]
-            if waiting_rows:
-                sections["waiting"].append(WorkList(et, waiting_rows[:MY_WORK_LIMIT], len(waiting_rows)))
-            created = query_records(
-                conn, et, Query(filter={**base, "created_by": "$me"}, sort=sort, per_page=MY_WORK_LIMIT, columns=columns), actor=actor
-            )
-            if created.total:
-                sections["created"].append(WorkList(et, created.rows, created.total))
-
-    db.read(run)
-    return sections
-
-
 @bp.get("/my")
 @login_required
 def my_work() -> Response:
     actor = require_actor()
-    return render("my_work.html", sections=_work(actor))
+    sections = engine().db.read(lambda conn: worklists.my_work(conn, readable_entities(actor), actor))
+    return render("my_work.html", sections=sections)
 
 
 @bp.get("/search")
@@ -184,18 +96,7 @@ def my_work() -> Response:
 def search() -> Response:
     actor = require_actor()
     text = request.args.get("q", "").strip()[:200]
-    results: list[WorkList] = []
+    results: list[worklists.WorkList] = []
     if text:
-
-        def run(conn: sa.Connection) -> None:
-            for et in readable_entities(actor):
-                if not et.entity.search:
-                    continue
-                page = query_records(
-                    conn, et, Query(search=text, sort=["-updated_at"], per_page=SEARCH_LIMIT, columns=[et.entity.title]), actor=actor
-                )
-                if page.total:
-                    results.append(WorkList(et, page.rows, page.total))
-
-        engine().db.read(run)
+        results = engine().db.read(lambda conn: worklists.search_all(conn, readable_entities(actor), actor, text))
     return render("search.html", q=text, results=results)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any, NamedTuple
 
@@ -113,6 +114,11 @@ def say(message: Message | str | None) -> str:
 
         return engine_messages.translate(message)
     return render(message, translator())
+
+
+def say_errors(errors: Mapping[str, Sequence[Message | str]]) -> dict[str, list[str]]:
+    """`RecordInvalid.errors` (field key -> messages) in the request's language, keys kept."""
+    return {key: [say(message) for message in messages] for key, messages in errors.items()}
 
 
 def gettext(string: str, **variables: Any) -> str:

@@ -49,14 +49,15 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import quote_plus
 
+from flowdeck.engine.errors import ValueRefused
 from flowdeck.engine.fieldtypes import FIELD_TYPES, InvalidValue, resolve_date
-from flowdeck.engine.filters import CATEGORIES, FilterError, normalize_condition
+from flowdeck.engine.filters import CATEGORIES, normalize_condition
+from flowdeck.engine.messages import M
 from flowdeck.engine.query import MAX_PAGE_SIZE, SYSTEM_SORTABLE, Query
 from flowdeck.engine.schema.loader import SYSTEM_FIELD_TYPES
 from flowdeck.engine.schema.model import Entity, Field, Label, View, humanize
-from flowdeck.views.engine_messages import translate
 from flowdeck.views.i18n import gettext as _
-from flowdeck.views.i18n import tr
+from flowdeck.views.i18n import say, tr
 
 CONTROL_PARAMS = ("q", "sort", "cols", "per_page", "page", "view")
 OPERATORS = ("in", "gte", "lte", "contains", "empty")
@@ -140,7 +141,7 @@ def parse_args(pairs: Iterable[tuple[str, str]]) -> tuple[ListArgs, list[str]]:
         values = tuple(dict.fromkeys(v for v in ops.get("in", ()) if v))[:MAX_VALUES]
         empty = (ops.get("empty") or [""])[-1].lower()
         if empty and empty not in _TRUE + _FALSE:
-            problems.append(_("“%(param)s” takes 1 (is empty) or 0 (has a value).", param=f"{name}__empty"))
+            problems.append(_("“%(param)s” takes 1 (is empty) or 0 (has a value).", param=name + "__empty"))
             empty = ""
         filters[name] = FieldFilter(
             values=values,
@@ -307,15 +308,11 @@ class _Resolver:
         if key == "state":
             assert self.entity.workflow is not None
             if raw not in self.entity.workflow.state_keys():
-                raise InvalidValue(
-                    _('unknown state "%(value)s" (states: %(states)s)', value=raw, states=", ".join(self.entity.workflow.state_keys()))
-                )
+                raise InvalidValue(M('unknown state "%(value)s" (states: %(states)s)', value=raw, states=self.entity.workflow.state_keys()))
             return raw
         if key == "state_category":
             if raw not in CATEGORIES:
-                raise InvalidValue(
-                    _('unknown category "%(value)s" (categories: %(categories)s)', value=raw, categories=", ".join(CATEGORIES))
-                )
+                raise InvalidValue(M('unknown category "%(value)s" (categories: %(categories)s)', value=raw, categories=CATEGORIES))
             return raw
         if vtype == "user" and raw.lower() in ("me", "$me"):
             return "$me"
@@ -350,7 +347,7 @@ class _Resolver:
         try:
             if ff.values:
                 if fld.value_type == "datetime":
-                    raise InvalidValue(_("pick a range (from / to) for a date and time"))
+                    raise InvalidValue(M("pick a range (from / to) for a date and time"))
                 typed = [self.typed(key, fld, v) for v in ff.values]
                 cond["in" if len(typed) > 1 else "eq"] = typed if len(typed) > 1 else typed[0]
             if ff.gte:
@@ -363,8 +360,9 @@ class _Resolver:
                 cond["empty"] = ff.empty == "1"
             workflow = self.entity.workflow
             normalize_condition(key, cond, self.entity.field(key), workflow)
-        except (InvalidValue, FilterError, ValueError, TypeError, ArithmeticError) as exc:
-            self.problem(key, translate(str(exc), self.entity) or _("does not fit this field"))
+        except (ValueRefused, ValueError, TypeError, ArithmeticError) as exc:
+            said = say(exc.message) if isinstance(exc, ValueRefused) else say(str(exc))
+            self.problem(key, said or _("does not fit this field"))
             return None
         return cond
 

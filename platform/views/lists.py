@@ -21,26 +21,25 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl
 
-import sqlalchemy as sa
 from flask import Blueprint, Response, redirect, request, url_for
 from flask_babel import format_decimal, get_timezone
 from markupsafe import Markup, escape
+from sqlalchemy.engine import Connection
 from werkzeug.wrappers import Response as BaseResponse
 
 from flowdeck.engine import clock, saved_views, users
 from flowdeck.engine.errors import NotFound, RecordInvalid
-from flowdeck.engine.messages import M
-from flowdeck.engine.permissions import Actor, can, field_access
-from flowdeck.engine.query import MAX_PAGE_SIZE, Page, query_records
+from flowdeck.engine.messages import M, Message
+from flowdeck.engine.permissions import Actor, can, hidden_by_state, hidden_everywhere
+from flowdeck.engine.query import Page, query_records, query_up_to
 from flowdeck.engine.schema.model import Entity, Field, Label, View
 from flowdeck.engine.storage.tables import EntityTables
 from flowdeck.views import audit_log, boards, listbar, listquery
 from flowdeck.views.auth import login_required, require_actor
 from flowdeck.views.display import DisplayContext, badge, build_context, show
-from flowdeck.views.engine_messages import translate
 from flowdeck.views.home import nav_apps
 from flowdeck.views.i18n import gettext as _
-from flowdeck.views.i18n import lang, tr
+from flowdeck.views.i18n import lang, say_errors, tr
 from flowdeck.views.lifecycle import entity_tables, is_htmx, render
 from flowdeck.views.listquery import ListArgs, ListSpec
 from flowdeck.views.state import engine
@@ -91,10 +90,10 @@ def export_csv(app: str, entity: str) -> BaseResponse:
     key = request.args.get("view", "")
     view = _schema_view(et.entity, key) if key else listquery.default_view(et.entity)
     args, _problems = listquery.parse_args(request.args.items(multi=True))
-    spec = listquery.resolve(et.entity, view, args, hidden=_never_visible(et.entity, actor), tz=get_timezone())
+    spec = listquery.resolve(et.entity, view, args, hidden=hidden_everywhere(et.entity, actor), tz=get_timezone())
     rows, total, ctx = engine().db.read(lambda conn: _export_rows(conn, et, spec, actor))
     columns = _columns(et.entity, spec.columns)
-    body = _csv(et.entity, columns, rows, ctx, _hidden_by_state(et.entity, actor))
+    body = _csv(et.entity, columns, rows, ctx, hidden_by_state(et.entity, actor))
     name = "-".join(part for part in (app, entity, view.key, clock.today().isoformat()) if part)
     response = Response(body.encode("utf-8"), mimetype="text/csv")
     response.headers["Content-Type"] = "text/csv; charset=utf-8"
@@ -120,13 +119,13 @@ def save_view(app: str, entity: str) -> BaseResponse:
     view = _schema_view(et.entity, key) if key else listquery.default_view(et.entity)
     pairs = parse_qsl(request.form.get("query", "")[: saved_views.MAX_QUERY], keep_blank_values=True)
     args, _problems = listquery.parse_args(pairs)
-    spec = listquery.resolve(et.entity, view, args, hidden=_never_visible(et.entity, actor), tz=get_timezone())
+    spec = listquery.resolve(et.entity, view, args, hidden=hidden_everywhere(et.entity, actor), tz=get_timezone())
     query = listquery.to_query(replace(spec.canonical, page=1))
     name = request.form.get("name", "")
     try:
         saved = engine().db.run(lambda conn: saved_views.save_view(conn, app, entity, name, view=view.key, query=query, actor=actor))
     except RecordInvalid as exc:
-        message = "; ".join(translate(m, et.entity) for messages in exc.errors.values() for m in messages)
+        message = "; ".join(said for messages in say_errors(exc.errors).values() for said in messages)
         response = _render_list(et, view, actor, pairs, _base_url(et.entity, view.key), save_error=message, save_name=name)
         response.status_code = 422
         return response
@@ -162,28 +161,6 @@ def _show_view(et: EntityTables, view: View, actor: Actor) -> BaseResponse:
     return _render_list(et, view, actor, request.args.items(multi=True), request.path)
 
 
-def _never_visible(entity: Entity, actor: Actor) -> frozenset[str]:
-    """Fields that field rules hide from this user in every state."""
-    if entity.workflow is None or not entity.workflow.rules:
-        return frozenset()
-    return field_access(entity, None, actor.roles_for(entity.app)).hidden
-
-
-def _hidden_by_state(entity: Entity, actor: Actor) -> Callable[[str | None], frozenset[str]]:
-    """Fields hidden from this user per record state, worked out once per state."""
-    if entity.workflow is None or not entity.workflow.rules:
-        return lambda state: frozenset()
-    roles = actor.roles_for(entity.app)
-    cache: dict[str | None, frozenset[str]] = {}
-
-    def hidden(state: str | None) -> frozenset[str]:
-        if state not in cache:
-            cache[state] = field_access(entity, state, roles).hidden
-        return cache[state]
-
-    return hidden
-
-
 @dataclass(frozen=True)
 class Loaded:
     page: Page
@@ -193,13 +170,13 @@ class Loaded:
     problem: str | None = None
 
 
-def _load(conn: sa.Connection, et: EntityTables, spec: ListSpec, actor: Actor) -> Loaded:
+def _load(conn: Connection, et: EntityTables, spec: ListSpec, actor: Actor) -> Loaded:
     problem = None
     query = replace(spec.query, count_limit=COUNT_LIMIT)
     try:
         page = query_records(conn, et, query, actor=actor)
     except RecordInvalid as exc:
-        problem = translate(str(exc), et.entity)
+        problem = _problems(et.entity, exc.errors)
         page = query_records(conn, et, replace(query, filter=dict(spec.view.filter), search=None), actor=actor)
     if page.rows == [] and page.total and page.page > page.pages:
         page = query_records(conn, et, replace(query, page=page.pages), actor=actor)
@@ -207,6 +184,15 @@ def _load(conn: sa.Connection, et: EntityTables, spec: ListSpec, actor: Actor) -
     people = [(u.id, u.display_name) for u in users.list_users(conn, active_only=True)]
     saved = saved_views.list_saved_views(conn, et.entity.app, et.entity.key, actor=actor)
     return Loaded(page=page, ctx=ctx, people=people, saved=saved, problem=problem)
+
+
+def _problems(entity: Entity, errors: Mapping[str, Sequence[Message | str]]) -> str:
+    """A refused query's problems, each after its field's label ("Due: must be a date")."""
+    parts = []
+    for key, said in say_errors(errors).items():
+        fld = entity.field(key)
+        parts.append(_("%(field)s: %(problem)s", field=tr(fld.label) if fld is not None else key, problem=", ".join(said)))
+    return "; ".join(parts)
 
 
 def _render_list(
@@ -223,7 +209,7 @@ def _render_list(
     links lead to `base` (the address the list is shown at) with canonical arguments."""
     entity = et.entity
     args, problems = listquery.parse_args(pairs)
-    hidden = _never_visible(entity, actor)
+    hidden = hidden_everywhere(entity, actor)
     spec = listquery.resolve(entity, view, args, hidden=hidden, tz=get_timezone())
     loaded = engine().db.read(lambda conn: _load(conn, et, spec, actor))
     page = loaded.page
@@ -240,7 +226,7 @@ def _render_list(
         "spec": spec,
         "page": page,
         "headers": _headers(entity, columns, spec, links),
-        "rows": _rows_html(et, columns, page.rows, loaded.ctx, _hidden_by_state(entity, actor)),
+        "rows": _rows_html(et, columns, page.rows, loaded.ctx, hidden_by_state(entity, actor)),
         "pager": listbar.pager(page, links),
         "messages": [*problems, *spec.messages, *([loaded.problem] if loaded.problem else [])],
         "widgets": listbar.widgets(entity, spec, loaded.people, hidden),
@@ -447,18 +433,8 @@ def safe_cell(text: str) -> str:
 # -- CSV ----------------------------------------------------------------------------------
 
 
-def _export_rows(conn: sa.Connection, et: EntityTables, spec: ListSpec, actor: Actor) -> tuple[list[dict[str, Any]], int, DisplayContext]:
-    rows: list[dict[str, Any]] = []
-    total = 0
-    number = 1
-    while len(rows) < EXPORT_LIMIT:
-        page = query_records(conn, et, replace(spec.query, page=number, per_page=MAX_PAGE_SIZE), actor=actor)
-        total = page.total
-        rows += page.rows
-        if len(page.rows) < MAX_PAGE_SIZE:
-            break
-        number += 1
-    rows = rows[:EXPORT_LIMIT]
+def _export_rows(conn: Connection, et: EntityTables, spec: ListSpec, actor: Actor) -> tuple[list[dict[str, Any]], int, DisplayContext]:
+    rows, total = query_up_to(conn, et, spec.query, EXPORT_LIMIT, actor=actor)
     return rows, total, build_context(conn, et, rows, keys=spec.columns)
 
 

@@ -23,6 +23,7 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from flowdeck.engine import files, records, users
 from flowdeck.engine.computed import compute_values
 from flowdeck.engine.errors import RecordInvalid
+from flowdeck.engine.messages import Message
 from flowdeck.engine.permissions import Actor, FieldAccess
 from flowdeck.engine.schema.model import Entity, Field
 from flowdeck.engine.storage.tables import EntityTables
@@ -88,7 +89,7 @@ def _store_upload(fld: Field, upload: FileStorage, actor: Actor) -> int:
 def read_posted(et: EntityTables, actor: Actor, record: records.Record | None) -> webforms.FormInput:
     """The posted form as raw values, with uploads stored and their ids in place."""
     data: MultiDict[str, str] = request.form.copy()
-    refused: dict[str, list[str]] = {}
+    refused: dict[str, list[Message | str]] = {}
     for name, upload in request.files.items(multi=True):
         if not upload.filename:
             continue
@@ -99,7 +100,7 @@ def read_posted(et: EntityTables, actor: Actor, record: records.Record | None) -
         try:
             file_id = _store_upload(fld, upload, actor)
         except files.FileRefused as exc:
-            refused.setdefault(name, []).append(str(exc))
+            refused.setdefault(name, []).append(exc.message)
             continue
         if fld.many:
             data.add(name, str(file_id))

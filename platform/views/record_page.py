@@ -25,9 +25,8 @@ from flowdeck.engine.storage.tables import EntityTables
 from flowdeck.forms import webforms
 from flowdeck.views import approvals as approval_views
 from flowdeck.views.display import DisplayContext, badge, show
-from flowdeck.views.engine_messages import translate
 from flowdeck.views.i18n import gettext as _
-from flowdeck.views.i18n import tr
+from flowdeck.views.i18n import say, tr
 from flowdeck.views.markdown import render_comment
 from flowdeck.views.record_forms import attachment_ids, error_label, names_for
 
@@ -180,7 +179,7 @@ def _offers(entity: Entity, record: records.Record, actor: Actor, pending: Pendi
         if pending is not None:
             reason = _("Waiting for the approval of “%(step)s”.", step=tr(pending.transition))
         elif item.blocked_by is not None:
-            reason = tr(step.guard_message) if step.guard_message else translate(item.blocked_by, entity)
+            reason = say(item.blocked_by)
         offers.append(Offer(step, bool(item.missing) or step.comment != "none" or item.needs_approval, reason, item.needs_approval))
     return offers
 

@@ -25,19 +25,18 @@ from werkzeug.wrappers import Response
 
 from flowdeck.engine import approvals, boards, comments, files, records, workflow
 from flowdeck.engine.errors import Conflict, Forbidden, NotFound, RecordInvalid, TransitionRefused
-from flowdeck.engine.fieldtypes import FIELD_TYPES
+from flowdeck.engine.messages import Message
 from flowdeck.engine.permissions import Actor, can, can_transition, require
-from flowdeck.engine.query import Query, query_records
+from flowdeck.engine.query import lookup_query, query_records
 from flowdeck.engine.schema.model import View
 from flowdeck.engine.storage.tables import EntityTables
 from flowdeck.forms import webforms
 from flowdeck.views import record_forms
 from flowdeck.views.auth import login_required, require_actor
 from flowdeck.views.display import show as show_value
-from flowdeck.views.engine_messages import translate, translate_errors
 from flowdeck.views.errors import error_response
 from flowdeck.views.i18n import gettext as _
-from flowdeck.views.i18n import tr
+from flowdeck.views.i18n import say, say_errors, tr
 from flowdeck.views.lifecycle import entity_tables, is_htmx, registry, render
 from flowdeck.views.markdown import render_markdown
 from flowdeck.views.record_page import load_page
@@ -132,12 +131,12 @@ def _form(
     record: records.Record | None,
     *,
     form: webforms.FormInput | None = None,
-    errors: Mapping[str, list[str]] | None = None,
+    errors: Mapping[str, list[Message | str]] | None = None,
     conflict: bool = False,
     status: int = 200,
 ) -> Response:
     entity = et.entity
-    errors = translate_errors(errors or {}, entity)
+    errors = say_errors(errors or {})
     page = record_forms.form_page(et, actor, record, form)
     if record is None:
         action = url_for(".new", app=entity.app, entity=entity.key)
@@ -240,19 +239,6 @@ def _title_text(et: EntityTables, value: Any) -> str:
     return value.isoformat() if isinstance(value, dt.date) else str(value)
 
 
-def _lookup_query(et: EntityTables, text: str) -> Query | None:
-    """Search the entity's search fields, else its title, else ids; None if nothing can match."""
-    title = et.entity.title_field()
-    common: dict[str, Any] = {"sort": ["-updated_at"], "per_page": LOOKUP_LIMIT, "columns": [title.key]}
-    if not text:
-        return Query(**common)
-    if et.entity.search:
-        return Query(search=text, **common)
-    if "contains" in FIELD_TYPES[title.type].operators:
-        return Query(filter={title.key: {"contains": text}}, **common)
-    return Query(filter={"id": int(text)}, **common) if text.isdigit() else None
-
-
 @bp.get("/a/<app>/<entity>/lookup")
 @login_required
 def lookup(app: str, entity: str) -> Response:
@@ -260,7 +246,7 @@ def lookup(app: str, entity: str) -> Response:
     actor = require_actor()
     et = entity_tables(app, entity, actor, "read")
     text = request.args.get("q", "").strip()[:100]
-    query = _lookup_query(et, text)
+    query = lookup_query(et.entity, text, LOOKUP_LIMIT)
     found: list[tuple[int, str, Any]] = []
     if query is not None:
         page = engine().db.read(lambda conn: query_records(conn, et, query, actor=actor))
@@ -324,7 +310,7 @@ def comment(app: str, entity: str, record_id: int) -> Response:
     try:
         engine().db.run(lambda conn: comments.add_comment(conn, et, record_id, body, actor=actor))
     except RecordInvalid as exc:
-        errors = translate_errors(exc.errors, et.entity)
+        errors = say_errors(exc.errors)
         response = _record_page(et, actor, record_id, block="comments", comment_text=body, comment_errors=errors.get("body", []))
         response.status_code = _status(422)
         return response
@@ -361,13 +347,14 @@ def _transition_page(
     message: str | None = None,
     status: int = 200,
 ) -> Response:
-    """What a transition needs: the dialog (htmx) or a page with the same form."""
+    """What a transition needs: the dialog (htmx) or a page with the same form. `errors`
+    are already in the user's language."""
     entity = et.entity
     step = item.transition
     wanted = [k for k in dict.fromkeys([*item.missing, *(errors or {})]) if entity.field(k) is not None]
     page = record_forms.form_page(et, actor, record, form, only=wanted, lift=step.require)
     page.states.update({key: webforms.FieldState(True, True) for key in item.missing})
-    reason = tr(step.guard_message) if item.blocked_by and step.guard_message else item.blocked_by and translate(item.blocked_by, entity)
+    reason = say(item.blocked_by) if item.blocked_by is not None else None
     response = render(
         "records/transition.html",
         "dialog" if is_htmx() else None,
@@ -445,7 +432,7 @@ def _refused(et: EntityTables, actor: Actor, record: records.Record, key: str, f
     item = _offered(et, record, actor, key)
     step = item.transition
     if isinstance(exc, RecordInvalid):
-        errors = translate_errors(exc.errors, et.entity)
+        errors = say_errors(exc.errors)
         message = _("Please correct the marked fields.")
     else:
         assert isinstance(exc, TransitionRefused)
@@ -455,9 +442,9 @@ def _refused(et: EntityTables, actor: Actor, record: records.Record, key: str, f
         elif exc.missing == ["comment"]:
             message = _("“%(label)s” needs a comment.", label=tr(step.label))
         elif item.blocked_by is not None:
-            message = tr(step.guard_message) if step.guard_message else translate(item.blocked_by, et.entity)
+            message = say(item.blocked_by)
         else:
-            message = translate(str(exc), et.entity)
+            message = say(exc.message)
     return _transition_page(et, actor, record, item, form=form, errors=errors, message=message, status=_status(422))
 
 
@@ -472,14 +459,9 @@ def download(file_id: int) -> Response:
     exist. Always a download, never shown inline."""
     actor = require_actor()
     apps = list(registry().apps.values())
-
-    def load(conn: Connection) -> tuple[files.StoredFile, list[files.Holder]]:
-        return files.get_file(conn, file_id), files.holders(conn, apps, file_id)
-
-    stored, held = engine().db.read(load)
-    readable = any(can(actor, h.tables.entity, "read") for h in held) or (not held and stored.created_by == actor.user_id)
+    stored = engine().db.read(lambda conn: files.readable_file(conn, apps, file_id, actor))
     path = files.blob_path(record_forms.files_dir(), stored.sha256)
-    if not readable or not path.is_file():
+    if not path.is_file():
         raise NotFound(_("There is no file %(id)s.", id=file_id))
     response = send_file(path, mimetype=stored.content_type, as_attachment=True, download_name=stored.filename, max_age=0)
     response.headers["X-Content-Type-Options"] = "nosniff"

@@ -164,7 +164,7 @@ CASES: dict[str, tuple[dict[str, Any], list[tuple[str, str]]]] = {
     ),
     "unknown name in a step condition": (
         doc(step(when="amont > 1000")),
-        [(f"{S0}.when", 'unknown name "amont" (did you mean "amount"?)')],
+        [(f"{S0}.when", "unknown name “amont” (did you mean “amount”?)")],
     ),
     "unknown on_edit": (
         doc(while_pending={"on_edit": "ignore"}),

@@ -34,6 +34,7 @@ import pytest
 
 from flowdeck.engine import approvals, clock, files, history, notifications, org, records, users, workflow
 from flowdeck.engine.errors import Forbidden, RecordInvalid, TransitionRefused
+from tests.support.records import english_errors
 
 LINE_FIELDS = {
     "expense_date": {"type": "date", "required": True, "max": "today", "label": {"en": "Date", "zh": "费用日期"}},
@@ -224,7 +225,7 @@ def test_s6_expense_claim_end_to_end(office):
                 ]
             },
         )
-    assert info.value.errors == {"lines[2].receipt": ["is required"]}
+    assert english_errors(info.value.errors) == {"lines[2].receipt": ["is required"]}
     claim = _alice_claim(o, expense_approver=o.ids["bob"])
     assert claim.values["employee"] == o.ids["alice"]
     assert claim.values["total_claimed"] == Decimal("1560.00") == claim.values["total_sanctioned"]
@@ -241,7 +242,7 @@ def test_s6_expense_claim_end_to_end(office):
     lines[1]["sanctioned_amount"] = "600.00"
     with pytest.raises(RecordInvalid) as info:
         o.edit("dave", claim.id, {"lines": lines})
-    assert info.value.errors == {"lines[1].sanction_comment": ["is required"]}
+    assert english_errors(info.value.errors) == {"lines[1].sanction_comment": ["is required"]}
     lines[1]["sanction_comment"] = "超出住宿标准 600 元/晚"
     trimmed = o.edit("dave", claim.id, {"lines": lines})
     assert trimmed.values["total_sanctioned"] == Decimal("1360.00") and trimmed.values["total_claimed"] == Decimal("1560.00")

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from flowdeck.engine import approvals, history, models, notifications, org, records, users
 from flowdeck.engine.errors import Forbidden, RecordInvalid, TransitionRefused
 from flowdeck.engine.permissions import Actor
+from tests.support.records import english_errors
 
 APP = "ap"
 T0 = dt.datetime(2030, 3, 4, 9, 0, tzinfo=dt.UTC)
@@ -761,7 +762,7 @@ def _edit_refused(f: Flow, record_id: int, field: str, value: Any) -> bool:
     try:
         f.edit(record_id, **{field: value})
     except RecordInvalid as exc:
-        assert exc.errors == {field: ["cannot change while approval is pending (withdraw the request first)"]}
+        assert english_errors(exc.errors) == {field: ["cannot change while approval is pending (withdraw the request first)"]}
         assert f.snapshot(record_id) == before
         return True
     return False

@@ -204,7 +204,7 @@ def test_every_function_is_covered():
 @pytest.mark.parametrize(
     ("source", "message"),
     [
-        ("round()", "round() takes 1 to 2 argument(s), got 0"),
+        ("round()", "round() takes 1 to 2 arguments, got 0"),
         ("today(1)", "today() takes 0 argument(s), got 1"),
         ("sum(1, 2)", "sum() takes 1 argument(s), got 2"),
         ("round(1, 11)", "round() needs a number and 0 to 10 decimal places"),
@@ -255,8 +255,8 @@ def test_names_lists_what_an_expression_reads():
 
 def test_unknown_table_column_is_explained():
     """Does a misspelt table column suggest the right one, and an unknown one list the columns?"""
-    assert refused("sum(items.amout)") == '"items" has no column "amout" (did you mean "amount"?)'
-    assert refused("sum(items.price)") == '"items" has no column "price" (columns: amount, qty)'
+    assert refused("sum(items.amout)") == "“items” has no column “amout” (did you mean “amount”?)"
+    assert refused("sum(items.price)") == "“items” has no column “price” (columns: amount, qty)"
 
 
 # -- the sandbox -------------------------------------------------------------------------
@@ -280,15 +280,15 @@ def test_unknown_table_column_is_explained():
         ("-" * 30 + "1", "expression nested too deeply (limit 24 levels)"),
         ("[" * 30 + "]" * 30, "expression nested too deeply (limit 24 levels)"),
         ("sum([" + ", ".join(["1"] * 250) + "])", f"expression too complex (limit {MAX_NODES} parts)"),
-        ("x.__class__", 'names with "__" are not allowed'),
-        ("__import__('os')", 'names with "__" are not allowed'),
-        ("_a + 1", 'the name "_a" is not allowed (names may not start with "_")'),
+        ("x.__class__", "names with “__” are not allowed"),
+        ("__import__('os')", "names with “__” are not allowed"),
+        ("_a + 1", "the name “_a” is not allowed (names may not start with “_”)"),
         ('"a".upper()', "only plain function calls such as sum(items.amount) are allowed"),
         ("a.b", "attribute access is not allowed (only child-table columns such as items.amount)"),
         ("title.upper", "attribute access is not allowed"),
-        ("open('x')", 'unknown function "open"'),
-        ("eval('1')", 'unknown function "eval"'),
-        ("exec('1')", 'unknown function "exec"'),
+        ("open('x')", "unknown function “open”"),
+        ("eval('1')", "unknown function “eval”"),
+        ("exec('1')", "unknown function “exec”"),
         ("lambda: 1", "lambda is not allowed"),
         ("[x for x in items]", "a comprehension is not allowed"),
         ("sum(x for x in [1])", "a comprehension is not allowed"),
@@ -313,10 +313,10 @@ def test_unknown_table_column_is_explained():
         ("b'x'", "the value b'x' is not allowed"),
         ("1j", "the value 1j is not allowed"),
         ("await a", "await is not allowed"),
-        ("foo(1)", 'unknown function "foo"; functions: abs, avg,'),
-        ("sume(items.qty)", 'unknown function "sume" (did you mean "sum"?)'),
-        ("amout + 1", 'unknown name "amout" (did you mean "amount"?)'),
-        ("sum", '"sum" is a function: call it as sum(...)'),
+        ("foo(1)", "unknown function “foo”; functions: abs, avg,"),
+        ("sume(items.qty)", "unknown function “sume” (did you mean “sum”?)"),
+        ("amout + 1", "unknown name “amout” (did you mean “amount”?)"),
+        ("sum", "“sum” is a function: call it as sum(...)"),
         ("", "expression is empty"),
         ("   ", "expression is empty"),
         ("a +", "syntax error"),

@@ -14,6 +14,7 @@ import pytest
 
 from flowdeck.engine import query, records, workflow
 from flowdeck.engine.errors import RecordInvalid
+from flowdeck.engine.messages import english
 from flowdeck.engine.permissions import Actor
 from flowdeck.engine.storage.tables import EntityTables
 from tests.support.documents import minimal_app
@@ -387,7 +388,7 @@ def test_unsortable_columns_are_refused(seeded: Seeded, key):
     with pytest.raises(RecordInvalid) as caught:
         seeded.find(sort=["due", key])
     assert list(caught.value.errors) == ["sort"]
-    assert f"cannot sort by {key.lstrip('-')!r}" in caught.value.errors["sort"][0]
+    assert f"cannot sort by “{key.lstrip('-')}”" in str(caught.value.errors["sort"][0])
 
 
 # -- pages and columns ----------------------------------------------------------------------------
@@ -444,19 +445,19 @@ def test_all_columns_by_default(seeded: Seeded):
 @pytest.mark.parametrize(
     ("spec", "key", "message"),
     [
-        ({"nope": 1}, "nope", "task has no field 'nope'"),
+        ({"nope": 1}, "nope", "Task has no field “nope”"),
         ({"count": {"gt": "many"}}, "count", "'many' does not fit this field"),
-        ({"count": {"between": [1, 2]}}, "count", 'operator "between" does not apply'),
-        ({"title": {"gt": "a"}}, "title", 'operator "gt" does not apply to a text field'),
-        ({"tags": {"ne": "red"}}, "tags", 'operator "ne" does not apply'),
+        ({"count": {"between": [1, 2]}}, "count", "operator “between” does not apply"),
+        ({"title": {"gt": "a"}}, "title", "operator “gt” does not apply to a text field"),
+        ({"tags": {"ne": "red"}}, "tags", "operator “ne” does not apply"),
         ({"state": "archived"}, "state", 'unknown state "archived" (states: todo, doing, review, done)'),
         ({"state_category": "later"}, "state_category", 'unknown category "later"'),
         ({"due": {"gt": "soon"}}, "due", "'soon' does not fit this field"),
         ({"starts_at": {"gt": "$tomorrow"}}, "starts_at", "does not fit this field"),
         ({"priority": "urgent"}, "priority", '"urgent" is not one of the options (low, normal, high)'),
         ({"count": None}, "count", 'use {"empty": true}'),
-        ({"count": {"in": 5}}, "count", '"in" takes a list of values'),
-        ({"count": {"empty": "yes"}}, "count", '"empty" takes true or false'),
+        ({"count": {"in": 5}}, "count", "“in” takes a list of values"),
+        ({"count": {"empty": "yes"}}, "count", "“empty” takes true or false"),
         ({"lines": {"empty": True}}, "lines", "a table field cannot be filtered"),
         ({"tags": {"contains": "purple"}}, "tags", '"purple" is not one of the options'),
         ({"watchers": "bob"}, "watchers", "must be a user"),
@@ -464,8 +465,8 @@ def test_all_columns_by_default(seeded: Seeded):
         ({"urgent": "perhaps"}, "urgent", "yes or no"),
         ({"estimate": {"gt": "1.234"}}, "estimate", "at most 2 decimal places"),
         ({"id": "first"}, "id", "does not fit this field"),
-        ({"title": {"contains": 5}}, "title", '"contains" on text needs text'),
-        ({"created_at": {"eq": "2024-01-01"}}, "created_at", 'operator "eq" does not apply'),
+        ({"title": {"contains": 5}}, "title", "“contains” on text needs text"),
+        ({"created_at": {"eq": "2024-01-01"}}, "created_at", "operator “eq” does not apply"),
     ],
     ids=lambda v: v if isinstance(v, str) and " " not in v else None,
 )
@@ -474,7 +475,7 @@ def test_bad_filters_name_the_field(seeded: Seeded, spec, key, message):
     with pytest.raises(RecordInvalid) as caught:
         seeded.find(spec)
     assert list(caught.value.errors) == [key]
-    assert any(message in text for text in caught.value.errors[key]), caught.value.errors
+    assert any(message in text for text in english(caught.value.errors[key])), caught.value.errors
 
 
 def test_every_bad_filter_is_reported_at_once(seeded: Seeded):

@@ -15,6 +15,7 @@ from flowdeck.engine.errors import Conflict, Forbidden, RecordInvalid, Transitio
 from flowdeck.engine.permissions import Actor
 from flowdeck.engine.storage.tables import EntityTables
 from tests.support.documents import minimal_app
+from tests.support.records import english_errors
 
 
 def run_threads(count: int, target: Callable[[int], None]) -> None:
@@ -141,7 +142,7 @@ def cond(install) -> EntityTables:
 def refused(db, work: Callable[[sa.Connection], Any]) -> dict[str, list[str]]:
     with pytest.raises(RecordInvalid) as caught:
         db.run(work)
-    return caught.value.errors
+    return english_errors(caught.value.errors)
 
 
 def test_required_fields_are_required(db, cond, lead):

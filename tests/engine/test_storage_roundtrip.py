@@ -22,6 +22,7 @@ from flowdeck.engine.errors import RecordInvalid
 from flowdeck.engine.permissions import Actor
 from flowdeck.engine.registry import Registry
 from flowdeck.engine.storage.tables import EntityTables
+from tests.support.records import english_errors
 
 UTC = dt.UTC
 
@@ -421,7 +422,7 @@ def test_invalid_value_is_refused_and_nothing_is_written(world: World, raw, key,
     values = {"title": "Broken", **raw(world)}
     with pytest.raises(RecordInvalid) as caught:
         world.db.run(lambda c: records.create_record(c, et, values, actor=world.actor))
-    errors = caught.value.errors
+    errors = english_errors(caught.value.errors)
     assert key in errors, errors
     assert any(message in text for text in errors[key]), errors[key]
     assert _row_counts(world) == before

@@ -353,7 +353,7 @@ def test_more_problems_are_translated(app):
     task["workflow"]["transitions"][1]["roles"] = ["boss"]
     task["workflow"]["transitions"][2]["approval"] = {"steps": [{"key": "x", "approvers": {"field": "title"}, "mode": "quorum"}]}
     messages = problems_of(doc)
-    for fragment in ('unknown state "doign"', 'unknown role "boss"', 'unknown name "priorty"', "syntax error", "is larger than max"):
+    for fragment in ('unknown state "doign"', 'unknown role "boss"', "unknown name “priorty”", "syntax error", "is larger than max"):
         assert any(fragment in m for m in messages), (fragment, messages)
     for message in messages:
         assert_said(app, message)

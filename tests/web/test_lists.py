@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from flowdeck.engine import query as engine_query
 from flowdeck.engine import records, workflow
 from flowdeck.views import boards, lists
 from tests.support.web import csrf_token, login
@@ -538,7 +539,7 @@ def test_csv_neutralises_formulas_and_keeps_chinese(tracker, db):
 def test_csv_export_is_capped_with_a_note(tracker, monkeypatch):
     """Does an export over the cap stop there, say so on the page and in a header?"""
     monkeypatch.setattr(lists, "EXPORT_LIMIT", 3)
-    monkeypatch.setattr(lists, "MAX_PAGE_SIZE", 2)
+    monkeypatch.setattr(engine_query, "MAX_PAGE_SIZE", 2)
     response = tracker.client.get("/a/track/ticket/export.csv?view=all")
     assert len(read_csv(response)) == 4
     assert response.headers["X-Flowdeck-Export-Truncated"] == "3 of 8"

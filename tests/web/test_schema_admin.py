@@ -841,7 +841,7 @@ def test_builder_field_conditions_go_through_the_normal_checks(admin, db):
     assert spec == {"type": "decimal", "help": {"en": "Hours"}, "show_if": "priorty == 'high'"}
     body = html.unescape(response.get_data(as_text=True))
     assert '"path": "entities.task.fields.estimate.show_if"' in body
-    assert re.search(r'field has-error">.*?name="set_field:estimate:show_if".*?unknown name "priorty"', body, re.DOTALL)
+    assert re.search(r'field has-error">.*?name="set_field:estimate:show_if".*?unknown name “priorty”', body, re.DOTALL)
     chinese = admin.post(f"{BASE}/demo/builder", data=data, headers={"Accept-Language": "zh-CN"})
     assert "未知名称“priorty”（是不是想写“priority”？）" in html.unescape(chinese.get_data(as_text=True))
 
