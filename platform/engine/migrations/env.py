@@ -28,6 +28,10 @@ def run() -> None:
         target_metadata=Base.metadata,
         version_table="fd_alembic_version",
         include_object=include_object,
+        # Batch mode recreates a SQLite table for changes ALTER cannot make. Never let it
+        # recreate a table others reference with ON DELETE CASCADE: migrations run with
+        # foreign keys on, and dropping the old table would delete the referencing rows.
+        # Add and drop plain columns with op.add_column / op.drop_column (SQLite 3.35+).
         render_as_batch=connection.dialect.name == "sqlite",
         transactional_ddl=True,
     )

@@ -92,8 +92,10 @@ def upgrade() -> None:
 def downgrade() -> None:
     for statement in DROP_NO_CHANGES[op.get_bind().dialect.name]:
         op.execute(statement)
-    with op.batch_alter_table('fd_users', schema=None) as batch_op:
-        batch_op.drop_column('must_change_password')
+    # Not batch mode: on SQLite it would recreate fd_users, and dropping the old table with
+    # foreign keys on deletes every row that references a user with ON DELETE CASCADE
+    # (notifications, sessions, ...). SQLite 3.35+ drops a plain column in place.
+    op.drop_column('fd_users', 'must_change_password')
 
     with op.batch_alter_table('fd_password_resets', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_fd_password_resets_user_id'))
