@@ -8,7 +8,7 @@ import io
 import pytest
 import sqlalchemy as sa
 
-from flowdeck.engine import comments, files, models
+from flowdeck.engine import comments, files, models, notifications
 from flowdeck.engine.errors import Forbidden, RecordInvalid
 from tests.support.documents import tracker_app
 from tests.support.records import create, fetch
@@ -189,8 +189,8 @@ def test_stored_names_are_cleaned():
 
 
 def notifications_of(db, user_id: int) -> list[tuple[str, str]]:
-    n = models.notifications
-    return db.read(lambda conn: [tuple(r) for r in conn.execute(sa.select(n.c.kind, n.c.message).where(n.c.user_id == user_id))])
+    """Each notification of the user: its kind and its text in English."""
+    return db.read(lambda conn: [(n.kind, str(n.message)) for n in notifications.list_notifications(conn, user_id)])
 
 
 def test_comment_with_mention_notifies_once_even_when_posted_twice(client, db, task, people):
