@@ -18,8 +18,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from alembic import command
+from babel.messages.pofile import read_po
 
-from flowdeck.catalogs import say, translator
+from flowdeck.catalogs import CATALOGS, say, translator
 from flowdeck.engine import apps, history, models, records, versions
 from flowdeck.engine.errors import SchemaProblem
 from flowdeck.engine.messages import ENGLISH, M, Message, Mp, plain, render, render_value
@@ -36,6 +37,8 @@ from tests.support.migrations import Demo, entries
 
 CORPUS = Path(__file__).resolve().parents[1] / "schema_corpus"
 ZH = translator("zh")
+with (CATALOGS / "zh" / "LC_MESSAGES" / "messages.po").open("rb") as _po:
+    CATALOG = read_po(_po)
 CJK = re.compile(r"[\u4e00-\u9fff]")
 ENGLISH_WORDS = re.compile(
     r"\b(?:is|are|must|be|the|you|not|to|of|a|an|no|at|from|this|its|field|fields|values|records|adds|removes|changes|"
@@ -65,18 +68,14 @@ def nodes(value: Any) -> Iterator[Any]:
 
 
 def untranslated(message: Message) -> list[str]:
-    """The msgids in `message` the Chinese catalog does not translate (words of their own
-    outside the placeholders)."""
+    """The msgids in `message` (words of their own outside the placeholders) the Chinese
+    catalog has no translation for."""
     out = []
     for node in nodes(message):
         if isinstance(node, Message) and re.search(r"[A-Za-z]", re.sub(r"%\(\w+\)s", "", node.msgid)):
-            if node.plural is not None:
-                found = ZH.ungettext(node.msgid, node.plural, 1)
-            elif node.context is not None:
-                found = ZH.upgettext(node.context, node.msgid)
-            else:
-                found = ZH.ugettext(node.msgid)
-            if found == node.msgid:
+            entry = CATALOG.get(node.msgid, node.context)
+            strings = entry.string if entry is not None and isinstance(entry.string, tuple) else (entry.string if entry else "",)
+            if not all(strings):
                 out.append(node.msgid)
     return out
 
