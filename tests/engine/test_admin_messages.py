@@ -417,6 +417,7 @@ def test_nested_messages_kinds_of_values_and_plain_texts():
     """Is a message nested in another (why a default does not fit) said in Chinese too, a kind of
     value worded with its type keys kept, and a text that is no message (a person's own words, a
     text stored before messages were data) shown as it is in every language?"""
+    assert zh(M("is required")) == "为必填项"
     assert zh(M("does not fit the field: %(detail)s", detail=M("must be a number"))) == "与字段不符：必须是数字"
     assert zh(Mp("a kind of value", "a number")) == "数字"
     kind = type_words("reference", many=True, to="customer")
