@@ -87,7 +87,7 @@ def suggestion(word: Any, choices: Sequence[str]) -> Words:
     if not isinstance(word, str):
         return ""
     close = get_close_matches(word, list(choices), n=1)
-    return M(' (did you mean "%(key)s"?)', key=close[0]) if close else ""
+    return M(" (did you mean “%(key)s”?)", key=close[0]) if close else ""
 
 
 def listing(what: str, keys: Sequence[str]) -> Message:

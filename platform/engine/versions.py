@@ -146,12 +146,12 @@ def _member(raw: str) -> Message:
     """A member of the document by the name a summary gives it; other members by their key."""
     names = {
         "label": Mp("a member of an app document", "label"),
-        "plural": Mp("a member of an app document", "plural"),
+        "plural": Mp("a member of an app document", "plural label"),
         "description": Mp("a member of an app document", "description"),
-        "help": Mp("a member of an app document", "help"),
-        "guard_message": Mp("a member of an app document", "guard_message"),
+        "help": Mp("a member of an app document", "help text"),
+        "guard_message": Mp("a member of an app document", "condition message"),
         "filter": Mp("a member of an app document", "filter"),
-        "sections": Mp("a member of an app document", "sections"),
+        "sections": Mp("a member of an app document", "form sections"),
         "rules": Mp("a member of an app document", "rules"),
         "to": Mp("a member of an app document", "target state"),
         "from": Mp("a member of an app document", "source states"),
@@ -346,13 +346,7 @@ class _Differ:
             self.add(path, "removed", old, None, M("removes the workflow of entity %(entity)s", entity=entity))
             return
         if old.get("initial") != new.get("initial"):
-            said = M(
-                "changes the initial state of entity %(entity)s from %(old)s to %(new)s",
-                entity=entity,
-                old=str(old.get("initial")),
-                new=str(new.get("initial")),
-            )
-            self.add([*path, "initial"], "changed", old.get("initial"), new.get("initial"), said)
+            self.initial([*path, "initial"], entity, old, new)
         self.objects([*path, "states"], old.get("states") or {}, new.get("states") or {}, "state", lambda k: k)
         self.transitions([*path, "transitions"], old.get("transitions") or [], new.get("transitions") or [])
         if old.get("rules") != new.get("rules"):
@@ -363,6 +357,23 @@ class _Differ:
                 new.get("rules"),
                 M("changes the field rules of entity %(entity)s", entity=entity),
             )
+
+    def initial(self, path: list[Any], entity: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
+        """The initial state, named or not: a workflow that names none starts in its first state."""
+        before, after = old.get("initial") or _first_state(old), new.get("initial") or _first_state(new)
+        if before is not None and after is not None and before != after:
+            said = M(
+                "changes the initial state of entity %(entity)s from %(old)s to %(new)s", entity=entity, old=str(before), new=str(after)
+            )
+        elif new.get("initial") is not None:
+            said = M("sets the initial state of entity %(entity)s to %(new)s", entity=entity, new=str(new["initial"]))
+        else:
+            said = M(
+                "removes the initial state of entity %(entity)s: its first state %(state)s is the initial one",
+                entity=entity,
+                state=str(after or ""),
+            )
+        self.add(path, "changed", old.get("initial"), new.get("initial"), said)
 
     def transitions(self, path: list[Any], old: list[Any], new: list[Any]) -> None:
         before, after = _keyed(old), _keyed(new)
@@ -381,6 +392,11 @@ class _Differ:
                 (_, was), (index, item) = before[key], after[key]
                 if was != item:
                     self.values([*path, index], was, item, _what("transition", key))
+
+
+def _first_state(workflow: Mapping[str, Any]) -> Any:
+    states = workflow.get("states")
+    return next(iter(states), None) if isinstance(states, Mapping) else None
 
 
 def _added(noun: str, key: str) -> Message:

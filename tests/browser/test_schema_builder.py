@@ -132,7 +132,7 @@ def test_the_json_editor_marks_problems_and_the_review_asks_questions(admin_serv
     expect(_status(page)).to_have_text("1 problem")
     problem = page.locator(".problem-link").first
     expect(problem).to_have_text(f"line {line}")
-    expect(page.locator(".problem-list")).to_contain_text('unknown field type "dat" (did you mean "date"?)')
+    expect(page.locator(".problem-list")).to_contain_text('unknown field type "dat" (did you mean “date”?)')
     expect(page.locator(f".gutter-lines div.bad[data-line='{line}']")).to_be_attached()
 
     page.evaluate("document.querySelector('textarea#document').setSelectionRange(0, 0)")

@@ -51,7 +51,7 @@ def test_cli_apply_reads_an_answers_file_and_refuses_a_bad_answer(db, wbs, cli, 
     path.write_text(json.dumps(wbs_without_pending_review()), encoding="utf-8")
     bad = cli.invoke(main, ["apply", str(path), "--choice", "state:task:pending_review=done"])
     assert bad.exit_code == 1
-    assert 'refused: "done" is not a choice for state:task:pending_review (choices: open, working, completed, cancelled)' in bad.output
+    assert "refused: “done” is not a choice for state:task:pending_review (choices: open, working, completed, cancelled)" in bad.output
     answers = tmp_path / "answers.json"
     answers.write_text(json.dumps({"state:task:pending_review": "working"}), encoding="utf-8")
     good = cli.invoke(main, ["apply", str(path), "--answers", str(answers), "--author", "ivan"])

@@ -146,7 +146,7 @@ def test_refusals_in_chinese(db, install):
         "changes field owner of task from text to many user: text values cannot be converted to many user (1 records have a value); "
         "add a new field instead": "将 task 的字段 owner 从 text 改为 多值 user：text 的值无法转换为 多值 user（1 条记录有值）；"
         "请改为新增一个字段",
-        '"maybe" is not a choice for option:task:priority:high (choices: low, normal, clear)': (
+        "“maybe” is not a choice for option:task:priority:high (choices: low, normal, clear)": (
             "“maybe”不是问题 option:task:priority:high 的选项（可选：low、normal、clear）"
         ),
         "there is no question state:task:nope in this plan (questions: option:task:priority:high)": (
@@ -184,22 +184,22 @@ def test_schema_problems_in_chinese():
         "entities.task.colour: unknown key (allowed: description, fields, label, permissions, plural, search, sections, title, tree, "
         "views, workflow)": "entities.task.colour：未知的键（允许的键：description、fields、label、permissions、plural、search、sections、"
         "title、tree、views、workflow）",
-        'entities.task.fields.estimate.type: unknown field type "dec" (did you mean "decimal"?); expected one of: text, markdown, '
+        'entities.task.fields.estimate.type: unknown field type "dec" (did you mean “decimal”?); expected one of: text, markdown, '
         "integer, decimal, money, percent, date, datetime, boolean, select, multiselect, user, reference, email, url, phone, "
         "attachment, autonumber, table, computed": 'entities.task.fields.estimate.type：未知的字段类型 "dec"（是不是想写“decimal”？）；'
         "可选值：text、markdown、integer、decimal、money、percent、date、datetime、boolean、select、multiselect、user、reference、email、"
         "url、phone、attachment、autonumber、table、computed",
-        'entities.task.label: must be text or an object with "en" and/or "zh" texts (got a number)': (
+        "entities.task.label: must be text or an object with “en” and/or “zh” texts (got a number)": (
             "entities.task.label：必须是文本，或包含 “en” 和/或 “zh” 文本的对象（实际为数字）"
         ),
         "entities.task.fields.link.default: a reference field cannot have a default": (
             "entities.task.fields.link.default：reference 字段不能有默认值"
         ),
         "entities.task.fields.count.min: is larger than max (1)": "entities.task.fields.count.min：大于 max（1）",
-        'entities.task.workflow.transitions[0].to: unknown state "doign" (did you mean "doing"?) (states: todo, doing, review, done)': (
+        "entities.task.workflow.transitions[0].to: unknown state “doign” (did you mean “doing”?) (states: todo, doing, review, done)": (
             "entities.task.workflow.transitions[0].to：未知状态“doign”（是不是想写“doing”？）（可用状态：todo、doing、review、done）"
         ),
-        'entities.task.workflow.transitions[2].roles[0]: unknown role "boss" (roles: lead, member, viewer)': (
+        "entities.task.workflow.transitions[2].roles[0]: unknown role “boss” (roles: lead, member, viewer)": (
             "entities.task.workflow.transitions[2].roles[0]：未知角色“boss”（可用角色：lead、member、viewer）"
         ),
     }

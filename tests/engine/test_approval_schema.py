@@ -65,35 +65,35 @@ ROLES = "(roles: staff, finance, boss)"
 CASES: dict[str, tuple[dict[str, Any], list[tuple[str, str]]]] = {
     "unknown role in approvers": (
         doc(step(approvers={"role": "bos"})),
-        [(f"{S0}.approvers.role", f'unknown role "bos" (did you mean "boss"?) {ROLES}')],
+        [(f"{S0}.approvers.role", f"unknown role “bos” (did you mean “boss”?) {ROLES}")],
     ),
     "unknown role in a list of approvers": (
         doc(step(approvers=[{"role": "boss"}, {"role": "cfo"}])),
-        [(f"{S0}.approvers[1].role", f'unknown role "cfo" {ROLES}')],
+        [(f"{S0}.approvers[1].role", f"unknown role “cfo” {ROLES}")],
     ),
     "unknown role in if_nobody": (
         doc(step(if_nobody={"role": "ceo"})),
-        [(f"{S0}.if_nobody.role", f'unknown role "ceo" {ROLES}')],
+        [(f"{S0}.if_nobody.role", f"unknown role “ceo” {ROLES}")],
     ),
     "unknown escalation_role": (
         doc(step(due_hours=4, on_overdue="escalate", escalation_role="finanse")),
-        [(f"{S0}.escalation_role", f'unknown role "finanse" (did you mean "finance"?) {ROLES}')],
+        [(f"{S0}.escalation_role", f"unknown role “finanse” (did you mean “finance”?) {ROLES}")],
     ),
     "field that is not a user field": (
         doc(step(approvers={"field": "amount"})),
-        [(f"{S0}.approvers.field", '"amount" is a money field; approvers come from a user field')],
+        [(f"{S0}.approvers.field", "“amount” is a money field; approvers come from a user field")],
     ),
     "unknown field": (
         doc(step(approvers=[{"role": "boss"}, {"field": "ownr"}])),
-        [(f"{S0}.approvers[1].field", 'unknown field "ownr" (did you mean "owner"?)')],
+        [(f"{S0}.approvers[1].field", "unknown field “ownr” (did you mean “owner”?)")],
     ),
     "quorum without mode quorum": (
         doc(step(mode="all", quorum=2)),
-        [(f"{S0}.quorum", 'applies only with mode "quorum" (mode is "all")')],
+        [(f"{S0}.quorum", "applies only with mode “quorum” (mode is “all”)")],
     ),
     "mode quorum without quorum": (
         doc(step(mode="quorum")),
-        [(S0, 'mode "quorum" needs a "quorum" number')],
+        [(S0, "mode “quorum” needs a “quorum” number")],
     ),
     "quorum larger than the listed users": (
         doc(step(approvers={"users": ["ann", "bob"]}, quorum=3)),
@@ -105,34 +105,34 @@ CASES: dict[str, tuple[dict[str, Any], list[tuple[str, str]]]] = {
     ),
     "reject_to unknown state": (
         doc(reject_to="drafts"),
-        [(f"{T}.reject_to", 'unknown state "drafts" (did you mean "draft"?) (states: draft, returned, done)')],
+        [(f"{T}.reject_to", "unknown state “drafts” (did you mean “draft”?) (states: draft, returned, done)")],
     ),
     "reject_to the transition's own target": (
         doc(reject_to="done"),
-        [(f"{T}.reject_to", '"done" is where the transition goes: a rejection would do what approval does')],
+        [(f"{T}.reject_to", "“done” is where the transition goes: a rejection would do what approval does")],
     ),
     "duplicate step keys": (
         doc([step(key="head"), step(key="money"), step(key="head")]),
-        [(f"{T}.steps[2].key", 'step "head" is already defined at steps[0]')],
+        [(f"{T}.steps[2].key", "step “head” is already defined at steps[0]")],
     ),
     "frozen naming unknown fields": (
         doc(while_pending={"frozen": ["title", "amont", "nope"]}),
         [
-            (f"{T}.while_pending.frozen[1]", 'unknown field "amont" (did you mean "amount"?)'),
-            (f"{T}.while_pending.frozen[2]", 'unknown field "nope"'),
+            (f"{T}.while_pending.frozen[1]", "unknown field “amont” (did you mean “amount”?)"),
+            (f"{T}.while_pending.frozen[2]", "unknown field “nope”"),
         ],
     ),
     "on_overdue escalate without escalation_role": (
         doc(step(due_hours=4, on_overdue="escalate")),
-        [(f"{S0}.on_overdue", '"escalate" needs an "escalation_role" whose members are added as approvers')],
+        [(f"{S0}.on_overdue", "“escalate” needs an “escalation_role” whose members are added as approvers")],
     ),
     "on_overdue without due_hours": (
         doc(step(on_overdue="notify")),
-        [(S0, 'overdue handling needs "due_hours"')],
+        [(S0, "overdue handling needs “due_hours”")],
     ),
     "escalation_role without due_hours": (
         doc(step(on_overdue="escalate", escalation_role="boss")),
-        [(S0, 'overdue handling needs "due_hours"')],
+        [(S0, "overdue handling needs “due_hours”")],
     ),
     "an approver source with two kinds at once": (
         doc(step(approvers={"role": "boss", "field": "owner"})),
@@ -172,15 +172,15 @@ CASES: dict[str, tuple[dict[str, Any], list[tuple[str, str]]]] = {
     ),
     "a step without approvers": (
         doc({"key": "check"}),
-        [(S0, 'missing required key "approvers"')],
+        [(S0, "missing required key “approvers”")],
     ),
     "several problems in one block are all reported": (
         doc([step(approvers={"role": "cfo"}), step(key="check", approvers={"field": "reason"})], reject_to="nowhere"),
         [
-            (f"{S0}.approvers.role", f'unknown role "cfo" {ROLES}'),
-            (f"{T}.steps[1].key", 'step "check" is already defined at steps[0]'),
-            (f"{T}.steps[1].approvers.field", '"reason" is a text field; approvers come from a user field'),
-            (f"{T}.reject_to", 'unknown state "nowhere" (states: draft, returned, done)'),
+            (f"{S0}.approvers.role", f"unknown role “cfo” {ROLES}"),
+            (f"{T}.steps[1].key", "step “check” is already defined at steps[0]"),
+            (f"{T}.steps[1].approvers.field", "“reason” is a text field; approvers come from a user field"),
+            (f"{T}.reject_to", "unknown state “nowhere” (states: draft, returned, done)"),
         ],
     ),
 }

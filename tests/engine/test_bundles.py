@@ -9,6 +9,7 @@ import zipfile
 import pytest
 import sqlalchemy as sa
 
+from flowdeck.catalogs import say
 from flowdeck.demo import load_demo
 from flowdeck.engine import bundles, files, models, records, users
 from flowdeck.engine.apps import apply_document
@@ -117,6 +118,9 @@ def test_round_trip_with_records_and_files(db, other_db, tmp_path):
     assert sorted(f.filename for f in described.values()) == ["copy-of-spec.pdf", "photo.png", "spec.pdf"]
     entries_of_t2 = other_db.read(lambda conn: list_entries(conn, "tracker", "task", t2.id))
     assert [e.action for e in entries_of_t2] == ["imported"]
+    (imported,) = entries_of_t2
+    assert (str(imported.message), imported.comment) == ("imported from bundle acme.tasks (record #2 there)", None)
+    assert say(imported.message, "zh") == "从配置包 acme.tasks 导入（原记录 #2）"
 
 
 def test_export_is_deterministic_and_describes_itself(db, tmp_path):

@@ -83,7 +83,7 @@ def test_s5_removing_a_state_with_tasks_asks_where_they_go_and_applies_nothing(d
     with pytest.raises(SchemaInvalid) as invalid:
         apply(db, flagged, actor=ivan, choices={"state:task:pending_review": "working"})
     assert any(
-        p.path == "entities.task.workflow.transitions[4].to" and 'unknown state "pending_review"' in str(p.message)
+        p.path == "entities.task.workflow.transitions[4].to" and "unknown state “pending_review”" in str(p.message)
         for p in invalid.value.problems
     ), [str(p) for p in invalid.value.problems]
 
@@ -112,7 +112,7 @@ def test_unanswered_questions_refuse_everything_and_list_each(db, install):
 @pytest.mark.parametrize(
     ("choices", "message"),
     [
-        ({"state:task:review": "review"}, '"review" is not a choice for state:task:review (choices: todo, doing, done)'),
+        ({"state:task:review": "review"}, "“review” is not a choice for state:task:review (choices: todo, doing, done)"),
         ({"state:task:review": "doing", "state:task:revue": "todo"}, "there is no question state:task:revue in this plan"),
     ],
     ids=["not-a-choice", "unknown-question"],
@@ -219,7 +219,7 @@ def test_clear_converts_the_rest_and_archives_every_old_value(db, budgets):
         ("task", "budget__v1", TASK, {"type": "text"}, 2)
     ]
     cleared = entries(db, "demo", "task", ids[2])[-1]
-    assert (cleared.action, cleared.comment) == ("migrated", "value cleared by schema change")
+    assert (cleared.action, str(cleared.message), cleared.comment) == ("migrated", "value cleared by schema change", None)
     assert cleared.changes == [{"field": "budget", "old": "abc", "new": None}]
     assert demo.record(ids[2]).version == 2 and demo.record(ids[0]).version == 1, "only changed records get a new version"
 
@@ -423,9 +423,10 @@ def test_removed_option_is_replaced_with_history(db, install):
     assert "replaces option high of task.priority with normal in 2 records; each gets a history entry" in english(result.plan.describe())
     assert [demo.values(i)["priority"] for i in high] == ["normal", "normal"] and demo.values(low)["priority"] == "low"
     entry = entries(db, "demo", "task", high[0])[-1]
-    assert (entry.action, entry.comment, entry.changes) == (
+    assert (entry.action, str(entry.message), entry.comment, entry.changes) == (
         "migrated",
         "option migrated by schema change",
+        None,
         [{"field": "priority", "old": "high", "new": "normal"}],
     )
 
@@ -439,7 +440,7 @@ def test_removed_multiselect_option_is_cleared_or_replaced(db, install):
     assert demo.values(both)["tags"] == ["x"] and demo.values(only)["tags"] == ["x"]
     apply(db, with_field(demo.doc, "tags", {"type": "multiselect", "options": ["z"]}), choices={"option:task:tags:x": "clear"})
     assert demo.values(both)["tags"] == [] and demo.values(only)["tags"] == []
-    assert entries(db, "demo", "task", both)[-1].comment == "option cleared by schema change"
+    assert str(entries(db, "demo", "task", both)[-1].message) == "option cleared by schema change"
 
 
 # -- other workers ------------------------------------------------------------------------------

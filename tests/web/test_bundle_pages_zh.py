@@ -10,7 +10,12 @@ from typing import Any
 
 import pytest
 
+from flowdeck.catalogs import say
 from flowdeck.engine import bundles
+from flowdeck.engine.bundles.errors import lines
+from flowdeck.engine.errors import MigrationRefused, RecordInvalid, SchemaInvalid
+from flowdeck.engine.messages import M
+from flowdeck.engine.schema.loader import check_document
 from tests.support.documents import minimal_app
 from tests.support.web import csrf_token, login
 
@@ -51,3 +56,30 @@ def test_the_import_plan_says_its_refusal_in_chinese(admin_zh, db):
     assert response.status_code == 303
     plan = admin_zh.get(response.headers["Location"])
     assert "'Bad-Key' 不是有效的应用键：最多 20 个字符，只能使用小写字母、数字和单个下划线" in words(plan)
+
+
+def test_what_stops_an_import_is_listed_in_chinese(admin_zh, db, monkeypatch):
+    """When the import itself stops (a record, the document, the migration or the bundle refused),
+    does the plan page list each of the engine's messages on its own line in Chinese?"""
+    response = upload(admin_zh, bundles.export_app(db, "demo"), as_key="copy")
+    location = response.headers["Location"]
+    broken = minimal_app()
+    broken["entities"]["task"]["fields"]["estimate"]["type"] = "dec"
+    (problem,) = check_document(broken)
+    first, then = M("missing entry %(entry)s", entry="app.json"), M("unexpected entry %(entry)s: the manifest does not list it", entry="x")
+    cases = [
+        (RecordInvalid({"estimate": [M("must be a number")]}), ["estimate：必须是数字"]),
+        (SchemaInvalid([problem]), [say(problem.with_path(), "zh")]),
+        (MigrationRefused([M("no values to convert")]), [say(M("no values to convert"), "zh")]),
+        (bundles.BundleError(lines([first, then])), [say(first, "zh"), say(then, "zh")]),
+    ]
+    for error, said in cases:
+
+        def refuse(*args: Any, exc: Exception = error, **kwargs: Any) -> Any:
+            raise exc
+
+        monkeypatch.setattr(bundles, "import_bundle", refuse)
+        page = admin_zh.post(location, data={"csrf_token": csrf_token(admin_zh, location), "as_key": "copy", "do": "import"})
+        assert page.status_code == 422
+        items = [html.unescape(item) for item in re.findall(r"<li>(.*?)</li>", page.get_data(as_text=True).split('id="import-error"')[1])]
+        assert items[: len(said)] == said, (type(error).__name__, items)

@@ -26,7 +26,12 @@ def test_s5_mapping_pending_review_to_working_moves_both_tasks_with_history(db, 
         rec = db.read(lambda c, s=subject: records.fetch_record(c, et, tasks[s]))
         assert rec.state == "working"
         last = entries(db, "wbs", "task", rec.id)[-1]
-        assert (last.action, last.comment, last.actor_id) == ("migrated", "state migrated by schema change", ivan.user_id)
+        assert (last.action, str(last.message), last.comment, last.actor_id) == (
+            "migrated",
+            "state migrated by schema change",
+            None,
+            ivan.user_id,
+        )
         assert last.changes == [{"field": "state", "old": "pending_review", "new": "working"}]
         assert rec.version == 4, "start, submit_review, then the migration"
     untouched = entries(db, "wbs", "task", tasks["接口开发 API build"])

@@ -28,6 +28,17 @@ def lines(messages: Sequence[Message | str], *, indent: bool = False) -> Message
     return Mp("lines of a longer text", "%(first)s\n%(then)s", first=first, then=then)
 
 
+LINES = "lines of a longer text"
+"""The context of the messages `lines` makes (`apart` takes them apart again)."""
+
+
+def apart(message: Message | str) -> list[Message | str]:
+    """The messages `lines` put together, one a line again (a page lists them)."""
+    if isinstance(message, Message) and message.context == LINES:
+        return [*apart(message.params["first"]), *apart(message.params["then"])]
+    return [message]
+
+
 def schema_problem(problem: SchemaProblem | Message | str) -> Message | str:
     """A problem of a document as a message: its JSON path, then what is wrong there."""
     if not isinstance(problem, SchemaProblem):

@@ -137,7 +137,7 @@ class RecordLoader:
                 record_id=record_id,
                 actor_id=self.actor.user_id,
                 action="imported",
-                comment=f"imported from bundle {self.prepared.plan.bundle_source} (record #{line['id']} there)",
+                message=M("imported from bundle %(source)s (record #%(id)s there)", source=self.prepared.plan.bundle_source, id=line["id"]),
             )
 
     def counters(self) -> None:

@@ -1,6 +1,6 @@
-"""What a data move leaves on each record it changes: a history entry (action "migrated")
-and a new version, so a form opened before the change sees a conflict instead of writing
-over it."""
+"""What a data move leaves on each record it changes: a history entry (action "migrated",
+the system's message saying why, worded in the reader's language) and a new version, so a
+form opened before the change sees a conflict instead of writing over it."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from flowdeck.engine import models
+from flowdeck.engine.messages import Message
 
 BATCH = 500
 
@@ -31,10 +32,11 @@ def log_moves(
     entity: str,
     rows: list[tuple[int, list[dict[str, Any]]]],
     actor_id: int | None,
-    comment: str,
+    message: Message,
     at: dt.datetime,
 ) -> None:
     """One history entry ("migrated") per record changed by a data move."""
+    said = message.to_json()
     for chunk in chunks(rows):
         conn.execute(
             models.history.insert(),
@@ -48,7 +50,8 @@ def log_moves(
                     "action": "migrated",
                     "transition": None,
                     "changes": changes,
-                    "comment": comment,
+                    "comment": None,
+                    "message": said,
                 }
                 for rid, changes in chunk
             ],

@@ -147,7 +147,7 @@ class Planner:
         if answer not in question.values():
             self.refuse(
                 M(
-                    '"%(answer)s" is not a choice for %(question_id)s (choices: %(choices)s)',
+                    "“%(answer)s” is not a choice for %(question_id)s (choices: %(choices)s)",
                     answer=answer,
                     question_id=question.id,
                     choices=question.values(),

@@ -87,7 +87,7 @@ def move_state(p: Planner, conn: Connection, et: EntityTables, state: str, targe
         table.update().where(table.c.state == state).values(state=target, version=table.c.version + 1, updated_at=at, updated_by=p.actor_id)
     )
     change = [{"field": "state", "old": state, "new": target}]
-    log_moves(conn, p.app.key, ekey, [(rid, change) for rid in ids], p.actor_id, "state migrated by schema change", at)
+    log_moves(conn, p.app.key, ekey, [(rid, change) for rid in ids], p.actor_id, M("state migrated by schema change"), at)
     for chunk in chunks(ids):
         withdraw(conn, p.app.key, ekey, (approval_core.R.c.record_id.in_(chunk),), p.actor_id, WITHDRAWN_BY_CHANGE)
 
@@ -189,5 +189,5 @@ def move_option(p: Planner, conn: Connection, et: EntityTables, before: Field, f
     ids.sort()
     touch(conn, et.table, ids, p.actor_id, at)
     change = [{"field": fld.key, "old": option, "new": replacement}]
-    comment = "option migrated by schema change" if replacement is not None else "option cleared by schema change"
-    log_moves(conn, p.app.key, ekey, [(rid, change) for rid in ids], p.actor_id, comment, at)
+    said = M("option migrated by schema change") if replacement is not None else M("option cleared by schema change")
+    log_moves(conn, p.app.key, ekey, [(rid, change) for rid in ids], p.actor_id, said, at)

@@ -336,13 +336,14 @@ class TypeChange:
             parts.append(M("%(count)s values cannot be converted", count=len(failed)))
         for loss in losses:
             parts.append(_LOSSES[loss](sum(1 for _, _, o in lossy if o.loss == loss)))
+        stop = M("stop")  # not inside the call below: pybabel does not extract a message nested in another's parameters
         text = M(
             "%(change)s: %(count)s values are converted, %(losses)s (listed): choose to %(verbs)s, or clear them; "
             "the old values are archived",
             change=self.words,
             count=converted,
             losses=and_joined(parts),
-            verbs=[M("stop"), *(convert.LOSS_CHOICES[loss] for loss in losses)],
+            verbs=[stop, *(convert.LOSS_CHOICES[loss] for loss in losses)],
         )
         samples: list[Message] = []
         for rid, old_value, outcome in sorted(failed + lossy, key=lambda item: item[0])[:MAX_SAMPLES]:
@@ -461,5 +462,7 @@ class TypeChange:
         touch(conn, self.et.table, [rid for rid, _, _ in changed], p.actor_id, at)
         entries = [(rid, [{"field": fld.key, "old": to_json_scalar(old), "new": to_json_scalar(new)}]) for rid, old, new in changed]
         rounded = {rid for rid, _, _ in self.kept_lossy}
-        log_moves(conn, self.app, self.ekey, [e for e in entries if e[0] in rounded], p.actor_id, "value converted by schema change", at)
-        log_moves(conn, self.app, self.ekey, [e for e in entries if e[0] not in rounded], p.actor_id, "value cleared by schema change", at)
+        log_moves(conn, self.app, self.ekey, [e for e in entries if e[0] in rounded], p.actor_id, M("value converted by schema change"), at)
+        log_moves(
+            conn, self.app, self.ekey, [e for e in entries if e[0] not in rounded], p.actor_id, M("value cleared by schema change"), at
+        )

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from flowdeck.engine import approval_core, models
-from flowdeck.engine.messages import M
+from flowdeck.engine.messages import M, Message
 from flowdeck.engine.migrate.entries import now
 from flowdeck.engine.schema.model import Entity
 from flowdeck.engine.storage.tables import EntityTables
@@ -19,8 +19,8 @@ from flowdeck.engine.storage.tables import EntityTables
 if TYPE_CHECKING:
     from flowdeck.engine.migrate.planner import Planner
 
-WITHDRAWN_BY_CHANGE = "withdrawn by schema change"
-"""The history comment of a request the change withdraws."""
+WITHDRAWN_BY_CHANGE = M("withdrawn by schema change")
+"""The history message of a request the change withdraws."""
 
 
 def approval_changes(p: Planner, et: EntityTables, old_entity: Entity) -> None:
@@ -63,7 +63,7 @@ def pending_requests(p: Planner, ekey: str, where: Iterable[Any]) -> list[int]:
     return [row[0] for row in p.conn.execute(query)]
 
 
-def withdraw(conn: Connection, app: str, entity: str, where: Iterable[Any], actor_id: int | None, comment: str) -> None:
+def withdraw(conn: Connection, app: str, entity: str, where: Iterable[Any], actor_id: int | None, message: Message) -> None:
     R, at = approval_core.R, now()
     rows = conn.execute(
         sa.select(R.c.id, R.c.record_id, R.c.transition).where(
@@ -75,6 +75,6 @@ def withdraw(conn: Connection, app: str, entity: str, where: Iterable[Any], acto
         conn.execute(
             models.history.insert().values(
                 app=app, entity=entity, record_id=record_id, actor_id=actor_id, at=at, action="withdrawn",
-                transition=transition, changes=[], comment=comment,
+                transition=transition, changes=[], message=message.to_json(),
             )
         )  # fmt: skip

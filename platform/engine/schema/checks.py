@@ -47,11 +47,11 @@ def opt_label(value: Any) -> Label | None:
 
 
 def unknown_field(key: str, choices: Sequence[str]) -> Message:
-    return M('unknown field "%(key)s"%(hint)s', key=key, hint=suggestion(key, choices))
+    return M("unknown field “%(key)s”%(hint)s", key=key, hint=suggestion(key, choices))
 
 
 def unknown_state(state: str, states: Sequence[str]) -> Message:
-    return M('unknown state "%(key)s"%(hint)s %(listing)s', key=state, hint=suggestion(state, states), listing=listing("states", states))
+    return M("unknown state “%(key)s”%(hint)s %(listing)s", key=state, hint=suggestion(state, states), listing=listing("states", states))
 
 
 class Checks:
@@ -69,7 +69,7 @@ class Checks:
     def unknown_role(self, path: Path, role: str) -> None:
         roles = self.role_keys
         self.problem(
-            path, M('unknown role "%(key)s"%(hint)s %(listing)s', key=role, hint=suggestion(role, roles), listing=listing("roles", roles))
+            path, M("unknown role “%(key)s”%(hint)s %(listing)s", key=role, hint=suggestion(role, roles), listing=listing("roles", roles))
         )
 
     def roles(self, path: Path, keys: Sequence[str] | None) -> tuple[str, ...] | None:

@@ -37,7 +37,7 @@ class FieldChecks(Checks):
         kind = FIELD_TYPES[ftype]
         reserved = RESERVED_KEYS if not in_child else RESERVED_KEYS | set(CHILD_SYSTEM_COLUMNS)
         if key in reserved:
-            self.problem(path, M('"%(key)s" is a reserved name; choose another key', key=key))
+            self.problem(path, M("“%(key)s” is a reserved name; choose another key", key=key))
         for extra in sorted(set(spec) - kind.keys):
             self.problem((*path, extra), M("does not apply to %(field_kind)s", field_kind=a_field(ftype)))
         # Keys that do not apply were reported once; checking their values too would only add noise.
@@ -52,7 +52,7 @@ class FieldChecks(Checks):
         if to is not None and to not in self.entity_keys:
             entities = self.entity_keys
             said = M(
-                'unknown entity "%(key)s"%(hint)s %(listing)s', key=to, hint=suggestion(to, entities), listing=listing("entities", entities)
+                "unknown entity “%(key)s”%(hint)s %(listing)s", key=to, hint=suggestion(to, entities), listing=listing("entities", entities)
             )
             self.problem((*path, "to"), said)
 
@@ -78,7 +78,7 @@ class FieldChecks(Checks):
         if ftype == "computed" and result is None:
             result = "decimal"
         if "currency" in spec and ftype == "computed" and result != "money":
-            self.problem((*path, "currency"), M('applies only when "result" is "money"'))
+            self.problem((*path, "currency"), M("applies only when “result” is “money”"))
 
         field = Field(
             key=key,
@@ -139,7 +139,7 @@ class FieldChecks(Checks):
         for index, spec in enumerate(specs):
             item = {"key": spec} if isinstance(spec, str) else spec
             if item["key"] in seen:
-                self.problem((*path, index), M('option "%(key)s" is listed twice', key=item["key"]))
+                self.problem((*path, index), M("option “%(key)s” is listed twice", key=item["key"]))
             seen.add(item["key"])
             options.append(Option(item["key"], Label.of(item.get("label"), humanize(item["key"])), item.get("color")))
         return tuple(options)
@@ -151,7 +151,7 @@ class FieldChecks(Checks):
                 counters += 1
             elif token not in _AUTONUMBER_DATE_TOKENS:
                 self.problem(
-                    path, M('unknown token "{%(token)s}"; use {YYYY}, {YY}, {MM}, {DD}, {YYYYMM}, {YYYYMMDD} and one {###}', token=token)
+                    path, M("unknown token “{%(token)s}”; use {YYYY}, {YY}, {MM}, {DD}, {YYYYMM}, {YYYYMMDD} and one {###}", token=token)
                 )
         if counters != 1:
             self.problem(path, M("must contain exactly one counter such as {####} (found %(count)s)", count=counters))
@@ -208,11 +208,11 @@ class FieldChecks(Checks):
         except InvalidValue as exc:
             detail = said_by(exc)
             if field.type == "date":
-                said = M('does not fit the field: %(detail)s; "today", "today+N" or "today-N" is also accepted', detail=detail)
+                said = M("does not fit the field: %(detail)s; “today”, “today+N” or “today-N” is also accepted", detail=detail)
             elif field.type == "datetime":
-                said = M('does not fit the field: %(detail)s; "now" is also accepted', detail=detail)
+                said = M("does not fit the field: %(detail)s; “now” is also accepted", detail=detail)
             elif field.type == "user":
-                said = M('does not fit the field: %(detail)s; "me" is also accepted', detail=detail)
+                said = M("does not fit the field: %(detail)s; “me” is also accepted", detail=detail)
             else:
                 said = M("does not fit the field: %(detail)s", detail=detail)
             self.problem(path, said)

@@ -112,12 +112,12 @@ class _Builder(FieldChecks, WorkflowChecks, ViewChecks):
                 path,
                 M(
                     "has no field that can be its title; add a single text, autonumber, email, phone, url, select, integer or date field "
-                    '(or name one in "title")'
+                    "(or name one in “title”)"
                 ),
             )
         elif title not in can_title:
             said = M(
-                '"%(key)s" is %(field_kind)s; a title must be a single text, autonumber, email, phone, url, select, integer or date field',
+                "“%(key)s” is %(field_kind)s; a title must be a single text, autonumber, email, phone, url, select, integer or date field",
                 key=title,
                 field_kind=a_field(by_key[title].type),
             )
@@ -132,7 +132,7 @@ class _Builder(FieldChecks, WorkflowChecks, ViewChecks):
             elif target.type != "reference" or target.to != key or target.many:
                 self.problem(
                     (*path, "tree"),
-                    M('"%(key)s" must be a single reference to "%(entity)s" itself (to hold the parent)', key=tree, entity=key),
+                    M("“%(key)s” must be a single reference to “%(entity)s” itself (to hold the parent)", key=tree, entity=key),
                 )
 
         workflow = self.workflow((*path, "workflow"), spec["workflow"], raw_fields, scope) if "workflow" in spec else None
@@ -149,7 +149,7 @@ class _Builder(FieldChecks, WorkflowChecks, ViewChecks):
             for index, fk in enumerate(search_fields):
                 field = by_key.get(fk)
                 if field is not None and not FIELD_TYPES[field.type].searchable:
-                    said = M('"%(key)s" is %(field_kind)s; only text fields can be searched', key=fk, field_kind=a_field(field.type))
+                    said = M("“%(key)s” is %(field_kind)s; only text fields can be searched", key=fk, field_kind=a_field(field.type))
                     self.problem((*path, "search", index), said)
         return Entity(
             key=key,
@@ -176,7 +176,7 @@ class _Builder(FieldChecks, WorkflowChecks, ViewChecks):
             for position, fk in enumerate(keys):
                 if fk in seen:
                     self.problem(
-                        (*path, index, "fields", position), M('"%(key)s" is already in sections[%(index)s]', key=fk, index=seen[fk])
+                        (*path, index, "fields", position), M("“%(key)s” is already in sections[%(index)s]", key=fk, index=seen[fk])
                     )
                 seen.setdefault(fk, index)
             sections.append(Section(Label.of(spec.get("label"), f"Section {index + 1}"), keys))
@@ -192,9 +192,9 @@ class _Builder(FieldChecks, WorkflowChecks, ViewChecks):
             if was == key:
                 self.problem(where, M("names the field's own key; remove it or give the old key"))
             elif was in fields:
-                self.problem(where, M('"%(key)s" is still a field of this entity; a renamed field cannot keep its old key', key=was))
+                self.problem(where, M("“%(key)s” is still a field of this entity; a renamed field cannot keep its old key", key=was))
             elif was in olds:
-                self.problem(where, M('"%(key)s" is already renamed to "%(new)s"', key=was, new=olds[was]))
+                self.problem(where, M("“%(key)s” is already renamed to “%(new)s”", key=was, new=olds[was]))
             olds.setdefault(was, key)
 
     # -- fields ----------------------------------------------------------------------

@@ -136,14 +136,14 @@ def _describe_anyof(error: ValidationError) -> Message:
     defs = meta_schema()["$defs"]
     got = json_kind(error.instance)
     if schema is defs["label"] or schema is defs["longLabel"]:
-        return M('must be text or an object with "en" and/or "zh" texts (got %(got)s)', got=got)
+        return M("must be text or an object with “en” and/or “zh” texts (got %(got)s)", got=got)
     if schema is defs["option"]:
         return M('must be an option key (lowercase) or {"key": ..., "label": ..., "color": ...} (got %(got)s)', got=got)
     if schema is defs["filterCondition"]:
         operators = ["eq", "ne", "in", "not_in", "contains", "gt", "gte", "lt", "lte", "empty"]
         return M("must be a value, a list of values, or an object of operators (%(operators)s) (got %(got)s)", operators=operators, got=got)
     if "from" in error.absolute_path:
-        return M('must be a state key, a list of state keys, or "*" (got %(got)s)', got=got)
+        return M("must be a state key, a list of state keys, or “*” (got %(got)s)", got=got)
     return M("has the wrong form (got %(got)s)", got=got)
 
 
@@ -183,7 +183,7 @@ def _explain(error: ValidationError) -> Iterator[SchemaProblem]:
     elif validator == "required":
         for key in value:
             if isinstance(instance, dict) and key not in instance:
-                yield SchemaProblem(where, M('missing required key "%(key)s"', key=key))
+                yield SchemaProblem(where, M("missing required key “%(key)s”", key=key))
     elif validator == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
         for key in instance:
@@ -268,9 +268,9 @@ def _pattern_message(error: ValidationError) -> Message:
     if error.validator_value == defs["optionKey"]["pattern"]:
         return M("%(value)s is not a valid option key: use lowercase letters, digits, _ and -", value=instance)
     if path and path[-2:-1] == ["accept"]:
-        return M('%(value)s is not a file extension such as ".pdf"', value=instance)
+        return M("%(value)s is not a file extension such as “.pdf”", value=instance)
     if "sort" in path:
-        return M('%(value)s is not a field key (prefix "-" for descending order)', value=instance)
+        return M("%(value)s is not a field key (prefix “-” for descending order)", value=instance)
     if path and path[-1] == "currency":
         return M("%(value)s is not a currency code such as CNY or USD", value=instance)
     if path and path[-1] == "source":

@@ -38,13 +38,13 @@ class ViewChecks(Checks):
             if column not in known:
                 self.problem((*path, "sort", index), _unknown_column(column, fields, known))
             elif column == "state_category":
-                self.problem((*path, "sort", index), M('"state_category" can filter but not sort; sort by "state" (workflow order)'))
+                self.problem((*path, "sort", index), M("“state_category” can filter but not sort; sort by “state” (workflow order)"))
             elif column in fields and is_many(fields[column]):
-                self.problem((*path, "sort", index), M('"%(key)s" holds many values, so it cannot be sorted', key=column))
+                self.problem((*path, "sort", index), M("“%(key)s” holds many values, so it cannot be sorted", key=column))
             elif column in fields and not FIELD_TYPES[fields[column].type].orderable:
                 self.problem(
                     (*path, "sort", index),
-                    M('"%(key)s" is %(field_kind)s, which cannot be sorted', key=column, field_kind=a_field(fields[column].type)),
+                    M("“%(key)s” is %(field_kind)s, which cannot be sorted", key=column, field_kind=a_field(fields[column].type)),
                 )
 
         self.filter((*path, "filter"), spec.get("filter", {}), fields, workflow, known)
@@ -61,14 +61,14 @@ class ViewChecks(Checks):
                 group_values = fields[group_by].option_keys()
             elif group_by in fields:
                 said = M(
-                    '"%(key)s" is %(field_kind)s; a board groups by "state" or a select field',
+                    "“%(key)s” is %(field_kind)s; a board groups by “state” or a select field",
                     key=group_by,
                     field_kind=a_field(fields[group_by].type),
                 )
                 self.problem((*path, "group_by"), said)
             else:
                 said = M(
-                    'unknown field "%(key)s"%(hint)s; a board groups by "state" or a select field',
+                    "unknown field “%(key)s”%(hint)s; a board groups by “state” or a select field",
                     key=group_by,
                     hint=suggestion(str(group_by), [*fields, "state"]),
                 )
@@ -81,14 +81,14 @@ class ViewChecks(Checks):
                         where = (*path, name, column) if name == "wip" else (*path, name, index)
                         self.problem(
                             where,
-                            M('"%(key)s" is not a column of this board %(listing)s', key=column, listing=listing("columns", group_values)),
+                            M("“%(key)s” is not a column of this board %(listing)s", key=column, listing=listing("columns", group_values)),
                         )
         else:
             for name in ("group_by", "card", "swimlanes", "wip", "collapsed"):
                 if name in spec:
                     self.problem((*path, name), M("applies only to board views"))
         if spec["type"] == "board" and "columns" in spec:
-            self.problem((*path, "columns"), M('applies only to list views (a board shows "card" fields)'))
+            self.problem((*path, "columns"), M("applies only to list views (a board shows “card” fields)"))
         return View(
             key=key,
             type=spec["type"],
@@ -108,16 +108,16 @@ class ViewChecks(Checks):
         lane = fields.get(swimlanes)
         if lane is None and swimlanes in known:
             said = M(
-                '"%(key)s" is a system field; swimlanes need a single select, user, reference or boolean field of this entity',
+                "“%(key)s” is a system field; swimlanes need a single select, user, reference or boolean field of this entity",
                 key=swimlanes,
             )
         elif lane is None:
             said = unknown_field(swimlanes, list(fields))
         elif lane.is_many:
-            said = M('"%(key)s" holds many values; swimlanes need a single select, user, reference or boolean field', key=swimlanes)
+            said = M("“%(key)s” holds many values; swimlanes need a single select, user, reference or boolean field", key=swimlanes)
         elif lane.type not in SWIMLANE_TYPES:
             said = M(
-                '"%(key)s" is %(field_kind)s; swimlanes need a single select, user, reference or boolean field',
+                "“%(key)s” is %(field_kind)s; swimlanes need a single select, user, reference or boolean field",
                 key=swimlanes,
                 field_kind=a_field(lane.type),
             )
@@ -142,5 +142,5 @@ class ViewChecks(Checks):
 
 def _unknown_column(column: str, fields: Mapping[str, Field], known: Mapping[str, str]) -> Message:
     if column in fields and fields[column].is_table:
-        return M('"%(key)s" is a table field; views cannot show, sort or filter by it', key=column)
+        return M("“%(key)s” is a table field; views cannot show, sort or filter by it", key=column)
     return unknown_field(column, list(known))

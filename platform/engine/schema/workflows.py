@@ -38,7 +38,7 @@ class WorkflowChecks(Checks):
             key = tspec["key"]
             if key in seen:
                 self.problem(
-                    (*tpath, "key"), M('transition "%(key)s" is already defined at transitions[%(index)s]', key=key, index=seen[key])
+                    (*tpath, "key"), M("transition “%(key)s” is already defined at transitions[%(index)s]", key=key, index=seen[key])
                 )
             seen.setdefault(key, index)
             raw_from = tspec["from"]
@@ -57,7 +57,7 @@ class WorkflowChecks(Checks):
                 if fk in fields and fields[fk]["type"] in ("computed", "autonumber"):
                     self.problem(
                         (*tpath, "require", position),
-                        M('"%(key)s" is %(kind)s: it is filled by the system, not at a step', key=fk, kind=fields[fk]["type"]),
+                        M("“%(key)s” is %(kind)s: it is filled by the system, not at a step", key=fk, kind=fields[fk]["type"]),
                     )
             approval = (
                 self.approval((*tpath, "approval"), tspec["approval"], fields, scope, state_keys, tspec) if "approval" in tspec else None
@@ -77,7 +77,7 @@ class WorkflowChecks(Checks):
                 )
             )
             if "guard_message" in tspec and "guard" not in tspec:
-                self.problem((*tpath, "guard_message"), M('needs a "guard" to explain'))
+                self.problem((*tpath, "guard_message"), M("needs a “guard” to explain"))
 
         rules = []
         for index, rspec in enumerate(spec.get("rules", [])):
@@ -86,7 +86,7 @@ class WorkflowChecks(Checks):
                 if state not in state_keys:
                     self.problem((*rpath, "states", position), unknown_state(state, state_keys))
             if not any(rspec.get(k) for k in ("hidden", "read_only", "required")):
-                self.problem(rpath, M('says nothing: give "hidden", "read_only" or "required" fields'))
+                self.problem(rpath, M("says nothing: give “hidden”, “read_only” or “required” fields"))
             rules.append(
                 FieldRule(
                     states=tuple(rspec["states"]) if "states" in rspec else None,
@@ -113,7 +113,7 @@ class WorkflowChecks(Checks):
             spath = (*path, "steps", index)
             key = sspec["key"]
             if key in seen:
-                self.problem((*spath, "key"), M('step "%(key)s" is already defined at steps[%(index)s]', key=key, index=seen[key]))
+                self.problem((*spath, "key"), M("step “%(key)s” is already defined at steps[%(index)s]", key=key, index=seen[key]))
             seen.setdefault(key, index)
             raw_sources = sspec["approvers"] if isinstance(sspec["approvers"], list) else [sspec["approvers"]]
             sources = []
@@ -129,7 +129,7 @@ class WorkflowChecks(Checks):
                     elif fields[fk]["type"] != "user":
                         self.problem(
                             (*where, "field"),
-                            M('"%(key)s" is a %(kind)s field; approvers come from a user field', key=fk, kind=fields[fk]["type"]),
+                            M("“%(key)s” is a %(kind)s field; approvers come from a user field", key=fk, kind=fields[fk]["type"]),
                         )
                 sources.append(
                     ApproverSource(
@@ -142,9 +142,9 @@ class WorkflowChecks(Checks):
             mode = sspec.get("mode", "quorum" if "quorum" in sspec else "any")
             quorum = sspec.get("quorum")
             if mode == "quorum" and quorum is None:
-                self.problem(spath, M('mode "quorum" needs a "quorum" number'))
+                self.problem(spath, M("mode “quorum” needs a “quorum” number"))
             if quorum is not None and mode != "quorum":
-                self.problem((*spath, "quorum"), M('applies only with mode "quorum" (mode is "%(mode)s")', mode=mode))
+                self.problem((*spath, "quorum"), M("applies only with mode “quorum” (mode is “%(mode)s”)", mode=mode))
             listed = [u for src in sources for u in src.users]
             if quorum is not None and all(src.users for src in sources) and quorum > len(set(listed)):
                 self.problem(
@@ -163,9 +163,9 @@ class WorkflowChecks(Checks):
             if escalation_role is not None and escalation_role not in self.role_keys:
                 self.unknown_role((*spath, "escalation_role"), escalation_role)
             if sspec.get("on_overdue") == "escalate" and escalation_role is None:
-                self.problem((*spath, "on_overdue"), M('"escalate" needs an "escalation_role" whose members are added as approvers'))
+                self.problem((*spath, "on_overdue"), M("“escalate” needs an “escalation_role” whose members are added as approvers"))
             if ("on_overdue" in sspec or "escalation_role" in sspec) and "due_hours" not in sspec:
-                self.problem(spath, M('overdue handling needs "due_hours"'))
+                self.problem(spath, M("overdue handling needs “due_hours”"))
             steps.append(
                 ApprovalStep(
                     key=key,
@@ -185,7 +185,7 @@ class WorkflowChecks(Checks):
             self.problem((*path, "reject_to"), unknown_state(reject_to, state_keys))
         elif reject_to is not None and reject_to == transition.get("to"):
             self.problem(
-                (*path, "reject_to"), M('"%(key)s" is where the transition goes: a rejection would do what approval does', key=reject_to)
+                (*path, "reject_to"), M("“%(key)s” is where the transition goes: a rejection would do what approval does", key=reject_to)
             )
         pending = spec.get("while_pending", {})
         frozen_spec = pending.get("frozen")

@@ -1,6 +1,7 @@
 """The blueprint of app editing and what every page of it shares: the helpers its templates
 call (the record form's widgets for the preview, words for the document's terms, JSON for
-people, times of versions, the engine's admin texts in the request's language)."""
+people, times of versions). The engine's texts for admins (plan steps, questions, refusals,
+version changes, schema problems) are Messages, worded by `say` / `{{ x|say }}`."""
 
 from __future__ import annotations
 
@@ -12,11 +13,9 @@ from flask import Blueprint, g
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 
-from flowdeck.engine.messages import Message
+from flowdeck.engine.messages import Message, plain
 from flowdeck.engine.schema import writing
 from flowdeck.views import records as record_views
-from flowdeck.views.admin_messages import translate
-from flowdeck.views.i18n import say
 
 bp = Blueprint("schema_admin", __name__, url_prefix="/admin/apps")
 
@@ -25,18 +24,15 @@ TABS = ("builder", "json", "preview")
 
 @bp.context_processor
 def _helpers() -> dict[str, Any]:
-    """The record form widgets' helpers (the form preview uses the same widgets) and the
-    words for field types, state categories and approval settings."""
-    return {**record_views.helpers(), "TABS": TABS, "words": words, "pretty": pretty, "jstr": jstr, "translate": admin_text, "when": when}
+    """The record form widgets' helpers (the form preview uses the same widgets), the
+    words for field types, state categories and approval settings, and a version's reason."""
+    return {**record_views.helpers(), "TABS": TABS, "words": words, "pretty": pretty, "jstr": jstr, "when": when, "why": why_text}
 
 
-def admin_text(message: object) -> str:
-    """An engine text for admins (plan steps, questions, refusals, version changes, schema
-    problems) in the request's language. Those texts are becoming Messages; until
-    `admin_messages` goes, they are worded by its patterns from their English text."""
-    if isinstance(message, Message):
-        return say(message)
-    return "" if message is None else translate(str(message))
+def why_text(reason: Message | str | None) -> Message | None:
+    """Why a version was applied, for `say`: the system's reason (a Message), or the admin's
+    own words shown as typed."""
+    return plain(reason) if isinstance(reason, str) else reason
 
 
 def pretty(value: Any) -> str:

@@ -19,8 +19,9 @@ from sqlalchemy.engine import Connection
 from werkzeug.wrappers import Response
 
 from flowdeck.engine import bundles, users
+from flowdeck.engine.bundles.errors import apart
 from flowdeck.engine.errors import ChoicesNeeded, MigrationRefused, NotFound, RecordInvalid, SchemaInvalid
-from flowdeck.engine.messages import M, Mp
+from flowdeck.engine.messages import M, Message, Mp
 from flowdeck.engine.permissions import Actor
 from flowdeck.engine.schema.model import Label
 from flowdeck.views import audit_log
@@ -29,7 +30,7 @@ from flowdeck.views.auth import admin_required, require_actor
 from flowdeck.views.errors import error_response
 from flowdeck.views.i18n import say
 from flowdeck.views.lifecycle import render
-from flowdeck.views.schema_admin.blueprint import admin_text, bp
+from flowdeck.views.schema_admin.blueprint import bp
 from flowdeck.views.schema_admin.documents import current
 from flowdeck.views.schema_admin.review import posted_choices
 from flowdeck.views.state import engine
@@ -55,7 +56,7 @@ def export(app: str) -> Response:
     try:
         data = bundles.export_app(engine().db, app, include_records=include_records, include_files=include_files, files_dir=files_dir())
     except bundles.ExportFailed as exc:
-        return error_response(422, admin_text(exc.message))
+        return error_response(422, say(exc.message))
     if include_files:
         what = Mp("what a bundle holds", "the document, records and files")
     elif include_records:
@@ -87,7 +88,7 @@ def _uploads() -> Path:
 def _upload_path(token: str, actor: Actor) -> Path:
     """Where an upload waits for its import: named by the admin's id and a random token only."""
     if not _TOKEN.match(token):
-        raise NotFound("there is no such upload")
+        raise NotFound(M("there is no such upload"))
     return _uploads() / f"{int(actor.user_id or 0)}-{token}.zip"
 
 
@@ -99,6 +100,19 @@ def _prune_uploads() -> None:
                 path.unlink()
         except OSError:
             continue
+
+
+def messages_of(exc: MigrationRefused | SchemaInvalid | RecordInvalid | bundles.BundleError) -> list[Message | str]:
+    """What an error that stopped the import says, a message a line: the refusal's reasons,
+    the document's problems with their paths, a record's problems by field, or the lines of a
+    bundle error."""
+    if isinstance(exc, MigrationRefused):
+        return list(exc.reasons)
+    if isinstance(exc, SchemaInvalid):
+        return [p.with_path() for p in exc.problems]
+    if isinstance(exc, RecordInvalid):
+        return [M("%(path)s: %(problem)s", path=key, problem=m) for key, said in exc.errors.items() for m in said]
+    return apart(exc.message)
 
 
 def _upload_page(problems: list[str], as_key: str = "", status: int = 200) -> Response:
@@ -125,7 +139,7 @@ def upload() -> Response:
         return _upload_page([_("The file is larger than a bundle may be (%(size)s).", size=record_views.file_size(limit))], as_key, 413)
     info = bundles.inspect_bundle(data)
     if not info.ok:
-        return _upload_page([admin_text(p) for p in info.problems], as_key, 422)
+        return _upload_page([say(p) for p in info.problems], as_key, 422)
     _prune_uploads()
     token = secrets.token_hex(16)
     path = _upload_path(token, actor)
@@ -177,7 +191,7 @@ def _plan_page(
     try:
         plan, people = engine().db.read(load)
     except bundles.BundleInvalid as exc:
-        return _upload_page([admin_text(p) for p in exc.problems], answers.as_key, 422)
+        return _upload_page([say(p) for p in exc.problems], answers.as_key, 422)
     shown = plan.to_json(say)
     asked = {q["id"] for q in shown["questions"]}
     answers.choices = {k: v for k, v in answers.choices.items() if k in asked}
@@ -211,7 +225,7 @@ def import_plan(token: str) -> Response:
     actor = require_actor()
     path = _upload_path(token, actor)
     if not path.is_file():
-        raise NotFound("this upload is no longer here; upload the bundle again")
+        raise NotFound(M("this upload is no longer here; upload the bundle again"))
     data = path.read_bytes()
     if request.method == "GET":
         return _plan_page(token, data, ImportAnswers(as_key=request.args.get("as", "").strip()))
@@ -251,17 +265,15 @@ def import_plan(token: str) -> Response:
             data,
             answers,
             error=_("Nothing was imported: answer every question."),
-            errors=[admin_text(q.describe()) for q in exc.questions],
+            errors=[say(q.describe()) for q in exc.questions],
             status=422,
         )
     except bundles.ImportRefused as exc:
-        return _plan_page(token, data, answers, error=_("Nothing was imported."), errors=[admin_text(r) for r in exc.reasons], status=422)
+        return _plan_page(token, data, answers, error=_("Nothing was imported."), errors=[say(r) for r in exc.reasons], status=422)
     except bundles.BundleInvalid as exc:
-        return _upload_page([admin_text(p) for p in exc.problems], answers.as_key, 422)
+        return _upload_page([say(p) for p in exc.problems], answers.as_key, 422)
     except (MigrationRefused, SchemaInvalid, RecordInvalid, bundles.BundleError) as exc:
-        return _plan_page(
-            token, data, answers, error=_("Nothing was imported."), errors=[admin_text(line) for line in str(exc).splitlines()], status=422
-        )
+        return _plan_page(token, data, answers, error=_("Nothing was imported."), errors=[say(m) for m in messages_of(exc)], status=422)
     path.unlink(missing_ok=True)
     counted = ", ".join(f"{n} {k}" for k, n in result.records.items())
     flash(

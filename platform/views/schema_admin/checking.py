@@ -15,7 +15,7 @@ from flowdeck.engine.schema import positions
 from flowdeck.engine.schema.hints import hints_for
 from flowdeck.engine.schema.loader import check_document
 from flowdeck.engine.schema.shape import parse_document
-from flowdeck.views.schema_admin.blueprint import admin_text
+from flowdeck.views.i18n import say
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ def check_text(text: str, app_key: str) -> Checked:
     document, problems = parse_document(text)
     if document is not None and not problems:
         problems = check_document(document)
-    said = [admin_text(problem.message) for problem in problems]
+    said = [say(problem.message) for problem in problems]
     if isinstance(document, dict) and document.get("key") != app_key:
         problems = [SchemaProblem("key", ""), *problems]
         said.insert(0, _('must stay "%(key)s": this page edits that app (to add another app, import a bundle)', key=app_key))

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 
 from flowdeck.engine import models, versions
 from flowdeck.engine.errors import NotFound
+from flowdeck.engine.messages import M
 from flowdeck.engine.schema import writing
 from flowdeck.engine.schema.model import Label
 from flowdeck.views.state import engine
@@ -36,7 +37,7 @@ class Current:
 def _current(conn: Connection, key: str) -> Current:
     row = conn.execute(sa.select(models.apps.c.version, models.apps.c.source).where(models.apps.c.key == key)).first()
     if row is None:
-        raise NotFound(f'there is no app "{key}"')
+        raise NotFound(M('there is no app "%(app)s"', app=key))
     return Current(key, row.version, row.source, versions.get_document(conn, key, row.version))
 
 

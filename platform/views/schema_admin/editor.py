@@ -12,7 +12,7 @@ from flask import jsonify, render_template, request
 from sqlalchemy.engine import Connection
 from werkzeug.wrappers import Response
 
-from flowdeck.engine import models
+from flowdeck.engine import models, versions
 from flowdeck.engine.schema.model import Label
 from flowdeck.views.auth import admin_required
 from flowdeck.views.lifecycle import is_htmx, registry, render
@@ -81,11 +81,11 @@ def index() -> Response:
     def load(conn: Connection) -> list[dict[str, Any]]:
         a, v, u = models.apps, models.app_versions, models.users
         rows = conn.execute(
-            sa.select(a.c.key, a.c.source, a.c.version, v.c.created_at, v.c.message, u.c.display_name, u.c.username)
+            sa.select(a.c.key, a.c.source, a.c.version, v.c.created_at, v.c.reason, v.c.message, u.c.display_name, u.c.username)
             .select_from(a.join(v, (v.c.app == a.c.key) & (v.c.version == a.c.version)).outerjoin(u, u.c.id == v.c.author_id))
             .order_by(a.c.key)
         ).all()
-        return [dict(row._mapping) for row in rows]
+        return [{**row._mapping, "message": versions.why(row.reason, row.message)} for row in rows]
 
     rows = engine().db.read(load)
     installed = registry().apps

@@ -16,12 +16,13 @@ from werkzeug.wrappers import Response
 
 from flowdeck.engine import apps, versions
 from flowdeck.engine.errors import ChoicesNeeded, MigrationRefused, SchemaInvalid
+from flowdeck.engine.messages import M, Message
 from flowdeck.engine.permissions import Actor
 from flowdeck.engine.schema import writing
 from flowdeck.engine.storage.plan import Plan
 from flowdeck.views.auth import admin_required, require_actor
 from flowdeck.views.lifecycle import render
-from flowdeck.views.schema_admin.blueprint import admin_text, bp
+from flowdeck.views.schema_admin.blueprint import bp
 from flowdeck.views.schema_admin.checking import Checked
 from flowdeck.views.schema_admin.documents import Current, base_version, current, number, version_document
 from flowdeck.views.schema_admin.editor import editor_page, posted_state
@@ -63,8 +64,16 @@ class Review:
     message: str = ""
     rollback_to: int | None = None
     error: str | None = None
-    errors: list[str] = field(default_factory=list)
+    errors: list[Message | str] = field(default_factory=list)
+    """What stopped the apply: the engine's messages, worded by the page."""
     warning: str | None = None
+
+    @property
+    def reason(self) -> Message | str | None:
+        """Why the version is applied: a rollback's reason (the system's), else the admin's words."""
+        if self.rollback_to is not None:
+            return M("rollback to v%(version)s", version=self.rollback_to)
+        return self.message or None
 
     @property
     def open_questions(self) -> int:
@@ -83,9 +92,7 @@ def prepare_review(now: Current, checked: Checked, actor: Actor, *, rollback_to:
     choices = posted_choices()
     plan, unchanged, answers = plan_for(checked.document, choices, actor)
     base = base_version(now)
-    message = request.form.get("message", "").strip()[:MAX_MESSAGE]
-    if rollback_to is not None and not message:
-        message = f"rollback to v{rollback_to}"
+    message = request.form.get("message", "").strip()[:MAX_MESSAGE] if rollback_to is None else ""
     review = Review(
         now, checked.text, checked.document, base, plan, unchanged, versions.diff_documents(now.document, checked.document), answers
     )
@@ -147,18 +154,18 @@ def apply(app: str) -> Response:
         if rollback_to is not None and writing.same(checked.document, version_document(app, rollback_to)):
             result = versions.rollback(db, app, rollback_to, actor=actor, choices=review.choices)
         else:
-            result = apps.apply_document(db, checked.document, actor=actor, message=review.message or None, choices=review.choices)
+            result = apps.apply_document(db, checked.document, actor=actor, message=review.reason, choices=review.choices)
     except ChoicesNeeded as exc:
         review.error = _("Nothing was applied: answer every question, then apply.")
-        review.errors = [admin_text(q.describe()) for q in exc.questions]
+        review.errors = [q.describe() for q in exc.questions]
         return review_page(review, 422)
     except MigrationRefused as exc:
         review.error = _("Nothing was applied: the change cannot be made as it is.")
-        review.errors = [admin_text(reason) for reason in exc.reasons]
+        review.errors = list(exc.reasons)
         return review_page(review, 422)
     except SchemaInvalid as exc:
         review.error = _("Nothing was applied: the document has problems.")
-        review.errors = [admin_text(p) for p in exc.problems]
+        review.errors = [p.with_path() for p in exc.problems]
         return review_page(review, 422)
     if not result.applied:
         flash(_("Nothing to apply: the document is the same as version %(version)s.", version=now.version), "info")

@@ -10,6 +10,7 @@ from werkzeug.wrappers import Response
 
 from flowdeck.engine import versions
 from flowdeck.engine.errors import NotFound
+from flowdeck.engine.messages import M
 from flowdeck.engine.schema.model import Label
 from flowdeck.views.auth import admin_required, require_actor
 from flowdeck.views.lifecycle import registry, render
@@ -40,7 +41,7 @@ def version_diff(app: str) -> Response:
     if first is None or second is None:
         first, second = (numbers[-2] if len(numbers) > 1 else numbers[-1]), numbers[-1]
     if first not in numbers or second not in numbers:
-        raise NotFound(f'app "{app}" has no version {first if first not in numbers else second}')
+        raise NotFound(M('app "%(app)s" has no version %(version)s', app=app, version=first if first not in numbers else second))
     old, new = version_document(app, first), version_document(app, second)
     return render(
         "schema_admin/diff.html", app=now, versions=list(reversed(listed)), a=first, b=second, changes=versions.diff_documents(old, new)
@@ -54,7 +55,7 @@ def version(app: str, number: int) -> Response:
     listed = engine().db.read(lambda conn: versions.list_versions(conn, app))
     info = next((v for v in listed if v.version == number), None)
     if info is None:
-        raise NotFound(f'app "{app}" has no version {number}')
+        raise NotFound(M('app "%(app)s" has no version %(version)s', app=app, version=number))
     document = version_document(app, number)
     before = version_document(app, number - 1) if number > 1 else {}
     return render(
