@@ -29,9 +29,6 @@ from typing import Any, Protocol
 
 from flowdeck.engine.schema.label import Label
 
-LIST_CONTEXT = "between the items of a list of names"
-"""The context of the separator that joins a list parameter (", " in English, "、" in Chinese)."""
-
 
 @dataclass(frozen=True, slots=True)
 class Message:
@@ -83,6 +80,11 @@ def plain(text: str | Label) -> Message:
     messages were data): rendered as it is in every language. A `Label` (a text an admin
     wrote in both languages, such as a guard's message) is shown in the reader's."""
     return Message("%(text)s", {"text": text})
+
+
+LIST_SEPARATOR = Mp("between the items of a list of names", ", ")
+"""What joins the items of a list parameter (", " in English, "、" in Chinese); a marker, so
+`make translations` keeps it in the catalog."""
 
 
 class Translator(Protocol):
@@ -157,7 +159,8 @@ def render_value(value: Any, translator: Translator = ENGLISH) -> str:
     if isinstance(value, Label):
         return value.get(translator.language)
     if isinstance(value, (list, tuple)):
-        return translator.upgettext(LIST_CONTEXT, ", ").join(render_value(item, translator) for item in value)
+        separator = translator.upgettext(str(LIST_SEPARATOR.context), LIST_SEPARATOR.msgid)
+        return separator.join(render_value(item, translator) for item in value)
     if value is None:
         return ""
     if isinstance(value, bool):

@@ -61,7 +61,8 @@ def mid_sentence(label: Label) -> Label:
     return Label({**label.texts, "en": label.texts["en"].lower()})
 
 
-def _refusal(action: str, entity: Entity) -> Message:
+def refusal(action: str, entity: Entity) -> Message:
+    """Why the actor may not do `action` on the entity: for the engine and the views alike."""
     plural = mid_sentence(entity.plural)
     if action == "read":
         return M("you may not read %(plural)s", plural=plural)
@@ -74,7 +75,7 @@ def _refusal(action: str, entity: Entity) -> Message:
 
 def require(actor: Actor, entity: Entity, action: str) -> None:
     if not can(actor, entity, action):
-        raise Forbidden(_refusal(action, entity))
+        raise Forbidden(refusal(action, entity))
 
 
 def can_transition(actor: Actor, entity: Entity, transition: Transition) -> bool:

@@ -29,7 +29,7 @@ from flowdeck.engine.schema.model import Label
 from flowdeck.engine.smtp import send_mail
 from flowdeck.views.account import reset_link
 from flowdeck.views.auth import admin_required, require_actor
-from flowdeck.views.engine_messages import translate, translate_errors
+from flowdeck.views.i18n import say, say_errors
 from flowdeck.views.lifecycle import registry, render
 from flowdeck.views.state import engine
 
@@ -141,7 +141,7 @@ def user_new() -> Response:
     try:
         user_id = engine().db.run(work)
     except RecordInvalid as exc:
-        return _invalid("admin/user_new.html", form=form, errors=translate_errors(exc.errors))
+        return _invalid("admin/user_new.html", form=form, errors=say_errors(exc.errors))
     flash(_("User created. Now give them roles in the apps they work in."), "ok")
     return redirect(url_for("admin.user_edit", user_id=user_id), code=303)
 
@@ -210,7 +210,7 @@ def user_edit(user_id: int) -> Response:
     try:
         db.run(work)
     except RecordInvalid as exc:
-        return _edit_page(user, form, translate_errors(exc.errors), 422)
+        return _edit_page(user, form, say_errors(exc.errors), 422)
     if password or (user.is_active and not form["is_active"]):
         flash(_("Saved. Their sessions have ended: they must sign in again."), "ok")
     else:
@@ -251,7 +251,7 @@ def user_roles(user_id: int) -> Response:
     try:
         changes = engine().db.run(work)
     except RecordInvalid as exc:
-        problems = "; ".join(translate(m) for m in exc.errors.get("roles", [str(exc)]))
+        problems = "; ".join(say(m) for m in exc.errors.get("roles", [exc.message]))
         abort(400, description=_("Nothing was saved: %(problems)s.", problems=problems))
     granted, revoked = len(changes.granted), len(changes.revoked)
     if granted or revoked:

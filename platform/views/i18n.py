@@ -105,14 +105,8 @@ def translator() -> Translator:
 
 
 def say(message: Message | str | None) -> str:
-    """An engine message in the request's language (`{{ message|say }}` in templates).
-
-    A plain `str` is an engine text not yet converted to a Message: until the conversion is
-    complete it still goes through the old pattern translation (`engine_messages`)."""
-    if isinstance(message, str):
-        from flowdeck.views import engine_messages  # imported here: it imports this module
-
-        return engine_messages.translate(message)
+    """An engine message in the request's language (`{{ message|say }}` in templates). A
+    plain `str` is a text stored before messages were data: it is shown as it is."""
     return render(message, translator())
 
 
@@ -184,9 +178,6 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["tr"] = tr
     app.jinja_env.filters["say"] = say
     app.jinja_env.globals.update(lang=lang, LANGUAGES=LANGUAGES, LANGUAGE_NAMES=LANGUAGE_NAMES)
-    from flowdeck.views import engine_messages  # imported here: it imports this module
-
-    engine_messages.init_app(app)
 
     @app.context_processor
     def html_lang() -> dict[str, Any]:

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 
 from flowdeck.engine import approvals, notifications
 from flowdeck.engine.errors import Forbidden
-from flowdeck.engine.permissions import Actor, can
+from flowdeck.engine.permissions import Actor, can, refusal
 from flowdeck.engine.registry import Registry
 from flowdeck.engine.storage.tables import EntityTables
 from flowdeck.views.state import engine
@@ -44,7 +44,7 @@ def entity_tables(app: str, entity: str, actor: Actor, action: str = "read") -> 
     """The entity's tables, or NotFound; Forbidden if the actor may not `action` it."""
     et = registry().entity(app, entity)
     if not can(actor, et.entity, action):
-        raise Forbidden(f"you may not {action} {et.entity.plural.get('en').lower()}")
+        raise Forbidden(refusal(action, et.entity))
     return et
 
 
