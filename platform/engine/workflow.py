@@ -9,6 +9,7 @@ history entry are written together, with the record's version checked.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from flowdeck.engine.approval_core import pending_request
+from flowdeck.engine.computed import compute_values
 from flowdeck.engine.errors import Forbidden, RecordInvalid, TransitionRefused
 from flowdeck.engine.expressions import ExpressionError
 from flowdeck.engine.messages import M, Message, plain
@@ -109,14 +111,21 @@ def check_transition(
     actor: Actor,
     values: Mapping[str, Any] | None,
     comment: str | None,
+    me: int | None = None,
 ) -> tuple[dict[str, Any], str | None]:
     """Parse the values given with a transition and check its guard, its required fields
-    and its comment; returns (parsed values, comment) or raises TransitionRefused."""
+    and its comment; returns (parsed values, comment) or raises TransitionRefused.
+
+    The checks see the record as the transition would write it: the posted values over the
+    stored ones, with computed fields worked out again from them. `me` is whom the guard
+    reads as `me` when that is not the actor: the requester, when the last approver
+    completes an approved transition."""
     entity = et.entity
     access = access_for(entity, record.state, actor)
     given = parse_values(entity, values or {}, _step_access(entity, transition, access)) if values else {}
-    merged = {**record.values, **given}
-    env = {**record.system(actor.user_id), **merged}
+    system = record.system(actor.user_id if me is None else me)
+    merged = compute_values(entity, {**copy.deepcopy(record.values), **copy.deepcopy(given)}, system)
+    env = {**system, **merged}
     if not guard_holds(transition, env):
         raise TransitionRefused(guard_message(transition))
     missing = missing_fields(entity, transition, merged, env, actor)
