@@ -117,15 +117,22 @@ def _from_json(fld: Field, value: Any) -> Any:
 Typed = list[tuple[Field | None, str, Any, Any]]
 
 
+def _field_now(entity: Entity, key: str) -> Field | None:
+    """The field a history entry's key names today: the field itself, or the field renamed
+    from it (`was`), so entries written before a rename show the current label and follow
+    the renamed field's rules."""
+    return entity.field(key) or next((f for f in entity.fields if f.was == key), None)
+
+
 def _typed_changes(entity: Entity, entry: history.Entry) -> Typed:
     out: Typed = []
     for change in entry.changes or []:
         key = change.get("field", "")
-        fld = entity.field(key)
+        fld = _field_now(entity, key)
         if fld is None:
             out.append((None, key, change.get("old"), change.get("new")))
         else:
-            out.append((fld, key, _from_json(fld, change.get("old")), _from_json(fld, change.get("new"))))
+            out.append((fld, fld.key, _from_json(fld, change.get("old")), _from_json(fld, change.get("new"))))
     return out
 
 
