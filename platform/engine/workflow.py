@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,6 +84,45 @@ def missing_fields(entity: Entity, transition: Transition, values: Mapping[str, 
         if visible(fld, env, target_access) and required_now(fld, env, target_access):
             wanted.add(fld.key)
     return [f.key for f in entity.fields if f.key in wanted and is_blank(values.get(f.key))]
+
+
+def transition_inputs(entity: Entity, transition: Transition, missing: Iterable[str] = ()) -> list[str]:
+    """The fields a transition's dialog offers, in field order: those its guard reads, its
+    `require` fields, the `missing` ones and those their `required_if` reads. A computed
+    field stands for the fields its formula reads (`cost <= 1000` offers days and rate), so
+    the person can change what decides the guard, and the guard is checked on those values."""
+    names: set[str] = set(transition.require) | set(missing) | set(guard_inputs(entity, transition))
+    for key in missing:
+        fld = entity.field(key)
+        if fld is not None and fld.required_if is not None:
+            names |= fld.required_if.names
+    return _editable_inputs(entity, names)
+
+
+def guard_inputs(entity: Entity, transition: Transition) -> list[str]:
+    """The editable fields a transition's guard reads, directly or through computed fields:
+    the fields a refusal by the guard marks."""
+    return _editable_inputs(entity, transition.guard.names if transition.guard is not None else ())
+
+
+def _editable_inputs(entity: Entity, names: Iterable[str]) -> list[str]:
+    wanted: set[str] = set()
+    todo = list(names)
+    while todo:
+        fld = entity.field(todo.pop())
+        if fld is None or fld.key in wanted:
+            continue
+        wanted.add(fld.key)
+        if fld.formula is not None:
+            todo += fld.formula.names
+    return [f.key for f in entity.fields if f.key in wanted and f.editable]
+
+
+def dialog_fields(entity: Entity, record: Record, transition: Transition, actor: Actor, missing: Iterable[str] = ()) -> list[str]:
+    """`transition_inputs` that this actor may fill at this step (a rule may hide or lock
+    a field in the record's state; the transition's `require` lifts that)."""
+    access = _step_access(entity, transition, access_for(entity, record.state, actor))
+    return [k for k in transition_inputs(entity, transition, missing) if k not in access.hidden and k not in access.read_only]
 
 
 def available_transitions(entity: Entity, record: Record, actor: Actor) -> list[Available]:

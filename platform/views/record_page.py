@@ -62,6 +62,9 @@ class Offer:
     reason: str | None
     approval: bool = False
     """Performing it asks for approval (`Available.needs_approval`): "Request approval"."""
+    fixable: bool = False
+    """Its guard does not hold now, but reads fields the dialog offers: it opens the dialog
+    (with the reason) instead of being disabled."""
 
 
 @dataclass
@@ -187,7 +190,10 @@ def _offers(entity: Entity, record: records.Record, actor: Actor, pending: Pendi
             reason = _("Waiting for the approval of “%(step)s”.", step=tr(pending.transition))
         elif item.blocked_by is not None:
             reason = say(item.blocked_by)
-        offers.append(Offer(step, bool(item.missing) or step.comment != "none" or item.needs_approval, reason, item.needs_approval))
+        inputs = workflow.dialog_fields(entity, record, step, actor, item.missing)
+        fixable = pending is None and item.blocked_by is not None and bool(inputs)
+        dialog = bool(item.missing) or step.comment != "none" or item.needs_approval or fixable
+        offers.append(Offer(step, dialog, reason, item.needs_approval, fixable))
     return offers
 
 
