@@ -42,3 +42,19 @@ def test_history_before_a_rename_shows_the_current_label(client, db, install, ma
     hidden = text(member.get(url(rec.id)))
     assert "Effort" not in change_labels(hidden) and "estimate" not in change_labels(hidden)
     assert "4.00" not in hidden
+
+
+def test_history_follows_a_field_renamed_twice(client, db, install, make_user):
+    """After `estimate` -> `effort` -> `work` (the document keeping only the last `was`),
+    does an entry that changed `estimate` still show the field's label?"""
+    lead = make_user("lea", {"demo": ["lead"]})
+    task = install(doc("estimate")).entity("demo", "task")
+    rec = db.run(lambda c: records.create_record(c, task, {"title": "a"}, actor=lead))
+    db.run(lambda c: records.update_record(c, task, rec.id, {"estimate": "4"}, actor=lead, expected_version=1))
+    install(doc("effort", was="estimate"))
+    install(doc("work", was="effort"))
+    install(doc("work"))
+    signed_in(client, "lea")
+    html = text(client.get(url(rec.id)))
+    assert change_labels(html).count("Effort") == 1
+    assert "estimate" not in change_labels(html)
