@@ -88,3 +88,22 @@ def test_missing_fields_named_by_the_posted_values_are_offered_and_marked(client
     html = text(post(client, token, rec, days="60", rate="10"))
     assert "Fill in the marked fields" in html
     assert marked(html) == ["justification"]
+
+
+def test_a_refusal_never_claims_marks_it_cannot_show(client, db, install, make_user):
+    """A field required in the target state but hidden in the current one cannot be offered:
+    does the refusal name it instead of saying "Fill in the marked fields" with none marked?"""
+    lead = make_user("lea", {"demo": ["lead"]})
+    doc = minimal_app(fields={"title": {"type": "text", "required": True}, "resolution": {"type": "text"}})
+    doc["entities"]["task"]["workflow"]["rules"] = [
+        {"states": ["todo"], "hidden": ["resolution"]},
+        {"states": ["doing"], "required": ["resolution"]},
+    ]
+    task = install(doc).entity("demo", "task")
+    rec = new(db, task, lead)
+    token = signed_in(client, "lea")
+    form = {"csrf_token": token, "transition": "start", "version": str(rec.version), "from_state": "todo"}
+    html = text(client.post(url(rec.id, "/transition"), data=form, headers=HX))
+    assert "Fill in the marked fields" not in html
+    assert "fill in Resolution to “Start”" in html
+    assert marked(html) == []
