@@ -11,6 +11,7 @@ from flowdeck.views import (
     assets,
     audit_log,
     auth,
+    background,
     boards,
     bundled_admin,
     errors,
@@ -18,7 +19,6 @@ from flowdeck.views import (
     home,
     i18n,
     lists,
-    mailer,
     org,
     records,
     security,
@@ -34,7 +34,7 @@ def register_blueprints(app: Flask) -> None:
     auth.init_app(app)
     home.init_app(app)
     approvals.init_app(app)
-    mailer.init_app(app)
+    background.init_app(app)
     for module in (health, auth, account, home, lists, boards, records, approvals, admin, audit_log, bundled_admin, org):
         app.register_blueprint(module.bp)
     app.register_blueprint(schema_admin_bp)
