@@ -18,6 +18,7 @@ from flowdeck.views import (
     health,
     home,
     i18n,
+    jobs_admin,
     lists,
     org,
     records,
@@ -35,6 +36,6 @@ def register_blueprints(app: Flask) -> None:
     home.init_app(app)
     approvals.init_app(app)
     background.init_app(app)
-    for module in (health, auth, account, home, lists, boards, records, approvals, admin, audit_log, bundled_admin, org):
+    for module in (health, auth, account, home, lists, boards, records, approvals, admin, audit_log, jobs_admin, bundled_admin, org):
         app.register_blueprint(module.bp)
     app.register_blueprint(schema_admin_bp)

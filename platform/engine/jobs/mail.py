@@ -30,14 +30,14 @@ def send_notification_mail(conn: Connection, payload: dict[str, Any], context: J
         query = query.with_for_update(of=_N)
     row = conn.execute(query).first()
     if row is None:
-        return {"skipped": "the notification was deleted"}
+        return {"skipped": "notification_deleted"}
     if row.emailed_at is not None:
-        return {"skipped": "already mailed"}
+        return {"skipped": "already_mailed"}
     if not row.email:
-        return {"skipped": "the user has no email address"}
+        return {"skipped": "no_email_address"}
     smtp = context.settings.get("FLOWDECK_SMTP")
     if smtp is None:
-        return {"skipped": "mail is off (FLOWDECK_SMTP_HOST is not set)"}
+        return {"skipped": "mail_off"}
     conn.execute(_N.update().where(_N.c.id == notice_id).values(emailed_at=context.now))
     language = row.locale or "en"
     translator = context.translator(language) if context.translator else ENGLISH
