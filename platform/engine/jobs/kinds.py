@@ -25,6 +25,10 @@ class PermanentError(Exception):
     job ends `failed` at once instead of being retried."""
 
 
+class UnknownKind(PermanentError):
+    """A job of a kind this version does not have (written by a newer or older version)."""
+
+
 @dataclass(frozen=True)
 class JobContext:
     """What a handler may use besides its connection: the moment it runs at (a controllable
@@ -55,7 +59,7 @@ def register(kind: JobKind) -> JobKind:
     """Add a kind (once per name; a second, different entry for a name is a programming error)."""
     found = KINDS.get(kind.name)
     if found is not None and found != kind:
-        raise ValueError(f"job kind {kind.name} is registered twice")
+        raise ValueError(kind.name)  # two different kinds under one name: a programming error
     KINDS[kind.name] = kind
     return kind
 

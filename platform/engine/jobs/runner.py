@@ -18,7 +18,7 @@ from typing import Any
 from flowdeck.engine.db import Database
 from flowdeck.engine.jobs import mail as _builtin_kinds  # noqa: F401 -- registers the kinds the engine brings
 from flowdeck.engine.jobs import queue
-from flowdeck.engine.jobs.kinds import KINDS, JobContext, PermanentError
+from flowdeck.engine.jobs.kinds import KINDS, JobContext, PermanentError, UnknownKind
 from flowdeck.engine.messages import Translator
 
 log = logging.getLogger("flowdeck.jobs")
@@ -52,7 +52,8 @@ class Runner:
             return None
         kind = KINDS.get(job.kind)
         if kind is None:
-            return self._failed(job, f"no job kind {job.kind!r} in this version", permanent=True)
+            unknown = UnknownKind(job.kind)
+            return self._failed(job, f"{type(unknown).__name__}: {unknown}", permanent=True)
 
         def work(conn: Any) -> None:
             context = JobContext(now=self.clock(), job_id=job.id, attempt=job.attempt, settings=self.settings, translator=self.translator)
