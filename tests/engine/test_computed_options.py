@@ -3,13 +3,16 @@ the formula; the bundled apps declare them for every formula that returns codes.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
 
 from flowdeck.catalogs import say
+from flowdeck.engine import apps, bundled_apps
 from flowdeck.engine.apps import bundled_documents, read_document
 from flowdeck.engine.expressions import Scope, compile_expression, text_results
+from flowdeck.engine.registry import Catalog, current_documents
 from flowdeck.engine.schema.loader import check_document, load_app
 from tests.support.documents import minimal_app
 
@@ -103,3 +106,33 @@ def test_bundled_formulas_returning_codes_declare_options(path):
         assert fld.formula is not None and text_results(fld.formula) <= set(fld.option_keys())
         for option in fld.options:
             assert option.label.get("en") != option.label.get("zh") and option.color, f"{fld.key}.{option.key}"
+
+
+def _without_options(document: dict[str, Any]) -> dict[str, Any]:
+    """A bundled document as shipped before computed fields had options."""
+    older = copy.deepcopy(document)
+    for entity in older["entities"].values():
+        for spec in entity["fields"].values():
+            if spec["type"] == "computed":
+                spec.pop("options", None)
+    return older
+
+
+@pytest.mark.parametrize("key", ["project", "operations"])
+def test_an_installed_bundled_app_takes_the_options_as_an_upgrade(db, system, monkeypatch, key):
+    """Does an app installed from the document without options upgrade to it cleanly, keeping an admin's label?"""
+    shipped = bundled_apps.documents()
+    monkeypatch.setattr(bundled_apps, "documents", lambda: {**shipped, key: _without_options(shipped[key])})
+    bundled_apps.install_missing(db, actor=system, only=[key])
+    field_key = {"project": ("project", "budget_status"), "operations": ("kpi", "status")}[key]
+    local = copy.deepcopy(db.read(current_documents)[key][1])
+    local["entities"][field_key[0]]["fields"][field_key[1]]["label"] = {"en": "Cost health", "zh": "成本健康度"}
+    apps.apply_document(db, local, actor=system, message="admin edit")
+    monkeypatch.setattr(bundled_apps, "documents", lambda: shipped)
+
+    plan, result = bundled_apps.upgrade(db, key, actor=system)
+    assert not plan.conflicts and result is not None and result.applied
+    fld = Catalog(db).current().entity(key, field_key[0]).entity.field(field_key[1])
+    shipped_options = shipped[key]["entities"][field_key[0]]["fields"][field_key[1]]["options"]
+    assert fld is not None and fld.option_keys() == tuple(o["key"] for o in shipped_options)
+    assert fld.label.get("en") == "Cost health"
