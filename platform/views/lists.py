@@ -395,7 +395,7 @@ def _cell_class(entity: Entity, col: Column) -> str:
         return "numcol"
     if col.key == entity.title:
         return "titlecol"
-    return "wrap" if col.field.value_type in listbar.TEXTUAL else "one"
+    return "wrap" if col.field.value_type in listbar.TEXTUAL and not col.field.options else "one"
 
 
 def _state_badges(entity: Entity) -> dict[str | None, Markup]:

@@ -13,6 +13,7 @@ from flowdeck.engine import apps, bundled_apps
 from flowdeck.engine.apps import bundled_documents, read_document
 from flowdeck.engine.expressions import Scope, compile_expression, text_results
 from flowdeck.engine.registry import Catalog, current_documents
+from flowdeck.engine.schema import authoring
 from flowdeck.engine.schema.loader import check_document, load_app
 from tests.support.documents import minimal_app
 
@@ -136,3 +137,29 @@ def test_an_installed_bundled_app_takes_the_options_as_an_upgrade(db, system, mo
     shipped_options = shipped[key]["entities"][field_key[0]]["fields"][field_key[1]]["options"]
     assert fld is not None and fld.option_keys() == tuple(o["key"] for o in shipped_options)
     assert fld.label.get("en") == "Cost health"
+
+
+def test_the_builder_adds_edits_and_removes_a_computed_fields_options():
+    """Can the builder's commands give a text formula options, edit them, and remove the last one?"""
+    doc = coded()
+    del doc["entities"]["task"]["fields"]["budget"]["options"]
+    doc["entities"]["task"]["fields"]["budget"]["formula"] = '"over" if estimate > 10 else "within"'
+    doc = authoring.add_option(doc, entity="task", field="budget", key="over", label_en="Over budget", label_zh="超支", color="#c62828")
+    doc = authoring.add_option(doc, entity="task", field="budget", key="within")
+    assert problems(doc) == []
+    doc = authoring.edit_option(doc, entity="task", field="budget", option="within", label_en="Within budget", label_zh="预算内")
+    within = load_app(doc).entity("task").field("budget").option("within")
+    assert within is not None and within.label.get("zh") == "预算内"
+    doc = authoring.remove_option(doc, entity="task", field="budget", option="over")
+    doc = authoring.remove_option(doc, entity="task", field="budget", option="within")
+    assert "options" not in doc["entities"]["task"]["fields"]["budget"]
+    assert problems(doc) == []
+
+
+def test_the_builder_refuses_options_on_a_formula_that_does_not_return_text():
+    """Is adding an option to a number formula refused with the builder's message?"""
+    doc = coded(result="integer", formula="1")
+    del doc["entities"]["task"]["fields"]["budget"]["options"]
+    with pytest.raises(authoring.EditRefused) as refused:
+        authoring.add_option(doc, entity="task", field="budget", key="x")
+    assert say(refused.value.message, "en") == "Only select fields and computed fields with a text result have options."

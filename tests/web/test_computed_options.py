@@ -4,12 +4,15 @@ the reader's language and the option's colour, in every place a value appears.""
 from __future__ import annotations
 
 import csv
+import html
 import io
+import json
 import re
 
 import pytest
 
 from flowdeck.engine import records
+from flowdeck.engine.schema import writing
 from flowdeck.engine.storage.tables import EntityTables
 from tests.support.documents import minimal_app
 from tests.support.web import csrf_token, login, text
@@ -133,3 +136,26 @@ def test_the_filter_bar_offers_the_options_and_filters_by_them(db, heat, system,
     assert "warm-one" in filtered and "cool-one" not in filtered
     chip = re.search(r'<li class="chip"><span class="chiplabel">[^<]*:</span> ([^<]*) <a', filtered)
     assert chip is not None and chip.group(1) == hot
+
+
+def test_the_builder_edits_a_computed_fields_options(client, install, make_user):
+    """Does the builder show a text formula's options and add one through its form?"""
+    doc = heat_app()
+    install(doc)
+    make_user("boss", is_admin=True)
+    login(client, "boss")
+    data = {
+        "csrf_token": csrf_token(client, "/admin/apps/"),
+        "document": writing.dumps(doc),
+        "entity": "task",
+        "action": "add_option:heat",
+        "add_option:heat:key": "mild",
+        "add_option:heat:label_en": "Mild",
+        "add_option:heat:label_zh": "温和",
+        "add_option:heat:color": "#9e9e9e",
+    }
+    page = text(client.post("/admin/apps/demo/builder", data=data))
+    editor = html.unescape(re.search(r'<textarea id="document"[^>]*>(.*?)</textarea>', page, re.DOTALL).group(1))
+    options = json.loads(editor)["entities"]["task"]["fields"]["heat"]["options"]
+    assert options[-1] == {"key": "mild", "label": {"en": "Mild", "zh": "温和"}, "color": "#9e9e9e"}
+    assert 'name="edit_option:heat:mild:label_zh" value="温和"' in page
