@@ -445,7 +445,7 @@ FIELD_TYPES: dict[str, FieldType] = {
         ),
         FieldType(
             name="computed",
-            keys=frozenset({"type", "label", "help", "formula", "result", "scale", "indexed", "show_if", "was", "currency"}),
+            keys=frozenset({"type", "label", "help", "formula", "result", "scale", "indexed", "show_if", "was", "currency", "options"}),
             coerce=_not_settable,
             column=_computed_column,
             operators=_NUMBER_OPS,

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from flowdeck.engine.expressions import Scope
+from flowdeck.engine.expressions import Scope, text_results
 from flowdeck.engine.fieldtypes import FIELD_TYPES, InvalidValue, resolve_date, resolve_datetime
 from flowdeck.engine.messages import M
 from flowdeck.engine.phrases import a_field, listing, said_by, suggestion
@@ -113,6 +113,8 @@ class FieldChecks(Checks):
             was=spec.get("was"),
             computed_order=formula_order(children),
         )
+        if ftype == "computed" and options:
+            self.computed_codes(path, field)
         bounds_ok = self.check_bounds(path, field)
         if "default" in spec:
             # With unusable bounds the default can still be checked for its type, not its range.
@@ -160,6 +162,20 @@ class FieldChecks(Checks):
             seen.add(item["key"])
             options.append(Option(item["key"], Label.of(item.get("label"), humanize(item["key"])), item.get("color")))
         return tuple(options)
+
+    def computed_codes(self, path: Path, field: Field) -> None:
+        """Options on a formula name the codes it returns: only text can be a code, and a code
+        written in the formula that is not an option would reach users raw."""
+        if field.result != "text":
+            self.problem((*path, "options"), M("applies only when “result” is “text”"))
+            return
+        if field.formula is None:
+            return
+        keys = tuple(dict.fromkeys(field.option_keys()))
+        for code in sorted(text_results(field.formula) - set(keys)):
+            self.problem(
+                (*path, "formula"), M("can return “%(value)s”, which is not one of the options (%(options)s)", value=code, options=keys)
+            )
 
     def autonumber_format(self, path: Path, pattern: str) -> None:
         counters = 0
