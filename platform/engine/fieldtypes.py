@@ -454,7 +454,7 @@ FIELD_TYPES: dict[str, FieldType] = {
 }
 
 # Value types a computed field may produce, and the columns they use.
-RESULT_TYPES = ("integer", "decimal", "money", "percent", "text", "boolean", "date")
+RESULT_TYPES = ("integer", "decimal", "money", "percent", "text", "boolean", "date", "datetime")
 
 
 def is_many(field: Field) -> bool:
