@@ -87,7 +87,7 @@ def test_upgrade_runs_pending_system_migrations_and_is_idempotent(runner, db):
 
 def test_run_refuses_a_database_behind_on_migrations(runner, db):
     """Does flowdeck run refuse to serve a database with pending system migrations, naming flowdeck upgrade?"""
-    db.run(lambda conn: command.downgrade(alembic_config(conn), "0007"))
+    db.run(lambda conn: command.downgrade(alembic_config(conn), "-2"))
     result = runner.invoke(main, ["run", "--port", "5098"])
     assert result.exit_code == 1
     assert "needs 2 system migrations" in result.output and "run flowdeck upgrade first" in result.output
