@@ -45,6 +45,7 @@ LATIN_RUN = re.compile(rf"{WORD}(?:[ \t]+{WORD})+")
 PLACEHOLDER = re.compile(r"%\([a-z_]+\)[sd]|%[sd]|\{[a-z_]+\}")
 OPTION_LINES = re.compile(r"^[a-z0-9_]+ \| [^|]+ \| [^|]+ \| #[0-9a-f]{6}(\s+[a-z0-9_]+ \| [^|]+ \| [^|]+ \| #[0-9a-f]{6})*$")
 """The builder's example of select options: one line per option, in both languages."""
+MARKDOWN_MARKS = re.compile(r"^\s*(?:[-*+>]|\d+[.)]|#{1,6})\s+")
 NOT_WORDS = re.compile(r"\S+@\S+|https?://\S+|/\S*")
 """E-mail addresses, links and paths: never UI words."""
 
@@ -139,6 +140,8 @@ def _strings(value: Any, lang: str) -> Iterator[str]:
                 pass
         if stripped:
             yield stripped
+        if "\n" in stripped:
+            yield from _markdown_pieces(stripped)
     elif isinstance(value, dict):
         if value and set(value) <= {"en", "zh"} and all(isinstance(v, str) for v in value.values()):
             text = value.get(lang) or next(iter(value.values()))
@@ -157,6 +160,15 @@ CODES = frozenset(
     {"status", "kind", "action", "decision", "mode", "state", "transition", "from_state", "to_state", "token", "password_hash"}
 )
 """Columns of keys and codes: a page must show their labels, so they are not data to allow."""
+
+
+def _markdown_pieces(text: str) -> Iterator[str]:
+    """A multi-line text's lines and paragraphs as Markdown shows them (list marks,
+    headings and emphasis gone, the lines of a paragraph joined)."""
+    for paragraph in re.split(r"\n\s*\n", text):
+        lines = [MARKDOWN_MARKS.sub("", line).replace("**", "").replace("`", "").strip() for line in paragraph.splitlines()]
+        yield from (line for line in lines if line)
+        yield " ".join(line for line in lines if line)
 
 
 def instance_texts(connection: sa.Connection, lang: str) -> set[str]:
