@@ -4,8 +4,8 @@ language may appear outside the instance's own data (tests/support/language.py s
 that is told). One browser, one server, one signed-in context per user for both languages.
 
 With FLOWDECK_SCREENSHOTS=1 each page is also saved at 1280x800 and 390x844 in both
-languages, to FLOWDECK_SCREENSHOT_DIR (a temporary folder by default), and pages wider
-than the phone are listed.
+languages (the phone's whole page), to FLOWDECK_SCREENSHOT_DIR (a temporary folder by
+default), and pages wider than the phone are listed.
 """
 
 from __future__ import annotations
@@ -128,7 +128,8 @@ class Walk:
         name = re.sub(r"[^a-z0-9]+", "-", f"{who}-{url}".lower()).strip("-")
         for size, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
             page.set_viewport_size(viewport)
-            page.screenshot(path=str(self.folder / f"{name}-{self.lang}-{size}.png"), animations="disabled", caret="hide")
+            target = self.folder / f"{name}-{self.lang}-{size}.png"
+            page.screenshot(path=str(target), full_page=size == "phone", animations="disabled", caret="hide")
             if size == "phone" and page.evaluate("document.documentElement.scrollWidth > window.innerWidth + 1"):
                 self.too_wide.append(f"{url} ({self.lang})")
         page.set_viewport_size(DESKTOP)
