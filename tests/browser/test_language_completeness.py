@@ -144,8 +144,9 @@ def _use_language(page: Any, lang: str) -> None:
     expect(page.locator("html")).to_have_attribute("lang", LANG_ATTR[lang])
 
 
-def _migration_plan(page: Any) -> None:
-    """The review of a change made in the builder: the migration plan (nothing applied)."""
+def _migration_plan(page: Any, walk: Walk) -> None:
+    """A field added in the builder (the builder's note) and the review of the change: the
+    migration plan (nothing applied)."""
     page.goto("/admin/apps/project/edit?entity=task")
     add = page.locator("#add-field")
     add.locator("input[name='add_field:key']").fill("effort_band")
@@ -154,8 +155,22 @@ def _migration_plan(page: Any) -> None:
     add.locator("input[name='add_field:label_zh']").fill("工作量档")
     add.locator("button[value='add_field']").click()
     expect(page.locator("#bf-effort_band")).to_be_visible()
+    expect(page.locator(".alert.ok")).to_be_visible()
+    walk.check(page, ADMIN)
     page.locator("#review-button").click()
     expect(page.locator(".plan-steps")).to_be_visible()
+    walk.check(page, ADMIN)
+
+
+def _form_errors(page: Any, walk: Walk) -> None:
+    """A new ticket sent empty: the engine's messages next to the fields (the browser's own
+    required-field bubbles are taken off, so the server answers)."""
+    page.goto("/a/operations/ticket/new")
+    page.evaluate("document.querySelectorAll('#record-form [required]').forEach((e) => e.removeAttribute('required'))")
+    with page.expect_navigation():
+        page.locator("form#record-form .form-actions button[type=submit].primary").click()
+    expect(page.locator("main .alert.error")).to_be_visible()
+    walk.check(page, BUSINESS)
 
 
 @pytest.fixture(scope="module")
@@ -189,8 +204,8 @@ def test_every_page_speaks_the_chosen_language_only(language_server: Any, open_a
                 walk.visit(business, BUSINESS, path)
             for path in admin_pages:
                 walk.visit(admin, ADMIN, path)
-            _migration_plan(admin)
-            walk.check(admin, ADMIN)
+            _form_errors(business, walk)
+            _migration_plan(admin, walk)
             login = guest.new_page()
             login.set_extra_http_headers({"Accept-Language": "zh-CN" if lang == "zh" else "en"})
             walk.visit(login, "guest", "/login")
