@@ -173,6 +173,22 @@ def _form_errors(page: Any, walk: Walk) -> None:
     walk.check(page, BUSINESS)
 
 
+def _guest_pages(guest: Any, walk: Walk) -> None:
+    """Signed out, in the browser's language: the sign-in page, a refused sign-in and an
+    expired reset link."""
+    page = guest.new_page()
+    page.set_extra_http_headers({"Accept-Language": "zh-CN" if walk.lang == "zh" else "en"})
+    walk.visit(page, "guest", "/login")
+    page.fill("#username", "no.such.user")
+    page.fill("#password", "not the password")
+    with page.expect_navigation():
+        page.click("form.login button[type=submit]")
+    expect(page.locator(".alert.error, [role=alert]").first).to_be_visible()
+    walk.check(page, "guest")
+    walk.visit(page, "guest", "/account/reset/no-such-token")
+    page.close()
+
+
 @pytest.fixture(scope="module")
 def language_server(demo_server: Any) -> Any:
     """The demo server with an administrator to sign in as."""
@@ -206,10 +222,7 @@ def test_every_page_speaks_the_chosen_language_only(language_server: Any, open_a
                 walk.visit(admin, ADMIN, path)
             _form_errors(business, walk)
             _migration_plan(admin, walk)
-            login = guest.new_page()
-            login.set_extra_http_headers({"Accept-Language": "zh-CN" if lang == "zh" else "en"})
-            walk.visit(login, "guest", "/login")
-            login.close()
+            _guest_pages(guest, walk)
             failures += walk.failures
             too_wide += walk.too_wide
     finally:
