@@ -45,6 +45,7 @@ LATIN_RUN = re.compile(rf"{WORD}(?:[ \t]+{WORD})+")
 PLACEHOLDER = re.compile(r"%\([a-z_]+\)[sd]|%[sd]|\{[a-z_]+\}")
 OPTION_LINES = re.compile(r"^[a-z0-9_]+ \| [^|]+ \| [^|]+ \| #[0-9a-f]{6}(\s+[a-z0-9_]+ \| [^|]+ \| [^|]+ \| #[0-9a-f]{6})*$")
 """The builder's example of select options: one line per option, in both languages."""
+SINGLE_WORD = re.compile(r"[A-Za-z][\w.'’-]*")
 MARKDOWN_MARKS = re.compile(r"^\s*(?:[-*+>]|\d+[.)]|#{1,6})\s+")
 NOT_WORDS = re.compile(r"\S+@\S+|https?://\S+|/\S*")
 """E-mail addresses, links and paths: never UI words."""
@@ -238,16 +239,20 @@ def html_texts(html: str) -> list[str]:
 
 def foreign_texts(texts: Iterable[str], lang: str, data: set[str], catalog: UiCatalog | None = None) -> list[str]:
     """The pieces of a page in `lang` that are UI text of the other language, once each.
-    `data` is `instance_texts(...)` for `lang`: those texts are taken out first."""
+    `data` is `instance_texts(...)` for `lang`: those texts are taken out first, a single
+    Latin word (a key, a username: "all", "bob") only where it is the whole piece, so that
+    a data word never cuts a UI sentence ("Mark all as read")."""
     catalog = catalog or ui_catalog()
     texts = list(dict.fromkeys(texts))
     page = "\n".join(texts)
     relevant = CJK.search if lang == "en" else re.compile("[A-Za-z]").search
     present = sorted((d for d in data | set(LANGUAGE_NAMES) if relevant(d) and d in page), key=len, reverse=True)
+    whole = {d for d in present if SINGLE_WORD.fullmatch(d)}
+    present = [d for d in present if d not in whole]
     pattern = re.compile("(?<![A-Za-z])(?:" + "|".join(map(re.escape, present)) + ")(?![A-Za-z])") if present else None
     found: list[str] = []
     for text in texts:
-        if not relevant(text) or OPTION_LINES.match(text):
+        if not relevant(text) or OPTION_LINES.match(text) or text in whole:
             continue
         if pattern is not None:
             text = pattern.sub(" ", text)

@@ -85,7 +85,10 @@ def test_english_outside_the_data_is_caught_on_a_chinese_page() -> None:
         "Flowdeck",
         "Cancel",
         "详见 Review changes",
+        "all",
+        "Mark all as read",
+        "bob 已批准",
     ]
-    data = {"Alice Chen", "ERP interface upgrade"}
+    data = {"Alice Chen", "ERP interface upgrade", "all", "bob"}  # a view key and a username: data only as a whole piece
     found = foreign_texts(texts, "zh", data)
-    assert found == ["Skip to content", "Cancel", "Review changes"], found
+    assert found == ["Skip to content", "Cancel", "Review changes", "Mark all as read"], found
