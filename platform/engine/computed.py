@@ -38,6 +38,10 @@ def _cast(field: Field, value: Any) -> Any:
             return bool(value)
         if result == "date":
             return value if isinstance(value, dt.date) and not isinstance(value, dt.datetime) else None
+        if result == "datetime":
+            if not isinstance(value, dt.datetime):
+                return None
+            return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
     except (ArithmeticError, ValueError, TypeError):
         return None
     return None
