@@ -69,6 +69,7 @@ def _admin_pages(server: Any) -> list[str]:
         f"/admin/users/{user_id}",
         "/admin/org/",
         "/admin/audit/",
+        "/admin/jobs/",
         "/admin/apps/",
         "/admin/apps/import",
         "/admin/apps/project/edit?entity=task",
