@@ -318,6 +318,12 @@ def _expression_text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
+def _source_word(kind: str) -> str:
+    """The short word for a kind of approver source, in the reader's language."""
+    words = {"role": _("role"), "users": _("users"), "field": _("field"), "relation": _("organisation")}
+    return words.get(kind, kind)
+
+
 def _step_row(step: Mapping[str, Any]) -> StepRow:
     approvers = step.get("approvers")
     sources = [a for a in (approvers if isinstance(approvers, list) else [approvers]) if isinstance(a, dict)]
@@ -325,7 +331,7 @@ def _step_row(step: Mapping[str, Any]) -> StepRow:
     kind = next(iter(first), "")
     value = first.get(kind, "")
     value = ", ".join(value) if isinstance(value, list) else str(value)
-    described = "; ".join(f"{k}: {', '.join(v) if isinstance(v, list) else v}" for s in sources for k, v in s.items())
+    described = "; ".join(f"{_source_word(k)}: {', '.join(v) if isinstance(v, list) else v}" for s in sources for k, v in s.items())
     en, zh = authoring.label_texts(step.get("label"))
     quorum = step.get("quorum")
     return StepRow(
