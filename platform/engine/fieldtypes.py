@@ -22,6 +22,7 @@ from flowdeck.engine.errors import ValueRefused
 from flowdeck.engine.messages import M, Message
 from flowdeck.engine.schema.model import Field
 from flowdeck.engine.sqltypes import ScaledDecimal, UTCDateTime
+from flowdeck.engine.textinput import controls_refusal, has_controls
 
 MAX_NUMBER = Decimal(10) ** 13
 MAX_INTEGER = 2**53
@@ -86,7 +87,10 @@ class FieldType:
 def _text(field: Field, raw: Any) -> str:
     if isinstance(raw, bool) or not isinstance(raw, (str, int, Decimal)):
         raise InvalidValue(M("must be text"))
-    return str(raw).strip()
+    value = str(raw).strip()
+    if has_controls(value):
+        raise InvalidValue(controls_refusal())
+    return value
 
 
 def _check_length(field: Field, value: str, default_max: int) -> None:
@@ -116,6 +120,8 @@ def _formatted(regex: re.Pattern[str], refusal: Message) -> Callable[[Field, Any
 def _markdown(field: Field, raw: Any) -> str:
     if not isinstance(raw, str):
         raise InvalidValue(M("must be text"))
+    if has_controls(raw, multiline=True):
+        raise InvalidValue(controls_refusal())
     return raw.rstrip()
 
 

@@ -3,8 +3,20 @@ that used to crash a request, an import or an apply, on SQLite and on PostgreSQL
 
 from __future__ import annotations
 
-from flowdeck.engine import bundles, files, records, users
+import hashlib
+import io
+import json
+import zipfile
+
+import pytest
+import sqlalchemy as sa
+
+from flowdeck.engine import bundles, files, models, records, users
+from flowdeck.engine.fieldtypes import FIELD_TYPES, InvalidValue
+from flowdeck.engine.messages import english
 from flowdeck.engine.registry import Catalog
+from flowdeck.engine.schema.label import Label
+from flowdeck.engine.schema.model import Field
 from tests.support.bundles import SYSTEM, export, seed
 
 # -- uploads ------------------------------------------------------------------------------------
@@ -36,3 +48,61 @@ def test_line_and_paragraph_separators_in_text_round_trip_through_a_bundle(db, o
     found = other_db.read(lambda conn: [records.fetch_record(conn, copied, i) for i in range(1, 4)])
     record = next(r for r in found if r.values["title"] == odd)
     assert [row["item"] for row in record.values["lines"]] == [odd]
+
+
+def _with_entry(data: bytes, name: str, content: bytes) -> bytes:
+    """The bundle with one entry replaced and its manifest signed again, as a SQLite
+    instance that had stored the value would have exported it."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        contents = {info.filename: archive.read(info) for info in archive.infolist()}
+    manifest = json.loads(contents.pop("manifest.json"))
+    contents[name] = content
+    manifest["entries"] = {entry: hashlib.sha256(body).hexdigest() for entry, body in contents.items()}
+    listing = "".join(f"{manifest['entries'][entry]}  {entry}\n" for entry in sorted(manifest["entries"]))
+    manifest["checksum"] = hashlib.sha256(listing.encode()).hexdigest()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("manifest.json", json.dumps(manifest))
+        for entry, body in contents.items():
+            archive.writestr(entry, body)
+    return buffer.getvalue()
+
+
+def test_a_bundle_holding_a_nul_is_refused_with_its_place(db, other_db):
+    """Is a record whose text holds NUL (what SQLite used to store) refused with the entry,
+    line and field, on both databases, instead of a raw database error?"""
+    seed(db)
+    data = export(db, include_records=True)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        lines = archive.read("records/task.jsonl").decode().split("\n")
+    first = json.loads(lines[0])
+    first["values"]["title"] = "bad\x00title"
+    lines[0] = json.dumps(first, ensure_ascii=False)
+    with pytest.raises(bundles.BundleInvalid) as caught:
+        bundles.import_bundle(
+            other_db, _with_entry(data, "records/task.jsonl", "\n".join(lines).encode()), actor=SYSTEM, user_map={"*": "create"}
+        )
+    assert english(caught.value.problems) == ["records/task.jsonl line 1: title must not contain a NUL character"]
+    assert "tracker" not in other_db.read(lambda conn: [row.key for row in conn.execute(sa.select(models.apps.c.key))])
+
+
+# -- field values -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["text", "email", "url", "phone"])
+@pytest.mark.parametrize("raw", ["a\x00b", "tab\there", "line\nbreak", "esc\x1b[31m"])
+def test_single_line_text_refuses_control_characters(kind, raw):
+    """Is every C0 control (NUL, tab, line break, escape) refused in single-line text types?"""
+    fld = Field(key="f", type=kind, label=Label({"en": "F"}))
+    with pytest.raises(InvalidValue) as caught:
+        FIELD_TYPES[kind].parse(fld, raw)
+    assert str(caught.value.message) == "must not contain control characters"
+
+
+def test_multi_line_text_keeps_tabs_and_line_breaks_but_refuses_other_controls():
+    """Does markdown keep tab, CR and LF, and refuse NUL, a bell or an escape?"""
+    fld = Field(key="notes", type="markdown", label=Label({"en": "Notes"}))
+    assert FIELD_TYPES["markdown"].parse(fld, "a\tb\r\nc\nd") == "a\tb\r\nc\nd"
+    for raw in ("a\x00b", "bell\x07", "\x1b[2J"):
+        with pytest.raises(InvalidValue):
+            FIELD_TYPES["markdown"].parse(fld, raw)
