@@ -210,6 +210,10 @@ def resolve_date(value: Any, today: dt.date | None = None) -> dt.date:
     return dt.date.fromisoformat(text)
 
 
+class MomentOutOfRange(ValueError):
+    """A date and time whose UTC moment falls outside the years 1 to 9999."""
+
+
 def resolve_datetime(value: Any) -> dt.datetime:
     if isinstance(value, dt.datetime):
         result = value
@@ -226,7 +230,10 @@ def resolve_datetime(value: Any) -> dt.datetime:
         result = dt.datetime.fromisoformat(text)
     if result.tzinfo is None:
         result = result.replace(tzinfo=dt.UTC)
-    return result.astimezone(dt.UTC)
+    try:
+        return result.astimezone(dt.UTC)
+    except OverflowError:  # 0001-01-01T00:00+08:00 is in year 0 in UTC
+        raise MomentOutOfRange(value) from None
 
 
 def _date(field: Field, raw: Any) -> dt.date:
@@ -242,13 +249,24 @@ def _date(field: Field, raw: Any) -> dt.date:
         raise InvalidValue(M("must be a date (YYYY-MM-DD)")) from None
 
 
+# A stored moment must be shown in every time zone (up to a day away from UTC) without leaving
+# the years Python's datetime holds.
+_EARLIEST = dt.datetime(1, 1, 2, tzinfo=dt.UTC)
+_LATEST = dt.datetime(9999, 12, 31, tzinfo=dt.UTC)
+
+
 def _datetime(field: Field, raw: Any) -> dt.datetime:
     if not isinstance(raw, (str, dt.datetime)):
         raise InvalidValue(M("must be a date and time (YYYY-MM-DDTHH:MM)"))
     try:
-        return resolve_datetime(raw)
+        value = resolve_datetime(raw)
+    except MomentOutOfRange:
+        raise InvalidValue(M("must be a date and time from year 1 to 9999")) from None
     except ValueError:
         raise InvalidValue(M("must be a date and time (YYYY-MM-DDTHH:MM)")) from None
+    if not _EARLIEST <= value < _LATEST:
+        raise InvalidValue(M("must be a date and time from year 1 to 9999"))
+    return value
 
 
 _TRUE = {"true", "1", "yes", "on", "y"}

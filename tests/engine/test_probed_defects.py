@@ -11,13 +11,15 @@ import zipfile
 import pytest
 import sqlalchemy as sa
 
-from flowdeck.engine import bundles, files, models, records, users
+from flowdeck.engine import bundles, files, models, query, records, users
+from flowdeck.engine.errors import RecordInvalid
 from flowdeck.engine.fieldtypes import FIELD_TYPES, InvalidValue
 from flowdeck.engine.messages import english
 from flowdeck.engine.registry import Catalog
 from flowdeck.engine.schema.label import Label
 from flowdeck.engine.schema.model import Field
 from tests.support.bundles import SYSTEM, export, seed
+from tests.support.documents import minimal_app
 
 # -- uploads ------------------------------------------------------------------------------------
 
@@ -106,3 +108,24 @@ def test_multi_line_text_keeps_tabs_and_line_breaks_but_refuses_other_controls()
     for raw in ("a\x00b", "bell\x07", "\x1b[2J"):
         with pytest.raises(InvalidValue):
             FIELD_TYPES["markdown"].parse(fld, raw)
+
+
+@pytest.mark.parametrize("raw", ["0001-01-01T00:00+08:00", "9999-12-31T23:00-05:00", "0001-01-01T05:00Z", "9999-12-31T12:00Z"])
+def test_a_moment_outside_the_years_one_to_9999_is_a_field_error(raw):
+    """Is a date and time outside year 1 to 9999 in UTC (or too close to be shown in every
+    time zone) refused with a field message instead of an OverflowError?"""
+    fld = Field(key="at", type="datetime", label=Label({"en": "At"}))
+    with pytest.raises(InvalidValue) as caught:
+        FIELD_TYPES["datetime"].parse(fld, raw)
+    assert str(caught.value.message) == "must be a date and time from year 1 to 9999"
+
+
+def test_a_filter_on_a_moment_out_of_range_is_a_filter_error(db, install, system):
+    """Does a query whose filter is before year 1 in UTC fail with a message naming the field?"""
+    doc = minimal_app()
+    doc["entities"]["task"]["fields"]["starts_at"] = {"type": "datetime"}
+    et = install(doc).entity("demo", "task")
+    wanted = query.Query(filter={"starts_at": {"gte": "0001-01-01T00:00+08:00"}})
+    with pytest.raises(RecordInvalid) as caught:
+        db.read(lambda conn: query.query_records(conn, et, wanted, actor=system))
+    assert list(caught.value.errors) == ["starts_at"]

@@ -72,3 +72,38 @@ def test_a_comment_holding_nul_is_refused(client, db, task, people):
     assert response.status_code in (200, 303, 400, 422)
     stored = db.read(lambda conn: conn.execute(sa.select(sa.func.count()).select_from(models.comments)).scalar())
     assert stored == 0
+
+
+# -- dates and times out of range -------------------------------------------------------------------
+
+
+def test_a_moment_before_year_one_in_utc_is_a_field_error(client, db, task, people):
+    """Is 0001-01-01T00:00 in Asia/Shanghai (year 0 in UTC) refused next to the field, on a
+    new record, a line item's neighbour fields kept, and the conditions endpoint?"""
+    token = signed_in(client, "lea")
+    response = post_new(client, token, {"title": "t", "starts_at": "0001-01-01T00:00"})
+    assert response.status_code == 422
+    assert "must be a date and time from year 1 to 9999" in field_block(text(response), "starts_at")
+    late = post_new(client, token, {"title": "t", "starts_at": "9999-12-31T23:59+00:00"})
+    assert late.status_code == 422 and "from year 1 to 9999" in field_block(text(late), "starts_at")
+    conditions = client.post(url(tail="/conditions"), data={"csrf_token": token, "title": "t", "starts_at": "0001-01-01T00:00"})
+    assert conditions.status_code == 200
+    assert db.read(lambda conn: conn.execute(task.table.select()).first()) is None
+
+
+def test_a_moment_out_of_range_in_a_list_filter_is_a_message(client, db, task, people):
+    """Do list filters on a date-time field out of range answer the list with a message
+    (and, signed out, the sign-in redirect) instead of 500?"""
+    for query in ({"starts_at__gte": "0001-01-01T00:00"}, {"starts_at__gte": "0001-01-01"}, {"starts_at__lte": "9999-12-31"}):
+        assert client.get(url(tail="/"), query_string=query).status_code == 302
+    signed_in(client, "lea")
+    for query in ({"starts_at__gte": "0001-01-01T00:00"}, {"starts_at__gte": "0001-01-01"}, {"starts_at__lte": "9999-12-31"}):
+        listed = client.get(url(tail="/"), query_string=query)
+        assert listed.status_code == 200, query
+
+
+def test_an_audit_day_out_of_range_is_ignored(client, make_user):
+    """Does the audit log answer a from-day whose start is before year 1 in UTC?"""
+    make_user("ada", is_admin=True)
+    signed_in(client, "ada")
+    assert client.get("/admin/audit/", query_string={"from": "0001-01-01", "to": "9999-12-31"}).status_code == 200
