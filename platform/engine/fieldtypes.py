@@ -296,10 +296,10 @@ def _ident(refusal: Message) -> Callable[[Field, Any], int]:
     def coerce(field: Field, raw: Any) -> int:
         if isinstance(raw, bool):
             raise InvalidValue(refusal)
-        try:
-            value = int(str(raw).strip())
-        except ValueError:
-            raise InvalidValue(refusal) from None
+        text = str(raw).strip()
+        if not (text.isascii() and text.isdigit()):  # int() also reads "١٢" and "１２３"
+            raise InvalidValue(refusal)
+        value = int(text)
         if value <= 0 or value > MAX_INTEGER:
             raise InvalidValue(refusal)
         return value

@@ -129,3 +129,29 @@ def test_a_filter_on_a_moment_out_of_range_is_a_filter_error(db, install, system
     with pytest.raises(RecordInvalid) as caught:
         db.read(lambda conn: query.query_records(conn, et, wanted, actor=system))
     assert list(caught.value.errors) == ["starts_at"]
+
+
+# -- ids ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["user", "reference", "attachment"])
+@pytest.mark.parametrize("raw", ["١٢", "１２３", "12\u0663", "²"])
+def test_ids_are_ascii_digits_only(kind, raw):
+    """Are Arabic-Indic, full-width and superscript digits refused as ids?"""
+    fld = Field(key="f", type=kind, label=Label({"en": "F"}), to="task" if kind == "reference" else None)
+    with pytest.raises(InvalidValue):
+        FIELD_TYPES[kind].parse(fld, raw)
+    assert FIELD_TYPES[kind].parse(fld, " 12 ") == 12
+
+
+def test_an_unknown_user_in_a_line_item_is_a_field_error(db):
+    """Is a line item's user column holding an id nobody has refused next to that cell
+    (like the record's own user field), not a foreign key failure?"""
+    people = seed(db)
+    task = Catalog(db).current().entity("tracker", "task")
+    values = {"title": "t", "owner": 99999, "lines": [{"item": "ok", "by": people["erin"]}, {"item": "ghost", "by": 99999}]}
+    with pytest.raises(RecordInvalid) as caught:
+        db.run(lambda conn: records.create_record(conn, task, values, actor=users.actor_for(conn, people["ann"])))
+    assert english(caught.value.errors["lines[1].by"]) == ["no user with id 99999"]
+    assert english(caught.value.errors["owner"]) == ["no active user with id 99999"]
+    assert "lines[0].by" not in caught.value.errors

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from flowdeck.engine import models
+from tests.support.documents import tracker_app
 from tests.support.records import create, fetch
 from tests.support.web import csrf_token, field_block, signed_in, text, url
 
@@ -107,3 +108,20 @@ def test_an_audit_day_out_of_range_is_ignored(client, make_user):
     make_user("ada", is_admin=True)
     signed_in(client, "ada")
     assert client.get("/admin/audit/", query_string={"from": "0001-01-01", "to": "9999-12-31"}).status_code == 200
+
+
+# -- ids ------------------------------------------------------------------------------------------------
+
+
+def test_a_line_item_user_nobody_has_is_refused_in_place(client, db, install, files_dir, people):
+    """Does the form answer 422 with the message beside the line item's user column?"""
+    doc = tracker_app()
+    doc["entities"]["task"]["fields"]["items"]["fields"]["by"] = {"type": "user"}
+    task = install(doc).entity("demo", "task")
+    token = signed_in(client, "lea")
+    response = post_new(client, token, {"title": "t", "items": "", "items.0.name": "x", "items.0.by": "99999"})
+    assert response.status_code == 422
+    assert "no user with id" in field_block(text(response), "items")
+    digits = post_new(client, token, {"title": "t", "owner": "١٢"})
+    assert digits.status_code == 422 and "must be a user" in field_block(text(digits), "owner")
+    assert db.read(lambda conn: conn.execute(task.table.select()).first()) is None
