@@ -12,11 +12,13 @@ import pytest
 import sqlalchemy as sa
 
 from flowdeck.engine import bundles, files, models, query, records, users
-from flowdeck.engine.errors import RecordInvalid
+from flowdeck.engine.apps import apply_document
+from flowdeck.engine.errors import RecordInvalid, SchemaInvalid
 from flowdeck.engine.fieldtypes import FIELD_TYPES, InvalidValue
 from flowdeck.engine.messages import english
 from flowdeck.engine.registry import Catalog
 from flowdeck.engine.schema.label import Label
+from flowdeck.engine.schema.loader import check_document
 from flowdeck.engine.schema.model import Field
 from tests.support.bundles import SYSTEM, export, seed
 from tests.support.documents import minimal_app
@@ -155,3 +157,36 @@ def test_an_unknown_user_in_a_line_item_is_a_field_error(db):
     assert english(caught.value.errors["lines[1].by"]) == ["no user with id 99999"]
     assert english(caught.value.errors["owner"]) == ["no active user with id 99999"]
     assert "lines[0].by" not in caught.value.errors
+
+
+# -- documents ----------------------------------------------------------------------------------
+
+
+def _document_text(**task_field: object) -> str:
+    doc = minimal_app()
+    doc["entities"]["task"]["fields"]["estimate"] = task_field
+    return json.dumps(doc)
+
+
+def test_a_5000_digit_number_in_a_document_is_a_problem_with_its_path():
+    """Does a number longer than Python converts give a problem at its place instead of a
+    ValueError, and the same for a parsed document holding such an int?"""
+    text = _document_text(type="integer", max=0).replace('"max": 0', '"max": ' + "9" * 5000)
+    problems = check_document(text)
+    assert [p.path for p in problems] == ["entities.task.fields.estimate.max"]
+    assert str(problems[0].message) == "a number of 5000 digits is too long"
+    parsed = minimal_app()
+    parsed["entities"]["task"]["fields"]["estimate"] = {"type": "integer", "max": 10**5000}
+    assert [p.path for p in check_document(parsed)] == ["entities.task.fields.estimate.max"]
+
+
+@pytest.mark.parametrize("escape", ["\\ud800", "\\udfff", "\\u0000"])
+def test_a_lone_surrogate_or_nul_escape_in_a_document_is_refused_before_apply(db, escape):
+    """Is a label holding a lone surrogate (not a character, cannot be written as UTF-8) or a
+    NUL (PostgreSQL's JSON cannot hold it) a problem with its path, and nothing applied?"""
+    text = json.dumps(minimal_app()).replace('"required": true', '"required": true, "label": "bad ' + escape + '"', 1)
+    problems = check_document(text)
+    assert [p.path for p in problems] == ["entities.task.fields.title.label"]
+    with pytest.raises(SchemaInvalid):
+        apply_document(db, text, actor=SYSTEM)
+    assert db.read(lambda conn: conn.execute(sa.select(sa.func.count()).select_from(models.apps)).scalar()) == 0

@@ -3,6 +3,8 @@ the web: input that used to answer 500 (on PostgreSQL, or on both databases)."""
 
 from __future__ import annotations
 
+import json
+
 import sqlalchemy as sa
 
 from flowdeck.engine import models
@@ -125,3 +127,22 @@ def test_a_line_item_user_nobody_has_is_refused_in_place(client, db, install, fi
     digits = post_new(client, token, {"title": "t", "owner": "١٢"})
     assert digits.status_code == 422 and "must be a user" in field_block(text(digits), "owner")
     assert db.read(lambda conn: conn.execute(task.table.select()).first()) is None
+
+
+# -- documents ------------------------------------------------------------------------------------------
+
+
+def test_the_editor_reports_a_huge_number_and_a_lone_surrogate_in_place(client, task, make_user):
+    """Do the editor's live check, the editor page and apply answer a 5,000-digit number or a
+    lone surrogate escape with a problem at its path instead of 500?"""
+    make_user("ada", is_admin=True)
+    token = signed_in(client, "ada")
+    base = json.dumps(tracker_app(), indent=1)
+    huge = base.replace('"min": 0', '"min": ' + "1" * 5000, 1)
+    lone = base.replace('"help": "A short summary"', '"help": "A short \\ud800 summary"', 1)
+    for text_, path in ((huge, "entities.task.fields.count.min"), (lone, "entities.task.fields.title.help")):
+        checked = client.post("/admin/apps/demo/check", data={"csrf_token": token, "document": text_, "cursor": "0"})
+        assert checked.status_code == 200 and [p["path"] for p in checked.get_json()["problems"]] == [path]
+        assert client.post("/admin/apps/demo/edit", data={"csrf_token": token, "document": text_}).status_code == 200
+        applied = client.post("/admin/apps/demo/apply", data={"csrf_token": token, "document": text_})
+        assert applied.status_code in (200, 422)
