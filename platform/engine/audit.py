@@ -28,6 +28,7 @@ from sqlalchemy.engine import Connection
 from flowdeck.engine import models
 from flowdeck.engine.messages import M, Message, Mp
 from flowdeck.engine.permissions import Actor
+from flowdeck.engine.textinput import search_text
 
 _A = models.audit
 _ADDRESS: ContextVar[str | None] = ContextVar("flowdeck_client_address", default=None)
@@ -176,7 +177,7 @@ def _where(filters: Filters) -> sa.ColumnElement[bool]:
     if filters.who:
         clauses.append(_A.c.actor_name == filters.who.strip().lower())
     if filters.text:
-        text = filters.text.strip()
+        text = search_text(filters.text)
         clauses.append(sa.or_(_A.c.target.contains(text, autoescape=True), _A.c.address.contains(text, autoescape=True)))
     if filters.since is not None:
         clauses.append(_A.c.at >= filters.since)

@@ -24,6 +24,7 @@ from flowdeck.engine.messages import M, Message
 from flowdeck.engine.permissions import Actor, can, require
 from flowdeck.engine.records import fetch_record
 from flowdeck.engine.storage.tables import EntityTables
+from flowdeck.engine.textinput import controls_refusal, has_controls
 
 DEDUPE_SECONDS = 10
 MAX_BODY = 10_000
@@ -69,6 +70,8 @@ def add_comment(conn: Connection, et: EntityTables, record_id: int, body: str, *
     text = body.strip()
     if not text:
         raise RecordInvalid({"body": [M("is required")]})
+    if has_controls(text, multiline=True):
+        raise RecordInvalid({"body": [controls_refusal()]})
     if len(text) > MAX_BODY:
         raise RecordInvalid({"body": [M("must be at most %(max)s characters (got %(got)s)", max=MAX_BODY, got=len(text))]})
     now = now or dt.datetime.now(dt.UTC)

@@ -22,6 +22,7 @@ from flowdeck.engine.errors import ValueRefused
 from flowdeck.engine.messages import M, Message
 from flowdeck.engine.schema.model import Field
 from flowdeck.engine.sqltypes import ScaledDecimal, UTCDateTime
+from flowdeck.engine.textinput import controls_refusal, has_controls
 
 MAX_NUMBER = Decimal(10) ** 13
 MAX_INTEGER = 2**53
@@ -86,7 +87,10 @@ class FieldType:
 def _text(field: Field, raw: Any) -> str:
     if isinstance(raw, bool) or not isinstance(raw, (str, int, Decimal)):
         raise InvalidValue(M("must be text"))
-    return str(raw).strip()
+    value = str(raw).strip()
+    if has_controls(value):
+        raise InvalidValue(controls_refusal())
+    return value
 
 
 def _check_length(field: Field, value: str, default_max: int) -> None:
@@ -116,6 +120,8 @@ def _formatted(regex: re.Pattern[str], refusal: Message) -> Callable[[Field, Any
 def _markdown(field: Field, raw: Any) -> str:
     if not isinstance(raw, str):
         raise InvalidValue(M("must be text"))
+    if has_controls(raw, multiline=True):
+        raise InvalidValue(controls_refusal())
     return raw.rstrip()
 
 
@@ -204,6 +210,10 @@ def resolve_date(value: Any, today: dt.date | None = None) -> dt.date:
     return dt.date.fromisoformat(text)
 
 
+class MomentOutOfRange(ValueError):
+    """A date and time whose UTC moment falls outside the years 1 to 9999."""
+
+
 def resolve_datetime(value: Any) -> dt.datetime:
     if isinstance(value, dt.datetime):
         result = value
@@ -220,7 +230,10 @@ def resolve_datetime(value: Any) -> dt.datetime:
         result = dt.datetime.fromisoformat(text)
     if result.tzinfo is None:
         result = result.replace(tzinfo=dt.UTC)
-    return result.astimezone(dt.UTC)
+    try:
+        return result.astimezone(dt.UTC)
+    except OverflowError:  # 0001-01-01T00:00+08:00 is in year 0 in UTC
+        raise MomentOutOfRange(value) from None
 
 
 def _date(field: Field, raw: Any) -> dt.date:
@@ -236,13 +249,24 @@ def _date(field: Field, raw: Any) -> dt.date:
         raise InvalidValue(M("must be a date (YYYY-MM-DD)")) from None
 
 
+# A stored moment must be shown in every time zone (up to a day away from UTC) without leaving
+# the years Python's datetime holds.
+_EARLIEST = dt.datetime(1, 1, 2, tzinfo=dt.UTC)
+_LATEST = dt.datetime(9999, 12, 31, tzinfo=dt.UTC)
+
+
 def _datetime(field: Field, raw: Any) -> dt.datetime:
     if not isinstance(raw, (str, dt.datetime)):
         raise InvalidValue(M("must be a date and time (YYYY-MM-DDTHH:MM)"))
     try:
-        return resolve_datetime(raw)
+        value = resolve_datetime(raw)
+    except MomentOutOfRange:
+        raise InvalidValue(M("must be a date and time from year 1 to 9999")) from None
     except ValueError:
         raise InvalidValue(M("must be a date and time (YYYY-MM-DDTHH:MM)")) from None
+    if not _EARLIEST <= value < _LATEST:
+        raise InvalidValue(M("must be a date and time from year 1 to 9999"))
+    return value
 
 
 _TRUE = {"true", "1", "yes", "on", "y"}
@@ -272,10 +296,10 @@ def _ident(refusal: Message) -> Callable[[Field, Any], int]:
     def coerce(field: Field, raw: Any) -> int:
         if isinstance(raw, bool):
             raise InvalidValue(refusal)
-        try:
-            value = int(str(raw).strip())
-        except ValueError:
-            raise InvalidValue(refusal) from None
+        text = str(raw).strip()
+        if not (text.isascii() and text.isdigit()):  # int() also reads "١٢" and "１２３"
+            raise InvalidValue(refusal)
+        value = int(text)
         if value <= 0 or value > MAX_INTEGER:
             raise InvalidValue(refusal)
         return value

@@ -71,8 +71,10 @@ def max_bytes(fld: Field) -> int:
 
 
 def clean_name(filename: str) -> str:
-    """The last path part of a browser-given name, without control or path characters."""
+    """The last path part of a browser-given name, without control, format or path characters."""
     name = unicodedata.normalize("NFC", filename.replace("\\", "/").rsplit("/", 1)[-1])
+    # Format controls (bidi overrides, zero-width marks) make a name read as another one.
+    name = "".join(ch for ch in name if unicodedata.category(ch) != "Cf")
     name = _UNSAFE.sub("_", _CONTROL.sub("", name)).strip(" .")
     if len(name) > MAX_NAME:
         stem, dot, ext = name.rpartition(".")

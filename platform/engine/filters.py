@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from flowdeck.engine.errors import ValueRefused
-from flowdeck.engine.fieldtypes import FIELD_TYPES, is_many, operators_for, resolve_date, resolve_datetime
+from flowdeck.engine.fieldtypes import FIELD_TYPES, MomentOutOfRange, is_many, operators_for, resolve_date, resolve_datetime
 from flowdeck.engine.messages import M, Message
 from flowdeck.engine.schema.model import Field, Workflow
 
@@ -94,6 +94,10 @@ def _check_one(key: str, op: str, item: Any, field: Field | None, workflow: Work
             raise FilterError(M("“contains” on %(kind)s needs text", kind=field.value_type))
         elif field is None and vtype in ("user", "integer"):
             int(item)
+    except MomentOutOfRange:
+        raise FilterError(
+            M("%(value)s does not fit this field: %(detail)s", value=repr(item), detail=M("must be a date and time from year 1 to 9999"))
+        ) from None
     except (ValueRefused, ValueError, TypeError) as exc:
         detail = exc.message if isinstance(exc, ValueRefused) else _not_a(vtype)
         raise FilterError(M("%(value)s does not fit this field: %(detail)s", value=repr(item), detail=detail)) from None

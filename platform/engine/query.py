@@ -24,6 +24,7 @@ from flowdeck.engine.records import Errors, load_links, no_field
 from flowdeck.engine.schema.loader import SYSTEM_FIELD_TYPES
 from flowdeck.engine.schema.model import Entity
 from flowdeck.engine.storage.tables import EntityTables
+from flowdeck.engine.textinput import search_text
 
 MAX_PAGE_SIZE = 500
 SYSTEM_SORTABLE = ("id", "state", "created_at", "updated_at", "created_by", "updated_by")
@@ -144,7 +145,7 @@ def _like(column: sa.ColumnElement[Any], text: str) -> sa.ColumnElement[bool]:
 
 def where_clause(et: EntityTables, conditions: Sequence[Condition], search: str | None, context: Context) -> sa.ColumnElement[bool]:
     clauses = [_clause(et, c, context) for c in conditions]
-    text = (search or "").strip()
+    text = search_text(search)
     if text:
         for word in text.split()[:5]:
             matches = [_like(et.table.c[key], word) for key in et.entity.search if key in et.table.c]

@@ -6,6 +6,7 @@ so one refusal names them all (`RecordInvalid`)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
@@ -90,6 +91,7 @@ def check_record(
                     ):
                         errors.setdefault(where, []).append(M("is required"))
     _check_targets(conn, et, values, changed, errors)
+    _check_row_targets(conn, et, values, changed, errors)
     _check_unique(conn, et, values, record_id, changed, errors)
     if entity.tree and record_id is not None and entity.tree in changed:
         _check_tree(conn, et, record_id, values.get(entity.tree), errors)
@@ -106,10 +108,10 @@ def _targets(fld: Field, et: EntityTables) -> sa.Table:
     return et.table.metadata.tables[table_name(et.entity.app, fld.to)]
 
 
-def _select_targets(fld: Field, et: EntityTables) -> sa.Select[Any]:
+def _select_targets(fld: Field, et: EntityTables, *, active_only: bool = True) -> sa.Select[Any]:
     target = _targets(fld, et)
     query = sa.select(target.c.id).where(target.c.id.in_(sa.bindparam("ids", expanding=True)))
-    return query.where(target.c.is_active.is_(True)) if fld.type == "user" else query
+    return query.where(target.c.is_active.is_(True)) if fld.type == "user" and active_only else query
 
 
 def _check_targets(conn: Connection, et: EntityTables, values: Mapping[str, Any], changed: set[str], errors: Errors) -> None:
@@ -128,9 +130,30 @@ def _check_targets(conn: Connection, et: EntityTables, values: Mapping[str, Any]
             errors.setdefault(fld.key, []).append(_missing_targets(fld, missing))
 
 
-def _missing_targets(fld: Field, ids: list[int]) -> Message:
+def _check_row_targets(conn: Connection, et: EntityTables, values: Mapping[str, Any], changed: set[str], errors: Errors) -> None:
+    """Users, references and files in line items must exist, as the database insists. A
+    user who has left may stay on rows written before: only their existence is checked."""
+    for fld in et.entity.fields:
+        if not fld.is_table or fld.key not in changed:
+            continue
+        rows = values.get(fld.key) or []
+        for child in fld.fields:
+            if child.type not in ("user", "reference", "attachment"):
+                continue
+            ids = sorted({row[child.key] for row in rows if isinstance(row.get(child.key), int)})
+            if not ids:
+                continue
+            query = et.statement(("row targets", fld.key, child.key), partial(_select_targets, child, et, active_only=False))
+            found = {row[0] for row in conn.execute(query, {"ids": ids})}
+            for index, row in enumerate(rows):
+                where = f"{fld.key}[{index}].{child.key}"
+                if isinstance(row.get(child.key), int) and row[child.key] not in found and where not in errors:
+                    errors[where] = [_missing_targets(child, [row[child.key]], active=False)]
+
+
+def _missing_targets(fld: Field, ids: list[int], *, active: bool = True) -> Message:
     if fld.type == "user":
-        return M("no active user with id %(ids)s", ids=ids)
+        return M("no active user with id %(ids)s", ids=ids) if active else M("no user with id %(ids)s", ids=ids)
     if fld.type == "attachment":
         return M("no file with id %(ids)s", ids=ids)
     return M("no %(entity_key)s record with id %(ids)s", entity_key=fld.to, ids=ids)

@@ -17,6 +17,7 @@ from flowdeck.engine import models, sessions
 from flowdeck.engine.errors import NotFound, RecordInvalid
 from flowdeck.engine.messages import M
 from flowdeck.engine.permissions import Actor
+from flowdeck.engine.textinput import search_text
 
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,59}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -321,7 +322,7 @@ class DirectoryPage:
 
 def _directory_filter(text: str) -> sa.ColumnElement[bool]:
     u = models.users
-    text = text.strip().lower()
+    text = search_text(text).lower()
     if not text:
         return sa.true()
     return sa.or_(

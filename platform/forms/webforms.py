@@ -359,7 +359,10 @@ def _to_utc(text: Any, zone: ZoneInfo) -> Any:
         return text
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)
-    return moment.astimezone(dt.UTC).isoformat()
+    try:
+        return moment.astimezone(dt.UTC).isoformat()
+    except OverflowError:  # out of range in UTC: the engine refuses it with the offset kept
+        return moment.isoformat()
 
 
 def error_key(name: str, positions: Mapping[str, Mapping[int, int]]) -> str:

@@ -52,15 +52,18 @@ def _filters() -> tuple[audit.Filters, dict[str, str]]:
         "to": until.isoformat() if until else "",
     }
 
-    def moment(day: dt.date | None) -> dt.datetime | None:
-        return dt.datetime.combine(day, dt.time(), tzinfo=zone).astimezone(dt.UTC) if day else None
+    def moment(day: dt.date | None, days: int = 0) -> dt.datetime | None:
+        try:
+            return (dt.datetime.combine(day, dt.time(), tzinfo=zone) + dt.timedelta(days=days)).astimezone(dt.UTC) if day else None
+        except OverflowError:  # the first or last day of the calendar: no bound
+            return None
 
     filters = audit.Filters(
         action=shown["action"],
         who=shown["who"],
         text=shown["q"],
         since=moment(since),
-        until=moment(until + dt.timedelta(days=1) if until else None),
+        until=moment(until, days=1),
     )
     return filters, shown
 

@@ -34,6 +34,7 @@ from flowdeck.engine import accounts, approvals, audit, sessions, users
 from flowdeck.engine.messages import M
 from flowdeck.engine.permissions import Actor
 from flowdeck.engine.registry import Registry
+from flowdeck.engine.textinput import has_controls
 from flowdeck.views.i18n import LANGUAGES
 from flowdeck.views.lifecycle import REQUEST_CACHES, is_htmx
 from flowdeck.views.security import remember_browser, signin_failed, signin_verdict
@@ -275,6 +276,8 @@ def login() -> Response:
         return _login_page(None)
     username = request.form.get("username", "")
     password = request.form.get("password", "")
+    if has_controls(username):  # no account has one, and PostgreSQL cannot even compare a NUL
+        return _login_page(_("A username has no control characters."), 422)
     verdict = signin_verdict(username)
     if not verdict.allowed:
         return _too_many_attempts(verdict.retry_after)

@@ -358,7 +358,8 @@ def _parse_contents(info: BundleInfo, contents: Mapping[str, bytes]) -> None:
             info.problems.append(M("%(entry)s: the app has no entity %(entity)s", entry=name, entity=repr(entity)))
             continue
         lines: list[dict[str, Any]] = []
-        for number, text in enumerate(contents[name].decode("utf-8", errors="replace").splitlines(), start=1):
+        # "\n" only, as export writes them: a text may hold U+2028, U+2029 or U+0085 as it is.
+        for number, text in enumerate(contents[name].decode("utf-8", errors="replace").split("\n"), start=1):
             if not text.strip():
                 continue
             try:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 
 from flowdeck.engine import files, history, models
 from flowdeck.engine.bundles.errors import BundleInvalid, at
@@ -62,7 +62,7 @@ class RecordLoader:
             self.counters()
         except _BadRecord as exc:
             raise BundleInvalid([at(self.where, exc.message)]) from None
-        except IntegrityError as exc:
+        except (IntegrityError, DataError) as exc:
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
             raise BundleInvalid([at(self.where, M("the database refused the record (%(reason)s)", reason=reason))]) from None
         return counts
@@ -212,6 +212,8 @@ class RecordLoader:
                 return resolve_datetime(raw) if isinstance(raw, str) else _fail(M("%(field)s must be a date and time", field=where))
             if not isinstance(raw, str):
                 raise _BadRecord(M("%(field)s must be text", field=where))
+            if "\x00" in raw:  # SQLite kept it; PostgreSQL cannot hold it, so neither takes it in
+                raise _BadRecord(M("%(field)s must not contain a NUL character", field=where))
             if fld.type in ("select", "multiselect") and fld.option(raw) is None:
                 options = list(fld.option_keys())
                 raise _BadRecord(

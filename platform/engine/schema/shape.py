@@ -8,7 +8,9 @@ JSON path of the offending value (`entities.task.fields.due.type: unknown field 
 from __future__ import annotations
 
 import json
+import math
 import re
+import sys
 from collections.abc import Iterator, Sequence
 from functools import cache
 from pathlib import Path
@@ -68,14 +70,54 @@ def _pairs(pairs: list[tuple[str, Any]]) -> _DuplicateTracking:
     return obj
 
 
+class _LongNumber:
+    """A JSON integer with more digits than Python turns into an int (`sys.int_info`); kept
+    as its digit count so the problem can name its place."""
+
+    def __init__(self, digits: int) -> None:
+        self.digits = digits
+
+
+def _max_digits() -> int:
+    return sys.get_int_max_str_digits() or sys.int_info.default_max_str_digits
+
+
+def _parse_int(text: str) -> int | _LongNumber:
+    digits = len(text.lstrip("-"))
+    return _LongNumber(digits) if digits > _max_digits() else int(text)
+
+
+# Lone surrogates are not characters (UTF-8 cannot write them); PostgreSQL's JSON cannot hold NUL.
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+
+
+_LONG = "a number of %(digits)s digits is too long"
+_NOT_A_CHARACTER = "holds %(code)s, which is not a character that can be stored"
+_UNUSABLE = (_LONG, _NOT_A_CHARACTER)
+
+
+def _unstorable(text: str, path: list[str | int], problems: list[SchemaProblem]) -> None:
+    found = _UNSTORABLE.search(text)
+    if found:
+        code = f"U+{ord(found.group()):04X}"
+        problems.append(SchemaProblem(format_path(path), M("holds %(code)s, which is not a character that can be stored", code=code)))
+
+
 def _walk(value: Any, path: list[str | int], depth: int, problems: list[SchemaProblem]) -> None:
     if depth > MAX_DEPTH:
         problems.append(SchemaProblem(format_path(path), M("nested too deeply (more than %(max)s levels)", max=MAX_DEPTH)))
         return
-    if isinstance(value, dict):
+    if isinstance(value, _LongNumber) or (isinstance(value, int) and value.bit_length() > _max_digits() * math.log2(10)):
+        digits = value.digits if isinstance(value, _LongNumber) else int(value.bit_length() * math.log10(2)) + 1
+        problems.append(SchemaProblem(format_path(path), M("a number of %(digits)s digits is too long", digits=digits)))
+    elif isinstance(value, str):
+        _unstorable(value, path, problems)
+    elif isinstance(value, dict):
         for key in getattr(value, "duplicates", []):
             problems.append(SchemaProblem(format_path([*path, key]), M("duplicate key: it appears more than once in this object")))
         for key, item in value.items():
+            if isinstance(key, str):
+                _unstorable(key, [*path, key], problems)
             _walk(item, [*path, key], depth + 1, problems)
     elif isinstance(value, list):
         for index, item in enumerate(value):
@@ -96,7 +138,7 @@ def parse_document(text: str | bytes) -> tuple[Any, list[SchemaProblem]]:
     if len(text.encode("utf-8")) > MAX_DOCUMENT_BYTES:
         return None, [SchemaProblem("", M("document too large (limit %(max)s bytes)", max=MAX_DOCUMENT_BYTES))]
     try:
-        document = json.loads(text, object_pairs_hook=_pairs)
+        document = json.loads(text, object_pairs_hook=_pairs, parse_int=_parse_int)
     except json.JSONDecodeError as exc:
         said = M(
             "not valid JSON: %(detail)s at line %(line)s, column %(column)s", detail=_json_error(exc.msg), line=exc.lineno, column=exc.colno
@@ -106,6 +148,8 @@ def parse_document(text: str | bytes) -> tuple[Any, list[SchemaProblem]]:
         return None, [SchemaProblem("", M("nested too deeply (more than %(max)s levels)", max=MAX_DEPTH))]
     problems: list[SchemaProblem] = []
     _walk(document, [], 0, problems)
+    if any(isinstance(p.message, Message) and p.message.msgid in _UNUSABLE for p in problems):
+        return None, problems  # nothing may show or keep such a value: only the text is there
     return document, problems
 
 
