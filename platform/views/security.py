@@ -60,11 +60,17 @@ def init_app(app: Flask) -> None:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops)  # type: ignore[method-assign]
     app.extensions["flowdeck_signin"] = _signin_store(app)
     app.before_request(_note_client_address)
+    app.teardown_request(_forget_client_address)
     app.after_request(_headers)
 
 
 def _note_client_address() -> None:
     audit.set_client_address(request.remote_addr)
+
+
+def _forget_client_address(error: BaseException | None = None) -> None:
+    """A worker thread serves the next request (or a test) with no address left over."""
+    audit.set_client_address(None)
 
 
 def _signin_store(app: Flask) -> signin_limits.FailureStore:
