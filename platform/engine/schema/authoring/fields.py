@@ -36,6 +36,7 @@ from flowdeck.engine.schema.authoring.common import (
 )
 from flowdeck.engine.schema.authoring.options import parse_options
 from flowdeck.engine.schema.authoring.views import typed_view
+from flowdeck.engine.viewtypes import BOARD
 
 
 def add_field(
@@ -84,7 +85,7 @@ def add_field(
             raise EditRefused(M("There is no such section."))
         sections[section]["fields"] = [*(sections[section].get("fields") or []), key]
     for view_key in boards:
-        view = typed_view(target, view_key, "board")
+        view = typed_view(target, view_key, BOARD)
         card = list(view.get("card") or [])
         if key not in card:
             view["card"] = [*card, key]
