@@ -33,9 +33,10 @@ class ViewType:
     """How one view type behaves everywhere.
 
     `keys` are the document keys the type owns besides `COMMON_KEYS`, in the order their
-    problems are reported; `column_keys` the ones among them that name columns (checked
-    like sort keys). `elsewhere` is the problem a view of another type gets for using one
-    of `keys`. `check` checks the type's own keys of a spec; `options` turns them into
+    problems are reported; `column_keys` the ones among them that list columns (checked
+    like sort keys), `field_keys` the ones naming one field (both follow a renamed or
+    removed field in the builder). `elsewhere` is the problem a view of another type gets
+    for using one of `keys`. `check` checks the type's own keys of a spec; `options` turns them into
     `View` arguments. `index_keys` is the order the type's page reads records in, as
     (column, descending) pairs ahead of `id`, for one composite index per view (empty: no
     index). `grouped_by` is the field the page groups records by (None: not grouped).
@@ -45,6 +46,7 @@ class ViewType:
     name: str
     keys: tuple[str, ...]
     column_keys: tuple[str, ...]
+    field_keys: tuple[str, ...]
     elsewhere: Message
     check: Callable[[Problem, Path, Mapping[str, Any], Mapping[str, Field], Workflow | None, Mapping[str, str]], None]
     options: Callable[[Mapping[str, Any]], dict[str, Any]]
@@ -163,6 +165,7 @@ LIST = ViewType(
     name="list",
     keys=("columns",),
     column_keys=("columns",),
+    field_keys=(),
     elsewhere=M("applies only to list views (a board shows “card” fields)"),
     check=_no_checks,
     options=_list_options,
@@ -175,6 +178,7 @@ BOARD = ViewType(
     name="board",
     keys=("group_by", "card", "swimlanes", "wip", "collapsed"),
     column_keys=("card",),
+    field_keys=("group_by", "swimlanes"),
     elsewhere=M("applies only to board views"),
     check=_board_check,
     options=_board_options,
@@ -185,6 +189,12 @@ BOARD = ViewType(
 
 VIEW_TYPES: dict[str, ViewType] = {t.name: t for t in (LIST, BOARD)}
 """Every view type by name, in the order the meta-schema lists them."""
+
+
+COLUMN_KEYS = tuple(key for kind in VIEW_TYPES.values() for key in kind.column_keys)
+"""The view keys, of any type, that list columns (a renamed or removed field follows)."""
+FIELD_KEYS = tuple(key for kind in VIEW_TYPES.values() for key in kind.field_keys)
+"""The view keys, of any type, that name one field."""
 
 
 def view_type(view: View) -> ViewType:

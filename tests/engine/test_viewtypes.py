@@ -40,7 +40,8 @@ def test_every_view_key_of_the_meta_schema_has_one_owner():
     assert set(COMMON_KEYS) | set(owned) == allowed
     assert not set(COMMON_KEYS) & set(owned)
     for kind in VIEW_TYPES.values():
-        assert set(kind.column_keys) <= set(kind.keys)
+        assert set(kind.column_keys) <= set(kind.keys) and set(kind.field_keys) <= set(kind.keys)
+        assert not set(kind.column_keys) & set(kind.field_keys)
 
 
 def test_an_unknown_view_type_lists_the_registered_ones():
