@@ -115,3 +115,15 @@ def test_every_view_type_refuses_with_a_message():
     for kind in VIEW_TYPES.values():
         refused = kind.missing("ghost")
         assert isinstance(refused, Message) and refused.params == {"key": "ghost"}
+
+
+def test_a_renamed_or_removed_field_follows_every_view_key_naming_it():
+    """Do the column and field keys of every view type follow a renamed field, and a removed one leave them?"""
+    document = _with_view({"type": "list", "columns": ["title", "owner"], "sort": ["-owner"]})
+    document["entities"]["task"]["views"].update(board_app()["entities"]["task"]["views"])
+    renamed = authoring.rename_field(document, entity="task", field="priority", new_key="urgency")["entities"]["task"]["views"]
+    assert renamed["priorities"]["group_by"] == "urgency" and renamed["lanes"]["card"] == ["urgency"]
+    renamed = authoring.rename_field(document, entity="task", field="owner", new_key="lead")["entities"]["task"]["views"]
+    assert renamed["lanes"]["swimlanes"] == "lead" and renamed["probe"]["columns"] == ["title", "lead"]
+    removed = authoring.remove_field(document, entity="task", field="owner")["entities"]["task"]["views"]
+    assert "swimlanes" not in removed["lanes"] and removed["probe"]["columns"] == ["title"] and removed["priorities"]["card"] == []
