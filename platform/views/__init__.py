@@ -23,11 +23,13 @@ from flowdeck.views import (
     org,
     records,
     security,
+    view_pages,  # noqa: F401 - its routes (showing a view of any type) join the lists blueprint
 )
 from flowdeck.views.schema_admin import bp as schema_admin_bp
 
 
 def register_blueprints(app: Flask) -> None:
+    """Every blueprint (`view_pages` adds the view routes to the `lists` blueprint)."""
     security.init_app(app)
     assets.init_app(app)
     i18n.init_app(app)

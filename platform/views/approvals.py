@@ -22,11 +22,11 @@ from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from flowdeck.engine import approvals, notifications
-from flowdeck.engine.boards import group_key
 from flowdeck.engine.errors import Forbidden, RecordInvalid, TransitionRefused
 from flowdeck.engine.permissions import Actor
 from flowdeck.engine.schema.model import Entity
 from flowdeck.engine.storage.tables import EntityTables
+from flowdeck.engine.viewtypes import groups_by_state
 from flowdeck.views.approval_cards import CardMarks, card_marks
 from flowdeck.views.approval_panel import Panel, record_panel, snapshot_lines, status_words
 from flowdeck.views.auth import login_required, require_actor
@@ -198,7 +198,7 @@ def _board_columns(et: EntityTables, before: str | None, outcome: approvals.Outc
     """The columns a board must redraw after a decision on one of its cards (the card's
     own column is added by the board itself)."""
     view = et.entity.view(request.form.get("board", ""))
-    if view is None or view.type != "board" or group_key(view) != "state":
+    if not groups_by_state(view):
         return []
     after = outcome.record.state if outcome.record is not None else None
     return [s for s in dict.fromkeys([before, after]) if s]

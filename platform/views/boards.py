@@ -34,6 +34,7 @@ from flowdeck.engine.permissions import Actor, can, hidden_everywhere
 from flowdeck.engine.schema.loader import SYSTEM_FIELD_TYPES
 from flowdeck.engine.schema.model import Field, Label, View
 from flowdeck.engine.storage.tables import EntityTables
+from flowdeck.engine.viewtypes import BOARD, view_type
 from flowdeck.views import approvals as approval_views
 from flowdeck.views import listquery
 from flowdeck.views.auth import login_required, require_actor
@@ -120,7 +121,7 @@ def _int(raw: str | None, default: int | None) -> int | None:
 def board_view(et: EntityTables, key: str | None) -> View:
     """The entity's board view named `key`, or NotFound (404)."""
     view = et.entity.view(key or "")
-    if view is None or view.type != "board":
+    if view is None or view_type(view) is not BOARD:
         raise NotFound(_('%(items)s have no board "%(key)s"', items=tr(et.entity.plural), key=key))
     return view
 

@@ -56,6 +56,7 @@ from flowdeck.engine.messages import M
 from flowdeck.engine.query import MAX_PAGE_SIZE, SYSTEM_SORTABLE, Query
 from flowdeck.engine.schema.loader import SYSTEM_FIELD_TYPES
 from flowdeck.engine.schema.model import Entity, Field, Label, View, humanize
+from flowdeck.engine.viewtypes import LIST
 from flowdeck.views.i18n import gettext as _
 from flowdeck.views.i18n import say, tr
 
@@ -239,7 +240,7 @@ def default_view(entity: Entity) -> View:
     """The list shown for an entity without views: title, state and the first few fields."""
     extra = [f.key for f in entity.fields if f.key != entity.title and not f.is_table and f.type != "markdown"]
     columns = [entity.title, *(["state"] if entity.workflow is not None else []), *extra[:GENERATED_EXTRA_FIELDS]]
-    return View(key="", type="list", label=entity.plural, sort=("-id",), columns=tuple(columns))
+    return View(key="", type=LIST.name, label=entity.plural, sort=("-id",), columns=tuple(columns))
 
 
 def view_columns(entity: Entity, view: View) -> tuple[str, ...]:

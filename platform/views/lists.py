@@ -8,6 +8,7 @@ cells refer to (users, referenced titles, files), the user list for the filter b
 saved views. Cells are built in Python with `display.show` and joined per row, so the
 template loops over rows, not cells. Sorting, paging and filtering swap only the results
 block over htmx; the server answers with the canonical URL to push (`HX-Push-Url`).
+The routes showing a view of any type are in `views.view_pages` (list views come here).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from flowdeck.engine.permissions import Actor, can, hidden_by_state, hidden_ever
 from flowdeck.engine.query import Page, query_records, query_up_to
 from flowdeck.engine.schema.model import Entity, Field, Label, View
 from flowdeck.engine.storage.tables import EntityTables
-from flowdeck.views import audit_log, boards, listbar, listquery
+from flowdeck.views import audit_log, listbar, listquery
 from flowdeck.views.auth import login_required, require_actor
 from flowdeck.views.display import DisplayContext, badge, build_context, show
 from flowdeck.views.home import nav_apps
@@ -62,24 +63,6 @@ _UNLINKABLE_TITLES = frozenset({"url", "email", "reference", "attachment"})
 # -- routes -------------------------------------------------------------------------------
 
 
-@bp.get("/a/<app>/<entity>/", strict_slashes=False)
-@login_required
-def entity_index(app: str, entity: str) -> BaseResponse:
-    """The entity's first view, or a generated list when its document defines none."""
-    actor = require_actor()
-    et = entity_tables(app, entity, actor)
-    view = et.entity.views[0] if et.entity.views else listquery.default_view(et.entity)
-    return _show_view(et, view, actor)
-
-
-@bp.get("/a/<app>/<entity>/v/<view>")
-@login_required
-def view(app: str, entity: str, view: str) -> BaseResponse:
-    actor = require_actor()
-    et = entity_tables(app, entity, actor)
-    return _show_view(et, _schema_view(et.entity, view), actor)
-
-
 @bp.get("/a/<app>/<entity>/export.csv")
 @login_required
 def export_csv(app: str, entity: str) -> BaseResponse:
@@ -88,7 +71,7 @@ def export_csv(app: str, entity: str) -> BaseResponse:
     actor = require_actor()
     et = entity_tables(app, entity, actor)
     key = request.args.get("view", "")
-    view = _schema_view(et.entity, key) if key else listquery.default_view(et.entity)
+    view = schema_view(et.entity, key) if key else listquery.default_view(et.entity)
     args, _problems = listquery.parse_args(request.args.items(multi=True))
     spec = listquery.resolve(et.entity, view, args, hidden=hidden_everywhere(et.entity, actor), tz=get_timezone())
     rows, total, ctx = engine().db.read(lambda conn: _export_rows(conn, et, spec, actor))
@@ -116,7 +99,7 @@ def save_view(app: str, entity: str) -> BaseResponse:
     actor = require_actor()
     et = entity_tables(app, entity, actor)
     key = request.form.get("view", "")
-    view = _schema_view(et.entity, key) if key else listquery.default_view(et.entity)
+    view = schema_view(et.entity, key) if key else listquery.default_view(et.entity)
     pairs = parse_qsl(request.form.get("query", "")[: saved_views.MAX_QUERY], keep_blank_values=True)
     args, _problems = listquery.parse_args(pairs)
     spec = listquery.resolve(et.entity, view, args, hidden=hidden_everywhere(et.entity, actor), tz=get_timezone())
@@ -126,7 +109,7 @@ def save_view(app: str, entity: str) -> BaseResponse:
         saved = engine().db.run(lambda conn: saved_views.save_view(conn, app, entity, name, view=view.key, query=query, actor=actor))
     except RecordInvalid as exc:
         message = "; ".join(said for messages in say_errors(exc.errors).values() for said in messages)
-        response = _render_list(et, view, actor, pairs, _base_url(et.entity, view.key), save_error=message, save_name=name)
+        response = render_list(et, view, actor, pairs, _base_url(et.entity, view.key), save_error=message, save_name=name)
         response.status_code = 422
         return response
     return redirect(_saved_url(et.entity, saved), 303)
@@ -148,17 +131,12 @@ def delete_view(app: str, entity: str, saved_id: int) -> BaseResponse:
 # -- the list page ------------------------------------------------------------------------
 
 
-def _schema_view(entity: Entity, key: str) -> View:
+def schema_view(entity: Entity, key: str) -> View:
+    """The view `key` of the entity, whatever its type, or NotFound (404)."""
     found = entity.view(key)
     if found is None:
         raise NotFound(_('%(items)s have no view "%(key)s"', items=tr(entity.plural), key=key))
     return found
-
-
-def _show_view(et: EntityTables, view: View, actor: Actor) -> BaseResponse:
-    if view.type == "board":
-        return boards.render_board(et, view, actor)
-    return _render_list(et, view, actor, request.args.items(multi=True), request.path)
 
 
 @dataclass(frozen=True)
@@ -195,7 +173,7 @@ def _problems(entity: Entity, errors: Mapping[str, Sequence[Message | str]]) -> 
     return "; ".join(parts)
 
 
-def _render_list(
+def render_list(
     et: EntityTables,
     view: View,
     actor: Actor,

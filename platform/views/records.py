@@ -30,6 +30,7 @@ from flowdeck.engine.permissions import Actor, can, can_transition, require
 from flowdeck.engine.query import lookup_query, query_records
 from flowdeck.engine.schema.model import View
 from flowdeck.engine.storage.tables import EntityTables
+from flowdeck.engine.viewtypes import groups_by_state
 from flowdeck.forms import webforms
 from flowdeck.views import record_forms
 from flowdeck.views.auth import login_required, require_actor
@@ -425,7 +426,7 @@ def transition(app: str, entity: str, record_id: int) -> Response:
 def _board_of(et: EntityTables, key: str) -> View | None:
     """The state board (`board=<view key>`) a move came from, else None."""
     view = et.entity.view(key.strip()) if key.strip() else None
-    return view if view is not None and view.type == "board" and boards.group_key(view) == "state" else None
+    return view if groups_by_state(view) else None
 
 
 def _refused(et: EntityTables, actor: Actor, record: records.Record, key: str, form: webforms.FormInput, exc: Exception) -> Response:

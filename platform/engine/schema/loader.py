@@ -29,8 +29,9 @@ from flowdeck.engine.schema.checks import (
 from flowdeck.engine.schema.fields import FieldChecks, formula_order
 from flowdeck.engine.schema.model import App, Entity, Label, Permissions, Role, Section, humanize
 from flowdeck.engine.schema.shape import check_shape, parse_document
-from flowdeck.engine.schema.views import SWIMLANE_TYPES, ViewChecks
+from flowdeck.engine.schema.views import ViewChecks
 from flowdeck.engine.schema.workflows import WorkflowChecks
+from flowdeck.engine.viewtypes import SWIMLANE_TYPES
 
 TITLE_TYPES = {"text", "autonumber", "email", "phone", "url", "select", "integer", "date"}
 

@@ -13,6 +13,8 @@ from flask_babel import gettext as _
 
 from flowdeck.engine.schema import authoring
 from flowdeck.views.i18n import lang
+from flowdeck.views.view_builder import BoardRow, ListRow, as_dict, text_of
+from flowdeck.views.view_pages import VIEW_PAGES
 
 
 def _shown(row: Any) -> str:
@@ -111,35 +113,6 @@ class TransitionRow:
 
 
 @dataclass(frozen=True)
-class Column:
-    value: str
-    label: str
-    max: str
-    enforce: str
-
-
-@dataclass(frozen=True)
-class BoardRow:
-    key: str
-    label: str
-    group_by: str
-    card: tuple[str, ...]
-    swimlanes: str
-    columns: tuple[Column, ...]
-
-
-@dataclass(frozen=True)
-class ListRow:
-    key: str
-    label: str
-    en: str
-    zh: str
-    columns: tuple[str, ...]
-    sort_by: str
-    descending: bool
-
-
-@dataclass(frozen=True)
 class SectionRow:
     index: int
     name: str
@@ -177,31 +150,27 @@ class BuilderModel:
     def field_choices(self) -> list[tuple[str, str]]:
         return [(f.key, f.name) for f in self.fields]
 
-
-def _text_of(label: Any, fallback: str) -> str:
-    en, zh = authoring.label_texts(label)
-    return (zh or en or fallback) if lang() == "zh" else (en or zh or fallback)
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
+    @property
+    def view_builders(self) -> tuple[str, ...]:
+        """The builder section template of each view type, in registry order."""
+        return tuple(page.builder for page in VIEW_PAGES.values())
 
 
 def builder_model(document: Mapping[str, Any] | None, entity: str | None) -> BuilderModel:
-    doc = _dict(document)
-    entities = [(k, _text_of(_dict(v).get("label"), k)) for k, v in _dict(doc.get("entities")).items()]
+    doc = as_dict(document)
+    entities = [(k, text_of(as_dict(v).get("label"), k)) for k, v in as_dict(doc.get("entities")).items()]
     keys = [k for k, _label in entities]
     chosen = entity if entity in keys else (keys[0] if keys else None)
     model = BuilderModel(entities=entities, entity=chosen)
-    model.roles = [(k, _text_of(_dict(v).get("label"), k)) for k, v in _dict(doc.get("roles")).items()]
+    model.roles = [(k, text_of(as_dict(v).get("label"), k)) for k, v in as_dict(doc.get("roles")).items()]
     if chosen is None:
         return model
-    spec = _dict(_dict(doc.get("entities")).get(chosen))
-    fields = _dict(spec.get("fields"))
+    spec = as_dict(as_dict(doc.get("entities")).get(chosen))
+    fields = as_dict(spec.get("fields"))
     section_of: dict[str, str] = {}
     for index, section in enumerate(spec.get("sections") or []):
         if isinstance(section, dict):
-            name = _text_of(section.get("label"), _("Section %(n)d", n=index + 1))
+            name = text_of(section.get("label"), _("Section %(n)d", n=index + 1))
             model.sections.append((index, name))
             sen, szh = authoring.label_texts(section.get("label"))
             listed = tuple(str(k) for k in section.get("fields") or [] if isinstance(k, str))
@@ -210,7 +179,7 @@ def builder_model(document: Mapping[str, Any] | None, entity: str | None) -> Bui
                 section_of.setdefault(str(key), name)
     title = spec.get("title") or next(iter(fields), None)
     for key, raw in fields.items():
-        f = _dict(raw)
+        f = as_dict(raw)
         en, zh = authoring.label_texts(f.get("label"))
         options = []
         for option in f.get("options") or []:
@@ -239,7 +208,7 @@ def builder_model(document: Mapping[str, Any] | None, entity: str | None) -> Bui
                 authoring.takes_options(f),
             )
         )
-        label = _text_of(f.get("label"), key)
+        label = text_of(f.get("label"), key)
         if kind == "select" and not f.get("many"):
             model.group_choices.append((key, label))
         if kind in ("select", "user", "reference", "boolean") and not f.get("many"):
@@ -250,15 +219,15 @@ def builder_model(document: Mapping[str, Any] | None, entity: str | None) -> Bui
     model.has_workflow = isinstance(workflow, dict)
     if isinstance(workflow, dict):
         model.group_choices.insert(0, ("state", _("State")))
-        for key, raw in _dict(workflow.get("states")).items():
-            s = _dict(raw)
+        for key, raw in as_dict(workflow.get("states")).items():
+            s = as_dict(raw)
             en, zh = authoring.label_texts(s.get("label"))
             model.states.append(StateRow(key, en, zh, str(s.get("category", "")), str(s.get("color") or "")))
         for raw in workflow.get("transitions") or []:
-            t = _dict(raw)
+            t = as_dict(raw)
             source = t.get("from")
             sources = tuple(source) if isinstance(source, list) else (str(source),) if source else ()
-            steps = tuple(_step_row(s) for s in _dict(t.get("approval")).get("steps") or [] if isinstance(s, dict))
+            steps = tuple(_step_row(s) for s in as_dict(t.get("approval")).get("steps") or [] if isinstance(s, dict))
             en, zh = authoring.label_texts(t.get("label"))
             roles = t.get("roles")
             comment = t.get("comment") if t.get("comment") in authoring.COMMENTS else "none"
@@ -284,33 +253,11 @@ def builder_model(document: Mapping[str, Any] | None, entity: str | None) -> Bui
         ("updated_at", _("Updated")),
         ("updated_by", _("Updated by")),
     ]
-    for key, raw in _dict(spec.get("views")).items():
-        v = _dict(raw)
-        if v.get("type") == "list":
-            sort = [k for k in v.get("sort") or [] if isinstance(k, str)]
-            first = sort[0] if sort else ""
-            en, zh = authoring.label_texts(v.get("label"))
-            listed = tuple(str(c) for c in v.get("columns") or [] if isinstance(c, str))
-            model.lists.append(ListRow(key, _text_of(v.get("label"), key), en, zh, listed, first.lstrip("-"), first.startswith("-")))
-            continue
-        if v.get("type") != "board":
-            continue
-        group = str(v.get("group_by", ""))
-        wip = _dict(v.get("wip"))
-        if group == "state":
-            values = [(s.key, _text_of({"en": s.en, "zh": s.zh} if s.en or s.zh else None, s.key)) for s in model.states]
-        else:
-            group_field = next((f for f in model.fields if f.key == group), None)
-            values = [
-                (o.key, _text_of({"en": o.en, "zh": o.zh} if o.en or o.zh else None, o.key))
-                for o in (group_field.options if group_field else ())
-            ]
-        columns = tuple(
-            Column(value, name, str(_dict(wip.get(value)).get("max", "")), str(_dict(wip.get(value)).get("enforce", "warn")))
-            for value, name in values
-        )
-        card = tuple(str(c) for c in v.get("card") or [])
-        model.boards.append(BoardRow(key, _text_of(v.get("label"), key), group, card, str(v.get("swimlanes") or ""), columns))
+    for key, raw in as_dict(spec.get("views")).items():
+        v = as_dict(raw)
+        page = VIEW_PAGES.get(str(v.get("type")))
+        if page is not None:
+            page.read(model, key, v)
     return model
 
 

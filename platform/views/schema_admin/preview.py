@@ -32,6 +32,7 @@ from flowdeck.views.schema_admin.blueprint import bp
 from flowdeck.views.schema_admin.checking import check_text, summary
 from flowdeck.views.schema_admin.documents import current, posted_text
 from flowdeck.views.state import engine
+from flowdeck.views.view_pages import page_of
 
 
 def sample_value(fld: Field, actor: Actor, title: str | None = None) -> Any:
@@ -198,7 +199,7 @@ def preview(app: str) -> Response:
         tables = build_app_tables(loaded)
         entity = loaded.entity(request.form.get("entity") or "") or loaded.entities[0]
         et = tables.entities[entity.key]
-        boards_ = [v for v in entity.views if v.type == "board"]
+        boards_ = [v for v in entity.views if page_of(v).previewed]
         chosen = next((v for v in boards_ if v.key == request.form.get("view")), boards_[0] if boards_ else None)
         context.update(
             app_model=loaded,

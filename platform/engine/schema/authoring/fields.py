@@ -36,6 +36,7 @@ from flowdeck.engine.schema.authoring.common import (
 )
 from flowdeck.engine.schema.authoring.options import parse_options
 from flowdeck.engine.schema.authoring.views import typed_view
+from flowdeck.engine.viewtypes import BOARD, COLUMN_KEYS, FIELD_KEYS
 
 
 def add_field(
@@ -84,7 +85,7 @@ def add_field(
             raise EditRefused(M("There is no such section."))
         sections[section]["fields"] = [*(sections[section].get("fields") or []), key]
     for view_key in boards:
-        view = typed_view(target, view_key, "board")
+        view = typed_view(target, view_key, BOARD)
         card = list(view.get("card") or [])
         if key not in card:
             view["card"] = [*card, key]
@@ -132,12 +133,12 @@ def _rename_references(entity: dict[str, Any], old: str, new: str) -> None:
         if isinstance(section, dict) and "fields" in section:
             section["fields"] = renamed_in_list(section["fields"], old, new)
     for view in view_specs(entity):
-        for name in ("columns", "card"):
+        for name in COLUMN_KEYS:
             if name in view:
                 view[name] = renamed_in_list(view[name], old, new)
         if isinstance(view.get("sort"), list):
             view["sort"] = [f"-{new}" if s == f"-{old}" else new if s == old else s for s in view["sort"]]
-        for name in ("group_by", "swimlanes"):
+        for name in FIELD_KEYS:
             if view.get(name) == old:
                 view[name] = new
         if isinstance(view.get("filter"), dict) and old in view["filter"]:
@@ -213,15 +214,16 @@ def remove_field(document: Document, *, entity: str, field: str) -> Document:
                 section["fields"] = renamed_in_list(section["fields"], field, None)
         target["sections"] = [s for s in target["sections"] if not (isinstance(s, dict) and s.get("fields") == [])]
     for view in view_specs(target):
-        for name in ("columns", "card"):
+        for name in COLUMN_KEYS:
             if name in view:
                 view[name] = renamed_in_list(view[name], field, None)
         if view.get("columns") == []:
             del view["columns"]
         if isinstance(view.get("sort"), list):
             view["sort"] = [s for s in view["sort"] if s not in (field, f"-{field}")]
-        if view.get("swimlanes") == field:
-            del view["swimlanes"]
+        for name in FIELD_KEYS:  # a board grouped by the field was refused above: these are swimlanes
+            if view.get(name) == field:
+                del view[name]
         if isinstance(view.get("filter"), dict):
             view["filter"].pop(field, None)
     workflow = target.get("workflow")

@@ -25,26 +25,25 @@ from flowdeck.engine.schema.authoring.common import (
     views_of,
     with_members,
 )
+from flowdeck.engine.viewtypes import BOARD, LIST, ViewType
 
 
-def typed_view(entity: dict[str, Any], key: str, kind: str) -> dict[str, Any]:
-    """The view `key`, which must be of type `kind` ("board" or "list")."""
+def typed_view(entity: dict[str, Any], key: str, kind: ViewType) -> dict[str, Any]:
+    """The view `key`, which must be of type `kind`."""
     view = views_of(entity).get(key)
-    if not isinstance(view, dict) or view.get("type") != kind:
-        if kind == "board":
-            raise EditRefused(M('There is no board view "%(key)s".', key=key))
-        raise EditRefused(M('The entity has no list view "%(key)s".', key=key))
+    if not isinstance(view, dict) or view.get("type") != kind.name:
+        raise EditRefused(kind.missing(key))
     return view
 
 
-def _add_view(document: Document, entity: str, key: str, kind: str, label_en: str, label_zh: str, **members: Any) -> Document:
+def _add_view(document: Document, entity: str, key: str, kind: ViewType, label_en: str, label_zh: str, **members: Any) -> Document:
     """`document` with a new view of type `kind` under a new key; `members` as `with_members` takes them."""
     doc = copied(document)
     target = entity_spec(doc, entity)
     key = checked_key(key, M("view"))
     if key in views_of(target):
         raise EditRefused(M('The entity already has a view "%(key)s".', key=key))
-    views_of(target)[key] = with_members({"type": kind}, label=label_of(label_en, label_zh), **members)
+    views_of(target)[key] = with_members({"type": kind.name}, label=label_of(label_en, label_zh), **members)
     return doc
 
 
@@ -55,7 +54,7 @@ def _group_by(value: str) -> str:
 
 
 def add_board(document: Document, *, entity: str, key: str, label_en: str = "", label_zh: str = "", group_by: str = "") -> Document:
-    return _add_view(document, entity, key, "board", label_en, label_zh, group_by=_group_by(group_by))
+    return _add_view(document, entity, key, BOARD, label_en, label_zh, group_by=_group_by(group_by))
 
 
 def set_board(
@@ -73,7 +72,7 @@ def set_board(
     limit). A new grouping clears the limits and collapsed columns of the old columns."""
     doc = copied(document)
     target = entity_spec(doc, entity)
-    spec = typed_view(target, view, "board")
+    spec = typed_view(target, view, BOARD)
     _group_by(group_by)
     regrouped = group_by != spec.get("group_by")
     cards = kept_order(spec.get("card"), [c for c in card if c])
@@ -102,7 +101,7 @@ def set_board(
 def add_list(document: Document, *, entity: str, key: str, label_en: str = "", label_zh: str = "", columns: Iterable[str] = ()) -> Document:
     """A new list view showing `columns` (none ticked: every field)."""
     known = known_keys(entity_spec(document, entity), columns, SYSTEM_COLUMNS) or None
-    return _add_view(document, entity, key, "list", label_en, label_zh, columns=known)
+    return _add_view(document, entity, key, LIST, label_en, label_zh, columns=known)
 
 
 def set_list(
@@ -120,7 +119,7 @@ def set_list(
     and first sort key (the keys after it are kept while the first one stays)."""
     doc = copied(document)
     target = entity_spec(doc, entity)
-    spec = typed_view(target, view, "list")
+    spec = typed_view(target, view, LIST)
     ordered = kept_order(spec.get("columns"), known_keys(target, columns, SYSTEM_COLUMNS))
     sort_key = sort_by.strip()
     sort: list[str] | None = None
