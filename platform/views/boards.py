@@ -41,7 +41,7 @@ from flowdeck.views.display import DisplayContext, build_context, show
 from flowdeck.views.errors import error_response
 from flowdeck.views.i18n import gettext as _
 from flowdeck.views.i18n import say, tr
-from flowdeck.views.lifecycle import entity_tables, render
+from flowdeck.views.lifecycle import entity_tables, posted_version, render
 from flowdeck.views.state import engine
 
 bp = Blueprint("boards", __name__)
@@ -389,9 +389,7 @@ def move(app: str, entity: str, record_id: int) -> Response:
     if boards.find_column(et, view, token) is None:
         raise NotFound(_('the board has no column "%(value)s"', value=token))
     target = None if token == boards.NONE_TOKEN else token
-    version = _int(request.form.get("version"), None)
-    if version is None:
-        abort(400)
+    version = posted_version()
     params = BoardParams.parse(et, view, actor, MultiDict(parse_qsl(request.form.get("query", "")[:4000], keep_blank_values=True)))
 
     def work(conn: Connection) -> BoardPage:
