@@ -328,6 +328,23 @@ def test_html_script_and_htmx_payloads_are_shown_as_text(client, db, task, peopl
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in pages[0]
 
 
+def test_a_formula_that_gives_no_value_says_why_next_to_its_field(client, db, install, files_dir, people):
+    """Does the record page show next to an empty computed field why its formula gave nothing, in the reader's language?"""
+    doc = minimal_app()
+    doc["entities"]["task"]["fields"]["amount"] = {"type": "computed", "formula": "title", "result": "decimal"}
+    doc["entities"]["task"]["fields"]["ratio"] = {"type": "computed", "formula": "10 / estimate", "result": "decimal"}
+    et = install(doc).entity("demo", "task")
+    rec = create(db, et, people["lead"], title="abc", estimate="0")
+    signed_in(client, "lea")
+    html = text(client.get(url(rec.id)))
+    amount = html[html.index('data-field="amount"') :]
+    assert '<span class="formula-problem">the formula gave text, expected number</span>' in amount[: amount.index("</div>")]
+    ratio = html[html.index('data-field="ratio"') :]
+    assert '<span class="formula-problem">the formula failed: division by zero</span>' in ratio[: ratio.index("</div>")]
+    client.post("/prefs/lang", data={"csrf_token": csrf_token(client, "/"), "lang": "zh"})
+    assert "the formula gave text" not in text(client.get(url(rec.id)))
+
+
 # -- approvals ------------------------------------------------------------------------------------------------
 
 
