@@ -81,8 +81,11 @@ class BoardParams:
         pairs = [(k, v) for k, v in args.items(multi=True) if k not in BOARD_PARAMS]
         parsed, problems = listquery.parse_args(pairs)
         parsed = replace(parsed, sort=(), cols=(), per_page=None, page=1)
-        unfiltered = replace(view, filter={})
-        spec = listquery.resolve(et.entity, unfiltered, parsed, hidden=hidden_everywhere(et.entity, actor), tz=get_timezone())
+        unfiltered = replace(view, filter={}, sort=())
+        hidden = hidden_everywhere(et.entity, actor)
+        # the engine leaves the view's own filter and sort on hidden fields out; say so
+        _kept, notices = listquery.without_hidden(et.entity, view, hidden)
+        spec = listquery.resolve(et.entity, unfiltered, parsed, hidden=hidden, tz=get_timezone())
         limit = _int(args.get("limit"), None)
         return cls(
             conditions=dict(spec.query.filter),
@@ -90,7 +93,7 @@ class BoardParams:
             mine=args.get("mine") in ("1", "on", "true"),
             limit=None if limit is None else max(1, min(limit, boards.MAX_CARDS)),
             filter_query=listquery.to_query(spec.canonical),
-            messages=(*problems, *spec.messages),
+            messages=(*notices, *problems, *spec.messages),
         )
 
     @property
