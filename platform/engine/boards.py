@@ -101,7 +101,7 @@ def card_keys(et: EntityTables, view: View) -> list[str]:
 
 def _card_select(et: EntityTables, view: View) -> tuple[list[sa.ColumnElement[Any]], list[str]]:
     table = et.table
-    base = ["id", "version", group_key(view)]
+    base = ["id", "version", group_key(view), *(["state"] if "state" in table.c else [])]  # state: the fields hidden there
     stored = [k for k in card_keys(et, view) if k in table.c]
     many = [k for k in card_keys(et, view) if k in et.links]
     return [table.c[k] for k in dict.fromkeys([*base, *stored])], many

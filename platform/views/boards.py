@@ -30,7 +30,7 @@ from werkzeug.datastructures import MultiDict
 from flowdeck.engine import boards
 from flowdeck.engine.boards import Board, CardFilter, ColumnData, Lane
 from flowdeck.engine.errors import Conflict, NotFound
-from flowdeck.engine.permissions import Actor, can, hidden_everywhere
+from flowdeck.engine.permissions import Actor, can, hidden_by_state, hidden_everywhere, hidden_states
 from flowdeck.engine.schema.loader import SYSTEM_FIELD_TYPES
 from flowdeck.engine.schema.model import Field, Label, View
 from flowdeck.engine.storage.tables import EntityTables
@@ -120,12 +120,22 @@ def _int(raw: str | None, default: int | None) -> int | None:
         abort(400)
 
 
-def board_view(et: EntityTables, key: str | None) -> View:
-    """The entity's board view named `key`, or NotFound (404)."""
+def board_view(et: EntityTables, key: str | None, actor: Actor) -> View:
+    """The entity's board view named `key` as `actor` may see it, or NotFound (404)."""
     view = et.entity.view(key or "")
     if view is None or view.type != "board":
         raise NotFound(_('%(items)s have no board "%(key)s"', items=tr(et.entity.plural), key=key))
-    return view
+    return for_reader(et, view, actor)
+
+
+def for_reader(et: EntityTables, view: View, actor: Actor) -> View:
+    """A board never groups by a field hidden from the reader: its columns or lanes would
+    tell the hidden values. Such a board is not offered to them (404); lanes by such a
+    field are left out."""
+    hidden = hidden_states(et.entity, actor)
+    if boards.group_key(view) in hidden:
+        raise NotFound(_('%(items)s have no board "%(key)s"', items=tr(et.entity.plural), key=view.key))
+    return replace(view, swimlanes=None) if view.swimlanes in hidden else view
 
 
 # -- what the templates need ------------------------------------------------------------
@@ -151,6 +161,8 @@ class BoardPage:
     targets: Mapping[str | None, Sequence[str | None]]
     url: str = ""
     approvals: approval_views.CardMarks | None = None
+    hidden: Callable[[str | None], frozenset[str]] = lambda state: frozenset()
+    """The fields hidden from the reader in a state: a card never shows them."""
     _lane_cards: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
     _made: list[tuple[str, Callable[[Any], str]]] | None = None
 
@@ -186,7 +198,8 @@ class BoardPage:
             record_id = int(card["id"])
             title = card.get(title_key)
             text = escape(title) if title is not None and title != "" else f"#{record_id}"
-            values = " ".join([html for html in (render(card.get(key)) for key, render in renderers) if html])
+            secret = self.hidden(card.get("state"))
+            values = " ".join([html for html in (render(card.get(key)) for key, render in renderers if key not in secret) if html])
             more = f"<p>{values}</p>" if values else ""
             if marks is not None:
                 more += marks.html(record_id)
@@ -334,7 +347,8 @@ def _build_page(conn: Connection, et: EntityTables, view: View, board: Board, pa
     lane_key = view.swimlanes if view.swimlanes in keys else None
     ctx = build_context(conn, et, [_distinct_values(board, keys, lane_key)], keys)
     marks = approval_views.card_marks(conn, et, view.key, [card["id"] for card in board.cards], actor)
-    return BoardPage(et, view, board, ctx, params, boards.move_targets(actor, et, view), url=url, approvals=marks)
+    targets = boards.move_targets(actor, et, view)
+    return BoardPage(et, view, board, ctx, params, targets, url=url, approvals=marks, hidden=hidden_by_state(et.entity, actor))
 
 
 # -- routes -----------------------------------------------------------------------------
@@ -345,6 +359,7 @@ def render_board(et: EntityTables, view: View, actor: Actor) -> Response:
 
     `?limit=N` caps the cards on the whole board, split over the open columns; without
     it each column shows the view's page size. Columns page in more on scroll."""
+    view = for_reader(et, view, actor)
     params = BoardParams.parse(et, view, actor, request.args)
 
     def read(conn: Connection) -> BoardPage:
@@ -362,7 +377,7 @@ def column(app: str, entity: str, view: str, value: str) -> Response:
     `offset=0` replaces the column (a folded column opened, a refresh after a move)."""
     actor = require_actor()
     et = entity_tables(app, entity, actor, "read")
-    board_def = board_view(et, view)
+    board_def = board_view(et, view, actor)
     target = boards.find_column(et, board_def, value)
     if target is None:
         raise NotFound(_('the board has no column "%(value)s"', value=value))
@@ -387,7 +402,7 @@ def move(app: str, entity: str, record_id: int) -> Response:
     `query`, the board's filters (so the counts sent back match what the user sees)."""
     actor = require_actor()
     et = entity_tables(app, entity, actor, "update")
-    view = board_view(et, request.form.get("view"))
+    view = board_view(et, request.form.get("view"), actor)
     token = request.form.get("to", "")
     if boards.find_column(et, view, token) is None:
         raise NotFound(_('the board has no column "%(value)s"', value=token))

@@ -69,3 +69,35 @@ def test_a_board_on_a_hidden_field_shows_every_card_and_says_so(app, client, wor
     login(client, "vic")
     html = client.get("/a/demo/task/v/board").get_data(as_text=True)
     assert sorted(shown(html)) == ["Alpha", "Bravo", "Charlie", "Delta"] and NOTICE in html
+
+
+def test_a_board_never_shows_or_groups_by_a_field_hidden_from_the_reader(app, client, db, install, make_user):
+    """Do cards and lanes leave out fields hidden from the viewer (everywhere or in a state), a board grouped by one not offered?"""
+    doc = hiding_app()
+    fields = doc["entities"]["task"]["fields"]
+    fields["level"] = {"type": "select", "options": ["low", "high"]}
+    doc["entities"]["task"]["workflow"]["rules"][0]["hidden"].append("level")
+    views = doc["entities"]["task"]["views"]
+    views["cards"] = {"type": "board", "group_by": "state", "card": ["rank", "cost"], "swimlanes": "watcher"}
+    views["levels"] = {"type": "board", "group_by": "level"}
+    et = install(doc).entity("demo", "task")
+    lead = make_user("lea", {"demo": ["lead"]})
+    make_user("vic", {"demo": ["viewer"]})
+    todo = db.run(
+        lambda conn: records.create_record(conn, et, {"title": "Alpha", "rank": 4242, "cost": 5151, "watcher": lead.user_id}, actor=lead)
+    )
+    doing = db.run(lambda conn: records.create_record(conn, et, {"title": "Bravo", "cost": 6161}, actor=lead))
+    db.run(lambda conn: workflow.transition_record(conn, et, doing.id, "start", actor=lead))
+    assert todo.id
+    lead_client = app.test_client()
+    login(lead_client, "lea")
+    seen = lead_client.get("/a/demo/task/v/cards").get_data(as_text=True)
+    assert "4,242" in seen and "5,151" in seen and "6,161" in seen and 'class="lane' in seen
+    assert lead_client.get("/a/demo/task/v/levels").status_code == 200
+    login(client, "vic")
+    html = client.get("/a/demo/task/v/cards").get_data(as_text=True)
+    assert "Alpha" in html and "Bravo" in html
+    assert "4,242" not in html and "6,161" not in html and "5,151" in html
+    assert 'class="lane' not in html and "Lea" not in html
+    assert client.get("/a/demo/task/v/levels").status_code == 404
+    assert client.get("/a/demo/task/v/levels/column/low").status_code == 404
