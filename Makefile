@@ -32,7 +32,9 @@ run: $(BIN)/flowdeck
 	$(BIN)/flowdeck init --demo
 	@echo "Sign in at http://$(HOST):$(PORT)/ as admin (password printed above on first run, or FLOWDECK_ADMIN_PASSWORD)"
 	@echo "or as a demo user, e.g. wang.fang / alice, with the demo password: $$($(BIN)/python -c 'from flowdeck.demo import DEMO_PASSWORD; print(DEMO_PASSWORD)')"
-	$(BIN)/flowdeck run --host $(HOST) --port $(PORT)
+	@echo "Background jobs run in a worker beside the web server (Admin -> Background jobs)."
+	FLOWDECK_EMBEDDED_WORKER=off $(BIN)/flowdeck worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+		FLOWDECK_EMBEDDED_WORKER=off $(BIN)/flowdeck run --host $(HOST) --port $(PORT)
 
 test: lint security test-sqlite test-postgres
 

@@ -26,7 +26,9 @@ Where the values go:
   failed sign-ins per username from any address, slowed down above it, never locked),
   `FLOWDECK_RATELIMIT_STORAGE` (`database`, or `redis://host:6379/0` with `flowdeck[redis]`).
 - `FLOWDECK_GUEST_USER`: see `views/auth.py`.
-- Mail (`views/mailer.py`): `FLOWDECK_SMTP_HOST` (mail is off without it), `_PORT` (25, or
+- Background work (`views/background.py`, `engine/jobs`): `FLOWDECK_EMBEDDED_WORKER` (on):
+  each web process also runs jobs in a thread; off where `flowdeck worker` daemons do.
+- Mail (the `mail.notification` job, `engine/jobs/mail.py`): `FLOWDECK_SMTP_HOST` (mail is off without it), `_PORT` (25, or
   465 with `_SSL`), `_FROM`, `_USER`, `_PASSWORD`, `_STARTTLS`, `_SSL` (implicit TLS),
   `_CAFILE` (a CA bundle for a company's own mail server certificate).
 - `FLOWDECK_BUNDLE_UPLOAD_LIMIT`: the largest bundle the admin page accepts, in bytes.
@@ -75,6 +77,7 @@ DOCUMENTED = {
     "FLOWDECK_SMTP_SSL": "off",
     "FLOWDECK_SMTP_CAFILE": "(the system's CAs)",
     "FLOWDECK_BUNDLE_UPLOAD_LIMIT": "100 MiB (the request limit)",
+    "FLOWDECK_EMBEDDED_WORKER": "on",
     "FLOWDECK_ADMIN_PASSWORD": "(generated and printed by flowdeck init)",
     "FLOWDECK_USER_PASSWORD": "(asked for)",
     "FLOWDECK_HOST": "127.0.0.1",
@@ -200,6 +203,7 @@ def settings(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "FLOWDECK_GUEST_USER": env.get("FLOWDECK_GUEST_USER", "").strip().lower() or None,
         "FLOWDECK_SMTP": smtp,
         "FLOWDECK_BUNDLE_UPLOAD_LIMIT": _whole(env, "FLOWDECK_BUNDLE_UPLOAD_LIMIT", None),
+        "FLOWDECK_EMBEDDED_WORKER": _flag(env, "FLOWDECK_EMBEDDED_WORKER", default=True),
     }
 
 
@@ -281,8 +285,10 @@ _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("", "0", "false", "no", "off")
 
 
-def _flag(env: Mapping[str, str], name: str) -> bool:
+def _flag(env: Mapping[str, str], name: str, *, default: bool = False) -> bool:
     text = env.get(name, "").strip().lower()
+    if not text:
+        return default
     if text not in _TRUE + _FALSE:
         raise ConfigError(f"{name}={text!r}: expected on or off (1/0, true/false, yes/no)")
     return text in _TRUE

@@ -1,4 +1,4 @@
-"""Commands on the instance: init, upgrade, run, tick, users."""
+"""Commands on the instance: init, upgrade, run, tick, worker, users."""
 
 from __future__ import annotations
 
@@ -141,22 +141,38 @@ def run(host: str, port: int, workers: int) -> None:
 
 @main.command()
 def tick() -> None:
-    """Periodic work (run it from cron every few minutes): escalate overdue approval steps
-    and send pending notification mail when FLOWDECK_SMTP_HOST is set."""
-    from flowdeck.engine.approvals import escalate_overdue
-    from flowdeck.engine.registry import Catalog
-    from flowdeck.views.mailer import send_once
+    """One pass of background work (cron mode, every few minutes, where no `flowdeck worker`
+    runs): escalate overdue approval steps, then run every job that is due (notification
+    mail...); prints what it did."""
+    from flowdeck.views.background import periodic_work, runner_for
 
     checked = settings()
     db = _database()
-    registry = Catalog(db).current()
-    escalated = db.run(lambda conn: escalate_overdue(conn, registry))
-    click.echo(f"overdue approval steps handled: {escalated}")
-    smtp = checked["FLOWDECK_SMTP"]
-    if smtp is None:
-        click.echo("mail: FLOWDECK_SMTP_HOST is not set; nothing sent")
-    else:
-        click.echo(f"mail sent: {send_once(db, smtp, checked['FLOWDECK_BASE_URL'])}")
+    periodic_work(db)
+    counts = runner_for(db, checked).run_due()
+    click.echo("jobs: " + (", ".join(f"{status} {n}" for status, n in sorted(counts.items())) or "none due"))
+
+
+@main.command()
+def worker() -> None:
+    """Run background jobs until stopped (SIGTERM or Ctrl-C). Any number of workers may share
+    one database: each job runs once. On PostgreSQL an enqueued job wakes idle workers at
+    once; on SQLite they look every few seconds."""
+    import logging
+    import signal
+    import threading
+
+    from flowdeck.views.background import periodic_work, runner_for
+
+    checked = settings()
+    db = _database()
+    runner = runner_for(db, checked)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    click.echo(f"worker {runner.name} running jobs on {db.describe()}")
+    runner.serve(stop, periodic=lambda: periodic_work(db))
 
 
 @main.group()

@@ -470,6 +470,16 @@ def pending_approvers(conn: Connection, request_id: int) -> list[int]:
     return [row[0] for row in conn.execute(sa.select(T.c.approver_id).where((T.c.request_id == request_id) & (T.c.status == PENDING)))]
 
 
+def acted_approvers(conn: Connection, request_id: int) -> list[int]:
+    """Approvers who approved or rejected in this round, in the order they decided."""
+    rows = conn.execute(
+        sa.select(T.c.approver_id)
+        .where((T.c.request_id == request_id) & T.c.status.in_([APPROVED, REJECTED]))
+        .order_by(T.c.decided_at, T.c.id)
+    )
+    return [row[0] for row in rows]
+
+
 def reset_round(
     conn: Connection, ctx: RoundContext, pending: PendingRequest, *, state: str | None, version: int, actor_id: int | None, now: dt.datetime
 ) -> int | None:

@@ -39,6 +39,7 @@ EXPECTED = {
     "text": Mp("a kind of value", "text"),
     "boolean": Mp("a kind of value", "boolean"),
     "date": Mp("a kind of value", "date"),
+    "datetime": Mp("a kind of value", "datetime"),
 }
 
 
@@ -73,6 +74,8 @@ def _cast(field: Field, value: Any) -> tuple[Any, Message | None]:
         return value, None
     if result == "date" and isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         return value, None
+    if result == "datetime" and isinstance(value, dt.datetime):
+        return (value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)), None
     return None, _mismatch(value, result)
 
 

@@ -284,6 +284,82 @@ def _fn_days_between(a: Any, b: Any) -> Any:
     return (b_day - a_day).days
 
 
+def _day_of(name: str, value: Any) -> dt.date:
+    if not isinstance(value, dt.date):
+        raise ExpressionError(M("%(function)s() needs a date, got %(kind)s", function=name, kind=kind_of(value)))
+    return value
+
+
+def _whole(name: str, value: Any) -> int:
+    if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
+        return int(value)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ExpressionError(M("%(function)s() needs a whole number of days, got %(kind)s", function=name, kind=kind_of(value)))
+    return value
+
+
+MAX_DAYS = 366 * 1000
+
+
+def _fn_add_days(value: Any, days: Any) -> Any:
+    """A date (or date-time) moved by whole days; negative days go back."""
+    if value is None or days is None:
+        return None
+    day, count = _day_of("add_days", value), _whole("add_days", days)
+    if abs(count) > MAX_DAYS:
+        raise ExpressionError(M("%(function)s() moves at most %(max)s days", function="add_days", max=MAX_DAYS))
+    try:
+        return day + dt.timedelta(days=count)
+    except OverflowError:
+        raise ExpressionError(M("date out of range")) from None
+
+
+def _fn_week_key(value: Any) -> Any:
+    """The ISO week a date falls in, as "2026-W49": the year is the ISO year, so
+    2027-01-01 is in "2026-W53"; keys sort in calendar order as text."""
+    if value is None:
+        return None
+    year, week, _ = _day_of("week_key", value).isocalendar()
+    return f"{year:04d}-W{week:02d}"
+
+
+def _fn_month_key(value: Any) -> Any:
+    """The month a date falls in, as "2026-12", sortable as text."""
+    if value is None:
+        return None
+    day = _day_of("month_key", value)
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def _fn_clamp(value: Any, low: Any, high: Any) -> Any:
+    """`value` kept between `low` and `high`; a null bound does not limit."""
+    if value is None:
+        return None
+    for bound in (low, high):
+        if bound is not None and not _comparable(value, bound):
+            raise ExpressionError(
+                M("%(function)s() cannot compare %(left)s with %(right)s", function="clamp", left=kind_of(value), right=kind_of(bound))
+            )
+    if low is not None and high is not None and low > high:
+        raise ExpressionError(M("clamp() needs the lower bound not above the upper bound"))
+    if low is not None and value < low:
+        return low
+    if high is not None and value > high:
+        return high
+    return value
+
+
+def _fn_is_empty(value: Any) -> bool:
+    """True for no value: null, blank text (spaces only) and an empty list."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    if isinstance(value, (list, tuple)):
+        return len(value) == 0
+    return False
+
+
 @dataclass(frozen=True)
 class Function:
     fn: Callable[..., Any]
@@ -305,6 +381,11 @@ FUNCTIONS: dict[str, Function] = {
     "year": Function(_date_part("year", "year"), 1, 1),
     "month": Function(_date_part("month", "month"), 1, 1),
     "days_between": Function(_fn_days_between, 2, 2),
+    "add_days": Function(_fn_add_days, 2, 2),
+    "week_key": Function(_fn_week_key, 1, 1),
+    "month_key": Function(_fn_month_key, 1, 1),
+    "clamp": Function(_fn_clamp, 3, 3),
+    "is_empty": Function(_fn_is_empty, 1, 1),
     "today": Function(clock.today, 0, 0, reads_clock=True),
     "now": Function(lambda: dt.datetime.now(dt.UTC), 0, 0, reads_clock=True),
 }

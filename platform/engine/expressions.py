@@ -422,3 +422,26 @@ def compile_expression(source: str, scope: Scope) -> Expression:
     compiler = _Compiler(scope)
     fn = compiler.compile(tree.body)
     return Expression(source=source, names=frozenset(compiler.names), _fn=fn)
+
+
+def text_results(expression: Expression) -> frozenset[str]:
+    """The text constants an expression can return as written: the branches of `a if c else
+    b`, the operands of `or`/`and`, the arguments of `coalesce`. A computed field's options
+    are checked against them, so a typo in a code is caught when the schema is checked."""
+    found: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            found.add(node.value)
+        elif isinstance(node, ast.IfExp):
+            visit(node.body)
+            visit(node.orelse)
+        elif isinstance(node, ast.BoolOp):
+            for value in node.values:
+                visit(value)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "coalesce":
+            for arg in node.args:
+                visit(arg)
+
+    visit(ast.parse(expression.source.strip(), mode="eval").body)
+    return frozenset(found)

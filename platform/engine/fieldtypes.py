@@ -445,7 +445,7 @@ FIELD_TYPES: dict[str, FieldType] = {
         ),
         FieldType(
             name="computed",
-            keys=frozenset({"type", "label", "help", "formula", "result", "scale", "indexed", "show_if", "was", "currency"}),
+            keys=frozenset({"type", "label", "help", "formula", "result", "scale", "indexed", "show_if", "was", "currency", "options"}),
             coerce=_not_settable,
             column=_computed_column,
             operators=_NUMBER_OPS,
@@ -454,7 +454,7 @@ FIELD_TYPES: dict[str, FieldType] = {
 }
 
 # Value types a computed field may produce, and the columns they use.
-RESULT_TYPES = ("integer", "decimal", "money", "percent", "text", "boolean", "date")
+RESULT_TYPES = ("integer", "decimal", "money", "percent", "text", "boolean", "date", "datetime")
 
 
 def is_many(field: Field) -> bool:

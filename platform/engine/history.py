@@ -85,3 +85,27 @@ _ENTRIES = (
 def list_entries(conn: Connection, app: str, entity: str, record_id: int) -> list[Entry]:
     rows = conn.execute(_ENTRIES, {"app": app, "entity": entity, "record_id": record_id})
     return [Entry(*row[:7], Message.from_json(row[7]) if row[7] else None) for row in rows]
+
+
+def renamed_keys(conn: Connection, app: str, entity: str) -> dict[str, str]:
+    """Old field key -> the key it has now, from the `was` of every document the app was
+    applied with (oldest first), so a key renamed twice (`a` -> `b` -> `c`) still finds its
+    field after the document dropped the older `was`. History keeps field keys; this is
+    what tells the record page which field an old entry's key is. Read only when an entry
+    names a key the entity no longer has."""
+    v = models.app_versions
+    forward: dict[str, str] = {}
+    for (document,) in conn.execute(sa.select(v.c.document).where(v.c.app == app).order_by(v.c.version)):
+        fields = ((document or {}).get("entities") or {}).get(entity, {}).get("fields") or {}
+        for key, spec in fields.items():
+            was = spec.get("was") if isinstance(spec, dict) else None
+            if isinstance(was, str) and was != key:
+                forward[was] = key
+    out: dict[str, str] = {}
+    for old in forward:
+        key, seen = old, {old}
+        while key in forward and forward[key] not in seen:
+            key = forward[key]
+            seen.add(key)
+        out[old] = key
+    return out

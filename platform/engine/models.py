@@ -389,6 +389,37 @@ class PasswordReset(Base):
     used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
+class Job(Base):
+    """A piece of work done later by a worker (`engine/jobs`): written in the transaction of
+    the change that causes it, claimed with a lease, retried with backoff, kept with its
+    outcome. `status`: queued (waiting for `run_at`), running (leased until `lease_until`),
+    done, failed (an error retrying cannot fix) or dead (attempts used up)."""
+
+    __tablename__ = "fd_jobs"
+    __table_args__ = (
+        sa.Index("ix_fd_jobs_due", "status", "run_at"),
+        sa.Index("ix_fd_jobs_kind", "kind", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(60))
+    payload: Mapped[Any] = mapped_column(DocumentJSON)
+    status: Mapped[str] = mapped_column(sa.String(10), default="queued")
+    run_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(sa.Integer, default=5)
+    dedupe_key: Mapped[str | None] = mapped_column(sa.String(200), unique=True)
+    lease_token: Mapped[str | None] = mapped_column(sa.String(32))
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    worker: Mapped[str | None] = mapped_column(sa.String(100))
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    result: Mapped[Any | None] = mapped_column(sa.JSON(none_as_null=True))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    duration_ms: Mapped[int | None] = mapped_column(sa.Integer)
+
+
 users = User.__table__
 role_grants = RoleGrant.__table__
 apps = InstalledApp.__table__
@@ -410,3 +441,4 @@ bundle_imports = BundleImport.__table__
 audit = AuditEntry.__table__
 signin_failures = SigninFailure.__table__
 password_resets = PasswordReset.__table__
+jobs = Job.__table__

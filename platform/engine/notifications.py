@@ -2,8 +2,9 @@
 
 A notification carries a `dedupe_key` where its cause could repeat (a double-clicked
 decision, a retried request): the unique key makes the second insert a no-op, so each
-cause notifies each recipient once. Mail is sent after the transaction commits, from the
-notifications not yet emailed, so a rolled-back action never sends mail.
+cause notifies each recipient once. Each notification of a user with an email address
+enqueues a mail job in the same transaction (`engine/jobs`), so a rolled-back action never
+sends mail and a mail server that is down only delays it (the job is retried).
 
 What a notification says is a `Message` (stored as JSON), worded when it is read: on the
 notifications page in the reader's language, in mail in the recipient's (`users.locale`).
@@ -23,10 +24,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from flowdeck.engine import models
+from flowdeck.engine.jobs.queue import enqueue
 from flowdeck.engine.messages import ENGLISH, Message, Translator, render
 from flowdeck.engine.smtp import open_smtp
 
 _N = models.notifications
+MAIL_JOB = "mail.notification"
+"""The job kind that mails one notification (`engine/jobs/mail.py`), enqueued with it."""
 
 
 @dataclass(frozen=True)
@@ -67,8 +71,9 @@ def notify(
         key = f"{dedupe}:{user_id}"[:200] if dedupe else None
         if key is not None and conn.execute(sa.select(_N.c.id).where(_N.c.dedupe_key == key)).first() is not None:
             continue
-        conn.execute(
-            _N.insert().values(
+        notice_id = conn.execute(
+            _N.insert()
+            .values(
                 user_id=user_id,
                 kind=kind,
                 app=app,
@@ -78,7 +83,10 @@ def notify(
                 dedupe_key=key,
                 **said,
             )
-        )
+            .returning(_N.c.id)
+        ).scalar_one()
+        if conn.execute(sa.select(models.users.c.email).where(models.users.c.id == user_id)).scalar():
+            enqueue(conn, MAIL_JOB, {"notification": notice_id}, dedupe_key=f"mail:{notice_id}")
         created += 1
     return created
 
@@ -142,7 +150,7 @@ def send_pending_mail(
     since = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
     u = models.users
     rows = conn.execute(
-        sa.select(_N.c.id, _N.c.message_json, _N.c.message, _N.c.app, _N.c.entity, _N.c.record_id, u.c.email, u.c.locale)
+        sa.select(*MAIL_COLUMNS)
         .join(u, u.c.id == _N.c.user_id)
         .where(_N.c.emailed_at.is_(None) & _N.c.created_at.is_not(None) & (_N.c.created_at >= since) & u.c.email.is_not(None))
         .order_by(_N.c.id)
@@ -157,12 +165,30 @@ def send_pending_mail(
         if smtp.username:
             client.login(smtp.username, smtp.password or "")
         for row in rows:
-            text = render(_said(row.message_json, row.message), translator(row.locale or language))
-            message = EmailMessage()
-            message["From"] = smtp.sender
-            message["To"] = row.email
-            message["Subject"] = "[Flowdeck] " + (text.splitlines() or [""])[0][:150]
-            link = f"\n\n{base_url}/a/{row.app}/{row.entity}/{row.record_id}" if base_url and row.record_id else ""
-            message.set_content(text + link)
-            client.send_message(message)
+            client.send_message(compose_mail(row, smtp, base_url=base_url, translator=translator(row.locale or language)))
     return len(rows)
+
+
+MAIL_COLUMNS = (
+    _N.c.id,
+    _N.c.message_json,
+    _N.c.message,
+    _N.c.app,
+    _N.c.entity,
+    _N.c.record_id,
+    models.users.c.email,
+    models.users.c.locale,
+)
+"""What a notification's mail is made of (the rows `compose_mail` takes)."""
+
+
+def compose_mail(row: Any, smtp: SmtpSettings, *, base_url: str, translator: Translator) -> EmailMessage:
+    """The mail copying one notification (a row of MAIL_COLUMNS), with a link to its record."""
+    text = render(_said(row.message_json, row.message), translator)
+    message = EmailMessage()
+    message["From"] = smtp.sender
+    message["To"] = row.email
+    message["Subject"] = "[Flowdeck] " + (text.splitlines() or [""])[0][:150]
+    link = f"\n\n{base_url}/a/{row.app}/{row.entity}/{row.record_id}" if base_url and row.record_id else ""
+    message.set_content(text + link)
+    return message

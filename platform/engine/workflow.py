@@ -9,14 +9,16 @@ history entry are written together, with the record's version checked.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.engine import Connection
 
 from flowdeck.engine.approval_core import pending_request
+from flowdeck.engine.computed import compute_values
 from flowdeck.engine.errors import Forbidden, RecordInvalid, TransitionRefused
 from flowdeck.engine.expressions import ExpressionError
 from flowdeck.engine.messages import M, Message, plain
@@ -84,6 +86,45 @@ def missing_fields(entity: Entity, transition: Transition, values: Mapping[str, 
     return [f.key for f in entity.fields if f.key in wanted and is_blank(values.get(f.key))]
 
 
+def transition_inputs(entity: Entity, transition: Transition, missing: Iterable[str] = ()) -> list[str]:
+    """The fields a transition's dialog offers, in field order: those its guard reads, its
+    `require` fields, the `missing` ones and those their `required_if` reads. A computed
+    field stands for the fields its formula reads (`cost <= 1000` offers days and rate), so
+    the person can change what decides the guard, and the guard is checked on those values."""
+    names: set[str] = set(transition.require) | set(missing) | set(guard_inputs(entity, transition))
+    for key in missing:
+        fld = entity.field(key)
+        if fld is not None and fld.required_if is not None:
+            names |= fld.required_if.names
+    return _editable_inputs(entity, names)
+
+
+def guard_inputs(entity: Entity, transition: Transition) -> list[str]:
+    """The editable fields a transition's guard reads, directly or through computed fields:
+    the fields a refusal by the guard marks."""
+    return _editable_inputs(entity, transition.guard.names if transition.guard is not None else ())
+
+
+def _editable_inputs(entity: Entity, names: Iterable[str]) -> list[str]:
+    wanted: set[str] = set()
+    todo = list(names)
+    while todo:
+        fld = entity.field(todo.pop())
+        if fld is None or fld.key in wanted:
+            continue
+        wanted.add(fld.key)
+        if fld.formula is not None:
+            todo += fld.formula.names
+    return [f.key for f in entity.fields if f.key in wanted and f.editable]
+
+
+def dialog_fields(entity: Entity, record: Record, transition: Transition, actor: Actor, missing: Iterable[str] = ()) -> list[str]:
+    """`transition_inputs` that this actor may fill at this step (a rule may hide or lock
+    a field in the record's state; the transition's `require` lifts that)."""
+    access = _step_access(entity, transition, access_for(entity, record.state, actor))
+    return [k for k in transition_inputs(entity, transition, missing) if k not in access.hidden and k not in access.read_only]
+
+
 def available_transitions(entity: Entity, record: Record, actor: Actor) -> list[Available]:
     """Transitions from the record's state that this actor may perform, each with what
     still stands in its way (missing fields, a guard)."""
@@ -109,14 +150,21 @@ def check_transition(
     actor: Actor,
     values: Mapping[str, Any] | None,
     comment: str | None,
+    me: int | None = None,
 ) -> tuple[dict[str, Any], str | None]:
     """Parse the values given with a transition and check its guard, its required fields
-    and its comment; returns (parsed values, comment) or raises TransitionRefused."""
+    and its comment; returns (parsed values, comment) or raises TransitionRefused.
+
+    The checks see the record as the transition would write it: the posted values over the
+    stored ones, with computed fields worked out again from them. `me` is whom the guard
+    reads as `me` when that is not the actor: the requester, when the last approver
+    completes an approved transition."""
     entity = et.entity
     access = access_for(entity, record.state, actor)
     given = parse_values(entity, values or {}, _step_access(entity, transition, access)) if values else {}
-    merged = {**record.values, **given}
-    env = {**record.system(actor.user_id), **merged}
+    system = record.system(actor.user_id if me is None else me)
+    merged = compute_values(entity, {**copy.deepcopy(record.values), **copy.deepcopy(given)}, system)
+    env = {**system, **merged}
     if not guard_holds(transition, env):
         raise TransitionRefused(guard_message(transition))
     missing = missing_fields(entity, transition, merged, env, actor)

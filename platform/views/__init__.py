@@ -11,14 +11,15 @@ from flowdeck.views import (
     assets,
     audit_log,
     auth,
+    background,
     boards,
     bundled_admin,
     errors,
     health,
     home,
     i18n,
+    jobs_admin,
     lists,
-    mailer,
     org,
     records,
     security,
@@ -34,7 +35,7 @@ def register_blueprints(app: Flask) -> None:
     auth.init_app(app)
     home.init_app(app)
     approvals.init_app(app)
-    mailer.init_app(app)
-    for module in (health, auth, account, home, lists, boards, records, approvals, admin, audit_log, bundled_admin, org):
+    background.init_app(app)
+    for module in (health, auth, account, home, lists, boards, records, approvals, admin, audit_log, jobs_admin, bundled_admin, org):
         app.register_blueprint(module.bp)
     app.register_blueprint(schema_admin_bp)

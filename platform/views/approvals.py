@@ -227,6 +227,8 @@ def decide(request_id: int) -> Response:
     }.get(result.status, _("Your decision is recorded."))
     if result.duplicate:
         message = _("You had already decided this; nothing changed.")
+    elif result.late:
+        message = _("The request was rejected before your decision arrived; your decision is kept in the history but does not count.")
     if request.form.get("board"):
         user_id = require_actor().user_id
         row, waiting = engine().db.read(

@@ -243,7 +243,7 @@ class BoardPage:
             # a card flags what is true ("Blocked"); "Blocked: No" on every card is noise
             return Markup('<span class="flag">{}</span>').format(tr(fld.label)) if value else Markup("")
         html = show(fld, value, self.ctx)
-        if html and fld.value_type not in SELF_EXPLAINING:
+        if html and fld.value_type not in SELF_EXPLAINING and not fld.options:
             return Markup('<span class="kv"><span class="k">{}</span> {}</span>').format(tr(fld.label), html)
         return html
 

@@ -86,6 +86,8 @@ def show(fld: Field, value: Any, ctx: DisplayContext, *, entity: Entity | None =
 
 
 def _option(fld: Field, key: str) -> Markup:
+    """An option's label in its colour; a key that is not an option (a formula's code the
+    document does not list) stays as written, in a neutral badge."""
     option = fld.option(key)
     if option is None:
         return badge(key, None)
@@ -119,7 +121,7 @@ def show_one(fld: Field, value: Any, ctx: DisplayContext) -> Markup:
             return _formatted(kind, fld.scale, fld.currency, lang(), time_zone(), value)
         except TypeError:  # an unhashable value: format it here
             pass
-    if kind in ("select", "multiselect"):
+    if kind in ("select", "multiselect") or fld.options:
         return _option(fld, value)
     if kind == "user":
         return Markup(f'<span class="user">{escape(ctx.users.get(value, f"#{value}"))}</span>')  # noqa: S704 -- escaped here

@@ -181,7 +181,7 @@ def _widget_kind(
     vtype = fld.value_type
     if key == "state" and entity.workflow is not None:
         return "choice", tuple((s.key, tr(s.label)) for s in entity.workflow.states)
-    if vtype in ("select", "multiselect"):
+    if vtype in ("select", "multiselect") or fld.options:
         return "choice", tuple((o.key, tr(o.label)) for o in fld.options)
     if vtype == "user":
         known = {str(i) for i, _name in people}
@@ -242,7 +242,7 @@ def _value_label(entity: Entity, key: str, value: str, people: Mapping[int, str]
         return tr(state.label) if state is not None else value
     if fld is None:
         return value
-    if fld.value_type in ("select", "multiselect"):
+    if fld.value_type in ("select", "multiselect") or fld.options:
         option = fld.option(value)
         return tr(option.label) if option is not None else value
     if fld.value_type == "user":

@@ -395,7 +395,7 @@ def _cell_class(entity: Entity, col: Column) -> str:
         return "numcol"
     if col.key == entity.title:
         return "titlecol"
-    return "wrap" if col.field.value_type in listbar.TEXTUAL else "one"
+    return "wrap" if col.field.value_type in listbar.TEXTUAL and not col.field.options else "one"
 
 
 def _state_badges(entity: Entity) -> dict[str | None, Markup]:
@@ -415,7 +415,7 @@ def _text_renderer(entity: Entity, col: Column, ctx: DisplayContext) -> Callable
             return str(value)
         if isinstance(value, list) and col.field.value_type in ("select", "multiselect"):
             return ", ".join(show(col.field, [v], ctx).striptags() for v in value)
-        if col.field.value_type in listbar.TEXTUAL and col.field.value_type != "markdown":
+        if col.field.value_type in listbar.TEXTUAL and col.field.value_type != "markdown" and not col.field.options:
             return str(value)
         return show(col.field, value, ctx).striptags()
 

@@ -62,6 +62,9 @@ class Offer:
     reason: str | None
     approval: bool = False
     """Performing it asks for approval (`Available.needs_approval`): "Request approval"."""
+    fixable: bool = False
+    """Its guard does not hold now, but reads fields the dialog offers: it opens the dialog
+    (with the reason) instead of being disabled."""
 
 
 @dataclass
@@ -119,15 +122,31 @@ def _from_json(fld: Field, value: Any) -> Any:
 Typed = list[tuple[Field | None, str, Any, Any]]
 
 
-def _typed_changes(entity: Entity, entry: history.Entry) -> Typed:
+def _field_now(entity: Entity, key: str, renamed: Mapping[str, str]) -> Field | None:
+    """The field a history entry's key names today: the field itself, or the field renamed
+    from it (`was`, in this document or an earlier one), so entries written before a rename
+    show the current label and follow the renamed field's rules."""
+    return entity.field(key) or next((f for f in entity.fields if f.was == key), None) or entity.field(renamed.get(key, ""))
+
+
+def _renames(conn: Connection, entity: Entity, entries: list[history.Entry]) -> dict[str, str]:
+    """Earlier renames, read from the app's versions only when an entry names a key that
+    is neither a field nor a field's `was`."""
+    known = {f.key for f in entity.fields} | {f.was for f in entity.fields if f.was} | {"state"}
+    if all(change.get("field", "") in known for entry in entries for change in entry.changes or []):
+        return {}
+    return history.renamed_keys(conn, entity.app, entity.key)
+
+
+def _typed_changes(entity: Entity, entry: history.Entry, renamed: Mapping[str, str]) -> Typed:
     out: Typed = []
     for change in entry.changes or []:
         key = change.get("field", "")
-        fld = entity.field(key)
+        fld = _field_now(entity, key, renamed)
         if fld is None:
             out.append((None, key, change.get("old"), change.get("new")))
         else:
-            out.append((fld, key, _from_json(fld, change.get("old")), _from_json(fld, change.get("new"))))
+            out.append((fld, fld.key, _from_json(fld, change.get("old")), _from_json(fld, change.get("new"))))
     return out
 
 
@@ -182,7 +201,10 @@ def _offers(entity: Entity, record: records.Record, actor: Actor, pending: Pendi
             reason = _("Waiting for the approval of “%(step)s”.", step=tr(pending.transition))
         elif item.blocked_by is not None:
             reason = say(item.blocked_by)
-        offers.append(Offer(step, bool(item.missing) or step.comment != "none" or item.needs_approval, reason, item.needs_approval))
+        inputs = workflow.dialog_fields(entity, record, step, actor, item.missing)
+        fixable = pending is None and item.blocked_by is not None and bool(inputs)
+        dialog = bool(item.missing) or step.comment != "none" or item.needs_approval or fixable
+        offers.append(Offer(step, dialog, reason, item.needs_approval, fixable))
     return offers
 
 
@@ -226,7 +248,8 @@ def load_page(conn: Connection, et: EntityTables, record_id: int, actor: Actor) 
     notes = comments.list_comments(conn, entity.app, entity.key, record_id)
     # Only an entity with an approval flow can have a request open (no statement otherwise).
     request = approvals.open_request_for(conn, entity.app, entity.key, record_id) if _has_approvals(entity) else None
-    typed = [_typed_changes(entity, e) for e in entries]
+    renamed = _renames(conn, entity, entries)
+    typed = [_typed_changes(entity, e, renamed) for e in entries]
     people: list[Mapping[str, Any]] = [record.values, {"created_by": record.created_by, "updated_by": record.updated_by}]
     people += [{"created_by": e.actor_id} for e in entries] + [{"created_by": c.author_id} for c in notes]
     people += [{"created_by": request.requester_id}] if request else []

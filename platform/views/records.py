@@ -340,7 +340,8 @@ def _transition_page(
     are already in the user's language."""
     entity = et.entity
     step = item.transition
-    wanted = [k for k in dict.fromkeys([*item.missing, *(errors or {})]) if entity.field(k) is not None]
+    offered = workflow.dialog_fields(entity, record, step, actor, item.missing)
+    wanted = [k for k in dict.fromkeys([*offered, *(errors or {})]) if entity.field(k) is not None]
     page = record_forms.form_page(et, actor, record, form, only=wanted, lift=step.require)
     page.states.update({key: webforms.FieldState(True, True) for key in item.missing})
     reason = say(item.blocked_by) if item.blocked_by is not None else None
@@ -425,8 +426,13 @@ def _refused(et: EntityTables, actor: Actor, record: records.Record, key: str, f
         message = _("Please correct the marked fields.")
     else:
         assert isinstance(exc, TransitionRefused)
-        errors = {k: [_("is required")] for k in exc.missing}
-        if any(et.entity.field(k) is not None for k in exc.missing):
+        offered = workflow.dialog_fields(et.entity, record, step, actor, exc.missing)
+        errors = {k: [_("is required")] for k in exc.missing if k in offered or k == "comment"}
+        if step.guard is not None and not exc.missing and exc.message == workflow.guard_message(step):
+            decides = _("decides whether “%(label)s” can run", label=tr(step.label))
+            errors = {k: [decides] for k in workflow.guard_inputs(et.entity, step) if k in offered}
+            message = say(exc.message)
+        elif any(k in offered for k in exc.missing):
             message = _("Fill in the marked fields to “%(label)s”.", label=tr(step.label))
         elif exc.missing == ["comment"]:
             message = _("“%(label)s” needs a comment.", label=tr(step.label))

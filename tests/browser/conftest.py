@@ -199,6 +199,9 @@ def serve(db: Database, instance: Path) -> Iterator[str]:
         server.shutdown()
         thread.join(timeout=10)
         server.server_close()
+        stop_jobs = app.extensions.get("flowdeck_jobs_stop")  # the embedded job worker, if a request started it
+        if stop_jobs is not None:
+            stop_jobs.set()
         app.extensions["flowdeck"].db.dispose()
 
 

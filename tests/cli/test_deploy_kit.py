@@ -116,6 +116,12 @@ def test_compose_runs_two_app_servers_on_one_postgresql_behind_the_proxy():
         )
         assert "FLOWDECK_SECRET_KEY" in app["environment"]["FLOWDECK_SECRET_KEY"]
         assert app["environment"]["FLOWDECK_PROXY_HOPS"] == "1"
+        assert app["environment"]["FLOWDECK_EMBEDDED_WORKER"] == "off"  # the worker service runs the jobs
+    worker = services["worker"]
+    assert (
+        worker["command"] == ["flowdeck", "worker"]
+        and worker["environment"]["FLOWDECK_DATABASE_URL"] == services["app1"]["environment"]["FLOWDECK_DATABASE_URL"]
+    )
     nginx = (ROOT / "deploy" / "nginx-compose.conf").read_text(encoding="utf-8")
     assert "server app1:8000" in nginx and "server app2:8000" in nginx and "X-Forwarded-For $remote_addr" in nginx
 
@@ -126,6 +132,8 @@ def test_the_systemd_unit_runs_flowdeck_as_its_own_user():
     assert re.search(r"^User=flowdeck$", unit, re.MULTILINE)
     assert re.search(r"^ExecStart=\S+/flowdeck run ", unit, re.MULTILINE)
     assert "EnvironmentFile=/etc/flowdeck/flowdeck.env" in unit
+    worker = (ROOT / "deploy" / "flowdeck-worker.service").read_text(encoding="utf-8")
+    assert re.search(r"^ExecStart=\S+/flowdeck worker$", worker, re.MULTILINE) and re.search(r"^User=flowdeck$", worker, re.MULTILINE)
 
 
 def test_deploy_guide_names_every_setting_with_its_default():

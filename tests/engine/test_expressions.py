@@ -186,6 +186,11 @@ FUNCTION_CASES = [
     ("days_between(start, due)", {"start": None, "due": dt.date(2024, 5, 6)}, None),
     ("today() == due", {"due": TODAY}, True),
     ("now() > at", {"at": dt.datetime(2000, 1, 1, tzinfo=dt.UTC)}, True),
+    ("add_days(due, 1)", {"due": dt.date(2024, 5, 6)}, dt.date(2024, 5, 7)),
+    ("week_key(due)", {"due": dt.date(2024, 5, 6)}, "2024-W19"),
+    ("month_key(due)", {"due": dt.date(2024, 5, 6)}, "2024-05"),
+    ("clamp(a, 0, 10)", {"a": 11}, 10),
+    ("is_empty(a)", {"a": ""}, True),
 ]
 
 
@@ -313,7 +318,7 @@ def test_unknown_table_column_is_explained():
         ("b'x'", "the value b'x' is not allowed"),
         ("1j", "the value 1j is not allowed"),
         ("await a", "await is not allowed"),
-        ("foo(1)", "unknown function “foo”; functions: abs, avg,"),
+        ("foo(1)", "unknown function “foo”; functions: abs, add_days, avg,"),
         ("sume(items.qty)", "unknown function “sume” (did you mean “sum”?)"),
         ("amout + 1", "unknown name “amout” (did you mean “amount”?)"),
         ("sum", "“sum” is a function: call it as sum(...)"),

@@ -5,11 +5,13 @@ import socket
 from email.header import decode_header, make_header
 
 import pytest
+import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Message
 
 from flowdeck.catalogs import say, translator
-from flowdeck.engine import notifications, users
+from flowdeck.engine import models, notifications, users
+from flowdeck.engine.jobs.runner import Runner
 from flowdeck.engine.messages import M
 from flowdeck.engine.notifications import SmtpSettings
 from flowdeck.engine.schema.label import Label
@@ -126,3 +128,31 @@ def test_mail_is_english_without_catalogs(db, smtp_server):
     db.run(setup)
     assert db.run(lambda conn: notifications.send_pending_mail(conn, smtp)) == 1
     assert _subject(inbox.messages[0]) == "[Flowdeck] Withdrawn: the approval request for record #7 no longer needs you"
+
+
+def test_the_mail_job_sends_once_and_retries_while_the_server_is_down(db, smtp_server):
+    """Does a notification enqueue its mail job in its own transaction; while the mail server
+    is down, is the job queued again with the error (the notification not marked mailed), and
+    once it is up, is the mail sent once, in the recipient's language, with the link?"""
+    inbox, smtp = smtp_server
+    said = M("Withdrawn: the approval request for record #%(id)s no longer needs you", id=7)
+
+    def setup(conn):
+        uid = users.create_user(conn, "lin", password="password123", email="lin@example.test", locale="zh")
+        nomail = users.create_user(conn, "nomail", password="password123")
+        notifications.notify(conn, [uid, nomail], kind="approval_done", message=said, app="project", entity="project", record_id=7)
+
+    db.run(setup)
+    jobs = db.read(lambda conn: conn.execute(sa.select(models.jobs.c.kind, models.jobs.c.status)).all())
+    assert jobs == [("mail.notification", "queued")]  # only the user with an address gets one
+    down = SmtpSettings(host="127.0.0.1", port=_free_port(), sender="flowdeck@example.test", timeout=2)
+    settings = {"FLOWDECK_SMTP": down, "FLOWDECK_BASE_URL": "https://flowdeck.example.com"}
+    assert Runner(db, settings=settings, translator=translator).run_one() == "queued"
+    job = db.read(lambda conn: conn.execute(sa.select(models.jobs)).one())
+    assert job.attempts == 1 and "ConnectionRefusedError" in job.last_error
+    assert db.read(lambda conn: conn.execute(sa.select(models.notifications.c.emailed_at)).scalars().all()) == [None, None]
+    later = Runner(db, settings={**settings, "FLOWDECK_SMTP": smtp}, translator=translator, clock=lambda: job.run_at)
+    assert later.run_due() == {"done": 1}
+    assert len(inbox.messages) == 1 and _subject(inbox.messages[0]) == f"[Flowdeck] {say(said, 'zh')}"
+    assert "https://flowdeck.example.com/a/project/project/7" in inbox.messages[0].get_payload(decode=True).decode()
+    assert db.run(lambda conn: notifications.send_pending_mail(conn, smtp)) == 0  # marked mailed by the job

@@ -19,7 +19,7 @@ from flowdeck.app import create_app
 from flowdeck.engine import notifications, users
 from flowdeck.engine.notifications import SmtpSettings
 
-MAILER = Path(__file__).resolve().parents[2] / "platform" / "views" / "mailer.py"
+BACKGROUND = Path(__file__).resolve().parents[2] / "platform" / "views" / "background.py"
 
 
 class Inbox(Message):
@@ -54,14 +54,14 @@ def plain_server():
     controller.stop()
 
 
-def test_the_mailer_reads_no_environment():
-    """Does views/mailer.py take its settings from the app config only (never os.environ)?"""
-    source = MAILER.read_text(encoding="utf-8")
+def test_the_background_worker_reads_no_environment():
+    """Does views/background.py (which runs the mail jobs) take its settings from the app config only (never os.environ)?"""
+    source = BACKGROUND.read_text(encoding="utf-8")
     assert "environ" not in source and "getenv" not in source
 
 
 def test_mail_sent_by_the_web_server_links_to_the_record(db, tmp_path, plain_server):
-    """With FLOWDECK_SMTP_* and FLOWDECK_BASE_URL set, does the web server's mail thread send mail with the record's link?"""
+    """With FLOWDECK_SMTP_* and FLOWDECK_BASE_URL set, does the web server's embedded job worker send mail with the record's link?"""
     inbox, port = plain_server
     env = {
         "FLOWDECK_SMTP_HOST": "127.0.0.1",
@@ -82,7 +82,7 @@ def test_mail_sent_by_the_web_server_links_to_the_record(db, tmp_path, plain_ser
         }
     )
     try:
-        app.test_client().get("/login")  # the first request of a worker starts its mail thread
+        app.test_client().get("/login")  # the first request of a worker starts its job worker thread
         for _ in range(100):
             if inbox.messages:
                 break
@@ -91,6 +91,7 @@ def test_mail_sent_by_the_web_server_links_to_the_record(db, tmp_path, plain_ser
         body = inbox.messages[0].get_payload(decode=True).decode()
         assert "https://flowdeck.example.com/a/project/project/7" in body
     finally:
+        app.extensions["flowdeck_jobs_stop"].set()
         app.extensions["flowdeck"].db.dispose()
 
 

@@ -238,12 +238,13 @@ def test_transition_without_javascript_falls_back_to_a_page(client, db, task, pe
 
 
 def test_guard_blocked_transition_explains_itself(client, db, task, people):
-    """Is a transition whose guard fails shown disabled with its reason, and refused with it when posted?"""
+    """Is a transition whose guard fails shown with its reason, opening a dialog with the
+    field the guard reads, and refused with the reason when posted?"""
     rec = create(db, task, people["lead"], title="Small", estimate="2")
     token = signed_in(client, "lea")
     html = text(client.get(url(rec.id)))
     button = re.search(r'<button type="submit" name="transition" value="skip"[^>]*>', html).group(0)
-    assert "disabled" in button and 'aria-describedby="why-skip"' in button
+    assert "disabled" not in button and "transition=skip" in button and 'aria-describedby="why-skip"' in button
     assert '<span class="why" id="why-skip">Only big tasks skip the queue</span>' in html
     response = client.post(url(rec.id, "/transition"), data={"csrf_token": token, "transition": "skip", "version": "1"})
     assert response.status_code == 422 and "Only big tasks skip the queue" in text(response)
@@ -323,7 +324,8 @@ def test_html_script_and_htmx_payloads_are_shown_as_text(client, db, task, peopl
     for html in pages:
         assert "<img src=x" not in html
         assert "<script>alert" not in html
-        assert not re.search(r"<[a-z][^<>]*\shx-get=", html), "an element with hx-get came through"
+        # The page's own transition buttons use hx-get; the payload's (to /logout) must not come through.
+        assert not re.search(r'<[a-z][^<>]*\shx-get="/logout"', html), "an element with hx-get came through"
         assert "&lt;img src=x onerror=alert(1)&gt;" in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in pages[0]
 

@@ -19,6 +19,7 @@ from flowdeck.engine.approval_core import (
     VOIDED,
     WAITING,
     YES,
+    R,
     RoundContext,
     S,
     T,
@@ -29,6 +30,7 @@ from flowdeck.engine.approval_core import (
     step_statuses,
 )
 from flowdeck.engine.approvals.handovers import lock_my_task
+from flowdeck.engine.approvals.queries import display_names
 from flowdeck.engine.approvals.rows import (
     STEP_CLOSED,
     ApprovalClosed,
@@ -44,7 +46,7 @@ from flowdeck.engine.approvals.rows import (
     task_of,
 )
 from flowdeck.engine.errors import Forbidden, RecordInvalid, TransitionRefused
-from flowdeck.engine.messages import M
+from flowdeck.engine.messages import M, Message
 from flowdeck.engine.permissions import Actor, FieldAccess
 from flowdeck.engine.records import fetch_record, save_values
 from flowdeck.engine.schema.model import Approval
@@ -77,6 +79,10 @@ def decide(
         ).first()
         if earlier is not None and (earlier.comment or None) == comment:
             return Outcome(request.id, request.status, None, duplicate=True)
+        if mine is None and request.status == REJECTED:
+            late = _late_vote(conn, et, request, actor=actor, wanted=wanted, comment=comment, now=now)
+            if late is not None:
+                return late
         if request.status != PENDING:
             raise ApprovalClosed(closed_message(request))
         if actor.user_id == request.requester_id and not approval.self_approval:
@@ -123,13 +129,74 @@ def decide(
     ).scalar()
     if stale:
         raise TransitionRefused(M("some approvals were given to an earlier version of this record; they do not count"))
-    done = complete(conn, et, transition, request.record_id, actor=actor, now=now)
+    done = complete(conn, et, transition, request.record_id, actor=actor, requester=request.requester_id, now=now)
     close_round(conn, request.id, APPROVED, now)
     notifications.notify(
         conn, [request.requester_id], kind="approval_done", app=ctx.app, entity=et.entity.key, record_id=record.id, actor_id=actor.user_id,
         message=M("Approved: %(transition)s of “%(title)s”", transition=transition.label, title=ctx.title), dedupe=f"approved:{request.id}",
     )  # fmt: skip
     return Outcome(request.id, APPROVED, done)
+
+
+def late_note(wanted: str) -> Message:
+    """What a task keeps of a vote that came after the deciding rejection."""
+    if wanted == APPROVED:
+        return M("approved after the decision was made: it does not count")
+    return M("rejected after the decision was made: it does not count")
+
+
+def _late_vote(
+    conn: Connection, et: EntityTables, request: RequestRow, *, actor: Actor, wanted: str, comment: str | None, now: dt.datetime
+) -> Outcome | None:
+    """A vote by an approver of an "all must approve" step whose task the deciding rejection
+    voided, arriving in the same moment (it waited on the request's lock): it changes
+    nothing, but it is not lost. The task keeps it as its note and the history says it
+    arrived after the decision. None when the actor had no such task, or the record was
+    asked for again since (the vote is then simply too late)."""
+    task = conn.execute(
+        sa.select(T.c.id, T.c.note_json, T.c.comment)
+        .join(S, S.c.id == T.c.step_id)
+        .where(
+            (T.c.request_id == request.id)
+            & (T.c.approver_id == actor.user_id)
+            & (T.c.status == VOIDED)
+            & (S.c.status == REJECTED)
+            & (S.c.mode == "all")
+        )
+        .order_by(T.c.id.desc())
+    ).first()
+    newer = conn.execute(
+        sa.select(R.c.id).where(
+            (R.c.app == request.app) & (R.c.entity == request.entity) & (R.c.record_id == request.record_id) & (R.c.id > request.id)
+        )
+    ).first()
+    if task is None or newer is not None:
+        return None
+    note = late_note(wanted)
+    if task.note_json is not None and Message.from_json(task.note_json) == note and (task.comment or None) == comment:
+        return Outcome(request.id, request.status, None, duplicate=True)
+    if task.note_json is not None and Message.from_json(task.note_json) != NO_LONGER_REQUIRED:
+        return None
+    conn.execute(T.update().where(T.c.id == task.id).values(comment=comment, **note_values(note)))
+    history.add_entry(
+        conn, app=et.entity.app, entity=et.entity.key, record_id=request.record_id, actor_id=actor.user_id, action="late_decision",
+        transition=request.transition, message=note, comment=comment, at=now,
+    )  # fmt: skip
+    return Outcome(request.id, request.status, None, late=True)
+
+
+def _rejections(conn: Connection, request_id: int) -> list[Message | str]:
+    """Every rejector's comment in this round, each with the rejector's name, in the order
+    they decided: what the rejection notice says."""
+    rows = conn.execute(
+        sa.select(T.c.approver_id, T.c.comment)
+        .where((T.c.request_id == request_id) & (T.c.status == REJECTED))
+        .order_by(T.c.decided_at, T.c.id)
+    ).all()
+    if len(rows) < 2:
+        return [rows[0].comment or ""] if rows else []
+    names = display_names(conn, [r.approver_id for r in rows])
+    return [M("%(person)s: %(comment)s", person=names.get(r.approver_id, ""), comment=r.comment or "") for r in rows]
 
 
 def _reject(
@@ -157,7 +224,10 @@ def _reject(
         conn, [request.requester_id, *approvers], kind="approval_done", app=ctx.app, entity=et.entity.key, record_id=request.record_id,
         actor_id=actor.user_id,
         message=M(
-            "Rejected: %(transition)s of “%(title)s”: %(comment)s", transition=ctx.transition.label, title=ctx.title, comment=comment
+            "Rejected: %(transition)s of “%(title)s”: %(comment)s",
+            transition=ctx.transition.label,
+            title=ctx.title,
+            comment=_rejections(conn, request.id) or comment,
         ),
         dedupe=f"rejected:{request.id}",
     )  # fmt: skip

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from flowdeck.engine import history, notifications
-from flowdeck.engine.approval_core import APPROVED, PENDING, WITHDRAWN, close_round, create_round, pending_approvers
+from flowdeck.engine.approval_core import APPROVED, PENDING, WITHDRAWN, acted_approvers, close_round, create_round, pending_approvers
 from flowdeck.engine.approvals.rows import ApprovalClosed, Outcome, approval_of, closed_message, context, lock_request, now_or
 from flowdeck.engine.errors import Forbidden
 from flowdeck.engine.messages import M
@@ -69,7 +69,8 @@ def request_approval(
 
 
 def withdraw(conn: Connection, et: EntityTables, request_id: int, *, actor: Actor, now: dt.datetime | None = None) -> Outcome:
-    """The requester (or an admin) takes a pending request back; its open tasks end."""
+    """The requester (or an admin) takes a pending request back; its open tasks end. Every
+    approver still asked and every one who already decided is told."""
     now = now_or(now)
     request = lock_request(conn, et, request_id)
     if request.status != PENDING:
@@ -78,7 +79,7 @@ def withdraw(conn: Connection, et: EntityTables, request_id: int, *, actor: Acto
         raise ApprovalClosed(closed_message(request))
     if actor.user_id != request.requester_id and not actor.is_admin:
         raise Forbidden(M("only the requester can withdraw this request"))
-    told = pending_approvers(conn, request.id)
+    told = [u for u in dict.fromkeys(pending_approvers(conn, request.id) + acted_approvers(conn, request.id)) if u != actor.user_id]
     close_round(conn, request.id, WITHDRAWN, now)
     history.add_entry(
         conn,

@@ -32,6 +32,8 @@ class Outcome:
     status: str
     record: Record | None = None
     duplicate: bool = False
+    late: bool = False
+    """The decision came after the step was decided against: kept in history, no effect."""
 
 
 @dataclass(frozen=True)
@@ -78,9 +80,13 @@ def context(et: EntityTables, transition: Transition, approval: Approval, record
     )  # fmt: skip
 
 
-def complete(conn: Connection, et: EntityTables, transition: Transition, record_id: int, *, actor: Actor, now: dt.datetime) -> Record:
+def complete(
+    conn: Connection, et: EntityTables, transition: Transition, record_id: int, *, actor: Actor, requester: int | None, now: dt.datetime
+) -> Record:
     """Run the approved transition, re-checking its guard and required fields now. A comment
-    it requires was asked for when approval was requested: it is not asked for again."""
+    it requires was asked for when approval was requested: it is not asked for again. The
+    guard reads `me` as the requester: it was the requester's transition that was approved
+    ("only the requester submits" must not refuse the last approver)."""
     record = fetch_record(conn, et, record_id, for_update=True)
     if not transition.allowed_from(record.state or ""):
         state = et.entity.workflow.state(record.state or "") if et.entity.workflow else None
@@ -91,7 +97,9 @@ def complete(conn: Connection, et: EntityTables, transition: Transition, record_
             )
         )
     system = Actor(user_id=actor.user_id, username=actor.username, is_admin=True, roles=actor.roles)
-    given, _ = check_transition(conn, et, record, dataclasses.replace(transition, comment="none"), actor=system, values=None, comment=None)
+    given, _ = check_transition(
+        conn, et, record, dataclasses.replace(transition, comment="none"), actor=system, values=None, comment=None, me=requester
+    )
     return apply_transition(conn, et, record, transition, given, actor=actor, comment=None, expected_version=None, now=now)
 
 

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from flowdeck.engine.expressions import Scope
+from flowdeck.engine.expressions import Scope, text_results
 from flowdeck.engine.fieldtypes import FIELD_TYPES, InvalidValue, resolve_date, resolve_datetime
 from flowdeck.engine.messages import M
 from flowdeck.engine.phrases import a_field, listing, said_by, suggestion
@@ -58,6 +58,7 @@ class FieldChecks(Checks):
 
         children: tuple[Field, ...] = ()
         if ftype == "table" and "fields" in spec:
+            self.check_renames(path, spec["fields"])
             child_scope = Scope(names=frozenset(spec["fields"]) | {"me"})
             children = tuple(
                 self.field((*path, "fields", ck), ck, cs, child_scope, entity_key, spec["fields"], in_child=True)
@@ -112,6 +113,8 @@ class FieldChecks(Checks):
             was=spec.get("was"),
             computed_order=formula_order(children),
         )
+        if ftype == "computed" and options:
+            self.computed_codes(path, field)
         bounds_ok = self.check_bounds(path, field)
         if "default" in spec:
             # With unusable bounds the default can still be checked for its type, not its range.
@@ -121,13 +124,29 @@ class FieldChecks(Checks):
             self.problem((*path, "min_length"), M("is larger than max_length (%(max)s)", max=field.max_length))
         return field
 
+    def check_renames(self, path: Path, fields: Mapping[str, Any]) -> None:
+        """`was` of the fields of an entity, or of the columns of a table field."""
+        olds: dict[str, str] = {}
+        for key, spec in fields.items():
+            was = spec.get("was")
+            if was is None:
+                continue
+            where = (*path, "fields", key, "was")
+            if was == key:
+                self.problem(where, M("names the field's own key; remove it or give the old key"))
+            elif was in fields:
+                self.problem(where, M("“%(key)s” is still a field of this entity; a renamed field cannot keep its old key", key=was))
+            elif was in olds:
+                self.problem(where, M("“%(key)s” is already renamed to “%(new)s”", key=was, new=olds[was]))
+            olds.setdefault(was, key)
+
     def row_field(self, path: Path, ftype: str, spec: dict[str, Any]) -> dict[str, Any]:
         """A field of a table's rows: what a row cannot have is reported and left out."""
         if not FIELD_TYPES[ftype].in_child_rows:
             self.problem((*path, "type"), M("%(field_kind)s cannot be used inside a table's rows", field_kind=a_field(ftype)))
         if spec.get("many"):
             self.problem((*path, "many"), M("many-valued fields cannot be used inside a table's rows"))
-        row_only = ("unique", "indexed", "was", "read_only", "show_if")
+        row_only = ("unique", "indexed", "read_only", "show_if")
         for name in row_only:
             if name in spec:
                 self.problem((*path, name), M("does not apply inside a table's rows"))
@@ -143,6 +162,20 @@ class FieldChecks(Checks):
             seen.add(item["key"])
             options.append(Option(item["key"], Label.of(item.get("label"), humanize(item["key"])), item.get("color")))
         return tuple(options)
+
+    def computed_codes(self, path: Path, field: Field) -> None:
+        """Options on a formula name the codes it returns: only text can be a code, and a code
+        written in the formula that is not an option would reach users raw."""
+        if field.result != "text":
+            self.problem((*path, "options"), M("applies only when “result” is “text”"))
+            return
+        if field.formula is None:
+            return
+        keys = tuple(dict.fromkeys(field.option_keys()))
+        for code in sorted(text_results(field.formula) - set(keys)):
+            self.problem(
+                (*path, "formula"), M("can return “%(value)s”, which is not one of the options (%(options)s)", value=code, options=keys)
+            )
 
     def autonumber_format(self, path: Path, pattern: str) -> None:
         counters = 0

@@ -182,21 +182,6 @@ class _Builder(FieldChecks, WorkflowChecks, ViewChecks):
             sections.append(Section(Label.of(spec.get("label"), f"Section {index + 1}"), keys))
         return tuple(sections)
 
-    def check_renames(self, path: Path, fields: Mapping[str, Any]) -> None:
-        olds: dict[str, str] = {}
-        for key, spec in fields.items():
-            was = spec.get("was")
-            if was is None:
-                continue
-            where = (*path, "fields", key, "was")
-            if was == key:
-                self.problem(where, M("names the field's own key; remove it or give the old key"))
-            elif was in fields:
-                self.problem(where, M("“%(key)s” is still a field of this entity; a renamed field cannot keep its old key", key=was))
-            elif was in olds:
-                self.problem(where, M("“%(key)s” is already renamed to “%(new)s”", key=was, new=olds[was]))
-            olds.setdefault(was, key)
-
     # -- fields ----------------------------------------------------------------------
 
 

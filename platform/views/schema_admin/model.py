@@ -52,6 +52,7 @@ class FieldRow:
     help_zh: str = ""
     show_if: str = ""
     required_if: str = ""
+    takes_options: bool = False
 
     @property
     def name(self) -> str:
@@ -235,6 +236,7 @@ def builder_model(document: Mapping[str, Any] | None, entity: str | None) -> Bui
                 help_zh,
                 _expression_text(f.get("show_if")),
                 _expression_text(f.get("required_if")),
+                authoring.takes_options(f),
             )
         )
         label = _text_of(f.get("label"), key)

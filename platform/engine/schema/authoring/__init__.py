@@ -29,7 +29,15 @@ from flowdeck.engine.schema.authoring.common import (
     label_texts,
 )
 from flowdeck.engine.schema.authoring.fields import add_field, move_field, remove_field, rename_field, set_field
-from flowdeck.engine.schema.authoring.options import add_option, edit_option, move_option, option_key, parse_options, remove_option
+from flowdeck.engine.schema.authoring.options import (
+    add_option,
+    edit_option,
+    move_option,
+    option_key,
+    parse_options,
+    remove_option,
+    takes_options,
+)
 from flowdeck.engine.schema.authoring.sections import add_section, move_section, remove_section, set_section
 from flowdeck.engine.schema.authoring.views import add_board, add_list, set_board, set_list
 from flowdeck.engine.schema.authoring.workflow import (
@@ -85,4 +93,5 @@ __all__ = [
     "set_field",
     "set_list",
     "set_section",
+    "takes_options",
 ]

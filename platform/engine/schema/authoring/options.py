@@ -1,4 +1,6 @@
 """Commands on a select field's options: add, edit (key, label, colour), remove and move.
+A computed field whose result is text takes the same commands: its options label the
+codes its formula returns, and it may have none.
 
 A changed key is a new option and a removed one is gone: the records holding the old key
 are moved by the migration plan, which asks the admin where to. The field's default and
@@ -60,9 +62,14 @@ def option_key(option: Any) -> str | None:
     return None
 
 
+def takes_options(spec: Mapping[str, Any]) -> bool:
+    """Select fields, and computed fields whose codes (text results) the options label."""
+    return spec.get("type") in ("select", "multiselect") or (spec.get("type") == "computed" and spec.get("result") == "text")
+
+
 def _options(spec: dict[str, Any]) -> list[Any]:
-    if spec.get("type") not in ("select", "multiselect"):
-        raise EditRefused(M("Only select fields have options."))
+    if not takes_options(spec):
+        raise EditRefused(M("Only select fields and computed fields with a text result have options."))
     return member(spec, "options", list)
 
 
@@ -141,9 +148,11 @@ def remove_option(document: Document, *, entity: str, field: str, option: str) -
     spec = field_spec(target, field)
     options = _options(spec)
     index = _index(options, option)
-    if len(options) == 1:
+    if len(options) == 1 and spec.get("type") != "computed":
         raise EditRefused(M("A select field needs at least one option."))
     del options[index]
+    if not options:
+        del spec["options"]
     _follow(target, field, spec, option, None)
     return doc
 

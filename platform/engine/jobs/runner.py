@@ -1,0 +1,164 @@
+"""Running jobs: one claimed job at a time, a pass over everything due (`flowdeck tick`),
+and the worker loop (`flowdeck worker`, or the thread a web process runs when no worker
+does) that sleeps until the next due job or a PostgreSQL NOTIFY wakes it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from flowdeck.engine.db import Database
+from flowdeck.engine.jobs import mail as _builtin_kinds  # noqa: F401 -- registers the kinds the engine brings
+from flowdeck.engine.jobs import queue
+from flowdeck.engine.jobs.kinds import KINDS, JobContext, PermanentError, UnknownKind
+from flowdeck.engine.messages import Translator
+
+log = logging.getLogger("flowdeck.jobs")
+LEASE = dt.timedelta(minutes=5)
+IDLE_SLEEP = 5.0
+"""Seconds an idle worker sleeps at most between looks (PostgreSQL wakes it sooner)."""
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 100000}"
+
+
+@dataclass
+class Runner:
+    """What a process running jobs brings: its database, settings (mail), the catalogs'
+    translator factory, and a clock (tests move it by hand)."""
+
+    db: Database
+    settings: dict[str, Any] = field(default_factory=dict)
+    translator: Callable[[str], Translator] | None = None
+    clock: Callable[[], dt.datetime] = queue.now_utc
+    name: str = field(default_factory=worker_name)
+    lease: dt.timedelta = LEASE
+    kinds: tuple[str, ...] | None = None
+
+    def run_one(self) -> str | None:
+        """Claim and run one due job; its new status, or None when nothing was due."""
+        now = self.clock()
+        job = self.db.run(lambda conn: queue.claim(conn, self.name, now=now, lease=self.lease, kinds=self.kinds))
+        if job is None:
+            return None
+        kind = KINDS.get(job.kind)
+        if kind is None:
+            unknown = UnknownKind(job.kind)
+            return self._failed(job, f"{type(unknown).__name__}: {unknown}", permanent=True)
+
+        def work(conn: Any) -> None:
+            context = JobContext(now=self.clock(), job_id=job.id, attempt=job.attempt, settings=self.settings, translator=self.translator)
+            result = kind.handler(conn, job.payload, context)
+            queue.finish(conn, job, result, now=self.clock())
+
+        try:
+            self.db.run(work)
+        except queue.LeaseLost:
+            log.warning("job %s (%s): lease lost, left to its new worker", job.id, job.kind)
+            return "lost"
+        except PermanentError as exc:
+            return self._failed(job, f"{type(exc).__name__}: {exc}", permanent=True)
+        except Exception as exc:
+            log.exception("job %s (%s) attempt %s failed", job.id, job.kind, job.attempt)
+            return self._failed(job, f"{type(exc).__name__}: {exc}")
+        log.info("job %s (%s) done", job.id, job.kind)
+        return "done"
+
+    def _failed(self, job: queue.Claimed, error: str, *, permanent: bool = False) -> str:
+        status = self.db.run(lambda conn: queue.fail(conn, job, error, now=self.clock(), permanent=permanent))
+        return status or "lost"
+
+    def run_due(self, *, limit: int = 10_000) -> dict[str, int]:
+        """Run jobs until none is due (or `limit` ran): the counts per outcome."""
+        counts: dict[str, int] = {}
+        for _ in range(limit):
+            status = self.run_one()
+            if status is None:
+                break
+            counts[status] = counts.get(status, 0) + 1
+        return counts
+
+    def seconds_to_next(self) -> float:
+        due = self.db.read(lambda conn: queue.next_due(conn, kinds=self.kinds))
+        if due is None:
+            return IDLE_SLEEP
+        return max(0.0, min(IDLE_SLEEP, (due - self.clock()).total_seconds()))
+
+    def serve(self, stop: threading.Event, *, periodic: Callable[[], None] | None = None, every: float = 60.0) -> None:
+        """Run jobs until `stop` is set; `periodic` (overdue approvals) runs every `every` s."""
+        waiter = _Waiter(self.db)
+        last_periodic = 0.0
+        try:
+            while not stop.is_set():
+                waiter.ensure()
+                if periodic is not None and time.monotonic() - last_periodic >= every:
+                    last_periodic = time.monotonic()
+                    try:
+                        periodic()
+                    except Exception:
+                        log.exception("periodic work failed")
+                try:
+                    if self.run_one() is not None:
+                        continue
+                    waiter.wait(self.seconds_to_next(), stop)
+                except Exception:
+                    log.exception("the job worker's database call failed; trying again shortly")
+                    stop.wait(IDLE_SLEEP)
+        finally:
+            waiter.close()
+
+
+class _Waiter:
+    """Sleeps until woken: on PostgreSQL by LISTEN/NOTIFY (an enqueue wakes idle workers at
+    once), elsewhere, or while the listening connection is down, by the timeout alone."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.connection: Any = None
+
+    def ensure(self) -> None:
+        """(Re)open the listening connection on PostgreSQL; a failure only means polling."""
+        if self.db.dialect != "postgresql" or (self.connection is not None and not self.connection.closed):
+            return
+        import psycopg
+
+        try:
+            url = self.db.engine.url.set(drivername="postgresql")
+            connection = psycopg.connect(url.render_as_string(hide_password=False), autocommit=True, connect_timeout=5)
+            try:
+                connection.execute(f"LISTEN {queue.NOTIFY_CHANNEL}")
+            except BaseException:
+                connection.close()
+                raise
+            self.connection = connection
+        except psycopg.Error:
+            log.warning("cannot LISTEN for new jobs; looking every %s s instead", IDLE_SLEEP)
+            self.connection = None
+
+    def wait(self, seconds: float, stop: threading.Event) -> None:
+        if self.connection is None:
+            stop.wait(seconds)
+            return
+        try:
+            for _ in self.connection.notifies(timeout=max(0.05, seconds), stop_after=1):
+                break
+        except Exception:
+            log.warning("the LISTEN connection failed; it is opened again")
+            self.close()
+            stop.wait(min(seconds, IDLE_SLEEP))
+
+    def close(self) -> None:
+        if self.connection is not None:
+            try:
+                self.connection.close()
+            finally:
+                self.connection = None
