@@ -137,12 +137,14 @@ def _run_apply(label: str, apply: Any) -> Any:
 
 
 def _applied(result: Any, dry_run: bool) -> None:
+    if result.plan.ignored:
+        click.echo(f"ignored answers to questions this plan does not ask: {', '.join(result.plan.ignored)}")
     if dry_run:
         click.echo("dry run: nothing applied")
     elif result.applied:
         click.echo(f"applied as version {result.version}")
     else:
-        click.echo(f"unchanged: version {result.version} is current")
+        click.echo(f"nothing to apply: version {result.version} is current")
 
 
 _CHOICE_HELP = "Answer a question of the migration plan (repeatable), e.g. state:task:review=doing."

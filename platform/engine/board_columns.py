@@ -18,8 +18,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from flowdeck.engine.filters import Condition, Context, normalize_condition
-from flowdeck.engine.permissions import Actor
-from flowdeck.engine.query import capped_count, parse_filter, where_clause
+from flowdeck.engine.permissions import Actor, hidden_states
+from flowdeck.engine.query import capped_count, parse_filter, where_clause, where_visible
 from flowdeck.engine.schema.model import Entity, Field, Label, View, WipLimit
 from flowdeck.engine.storage.tables import EntityTables
 
@@ -152,20 +152,27 @@ def mine_clause(et: EntityTables, actor: Actor) -> sa.ColumnElement[bool]:
         return sa.false()
     if not fields:
         return et.table.c.created_by == actor.user_id
-    clauses = [where_clause(et, normalize_condition(f.key, "$me", f, et.entity.workflow), None, context) for f in fields]
+    hidden = hidden_states(et.entity, actor)  # a user field hidden from me never makes a card mine
+    clauses = [
+        where_visible(et, f.key, where_clause(et, normalize_condition(f.key, "$me", f, et.entity.workflow), None, context), hidden)
+        for f in fields
+    ]
     return sa.or_(*clauses)
 
 
 def scope_where(et: EntityTables, view: View, actor: Actor, today: dt.date | None = None) -> sa.ColumnElement[bool]:
-    """The board's own scope: the view filter only. WIP limits count within it."""
-    return where_clause(et, parse_filter(et, view.filter), None, Context(user_id=actor.user_id, today=today))
+    """The board's own scope: the view filter only (where the reader may see its fields).
+    WIP limits count within it."""
+    context = Context(user_id=actor.user_id, today=today)
+    return where_clause(et, parse_filter(et, view.filter), None, context, hidden_states(et.entity, actor))
 
 
 def board_where(et: EntityTables, view: View, actor: Actor, cards: CardFilter, today: dt.date | None = None) -> sa.ColumnElement[bool]:
-    """The view filter, the quick filters and the text search together."""
+    """The view filter, the quick filters and the text search together, none of them
+    reading a field where it is hidden from the reader."""
     context = Context(user_id=actor.user_id, today=today)
     conditions: list[Condition] = parse_filter(et, view.filter) + parse_filter(et, cards.conditions)
-    where = where_clause(et, conditions, cards.search, context)
+    where = where_clause(et, conditions, cards.search, context, hidden_states(et.entity, actor))
     if cards.mine:
         where = sa.and_(where, mine_clause(et, actor))
     return where

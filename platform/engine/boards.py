@@ -47,7 +47,8 @@ from flowdeck.engine.board_columns import (
 from flowdeck.engine.errors import Conflict, Forbidden, RecordInvalid, TransitionRefused
 from flowdeck.engine.fieldtypes import is_many
 from flowdeck.engine.messages import M, Message
-from flowdeck.engine.permissions import Actor, can, can_transition, mid_sentence, require
+from flowdeck.engine.permissions import Actor, can, can_transition, hidden_states, mid_sentence, require
+from flowdeck.engine.query import Hidden, hidden_everywhere_in, sort_visible
 from flowdeck.engine.records import Record, fetch_record, load_links, update_record
 from flowdeck.engine.schema.model import Entity, Label, Transition, View
 from flowdeck.engine.storage.tables import EntityTables
@@ -100,21 +101,22 @@ def card_keys(et: EntityTables, view: View) -> list[str]:
 
 def _card_select(et: EntityTables, view: View) -> tuple[list[sa.ColumnElement[Any]], list[str]]:
     table = et.table
-    base = ["id", "version", group_key(view)]
+    base = ["id", "version", group_key(view), *(["state"] if "state" in table.c else [])]  # state: the fields hidden there
     stored = [k for k in card_keys(et, view) if k in table.c]
     many = [k for k in card_keys(et, view) if k in et.links]
     return [table.c[k] for k in dict.fromkeys([*base, *stored])], many
 
 
-def _order(et: EntityTables, view: View) -> list[sa.ColumnElement[Any]]:
-    """The view's sort (checked by the loader), then id so pages never overlap."""
+def _order(et: EntityTables, view: View, hidden: Hidden) -> list[sa.ColumnElement[Any]]:
+    """The view's sort (checked by the loader; a field hidden from the reader sorts as
+    empty where it is hidden), then id so pages never overlap."""
     order: list[sa.ColumnElement[Any]] = []
     for item in view.sort:
         key = item.lstrip("-")
         fld = et.entity.field(key)
-        if key not in et.table.c or (fld is not None and is_many(fld)):
+        if key not in et.table.c or (fld is not None and is_many(fld)) or hidden_everywhere_in(et, key, hidden):
             continue
-        column = et.table.c[key]
+        column = sort_visible(et, key, et.table.c[key], hidden)
         order.append(column.desc().nulls_last() if item.startswith("-") else column.asc().nulls_last())
     order.append(et.table.c.id.asc())
     return order
@@ -129,15 +131,17 @@ def load_cards(
     *,
     offset: int = 0,
     limit: int = 50,
+    hidden: Hidden | None = None,
 ) -> list[dict[str, Any]]:
     """One page of a column's cards, only the columns a card shows (many-valued fields
-    are not loaded here: see `attach_links`)."""
+    are not loaded here: see `attach_links`); `hidden`: where fields are hidden from the
+    reader (the order must not tell them)."""
     if limit <= 0:
         return []
     columns, _ = _card_select(et, view)
     col = group_column(et, view)
     in_column = col.is_(None) if value is None else col == value
-    statement = sa.select(*columns).where(where, in_column).order_by(*_order(et, view)).limit(limit).offset(max(0, offset))
+    statement = sa.select(*columns).where(where, in_column).order_by(*_order(et, view, hidden or {})).limit(limit).offset(max(0, offset))
     result = conn.execute(statement)
     keys = list(result.keys())
     return [dict(zip(keys, row, strict=True)) for row in result]
@@ -258,6 +262,7 @@ def load_board(
     cards = cards or CardFilter()
     columns = board_columns(et, view, with_none=True)
     where = board_where(et, view, actor, cards, today)
+    hidden = hidden_states(et.entity, actor)
     values = [c.value for c in columns]
     counts, capped = capped_counts(conn, et, view, where, values)
     if cards.active:
@@ -273,7 +278,7 @@ def load_board(
             c,
             counts.get(c.value, 0),
             scope_counts.get(c.value, 0),
-            load_cards(conn, et, view, c.value, where, limit=share),
+            load_cards(conn, et, view, c.value, where, limit=share, hidden=hidden),
             capped=c.value in capped,
         )
         for c, share in zip(columns, shares, strict=True)
@@ -308,7 +313,8 @@ def load_column(
     scope = (
         count if not cards.active else capped_counts(conn, et, view, scope_where(et, view, actor, today), [column.value])[0][column.value]
     )
-    page = load_cards(conn, et, view, column.value, where, offset=offset, limit=min(max(0, limit), MAX_CARDS))
+    size = min(max(0, limit), MAX_CARDS)
+    page = load_cards(conn, et, view, column.value, where, offset=offset, limit=size, hidden=hidden_states(et.entity, actor))
     data = ColumnData(column, count, scope, page, offset=offset, capped=column.value in capped)
     attach_links(conn, et, view, page)
     lanes = _lanes(et, view, count_by_lane(conn, et, view, sa.and_(where, in_column))) if view.swimlanes else None

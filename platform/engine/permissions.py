@@ -129,3 +129,18 @@ def hidden_by_state(entity: Entity, actor: Actor) -> Callable[[str | None], froz
         return cache[state]
 
     return hidden
+
+
+def hidden_states(entity: Entity, actor: Actor) -> dict[str, frozenset[str]]:
+    """For each field a rule hides from this actor in some state: the states it is hidden
+    in. A filter, sort or search must not read a field where it is hidden from the reader
+    (the records it keeps or their order would tell the hidden values)."""
+    workflow = entity.workflow
+    if workflow is None or not workflow.rules:
+        return {}
+    hidden = hidden_by_state(entity, actor)
+    found: dict[str, set[str]] = {}
+    for state in workflow.state_keys():
+        for key in hidden(state):
+            found.setdefault(key, set()).add(state)
+    return {key: frozenset(states) for key, states in found.items()}

@@ -19,7 +19,7 @@ from flowdeck.engine.errors import RecordInvalid
 from flowdeck.engine.fieldtypes import FIELD_TYPES, is_many
 from flowdeck.engine.filters import Condition, Context, FilterError, normalize_condition, resolve_value
 from flowdeck.engine.messages import M
-from flowdeck.engine.permissions import Actor, require
+from flowdeck.engine.permissions import Actor, hidden_states, require
 from flowdeck.engine.records import Errors, load_links, no_field
 from flowdeck.engine.schema.loader import SYSTEM_FIELD_TYPES
 from flowdeck.engine.schema.model import Entity
@@ -27,6 +27,9 @@ from flowdeck.engine.storage.tables import EntityTables
 from flowdeck.engine.textinput import search_text
 
 MAX_PAGE_SIZE = 500
+Hidden = Mapping[str, frozenset[str]]
+"""Where fields are hidden from the reader: field key -> the states it is hidden in
+(`permissions.hidden_states`)."""
 SYSTEM_SORTABLE = ("id", "state", "created_at", "updated_at", "created_by", "updated_by")
 
 
@@ -143,19 +146,52 @@ def _like(column: sa.ColumnElement[Any], text: str) -> sa.ColumnElement[bool]:
     return column.ilike(f"%{escaped}%", escape="\\")
 
 
-def where_clause(et: EntityTables, conditions: Sequence[Condition], search: str | None, context: Context) -> sa.ColumnElement[bool]:
-    clauses = [_clause(et, c, context) for c in conditions]
+def hidden_everywhere_in(et: EntityTables, key: str, hidden: Hidden) -> bool:
+    """Is `key` hidden from the reader in every state?"""
+    states = hidden.get(key)
+    return bool(states) and et.entity.workflow is not None and set(et.entity.workflow.state_keys()) <= states
+
+
+def unless_hidden(et: EntityTables, key: str, clause: sa.ColumnElement[bool], hidden: Hidden) -> sa.ColumnElement[bool] | None:
+    """A filter's clause that does not apply where `key` is hidden from the reader: those
+    records pass whatever their value (None: hidden everywhere, the filter is left out)."""
+    states = hidden.get(key)
+    if not states:
+        return clause
+    if hidden_everywhere_in(et, key, hidden):
+        return None
+    return sa.or_(et.table.c.state.in_(sorted(states)), clause)
+
+
+def where_visible(et: EntityTables, key: str, clause: sa.ColumnElement[bool], hidden: Hidden) -> sa.ColumnElement[bool]:
+    """A match on `key` that counts only where the reader may see it (text search, "mine"):
+    a hidden value never makes a record match."""
+    states = hidden.get(key)
+    if not states:
+        return clause
+    if hidden_everywhere_in(et, key, hidden):
+        return sa.false()
+    return sa.and_(et.table.c.state.not_in(sorted(states)), clause)
+
+
+def where_clause(
+    et: EntityTables, conditions: Sequence[Condition], search: str | None, context: Context, hidden: Hidden | None = None
+) -> sa.ColumnElement[bool]:
+    """The WHERE of a list: `hidden` (for the reader) keeps conditions and the search from
+    reading a field where it is hidden from them."""
+    hidden = hidden or {}
+    clauses = [clause for c in conditions if (clause := unless_hidden(et, c.key, _clause(et, c, context), hidden)) is not None]
     text = search_text(search)
     if text:
         for word in text.split()[:5]:
-            matches = [_like(et.table.c[key], word) for key in et.entity.search if key in et.table.c]
+            matches = [where_visible(et, key, _like(et.table.c[key], word), hidden) for key in et.entity.search if key in et.table.c]
             if word.isdecimal() and len(word) <= 15:  # longer cannot be an id (and overflows BIGINT)
                 matches.append(et.table.c.id == int(word))
             clauses.append(sa.or_(*matches) if matches else sa.false())
     return sa.and_(sa.true(), *clauses)
 
 
-def _order(et: EntityTables, sort: Sequence[str]) -> list[sa.ColumnElement[Any]]:
+def _order(et: EntityTables, sort: Sequence[str], hidden: Hidden) -> list[sa.ColumnElement[Any]]:
     order: list[sa.ColumnElement[Any]] = []
     errors: Errors = {}
     for item in sort:
@@ -169,12 +205,23 @@ def _order(et: EntityTables, sort: Sequence[str]) -> list[sa.ColumnElement[Any]]
         ):
             errors.setdefault("sort", []).append(M("cannot sort by “%(key)s”", key=key))
             continue
-        column = _sort_key(et, key)
+        if hidden_everywhere_in(et, key, hidden):
+            continue
+        column = sort_visible(et, key, _sort_key(et, key), hidden)
         order.append(column.desc().nulls_last() if descending else column.asc().nulls_last())
     if errors:
         raise RecordInvalid(errors)
     order.append(et.table.c.id.desc() if sort and sort[0].startswith("-") else et.table.c.id.asc())
     return order
+
+
+def sort_visible(et: EntityTables, key: str, column: sa.ColumnElement[Any], hidden: Hidden) -> sa.ColumnElement[Any]:
+    """What a column sorts by for the reader: records where it is hidden from them sort
+    as if it were empty (last), so the order tells nothing of the hidden values."""
+    states = hidden.get(key)
+    if not states:
+        return column
+    return sa.case((et.table.c.state.in_(sorted(states)), sa.null()), else_=column)
 
 
 def _sort_key(et: EntityTables, key: str) -> sa.ColumnElement[Any]:
@@ -209,8 +256,9 @@ def query_records(conn: Connection, et: EntityTables, query: Query, *, actor: Ac
     per_page = max(1, min(query.per_page, MAX_PAGE_SIZE))
     page = max(1, query.page)
     context = Context(user_id=actor.user_id, today=today)
-    where = where_clause(et, parse_filter(et, query.filter), query.search, context)
-    order = _order(et, query.sort)
+    hidden = hidden_states(et.entity, actor)
+    where = where_clause(et, parse_filter(et, query.filter), query.search, context, hidden)
+    order = _order(et, query.sort, hidden)
     columns, many = _select_columns(et, query.columns)
     total, capped = count_records(conn, et, where, query.count_limit)
     rows = [

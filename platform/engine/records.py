@@ -359,7 +359,7 @@ def create_record(
         "updated_at": now,
         "updated_by": actor.user_id,
     }
-    compute_values(entity, values, system)
+    compute_values(entity, values, system, log_problems=True)
     check_record(conn, et, values, system, access, record_id=None, changed={f.key for f in entity.fields}, known=errors)
     for fld in entity.fields:
         if fld.type == "autonumber" and fld.format:
@@ -425,7 +425,7 @@ def save_values(
     values.update(given)
     state = new_state or record.state
     system = {**record.system(actor.user_id), "state": state, "updated_at": now, "updated_by": actor.user_id}
-    compute_values(entity, values, system)
+    compute_values(entity, values, system, log_problems=True)
     changes = diff(entity, record.values, values)
     changed = {c.field for c in changes}
     check_record(conn, et, values, system, access, record_id=record.id, changed=changed, known=known)
@@ -566,7 +566,7 @@ def recompute_entity(conn: Connection, et: EntityTables, batch: int = 500) -> in
                 record.values[key] = per[record.id]
             before = {k: record.values.get(k) for k in computed_columns}
             child_before = {k: [dict(r) for r in record.values.get(k, [])] for k in et.children}
-            compute_values(entity, record.values, record.system(None))
+            compute_values(entity, record.values, record.system(None), log_problems=True)
             changed = {k: record.values[k] for k in computed_columns if record.values[k] != before[k]}
             if changed:
                 conn.execute(et.table.update().where(et.table.c.id == record.id).values(changed))

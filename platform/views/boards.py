@@ -30,7 +30,7 @@ from werkzeug.datastructures import MultiDict
 from flowdeck.engine import boards
 from flowdeck.engine.boards import Board, CardFilter, ColumnData, Lane
 from flowdeck.engine.errors import Conflict, NotFound
-from flowdeck.engine.permissions import Actor, can, hidden_everywhere
+from flowdeck.engine.permissions import Actor, can, hidden_by_state, hidden_everywhere, hidden_states
 from flowdeck.engine.schema.loader import SYSTEM_FIELD_TYPES
 from flowdeck.engine.schema.model import Field, Label, View
 from flowdeck.engine.storage.tables import EntityTables
@@ -42,7 +42,7 @@ from flowdeck.views.display import DisplayContext, build_context, show
 from flowdeck.views.errors import error_response
 from flowdeck.views.i18n import gettext as _
 from flowdeck.views.i18n import say, tr
-from flowdeck.views.lifecycle import entity_tables, render
+from flowdeck.views.lifecycle import entity_tables, posted_version, render
 from flowdeck.views.state import engine
 
 bp = Blueprint("boards", __name__)
@@ -82,8 +82,11 @@ class BoardParams:
         pairs = [(k, v) for k, v in args.items(multi=True) if k not in BOARD_PARAMS]
         parsed, problems = listquery.parse_args(pairs)
         parsed = replace(parsed, sort=(), cols=(), per_page=None, page=1)
-        unfiltered = replace(view, filter={})
-        spec = listquery.resolve(et.entity, unfiltered, parsed, hidden=hidden_everywhere(et.entity, actor), tz=get_timezone())
+        unfiltered = replace(view, filter={}, sort=())
+        hidden = hidden_everywhere(et.entity, actor)
+        # the engine leaves the view's own filter and sort on hidden fields out; say so
+        _kept, notices = listquery.without_hidden(et.entity, view, hidden)
+        spec = listquery.resolve(et.entity, unfiltered, parsed, hidden=hidden, tz=get_timezone())
         limit = _int(args.get("limit"), None)
         return cls(
             conditions=dict(spec.query.filter),
@@ -91,7 +94,7 @@ class BoardParams:
             mine=args.get("mine") in ("1", "on", "true"),
             limit=None if limit is None else max(1, min(limit, boards.MAX_CARDS)),
             filter_query=listquery.to_query(spec.canonical),
-            messages=(*problems, *spec.messages),
+            messages=(*notices, *problems, *spec.messages),
         )
 
     @property
@@ -118,12 +121,22 @@ def _int(raw: str | None, default: int | None) -> int | None:
         abort(400)
 
 
-def board_view(et: EntityTables, key: str | None) -> View:
-    """The entity's board view named `key`, or NotFound (404)."""
+def board_view(et: EntityTables, key: str | None, actor: Actor) -> View:
+    """The entity's board view named `key` as `actor` may see it, or NotFound (404)."""
     view = et.entity.view(key or "")
     if view is None or view_type(view) is not BOARD:
         raise NotFound(_('%(items)s have no board "%(key)s"', items=tr(et.entity.plural), key=key))
-    return view
+    return for_reader(et, view, actor)
+
+
+def for_reader(et: EntityTables, view: View, actor: Actor) -> View:
+    """A board never groups by a field hidden from the reader: its columns or lanes would
+    tell the hidden values. Such a board is not offered to them (404); lanes by such a
+    field are left out."""
+    hidden = hidden_states(et.entity, actor)
+    if boards.group_key(view) in hidden:
+        raise NotFound(_('%(items)s have no board "%(key)s"', items=tr(et.entity.plural), key=view.key))
+    return replace(view, swimlanes=None) if view.swimlanes in hidden else view
 
 
 # -- what the templates need ------------------------------------------------------------
@@ -149,6 +162,8 @@ class BoardPage:
     targets: Mapping[str | None, Sequence[str | None]]
     url: str = ""
     approvals: approval_views.CardMarks | None = None
+    hidden: Callable[[str | None], frozenset[str]] = lambda state: frozenset()
+    """The fields hidden from the reader in a state: a card never shows them."""
     _lane_cards: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
     _made: list[tuple[str, Callable[[Any], str]]] | None = None
 
@@ -184,7 +199,8 @@ class BoardPage:
             record_id = int(card["id"])
             title = card.get(title_key)
             text = escape(title) if title is not None and title != "" else f"#{record_id}"
-            values = " ".join([html for html in (render(card.get(key)) for key, render in renderers) if html])
+            secret = self.hidden(card.get("state"))
+            values = " ".join([html for html in (render(card.get(key)) for key, render in renderers if key not in secret) if html])
             more = f"<p>{values}</p>" if values else ""
             if marks is not None:
                 more += marks.html(record_id)
@@ -332,7 +348,8 @@ def _build_page(conn: Connection, et: EntityTables, view: View, board: Board, pa
     lane_key = view.swimlanes if view.swimlanes in keys else None
     ctx = build_context(conn, et, [_distinct_values(board, keys, lane_key)], keys)
     marks = approval_views.card_marks(conn, et, view.key, [card["id"] for card in board.cards], actor)
-    return BoardPage(et, view, board, ctx, params, boards.move_targets(actor, et, view), url=url, approvals=marks)
+    targets = boards.move_targets(actor, et, view)
+    return BoardPage(et, view, board, ctx, params, targets, url=url, approvals=marks, hidden=hidden_by_state(et.entity, actor))
 
 
 # -- routes -----------------------------------------------------------------------------
@@ -343,6 +360,7 @@ def render_board(et: EntityTables, view: View, actor: Actor) -> Response:
 
     `?limit=N` caps the cards on the whole board, split over the open columns; without
     it each column shows the view's page size. Columns page in more on scroll."""
+    view = for_reader(et, view, actor)
     params = BoardParams.parse(et, view, actor, request.args)
 
     def read(conn: Connection) -> BoardPage:
@@ -360,7 +378,7 @@ def column(app: str, entity: str, view: str, value: str) -> Response:
     `offset=0` replaces the column (a folded column opened, a refresh after a move)."""
     actor = require_actor()
     et = entity_tables(app, entity, actor, "read")
-    board_def = board_view(et, view)
+    board_def = board_view(et, view, actor)
     target = boards.find_column(et, board_def, value)
     if target is None:
         raise NotFound(_('the board has no column "%(value)s"', value=value))
@@ -385,14 +403,12 @@ def move(app: str, entity: str, record_id: int) -> Response:
     `query`, the board's filters (so the counts sent back match what the user sees)."""
     actor = require_actor()
     et = entity_tables(app, entity, actor, "update")
-    view = board_view(et, request.form.get("view"))
+    view = board_view(et, request.form.get("view"), actor)
     token = request.form.get("to", "")
     if boards.find_column(et, view, token) is None:
         raise NotFound(_('the board has no column "%(value)s"', value=token))
     target = None if token == boards.NONE_TOKEN else token
-    version = _int(request.form.get("version"), None)
-    if version is None:
-        abort(400)
+    version = posted_version()
     params = BoardParams.parse(et, view, actor, MultiDict(parse_qsl(request.form.get("query", "")[:4000], keep_blank_values=True)))
 
     def work(conn: Connection) -> BoardPage:

@@ -11,12 +11,14 @@ from typing import Any
 from flask import Response, g, has_request_context, make_response, render_template, request
 from jinja2_fragments.flask import render_block
 from sqlalchemy.engine import Connection
+from werkzeug.exceptions import UnprocessableEntity
 
 from flowdeck.engine import approvals, notifications
 from flowdeck.engine.errors import Forbidden
 from flowdeck.engine.permissions import Actor, can, refusal
 from flowdeck.engine.registry import Registry
 from flowdeck.engine.storage.tables import EntityTables
+from flowdeck.views.i18n import gettext as _
 from flowdeck.views.state import engine
 
 # What a request keeps on `g` once worked out (`auth._load_actor` clears them when a
@@ -46,6 +48,21 @@ def entity_tables(app: str, entity: str, actor: Actor, action: str = "read") -> 
     if not can(actor, et.entity, action):
         raise Forbidden(refusal(action, et.entity))
     return et
+
+
+def posted_version() -> int:
+    """The record version the posted change was based on (optimistic locking).
+
+    Required on every request that changes a record: without it a change made meanwhile
+    by someone else would be overwritten silently, so a request without a version (or
+    with one that is not a whole number) is refused with 422 and nothing is written.
+    """
+    raw = request.form.get("version", "").strip()
+    if not (raw.isascii() and raw.isdigit()):
+        raise UnprocessableEntity(
+            _("The change did not say which version of the record it was made on, so nothing was saved. Reload the record and try again.")
+        )
+    return int(raw)
 
 
 def is_htmx() -> bool:

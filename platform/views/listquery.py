@@ -445,6 +445,23 @@ def _form_text(value: Any, vtype: str) -> str | None:
     return text
 
 
+def without_hidden(entity: Entity, view: View, hidden: frozenset[str]) -> tuple[View, list[str]]:
+    """The view without the conditions and sort keys that read fields hidden from the
+    reader (they would tell the hidden values by what they keep or how they order it),
+    and the notice saying so; the rest of the view applies as defined."""
+    keys = [k for k in view.filter if k in hidden] + [s.removeprefix("-") for s in view.sort if s.removeprefix("-") in hidden]
+    if not keys:
+        return view, []
+    kept = replace(
+        view,
+        filter={k: c for k, c in view.filter.items() if k not in hidden},
+        sort=tuple(s for s in view.sort if s.removeprefix("-") not in hidden),
+    )
+    labels = [tr(entity.get_field(k).label) for k in dict.fromkeys(keys)]  # rules hide fields only
+    notice = _("This view is shown without its filter or sort on fields you cannot see: %(fields)s.", fields=", ".join(labels))
+    return kept, [notice]
+
+
 def _group(key: str) -> tuple[str, ...]:
     return STATE_GROUP if key in STATE_GROUP else (key,)
 
@@ -455,7 +472,8 @@ def resolve(entity: Entity, view: View, args: ListArgs, *, hidden: frozenset[str
     `hidden` holds fields the viewer may never see (they cannot be shown, filtered or
     sorted); `tz` is the zone in which date bounds on date-time fields are days.
     """
-    r = _Resolver(entity, view, hidden, tz)
+    view, notices = without_hidden(entity, view, hidden)
+    r = _Resolver(entity, view, hidden, tz, notices)
     default_form, default_fixed = r.defaults()
     form = dict(default_form)
     overridden: set[str] = set()

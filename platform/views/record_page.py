@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from markupsafe import Markup
 from sqlalchemy.engine import Connection
 
-from flowdeck.engine import approvals, comments, files, history, records, workflow
+from flowdeck.engine import approvals, comments, computed, files, history, records, workflow
 from flowdeck.engine.fieldtypes import FIELD_TYPES, InvalidValue
 from flowdeck.engine.messages import Message
 from flowdeck.engine.permissions import Actor, can
@@ -98,6 +98,8 @@ class RecordPage:
     attachments: list[tuple[str, files.StoredFile]]
     pending: Pending | None
     approvals: approval_views.Panel | None = None
+    formula_problems: Mapping[str, Message] = field(default_factory=dict)
+    """Why a computed field shows no value (its formula failed or gave the wrong kind)."""
 
 
 # -- history -----------------------------------------------------------------------------------------
@@ -274,4 +276,6 @@ def load_page(conn: Connection, et: EntityTables, record_id: int, actor: Actor) 
         attachments=_file_list(entity, record, stored),
         pending=pending,
         approvals=approval_views.record_panel(conn, et, record, actor),
+        # `me` as when the values were computed: the last writer
+        formula_problems=computed.formula_problems(entity, record.values, record.system(record.updated_by)),
     )

@@ -20,7 +20,7 @@ from flask import Blueprint, current_app, jsonify, redirect, request, send_file,
 from flask.blueprints import BlueprintSetupState
 from flask_babel import format_decimal
 from sqlalchemy.engine import Connection
-from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from flowdeck.engine import approvals, boards, comments, files, records, workflow
@@ -38,7 +38,7 @@ from flowdeck.views.display import show as show_value
 from flowdeck.views.errors import error_response
 from flowdeck.views.i18n import gettext as _
 from flowdeck.views.i18n import say, say_errors, tr
-from flowdeck.views.lifecycle import entity_tables, is_htmx, registry, render
+from flowdeck.views.lifecycle import entity_tables, is_htmx, posted_version, registry, render
 from flowdeck.views.markdown import render_markdown
 from flowdeck.views.record_page import load_page
 from flowdeck.views.state import engine
@@ -91,17 +91,6 @@ def file_size(size: int) -> str:
 
 def _load(et: EntityTables, record_id: int, actor: Actor) -> records.Record:
     return engine().db.read(lambda conn: records.get_record(conn, et, record_id, actor=actor))
-
-
-def _posted_version() -> int | None:
-    """The version the user's form was based on; None when the form sent none."""
-    raw = request.form.get("version", "").strip()
-    if not raw:
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise BadRequest(_("The form's version is not a number.")) from None
 
 
 def _status(failed: int) -> int:
@@ -185,7 +174,7 @@ def edit(app: str, entity: str, record_id: int) -> Response:
     record = _load(et, record_id, actor)
     if request.method == "GET":
         return _form(et, actor, record)
-    version = _posted_version()
+    version = posted_version()
     form = record_forms.read_posted(et, actor, record)
     try:
         record_forms.write(lambda conn: records.update_record(conn, et, record_id, form.raw, actor=actor, expected_version=version), form)
@@ -202,7 +191,7 @@ def edit(app: str, entity: str, record_id: int) -> Response:
 def delete(app: str, entity: str, record_id: int) -> Response:
     actor = require_actor()
     et = entity_tables(app, entity, actor, "delete")
-    version = _posted_version()
+    version = posted_version()
     engine().db.run(lambda conn: records.delete_record(conn, et, record_id, actor=actor, expected_version=version))
     return _done(url_for("lists.entity_index", app=app, entity=entity))
 
@@ -387,7 +376,7 @@ def transition(app: str, entity: str, record_id: int) -> Response:
         record = _load(et, record_id, actor)
         return _transition_page(et, actor, record, _offered(et, record, actor, key))
     require(actor, et.entity, "read")
-    version = _posted_version()
+    version = posted_version()
     from_state = request.form.get("from_state", "").strip()
     # The record is read once, in the write's transaction (locked there on PostgreSQL);
     # only a form that may carry files needs it before (files it already holds may stay).

@@ -60,3 +60,22 @@ def test_cli_apply_reads_an_answers_file_and_refuses_a_bad_answer(db, wbs, cli, 
     assert entries(db, "wbs", "task", tasks["接口设计 API design"])[-1].actor_id == ivan.user_id
     peggy = cli.invoke(main, ["apply", str(path), "--author", "peggy"])
     assert peggy.exit_code == 1 and "peggy is not an administrator" in peggy.output
+
+
+def test_cli_apply_rerun_after_commit_ignores_answers_no_longer_asked(db, budgets, cli, tmp_path):
+    """Does re-running a committed `apply --choice` exit 0 (nothing to apply), and an unknown answer to a plan that asks stays an error?"""
+    demo, _ids, _ = budgets
+    path = tmp_path / "demo.json"
+    path.write_text(json.dumps(to_decimal(demo)), encoding="utf-8")
+    unknown = cli.invoke(main, ["apply", str(path), "--choice", "type:task:budget=clear", "--choice", "type:task:nothing=clear"])
+    assert unknown.exit_code == 1
+    assert "there is no question type:task:nothing in this plan (questions: type:task:budget)" in unknown.output
+    assert version_of(db) == 1
+    done = cli.invoke(main, ["apply", str(path), "--choice", "type:task:budget=clear"])
+    assert done.exit_code == 0, done.output
+    assert version_of(db) == 2
+    again = cli.invoke(main, ["apply", str(path), "--choice", "type:task:budget=clear"])
+    assert again.exit_code == 0, again.output
+    assert "ignored answers to questions this plan does not ask: type:task:budget" in again.output
+    assert "nothing to apply: version 2 is current" in again.output
+    assert version_of(db) == 2

@@ -153,7 +153,9 @@ def test_refusals_in_chinese(db, install):
             "此计划中没有问题 state:task:nope（现有问题：option:task:priority:high）"
         ),
     }
-    assert said(planned(db, demo.doc, {"type:task:title": "round"}).refusals) == {
+    added = copy.deepcopy(demo.doc)
+    added["entities"]["task"]["fields"]["extra"] = {"type": "text"}
+    assert said(planned(db, added, {"type:task:title": "round"}).refusals) == {
         "there is no question type:task:title in this plan (this plan asks nothing)": (
             "此计划中没有问题 type:task:title（此计划没有任何问题）"
         )

@@ -352,10 +352,16 @@ def test_move_with_a_stale_version_is_a_conflict(client, db, et, people):
 
 
 def test_move_needs_its_version(client, db, et, people):
-    """Is a move without a version a bad request?"""
+    """Is a move without a version (or with one that is not a number) refused with 422 and a clear toast, the card not moved?"""
     rid = add(db, et, people["lea"], "open")
     login(client, "max")
-    assert move(client, rid, "working", version=None).status_code == 400
+    for version in (None, "", "x"):
+        response = move(client, rid, "working", version=version)
+        assert response.status_code == 422
+        assert "did not say which version of the record it was made on" in toast(response)
+    assert stored(db, et, rid).state == "open"
+    assert move(client, rid, "working", version=1).status_code == 200
+    assert stored(db, et, rid).state == "working"
 
 
 def test_move_needing_a_comment_asks_for_the_dialog(client, db, et, people):

@@ -51,9 +51,9 @@ def test_unknown_records_are_404(client, task, people):
     assert client.get(url(999)).status_code == 404
     assert client.get(url(999, "/edit")).status_code == 404
     assert client.get(url(999, "/transition?transition=start")).status_code == 404
-    assert client.post(url(999, "/transition"), data={"csrf_token": token, "transition": "start"}).status_code == 404
+    assert client.post(url(999, "/transition"), data={"csrf_token": token, "transition": "start", "version": "1"}).status_code == 404
     assert client.post(url(999, "/comments"), data={"csrf_token": token, "body": "hi"}).status_code == 404
-    assert client.post(url(999, "/delete"), data={"csrf_token": token}).status_code == 404
+    assert client.post(url(999, "/delete"), data={"csrf_token": token, "version": "1"}).status_code == 404
     assert client.get("/a/demo/nope/1").status_code == 404
 
 
@@ -205,6 +205,27 @@ def test_transition_needing_fields_opens_a_dialog_asking_only_for_them(client, d
     assert "All good" in text(client.get(url(rec.id)))
 
 
+def test_every_change_without_its_version_is_refused_and_writes_nothing(client, db, task, people):
+    """Are an edit, a transition with values and a delete without a valid `version` refused with 422 and why, nothing written?"""
+    rec = _to_doing(db, task, create(db, task, people["lead"], title="Keep", estimate="2"), people["lead"])
+    token = signed_in(client, "lea")
+    said = "did not say which version of the record it was made on"
+    edit = {"csrf_token": token, "title": "Overwritten", "estimate": "7"}
+    finish = {"csrf_token": token, "transition": "finish", "from_state": "doing", "resolution": "Fixed", "comment": "done"}
+    for version in (None, "", "two", "-1"):
+        extra = {} if version is None else {"version": version}
+        for tail, data in (("/edit", edit), ("/transition", finish), ("/delete", {"csrf_token": token})):
+            response = client.post(url(rec.id, tail), data={**data, **extra})
+            assert response.status_code == 422 and said in text(response), (tail, version)
+    toast = client.post(url(rec.id, "/transition"), data=finish, headers=HX)
+    assert toast.status_code == 422 and said in toast.headers["HX-Trigger"]
+    stored = fetch(db, task, rec.id)
+    assert (stored.values["title"], stored.state, stored.version) == ("Keep", "doing", rec.version)
+    fresh = create(db, task, people["lead"], title="Fresh")
+    done = client.post(url(fresh.id, "/edit"), data={**edit, "version": str(fresh.version)})
+    assert done.status_code == 303 and fetch(db, task, fresh.id).values["title"] == "Overwritten"
+
+
 def test_transition_without_javascript_falls_back_to_a_page(client, db, task, people):
     """Does a plain POST of a transition that needs input answer a page asking for it (422)?"""
     rec = _to_doing(db, task, create(db, task, people["lead"], title="Fin"), people["lead"])
@@ -236,9 +257,9 @@ def test_unknown_transition_is_refused_with_a_reason(client, db, task, people):
     """Does an unknown or out-of-state transition get a clear refusal, not a crash?"""
     rec = create(db, task, people["lead"], title="x")
     token = signed_in(client, "lea")
-    response = client.post(url(rec.id, "/transition"), data={"csrf_token": token, "transition": "nope"})
+    response = client.post(url(rec.id, "/transition"), data={"csrf_token": token, "transition": "nope", "version": "1"})
     assert response.status_code == 422 and "no transition" in text(response)
-    response = client.post(url(rec.id, "/transition"), data={"csrf_token": token, "transition": "submit"})
+    response = client.post(url(rec.id, "/transition"), data={"csrf_token": token, "transition": "submit", "version": "1"})
     assert response.status_code == 422 and "not possible in this state" in text(response)
 
 
@@ -307,6 +328,23 @@ def test_html_script_and_htmx_payloads_are_shown_as_text(client, db, task, peopl
         assert not re.search(r'<[a-z][^<>]*\shx-get="/logout"', html), "an element with hx-get came through"
         assert "&lt;img src=x onerror=alert(1)&gt;" in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in pages[0]
+
+
+def test_a_formula_that_gives_no_value_says_why_next_to_its_field(client, db, install, files_dir, people):
+    """Does the record page show next to an empty computed field why its formula gave nothing, in the reader's language?"""
+    doc = minimal_app()
+    doc["entities"]["task"]["fields"]["amount"] = {"type": "computed", "formula": "title", "result": "decimal"}
+    doc["entities"]["task"]["fields"]["ratio"] = {"type": "computed", "formula": "10 / estimate", "result": "decimal"}
+    et = install(doc).entity("demo", "task")
+    rec = create(db, et, people["lead"], title="abc", estimate="0")
+    signed_in(client, "lea")
+    html = text(client.get(url(rec.id)))
+    amount = html[html.index('data-field="amount"') :]
+    assert '<span class="formula-problem">the formula gave text, expected number</span>' in amount[: amount.index("</div>")]
+    ratio = html[html.index('data-field="ratio"') :]
+    assert '<span class="formula-problem">the formula failed: division by zero</span>' in ratio[: ratio.index("</div>")]
+    client.post("/prefs/lang", data={"csrf_token": csrf_token(client, "/"), "lang": "zh"})
+    assert "the formula gave text" not in text(client.get(url(rec.id)))
 
 
 # -- approvals ------------------------------------------------------------------------------------------------

@@ -57,6 +57,8 @@ class Plan:
     refusals: list[Message] = field(default_factory=list)
     questions: list[Question] = field(default_factory=list)
     answers: dict[str, str] = field(default_factory=dict)
+    ignored: list[str] = field(default_factory=list)
+    """Answers to questions a plan with nothing to do no longer asks (a re-run)."""
 
     @property
     def ok(self) -> bool:

@@ -125,7 +125,13 @@ class Planner:
         self.plan.steps.extend(self.deferred)
         archive.archive_removed(self)
         asked = sorted(q.id for q in self.plan.questions)
-        for question_id in sorted(set(self.choices) - set(asked)):
+        unasked = sorted(set(self.choices) - set(asked))
+        if not asked and not self.plan.steps:
+            # nothing left to apply (a re-run of an apply that committed): the answers
+            # given then are to questions this plan no longer asks, not mistakes
+            self.plan.ignored = unasked
+            return self.plan
+        for question_id in unasked:
             if asked:
                 self.refuse(
                     M(
