@@ -49,7 +49,11 @@ class FieldType:
 
     `coerce` turns raw input (form strings or JSON values) into the stored Python value or
     raises InvalidValue; blank input is handled before it is called. `check` applies the
-    field's own constraints (range, length, pattern) to a coerced value.
+    field's own constraints (range, length, pattern) to a coerced value. `family` groups
+    types that convert, filter and display alike (`number`, `text`, `choice`...): code that
+    treats a family alike asks `types_in(family)` instead of listing type names. `whole`
+    marks numbers kept as integers; `offered` says whether the builder offers the type
+    (the others need settings written in JSON); `titles` whether it may be an entity's title.
     """
 
     name: str
@@ -57,7 +61,11 @@ class FieldType:
     coerce: Callable[[Field, Any], Any]
     column: Callable[[Field], TypeEngine[Any]] | None
     operators: tuple[str, ...]
+    family: str
     check: Callable[[Field, Any], None] = lambda field, value: None
+    whole: bool = False
+    offered: bool = True
+    titles: bool = False
     many_capable: bool = False
     searchable: bool = False
     orderable: bool = True
@@ -317,8 +325,10 @@ def _text_type(name: str, coerce: Callable[[Field, Any], Any], extra: frozenset[
         coerce=coerce,
         column=lambda f: Text(),
         operators=_TEXT_OPS,
+        family="text",
         check=_check_text,
         searchable=True,
+        titles=True,
     )
 
 
@@ -329,6 +339,7 @@ def _numeric_type(name: str, extra: frozenset[str] = frozenset()) -> FieldType:
         coerce=_decimal,
         column=_numeric_column,
         operators=_NUMBER_OPS,
+        family="number",
         check=_check_range,
     )
 
@@ -337,15 +348,13 @@ FIELD_TYPES: dict[str, FieldType] = {
     t.name: t
     for t in (
         _text_type("text", _text),
-        _text_type("email", _formatted(_EMAIL, M("is not a valid email address")), frozenset({"max_length"})),
-        _text_type("url", _formatted(_URL, M("is not a valid web address (http:// or https://)")), frozenset({"max_length"})),
-        _text_type("phone", _formatted(_PHONE, M("is not a valid phone number")), frozenset()),
         FieldType(
             name="markdown",
             keys=COMMON_KEYS - {"unique", "indexed"} | {"max_length", "min_length"},
             coerce=_markdown,
             column=lambda f: Text(),
             operators=("contains", "empty"),
+            family="text",
             check=lambda f, v: _check_length(f, v, DEFAULT_MARKDOWN_LENGTH),
             searchable=True,
             orderable=False,
@@ -356,7 +365,10 @@ FIELD_TYPES: dict[str, FieldType] = {
             coerce=_integer,
             column=lambda f: BigInteger(),
             operators=_NUMBER_OPS,
+            family="number",
+            titles=True,
             check=_check_range,
+            whole=True,
         ),
         _numeric_type("decimal"),
         _numeric_type("money", frozenset({"currency"})),
@@ -367,6 +379,8 @@ FIELD_TYPES: dict[str, FieldType] = {
             coerce=_date,
             column=lambda f: Date(),
             operators=_NUMBER_OPS,
+            family="date",
+            titles=True,
             check=_check_range,
         ),
         FieldType(
@@ -375,6 +389,7 @@ FIELD_TYPES: dict[str, FieldType] = {
             coerce=_datetime,
             column=lambda f: UTCDateTime(),
             operators=_NUMBER_OPS,
+            family="date",
             check=_check_range,
         ),
         FieldType(
@@ -383,6 +398,7 @@ FIELD_TYPES: dict[str, FieldType] = {
             coerce=_boolean,
             column=lambda f: Boolean(),
             operators=("eq", "ne", "empty"),
+            family="boolean",
         ),
         FieldType(
             name="select",
@@ -390,6 +406,8 @@ FIELD_TYPES: dict[str, FieldType] = {
             coerce=_option,
             column=lambda f: String(40),
             operators=_CHOICE_OPS,
+            family="choice",
+            titles=True,
         ),
         FieldType(
             name="multiselect",
@@ -397,6 +415,7 @@ FIELD_TYPES: dict[str, FieldType] = {
             coerce=_option,
             column=lambda f: String(40),
             operators=_MANY_OPS,
+            family="choice",
             orderable=False,
             in_child_rows=False,
         ),
@@ -406,6 +425,7 @@ FIELD_TYPES: dict[str, FieldType] = {
             coerce=_ident(M("must be a user")),
             column=lambda f: BigInteger(),
             operators=_CHOICE_OPS,
+            family="user",
             many_capable=True,
         ),
         FieldType(
@@ -414,14 +434,19 @@ FIELD_TYPES: dict[str, FieldType] = {
             coerce=_ident(M("must be a record")),
             column=lambda f: BigInteger(),
             operators=_CHOICE_OPS,
+            family="reference",
             many_capable=True,
         ),
+        _text_type("email", _formatted(_EMAIL, M("is not a valid email address")), frozenset({"max_length"})),
+        _text_type("url", _formatted(_URL, M("is not a valid web address (http:// or https://)")), frozenset({"max_length"})),
+        _text_type("phone", _formatted(_PHONE, M("is not a valid phone number")), frozenset()),
         FieldType(
             name="attachment",
             keys=COMMON_KEYS - {"unique", "default"} | {"many", "accept", "max_size_mb"},
             coerce=_ident(M("must be a file")),
             column=lambda f: BigInteger(),
             operators=("empty",),
+            family="file",
             many_capable=True,
             orderable=False,
         ),
@@ -431,6 +456,9 @@ FIELD_TYPES: dict[str, FieldType] = {
             coerce=_not_settable,
             column=lambda f: String(60),
             operators=("eq", "in", "contains", "empty"),
+            family="serial",
+            titles=True,
+            offered=False,
             searchable=True,
             in_child_rows=False,
         ),
@@ -440,6 +468,8 @@ FIELD_TYPES: dict[str, FieldType] = {
             coerce=_table,
             column=None,
             operators=(),
+            family="table",
+            offered=False,
             orderable=False,
             in_child_rows=False,
         ),
@@ -449,9 +479,29 @@ FIELD_TYPES: dict[str, FieldType] = {
             coerce=_not_settable,
             column=_computed_column,
             operators=_NUMBER_OPS,
+            family="computed",
+            offered=False,
         ),
     )
 }
+
+
+def types_in(*families: str) -> frozenset[str]:
+    """The field types of the given families, read from the registry (never listed again)."""
+    return frozenset(name for name, kind in FIELD_TYPES.items() if kind.family in families)
+
+
+def family_of(value_type: str) -> str:
+    """The family of a value type (`number` for `percent`), or "" for an unknown one."""
+    kind = FIELD_TYPES.get(value_type)
+    return kind.family if kind is not None else ""
+
+
+OFFERED_TYPES = tuple(name for name, kind in FIELD_TYPES.items() if kind.offered)
+"""Field types the builder offers; the others (table, computed, autonumber) need settings
+that are written in JSON."""
+TITLE_TYPES = frozenset(name for name, kind in FIELD_TYPES.items() if kind.titles)
+"""Field types an entity's title may have."""
 
 # Value types a computed field may produce, and the columns they use.
 RESULT_TYPES = ("integer", "decimal", "money", "percent", "text", "boolean", "date")
