@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -54,6 +54,7 @@ class FieldType:
     treats a family alike asks `types_in(family)` instead of listing type names. `whole`
     marks numbers kept as integers; `offered` says whether the builder offers the type
     (the others need settings written in JSON); `titles` whether it may be an entity's title.
+    `settings` reports the type's own problems with a field's settings, as (key, message).
     """
 
     name: str
@@ -66,6 +67,7 @@ class FieldType:
     whole: bool = False
     offered: bool = True
     titles: bool = False
+    settings: Callable[[Field], Iterable[tuple[str, Message]]] = lambda field: ()
     many_capable: bool = False
     searchable: bool = False
     orderable: bool = True

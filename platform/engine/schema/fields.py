@@ -113,6 +113,9 @@ class FieldChecks(Checks):
             computed_order=formula_order(children),
         )
         bounds_ok = self.check_bounds(path, field)
+        for setting, problem in kind.settings(field):
+            self.problem((*path, setting), problem)
+            bounds_ok = False
         if "default" in spec:
             # With unusable bounds the default can still be checked for its type, not its range.
             checked = field if bounds_ok else replace(field, min=None, max=None)

@@ -25,6 +25,7 @@ from flowdeck.forms import webforms
 from flowdeck.views.auth import admin_required, require_actor
 from flowdeck.views.boards import BoardPage, BoardParams
 from flowdeck.views.display import DisplayContext
+from flowdeck.views.field_widgets import FIELD_WIDGETS
 from flowdeck.views.i18n import lang
 from flowdeck.views.lifecycle import render
 from flowdeck.views.record_forms import FormPage, timezone
@@ -181,7 +182,7 @@ def preview_form(et: EntityTables, actor: Actor) -> FormPage:
     values = webforms.input_values(entity, typed, tz=timezone())
     states = webforms.field_states(entity, typed, system, access)
     people = engine().db.read(lambda conn: users.list_users(conn, active_only=True))
-    return FormPage(webforms.form_sections(entity, access, None), values, typed, states, DisplayContext(app=entity.app), people)
+    return FormPage(webforms.form_sections(entity, access, FIELD_WIDGETS), values, typed, states, DisplayContext(app=entity.app), people)
 
 
 @bp.post("/<app>/preview")
