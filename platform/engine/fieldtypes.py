@@ -197,6 +197,30 @@ def _check_range(field: Field, value: Any) -> None:
         raise InvalidValue(M("must be at most %(max)s", max=field.max))
 
 
+DEFAULT_RATING_MAX = 5
+MAX_RATING_MAX = 10
+
+
+def rating_max(field: Field) -> int:
+    """How many stars a rating field gives: its `max`, 5 unless set."""
+    top = field.max
+    if isinstance(top, (int, Decimal)) and not isinstance(top, bool):
+        return int(top)
+    return DEFAULT_RATING_MAX
+
+
+def _check_rating(field: Field, value: int) -> None:
+    top = rating_max(field)
+    if not 1 <= value <= top:
+        raise InvalidValue(M("must be a rating from 1 to %(max)s", max=top))
+
+
+def _rating_settings(field: Field) -> Iterable[tuple[str, Message]]:
+    top = field.max
+    if top is not None and (not isinstance(top, int) or isinstance(top, bool) or not 2 <= top <= MAX_RATING_MAX):
+        yield "max", M("must be a whole number from 2 to %(max)s", max=MAX_RATING_MAX)
+
+
 def resolve_date(value: Any, today: dt.date | None = None) -> dt.date:
     """Dates in documents and filters: ISO dates, or `today`, `today+7`, `today-30`."""
     if isinstance(value, dt.datetime):
@@ -375,6 +399,17 @@ FIELD_TYPES: dict[str, FieldType] = {
         _numeric_type("decimal"),
         _numeric_type("money", frozenset({"currency"})),
         _numeric_type("percent"),
+        FieldType(
+            name="rating",
+            keys=COMMON_KEYS | {"max"},
+            coerce=_integer,
+            column=lambda f: BigInteger(),
+            operators=_NUMBER_OPS,
+            family="number",
+            check=_check_rating,
+            whole=True,
+            settings=_rating_settings,
+        ),
         FieldType(
             name="date",
             keys=COMMON_KEYS | _NUMBER_KEYS,

@@ -19,6 +19,7 @@ from flask import url_for
 from flask_babel import format_date, format_datetime, lazy_gettext, ngettext
 from markupsafe import Markup, escape
 
+from flowdeck.engine.fieldtypes import rating_max
 from flowdeck.engine.schema.model import Field
 from flowdeck.views.i18n import gettext as _
 from flowdeck.views.i18n import lang
@@ -86,6 +87,21 @@ def _show_percent(fld: Field, value: Any, ctx: DisplayContext | None) -> Markup:
     return Markup('<span class="num">{}%</span>').format(shown)
 
 
+_STARS = Markup(
+    '<span class="stars" title="{n}/{top}"><span aria-hidden="true">{shown}</span><span class="visually-hidden"> {n}/{top}</span></span>'
+)
+
+
+def _show_rating(fld: Field, value: Any, ctx: DisplayContext | None) -> Markup:
+    top = rating_max(fld)
+    try:
+        stars = int(value)
+    except (TypeError, ValueError):
+        return escape(str(value))
+    shown = "★" * max(min(stars, top), 0) + "☆" * max(top - stars, 0)
+    return _STARS.format(n=stars, top=top, shown=shown)
+
+
 def _show_date(fld: Field, value: Any, ctx: DisplayContext | None) -> Markup:
     if isinstance(value, dt.date):
         return escape(format_date(value, "medium"))
@@ -132,6 +148,7 @@ FIELD_WIDGETS: dict[str, FieldWidget] = {
     "decimal": FieldWidget("number", _show_number, "number", lazy_gettext("Decimal number"), cached=True),
     "money": FieldWidget("number", _show_money, "number", lazy_gettext("Money"), cached=True),
     "percent": FieldWidget("number", _show_percent, "number", lazy_gettext("Percentage"), cached=True),
+    "rating": FieldWidget("rating", _show_rating, "number", lazy_gettext("Rating (stars)"), cached=True, grouped=True),
     "date": FieldWidget("date", _show_date, "date", lazy_gettext("Date"), cached=True),
     "datetime": FieldWidget("datetime", _show_datetime, "date", lazy_gettext("Date and time"), cached=True),
     "boolean": FieldWidget("boolean", _show_boolean, "boolean", lazy_gettext("Yes / no"), cached=True),
