@@ -83,8 +83,15 @@ def _show_money(fld: Field, value: Any, ctx: DisplayContext | None) -> Markup:
 
 
 def _show_percent(fld: Field, value: Any, ctx: DisplayContext | None) -> Markup:
+    """The number with a small bar (a <meter>, clamped to 0..100 by the browser); the bar is
+    decoration, the number is what is read out."""
     shown = number(value.normalize() if isinstance(value, Decimal) else value)
-    return Markup('<span class="num">{}%</span>').format(shown)
+    return _PERCENT.format(value=value, shown=shown)
+
+
+_PERCENT = Markup(
+    '<span class="pct"><meter min="0" max="100" value="{value}" aria-hidden="true"></meter><span class="num">{shown}%</span></span>'
+)
 
 
 _STARS = Markup(
