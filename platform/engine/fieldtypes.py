@@ -216,8 +216,8 @@ def _check_rating(field: Field, value: int) -> None:
 
 
 def _rating_settings(field: Field) -> Iterable[tuple[str, Message]]:
-    top = field.max
-    if top is not None and (not isinstance(top, int) or isinstance(top, bool) or not 2 <= top <= MAX_RATING_MAX):
+    top = field.max  # a bound that is no number at all is reported by the bounds check
+    if isinstance(top, (int, float)) and not isinstance(top, bool) and (top != int(top) or not 2 <= top <= MAX_RATING_MAX):
         yield "max", M("must be a whole number from 2 to %(max)s", max=MAX_RATING_MAX)
 
 
