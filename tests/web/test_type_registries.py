@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from flowdeck.engine.fieldtypes import FIELD_TYPES, types_in
+from flowdeck.engine.schema.shape import meta_schema
 from flowdeck.views import field_widgets, listbar
 
 EDIT_TEMPLATES = Path(field_widgets.__file__).resolve().parent / "templates" / "fields" / "edit"
@@ -52,3 +53,8 @@ def test_builder_labels_are_translated(app):
         chinese = field_widgets.builder_labels()
     untranslated = [name for name in FIELD_TYPES if english[name] == chinese[name]]
     assert untranslated == []
+
+
+def test_the_meta_schema_names_every_engine_type():
+    """Does the JSON meta-schema editors complete from name exactly the engine's field types?"""
+    assert meta_schema()["$defs"]["fieldType"]["enum"] == list(FIELD_TYPES)
