@@ -239,7 +239,7 @@ def _value_label(entity: Entity, key: str, value: str, people: Mapping[int, str]
         return tr(state.label) if state is not None else value
     if fld is None:
         return value
-    if fld.value_type in ("select", "multiselect"):
+    if fld.value_type in types_in("choice"):
         option = fld.option(value)
         return tr(option.label) if option is not None else value
     if fld.value_type == "user":

@@ -29,6 +29,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from flowdeck.engine import clock, saved_views, users
 from flowdeck.engine.errors import NotFound, RecordInvalid
+from flowdeck.engine.fieldtypes import types_in
 from flowdeck.engine.messages import M, Message
 from flowdeck.engine.permissions import Actor, can, hidden_by_state, hidden_everywhere
 from flowdeck.engine.query import Page, query_records, query_up_to
@@ -413,7 +414,7 @@ def _text_renderer(entity: Entity, col: Column, ctx: DisplayContext) -> Callable
             return tr(state.label) if state is not None else str(value)
         if col.key == "id":
             return str(value)
-        if isinstance(value, list) and col.field.value_type in ("select", "multiselect"):
+        if isinstance(value, list) and col.field.value_type in types_in("choice"):
             return ", ".join(show(col.field, [v], ctx).striptags() for v in value)
         if col.field.value_type in listbar.TEXTUAL and col.field.value_type != "markdown":
             return str(value)

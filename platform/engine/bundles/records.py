@@ -16,7 +16,7 @@ from flowdeck.engine import files, history, models
 from flowdeck.engine.bundles.errors import BundleInvalid, at
 from flowdeck.engine.bundles.planner import Prepared
 from flowdeck.engine.bundles.reader import BundleInfo, entry_line
-from flowdeck.engine.fieldtypes import FIELD_TYPES, resolve_datetime
+from flowdeck.engine.fieldtypes import FIELD_TYPES, resolve_datetime, types_in
 from flowdeck.engine.messages import M, Message
 from flowdeck.engine.permissions import Actor
 from flowdeck.engine.schema.model import Field
@@ -213,7 +213,7 @@ class RecordLoader:
                 return resolve_datetime(raw) if isinstance(raw, str) else _fail(M("%(field)s must be a date and time", field=where))
             if not isinstance(raw, str):
                 raise _BadRecord(M("%(field)s must be text", field=where))
-            if fld.type in ("select", "multiselect") and fld.option(raw) is None:
+            if fld.type in types_in("choice") and fld.option(raw) is None:
                 options = list(fld.option_keys())
                 raise _BadRecord(
                     M("%(field)s: %(value)s is not one of the options (%(options)s)", field=where, value=repr(raw), options=options)

@@ -17,6 +17,7 @@ from werkzeug.wrappers import Response
 from flowdeck.engine import boards as board_engine
 from flowdeck.engine import clock, records, users
 from flowdeck.engine.computed import compute_values
+from flowdeck.engine.fieldtypes import FIELD_TYPES, types_in
 from flowdeck.engine.permissions import Actor
 from flowdeck.engine.schema.loader import load_app
 from flowdeck.engine.schema.model import App, Entity, Field, View
@@ -41,11 +42,11 @@ def sample_value(fld: Field, actor: Actor, title: str | None = None) -> Any:
     value: Any = None
     if title is not None:
         value = title
-    elif kind in ("select", "multiselect") and fld.options:
+    elif kind in types_in("choice") and fld.options:
         value = fld.options[0].key
     elif kind == "user":
         value = actor.user_id
-    elif kind == "integer":
+    elif kind in types_in("number") and FIELD_TYPES[kind].whole:
         value = 3
     elif kind in ("decimal", "money"):
         value = Decimal("1200.00")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from flowdeck.engine.fieldtypes import types_in
 from flowdeck.engine.messages import M
 from flowdeck.engine.schema.authoring.common import (
     MAX_OPTION_KEY,
@@ -61,7 +62,7 @@ def option_key(option: Any) -> str | None:
 
 
 def _options(spec: dict[str, Any]) -> list[Any]:
-    if spec.get("type") not in ("select", "multiselect"):
+    if spec.get("type") not in types_in("choice"):
         raise EditRefused(M("Only select fields have options."))
     return member(spec, "options", list)
 
