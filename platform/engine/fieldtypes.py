@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import BigInteger, Boolean, Date, String, Text
@@ -523,8 +524,10 @@ FIELD_TYPES: dict[str, FieldType] = {
 }
 
 
+@lru_cache(maxsize=64)
 def types_in(*families: str) -> frozenset[str]:
-    """The field types of the given families, read from the registry (never listed again)."""
+    """The field types of the given families, read from the registry (never listed again);
+    kept per process, since display code asks per value."""
     return frozenset(name for name, kind in FIELD_TYPES.items() if kind.family in families)
 
 
