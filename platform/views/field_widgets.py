@@ -85,8 +85,9 @@ def _show_money(fld: Field, value: Any, ctx: DisplayContext | None) -> Markup:
 def _show_percent(fld: Field, value: Any, ctx: DisplayContext | None) -> Markup:
     """The number with a small bar (a <meter>, clamped to 0..100 by the browser); the bar is
     decoration, the number is what is read out."""
-    shown = number(value.normalize() if isinstance(value, Decimal) else value)
-    return _PERCENT.format(value=value, shown=shown)
+    plain = value.normalize() if isinstance(value, Decimal) else value
+    # Written normalised: 40 and 40.00 are equal, so caches keyed on the value share one look.
+    return _PERCENT.format(value=format(plain, "f") if isinstance(plain, Decimal) else plain, shown=number(plain))
 
 
 _PERCENT = Markup(
