@@ -198,8 +198,7 @@ def _check_range(field: Field, value: Any) -> None:
         raise InvalidValue(M("must be at most %(max)s", max=field.max))
 
 
-DEFAULT_RATING_MAX = 5
-MAX_RATING_MAX = 10
+DEFAULT_RATING_MAX, MAX_RATING_MAX = 5, 10
 
 
 def rating_max(field: Field) -> int:
@@ -531,17 +530,9 @@ def types_in(*families: str) -> frozenset[str]:
     return frozenset(name for name, kind in FIELD_TYPES.items() if kind.family in families)
 
 
-def family_of(value_type: str) -> str:
-    """The family of a value type (`number` for `percent`), or "" for an unknown one."""
-    kind = FIELD_TYPES.get(value_type)
-    return kind.family if kind is not None else ""
-
-
+# The builder's types (the others need settings written in JSON), and the title's types.
 OFFERED_TYPES = tuple(name for name, kind in FIELD_TYPES.items() if kind.offered)
-"""Field types the builder offers; the others (table, computed, autonumber) need settings
-that are written in JSON."""
 TITLE_TYPES = frozenset(name for name, kind in FIELD_TYPES.items() if kind.titles)
-"""Field types an entity's title may have."""
 
 # Value types a computed field may produce, and the columns they use.
 RESULT_TYPES = ("integer", "decimal", "money", "percent", "text", "boolean", "date")
