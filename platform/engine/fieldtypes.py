@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import BigInteger, Boolean, Date, String, Text
@@ -50,7 +51,12 @@ class FieldType:
 
     `coerce` turns raw input (form strings or JSON values) into the stored Python value or
     raises InvalidValue; blank input is handled before it is called. `check` applies the
-    field's own constraints (range, length, pattern) to a coerced value.
+    field's own constraints (range, length, pattern) to a coerced value. `family` groups
+    types that convert, filter and display alike (`number`, `text`, `choice`...): code that
+    treats a family alike asks `types_in(family)` instead of listing type names. `whole`
+    marks numbers kept as integers; `offered` says whether the builder offers the type
+    (the others need settings written in JSON); `titles` whether it may be an entity's title.
+    `settings` reports the type's own problems with a field's settings, as (key, message).
     """
 
     name: str
@@ -58,7 +64,12 @@ class FieldType:
     coerce: Callable[[Field, Any], Any]
     column: Callable[[Field], TypeEngine[Any]] | None
     operators: tuple[str, ...]
+    family: str
     check: Callable[[Field, Any], None] = lambda field, value: None
+    whole: bool = False
+    offered: bool = True
+    titles: bool = False
+    settings: Callable[[Field], Iterable[tuple[str, Message]]] = lambda field: ()
     many_capable: bool = False
     searchable: bool = False
     orderable: bool = True
@@ -191,6 +202,29 @@ def _check_range(field: Field, value: Any) -> None:
         raise InvalidValue(M("must be at least %(min)s", min=field.min))
     if high is not None and value > high:
         raise InvalidValue(M("must be at most %(max)s", max=field.max))
+
+
+DEFAULT_RATING_MAX, MAX_RATING_MAX = 5, 10
+
+
+def rating_max(field: Field) -> int:
+    """How many stars a rating field gives: its `max`, 5 unless set."""
+    top = field.max
+    if isinstance(top, (int, Decimal)) and not isinstance(top, bool):
+        return int(top)
+    return DEFAULT_RATING_MAX
+
+
+def _check_rating(field: Field, value: int) -> None:
+    top = rating_max(field)
+    if not 1 <= value <= top:
+        raise InvalidValue(M("must be a rating from 1 to %(max)s", max=top))
+
+
+def _rating_settings(field: Field) -> Iterable[tuple[str, Message]]:
+    top = field.max  # a bound that is no number at all is reported by the bounds check
+    if isinstance(top, (int, float)) and not isinstance(top, bool) and (top != int(top) or not 2 <= top <= MAX_RATING_MAX):
+        yield "max", M("must be a whole number from 2 to %(max)s", max=MAX_RATING_MAX)
 
 
 def resolve_date(value: Any, today: dt.date | None = None) -> dt.date:
@@ -341,8 +375,10 @@ def _text_type(name: str, coerce: Callable[[Field, Any], Any], extra: frozenset[
         coerce=coerce,
         column=lambda f: Text(),
         operators=_TEXT_OPS,
+        family="text",
         check=_check_text,
         searchable=True,
+        titles=True,
     )
 
 
@@ -353,6 +389,7 @@ def _numeric_type(name: str, extra: frozenset[str] = frozenset()) -> FieldType:
         coerce=_decimal,
         column=_numeric_column,
         operators=_NUMBER_OPS,
+        family="number",
         check=_check_range,
     )
 
@@ -361,15 +398,13 @@ FIELD_TYPES: dict[str, FieldType] = {
     t.name: t
     for t in (
         _text_type("text", _text),
-        _text_type("email", _formatted(_EMAIL, M("is not a valid email address")), frozenset({"max_length"})),
-        _text_type("url", _formatted(_URL, M("is not a valid web address (http:// or https://)")), frozenset({"max_length"})),
-        _text_type("phone", _formatted(_PHONE, M("is not a valid phone number")), frozenset()),
         FieldType(
             name="markdown",
             keys=COMMON_KEYS - {"unique", "indexed"} | {"max_length", "min_length"},
             coerce=_markdown,
             column=lambda f: Text(),
             operators=("contains", "empty"),
+            family="text",
             check=lambda f, v: _check_length(f, v, DEFAULT_MARKDOWN_LENGTH),
             searchable=True,
             orderable=False,
@@ -380,17 +415,33 @@ FIELD_TYPES: dict[str, FieldType] = {
             coerce=_integer,
             column=lambda f: BigInteger(),
             operators=_NUMBER_OPS,
+            family="number",
+            titles=True,
             check=_check_range,
+            whole=True,
         ),
         _numeric_type("decimal"),
         _numeric_type("money", frozenset({"currency"})),
         _numeric_type("percent"),
+        FieldType(
+            name="rating",
+            keys=COMMON_KEYS | {"max"},
+            coerce=_integer,
+            column=lambda f: BigInteger(),
+            operators=_NUMBER_OPS,
+            family="number",
+            check=_check_rating,
+            whole=True,
+            settings=_rating_settings,
+        ),
         FieldType(
             name="date",
             keys=COMMON_KEYS | _NUMBER_KEYS,
             coerce=_date,
             column=lambda f: Date(),
             operators=_NUMBER_OPS,
+            family="date",
+            titles=True,
             check=_check_range,
         ),
         FieldType(
@@ -399,6 +450,7 @@ FIELD_TYPES: dict[str, FieldType] = {
             coerce=_datetime,
             column=lambda f: UTCDateTime(),
             operators=_NUMBER_OPS,
+            family="date",
             check=_check_range,
         ),
         FieldType(
@@ -407,6 +459,7 @@ FIELD_TYPES: dict[str, FieldType] = {
             coerce=_boolean,
             column=lambda f: Boolean(),
             operators=("eq", "ne", "empty"),
+            family="boolean",
         ),
         FieldType(
             name="select",
@@ -414,6 +467,8 @@ FIELD_TYPES: dict[str, FieldType] = {
             coerce=_option,
             column=lambda f: String(40),
             operators=_CHOICE_OPS,
+            family="choice",
+            titles=True,
         ),
         FieldType(
             name="multiselect",
@@ -421,6 +476,7 @@ FIELD_TYPES: dict[str, FieldType] = {
             coerce=_option,
             column=lambda f: String(40),
             operators=_MANY_OPS,
+            family="choice",
             orderable=False,
             in_child_rows=False,
         ),
@@ -430,6 +486,7 @@ FIELD_TYPES: dict[str, FieldType] = {
             coerce=_ident(M("must be a user")),
             column=lambda f: BigInteger(),
             operators=_CHOICE_OPS,
+            family="user",
             many_capable=True,
         ),
         FieldType(
@@ -438,14 +495,19 @@ FIELD_TYPES: dict[str, FieldType] = {
             coerce=_ident(M("must be a record")),
             column=lambda f: BigInteger(),
             operators=_CHOICE_OPS,
+            family="reference",
             many_capable=True,
         ),
+        _text_type("email", _formatted(_EMAIL, M("is not a valid email address")), frozenset({"max_length"})),
+        _text_type("url", _formatted(_URL, M("is not a valid web address (http:// or https://)")), frozenset({"max_length"})),
+        _text_type("phone", _formatted(_PHONE, M("is not a valid phone number")), frozenset()),
         FieldType(
             name="attachment",
             keys=COMMON_KEYS - {"unique", "default"} | {"many", "accept", "max_size_mb"},
             coerce=_ident(M("must be a file")),
             column=lambda f: BigInteger(),
             operators=("empty",),
+            family="file",
             many_capable=True,
             orderable=False,
         ),
@@ -455,6 +517,9 @@ FIELD_TYPES: dict[str, FieldType] = {
             coerce=_not_settable,
             column=lambda f: String(60),
             operators=("eq", "in", "contains", "empty"),
+            family="serial",
+            titles=True,
+            offered=False,
             searchable=True,
             in_child_rows=False,
         ),
@@ -464,6 +529,8 @@ FIELD_TYPES: dict[str, FieldType] = {
             coerce=_table,
             column=None,
             operators=(),
+            family="table",
+            offered=False,
             orderable=False,
             in_child_rows=False,
         ),
@@ -473,9 +540,23 @@ FIELD_TYPES: dict[str, FieldType] = {
             coerce=_not_settable,
             column=_computed_column,
             operators=_NUMBER_OPS,
+            family="computed",
+            offered=False,
         ),
     )
 }
+
+
+@lru_cache(maxsize=64)
+def types_in(*families: str) -> frozenset[str]:
+    """The field types of the given families, read from the registry (never listed again);
+    kept per process, since display code asks per value."""
+    return frozenset(name for name, kind in FIELD_TYPES.items() if kind.family in families)
+
+
+# The builder's types (the others need settings written in JSON), and the title's types.
+OFFERED_TYPES = tuple(name for name, kind in FIELD_TYPES.items() if kind.offered)
+TITLE_TYPES = frozenset(name for name, kind in FIELD_TYPES.items() if kind.titles)
 
 # Value types a computed field may produce, and the columns they use.
 RESULT_TYPES = ("integer", "decimal", "money", "percent", "text", "boolean", "date", "datetime")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from flowdeck.engine.errors import ValueRefused
-from flowdeck.engine.fieldtypes import FIELD_TYPES, MomentOutOfRange, is_many, operators_for, resolve_date, resolve_datetime
+from flowdeck.engine.fieldtypes import FIELD_TYPES, MomentOutOfRange, is_many, operators_for, resolve_date, resolve_datetime, types_in
 from flowdeck.engine.messages import M, Message
 from flowdeck.engine.schema.model import Field, Workflow
 
@@ -90,7 +90,7 @@ def _check_one(key: str, op: str, item: Any, field: Field | None, workflow: Work
             resolve_datetime(item)
         elif field is not None and (op != "contains" or is_many(field)):
             _typed_one(key, op, item, field)
-        elif field is not None and not isinstance(item, str) and field.value_type in ("text", "markdown", "email", "url", "phone"):
+        elif field is not None and not isinstance(item, str) and field.value_type in types_in("text"):
             raise FilterError(M("“contains” on %(kind)s needs text", kind=field.value_type))
         elif field is None and vtype in ("user", "integer"):
             int(item)

@@ -27,32 +27,20 @@ from flowdeck.engine.records import required_now, visible
 from flowdeck.engine.schema.model import Entity, Field, Label
 from flowdeck.forms.records import Problems, load_input
 
-# Field type -> edit template (`fields/edit/<name>.html`).
-TEMPLATES = {
-    "text": "text",
-    "email": "text",
-    "url": "text",
-    "phone": "text",
-    "markdown": "markdown",
-    "integer": "number",
-    "decimal": "number",
-    "money": "number",
-    "percent": "number",
-    "date": "date",
-    "datetime": "datetime",
-    "boolean": "boolean",
-    "select": "select",
-    "multiselect": "multiselect",
-    "user": "user",
-    "reference": "reference",
-    "attachment": "attachment",
-    "autonumber": "readonly",
-    "computed": "readonly",
-    "table": "table",
-}
 INPUT_TYPES = {"text": "text", "email": "email", "url": "url", "phone": "tel", "date": "date", "datetime": "datetime-local"}
 AUTOCOMPLETE = {"email": "email", "phone": "tel", "url": "url"}
 TRUE_WORDS = frozenset({"true", "1", "yes", "on", "y"})
+
+
+class EditSpec(Protocol):
+    """What a form needs from the web's entry for a field type (`views.field_widgets`):
+    the edit template's name and whether the widget is a group (a fieldset)."""
+
+    @property
+    def edit(self) -> str: ...
+
+    @property
+    def grouped(self) -> bool: ...
 
 
 class FormData(Protocol):
@@ -124,12 +112,13 @@ def _text_attrs(fld: Field, default_max: int) -> dict[str, str]:
     return attrs
 
 
-def widget_for(fld: Field, *, editable: bool = True) -> Widget:
-    """The widget for `fld`; `editable=False` (a field rule locks it) shows it as text."""
+def widget_for(fld: Field, kinds: Mapping[str, EditSpec], *, editable: bool = True) -> Widget:
+    """The widget for `fld`, from its type's entry in `kinds` (the web's field widget
+    registry); `editable=False` (a field rule locks it) shows it as text."""
     kind = fld.type
     if not editable or not fld.editable:
         return Widget(fld, "readonly", wide=kind in ("markdown", "table"), grouped=kind == "table")
-    template = TEMPLATES[kind]
+    template = kinds[kind].edit
     if kind in ("text", "email", "url", "phone"):
         return Widget(fld, template, INPUT_TYPES[kind], _text_attrs(fld, DEFAULT_TEXT_LENGTH))
     if kind == "markdown":
@@ -141,12 +130,10 @@ def widget_for(fld: Field, *, editable: bool = True) -> Widget:
     if kind == "attachment":
         accept = {"accept": ",".join(fld.accept)} if fld.accept else {}
         return Widget(fld, template, "file", accept)
-    if kind == "multiselect":
-        return Widget(fld, template, grouped=True)
     if kind == "table":
-        columns = tuple(widget_for(child) for child in fld.fields)
+        columns = tuple(widget_for(child, kinds) for child in fld.fields)
         return Widget(fld, template, grouped=True, wide=True, columns=columns)
-    return Widget(fld, template)
+    return Widget(fld, template, grouped=kinds[kind].grouped)
 
 
 @dataclass(frozen=True)
@@ -177,14 +164,16 @@ class WidgetSection:
     widgets: tuple[Widget, ...]
 
 
-def form_sections(entity: Entity, access: FieldAccess, only: Iterable[str] | None = None) -> list[WidgetSection]:
+def form_sections(
+    entity: Entity, access: FieldAccess, kinds: Mapping[str, EditSpec], only: Iterable[str] | None = None
+) -> list[WidgetSection]:
     """The widgets of a form for one state and set of roles: fields a rule hides are left
     out, fields a rule locks are shown as text, empty sections are dropped."""
     wanted = set(only) if only is not None else None
     out = []
     for section in sections(entity):
         widgets = tuple(
-            widget_for(f, editable=f.key not in access.read_only)
+            widget_for(f, kinds, editable=f.key not in access.read_only)
             for f in section.fields
             if f.key not in access.hidden and (wanted is None or f.key in wanted)
         )

@@ -13,17 +13,18 @@ from typing import Any
 
 from flask import g
 
-from flowdeck.engine.fieldtypes import operators_for
+from flowdeck.engine.fieldtypes import FIELD_TYPES, operators_for, types_in
 from flowdeck.engine.query import Page
 from flowdeck.engine.schema.model import Entity, Field
 from flowdeck.views import listquery
+from flowdeck.views.field_widgets import widget
 from flowdeck.views.i18n import gettext as _
 from flowdeck.views.i18n import tr
 from flowdeck.views.listquery import FieldFilter, ListSpec
 
 PAGER_RADIUS = 2
-NUMERIC = frozenset({"integer", "decimal", "money", "percent"})
-TEXTUAL = frozenset({"text", "markdown", "email", "url", "phone", "autonumber"})
+NUMERIC = types_in("number")
+TEXTUAL = types_in("text", "serial")
 
 
 def query_suffix(pairs: Sequence[tuple[str, str]]) -> str:
@@ -150,7 +151,8 @@ def widgets(entity: Entity, spec: ListSpec, people: Sequence[tuple[int, str]], h
         param = f"{key}__in" if key in listquery.CONTROL_PARAMS else key
         can_empty = entity.field(key) is not None and "empty" in operators_for(fld)
         kind, options = _widget_kind(entity, key, fld, value, people)
-        step = "1" if fld.value_type == "integer" else "any"
+        whole = fld.value_type in FIELD_TYPES and FIELD_TYPES[fld.value_type].whole
+        step = "1" if whole else "any"
         kept = _kept(key, param, kind, can_empty, value)
         out.append(Widget(key, column_label(entity, key), kind, param, value, options, can_empty, step, kept))
     return out
@@ -181,21 +183,16 @@ def _widget_kind(
     vtype = fld.value_type
     if key == "state" and entity.workflow is not None:
         return "choice", tuple((s.key, tr(s.label)) for s in entity.workflow.states)
-    if vtype in ("select", "multiselect") or fld.options:
-        return "choice", tuple((o.key, tr(o.label)) for o in fld.options)
-    if vtype == "user":
+    kind = "choice" if fld.options else widget(vtype).filter
+    if kind == "choice":
+        return kind, tuple((o.key, tr(o.label)) for o in fld.options)
+    if kind == "user":
         known = {str(i) for i, _name in people}
         extra = tuple((v, f"#{v}") for v in value.values if v != "me" and v not in known)
-        return "user", (("me", _("Me")), *((str(i), name) for i, name in people), *extra)
-    if vtype in TEXTUAL:
-        return "text", ()
-    if vtype in NUMERIC:
-        return "number", ()
-    if vtype in ("date", "datetime"):
-        return "date", ()
-    if vtype == "boolean":
-        return "boolean", (("1", _("Yes")), ("0", _("No")))
-    return "empty", ()
+        return kind, (("me", _("Me")), *((str(i), name) for i, name in people), *extra)
+    if kind == "boolean":
+        return kind, (("1", _("Yes")), ("0", _("No")))
+    return kind, ()
 
 
 @dataclass(frozen=True)
@@ -242,7 +239,7 @@ def _value_label(entity: Entity, key: str, value: str, people: Mapping[int, str]
         return tr(state.label) if state is not None else value
     if fld is None:
         return value
-    if fld.value_type in ("select", "multiselect") or fld.options:
+    if fld.value_type in types_in("choice") or fld.options:
         option = fld.option(value)
         return tr(option.label) if option is not None else value
     if fld.value_type == "user":

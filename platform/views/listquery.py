@@ -50,7 +50,7 @@ from typing import Any
 from urllib.parse import quote_plus
 
 from flowdeck.engine.errors import ValueRefused
-from flowdeck.engine.fieldtypes import FIELD_TYPES, InvalidValue, resolve_date
+from flowdeck.engine.fieldtypes import FIELD_TYPES, InvalidValue, resolve_date, types_in
 from flowdeck.engine.filters import CATEGORIES, normalize_condition
 from flowdeck.engine.messages import M
 from flowdeck.engine.query import MAX_PAGE_SIZE, SYSTEM_SORTABLE, Query
@@ -322,7 +322,7 @@ class _Resolver:
             return raw
         if vtype == "datetime":
             return self.moment(raw, bound)
-        if vtype in ("text", "markdown", "email", "url", "phone", "autonumber"):
+        if vtype in types_in("text", "serial"):
             return raw
         target = replace(fld, type=vtype) if fld.is_computed else fld
         return FIELD_TYPES[target.type].coerce(target, raw)

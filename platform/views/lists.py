@@ -30,6 +30,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from flowdeck.engine import clock, saved_views, users
 from flowdeck.engine.errors import NotFound, RecordInvalid
+from flowdeck.engine.fieldtypes import types_in
 from flowdeck.engine.messages import M, Message
 from flowdeck.engine.permissions import Actor, can, hidden_by_state, hidden_everywhere
 from flowdeck.engine.query import Page, query_records, query_up_to
@@ -38,6 +39,7 @@ from flowdeck.engine.storage.tables import EntityTables
 from flowdeck.views import audit_log, listbar, listquery
 from flowdeck.views.auth import login_required, require_actor
 from flowdeck.views.display import DisplayContext, badge, build_context, show
+from flowdeck.views.field_widgets import widget
 from flowdeck.views.home import nav_apps
 from flowdeck.views.i18n import gettext as _
 from flowdeck.views.i18n import lang, say_errors, tr
@@ -56,7 +58,6 @@ PER_PAGE_CHOICES = (25, 50, 100, 200)
 _SENTINEL = 9_007_199_254_740_993
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = re.compile(r"^-?\d[\d,]*(\.\d+)?%?$")
-_CONTEXT_FREE = frozenset({"date", "datetime", "integer", "decimal", "money", "percent", "boolean"})
 _UNLINKABLE_TITLES = frozenset({"url", "email", "reference", "attachment"})
 
 
@@ -323,9 +324,9 @@ def _cell_renderer(entity: Entity, col: Column, ctx: DisplayContext) -> Callable
         badges = {state: str(html) for state, html in _state_badges(entity).items()}
         return lambda row, href: badges.get(row.get("state"), "")
     fld = col.field
-    if fld.value_type in _CONTEXT_FREE and not fld.is_many:
+    if widget(fld.value_type).cached and not fld.is_many:
         locale, tz = lang(), str(get_timezone())
-        shown = _memo(lambda value: _formatted(fld.value_type, fld.scale, fld.currency, locale, tz, value))
+        shown = _memo(lambda value: _formatted(fld.value_type, fld.scale, fld.currency, fld.max, locale, tz, value))
     else:
         shown = _memo(lambda value: str(show(fld, value, ctx)))
     if key != entity.title:
@@ -340,11 +341,11 @@ def _cell_renderer(entity: Entity, col: Column, ctx: DisplayContext) -> Callable
 
 
 @lru_cache(maxsize=8192)
-def _formatted(kind: str, scale: int | None, currency: str | None, locale: str, tz: str, value: Any) -> str:
+def _formatted(kind: str, scale: int | None, currency: str | None, bound: Any, locale: str, tz: str, value: Any) -> str:
     """A value whose look depends only on its type, the language and the time zone (dates,
     numbers, yes/no), shown once per process: Babel's formatting is the costliest part of a
     cell. `locale` and `tz` are part of the key; `show` reads them from the request."""
-    stand_in = Field(key="value", type=kind, label=Label.of(None, "value"), scale=scale, currency=currency)
+    stand_in = Field(key="value", type=kind, label=Label.of(None, "value"), scale=scale, currency=currency, max=bound)
     return str(show(stand_in, value, DisplayContext(app="")))
 
 
@@ -391,7 +392,7 @@ def _text_renderer(entity: Entity, col: Column, ctx: DisplayContext) -> Callable
             return tr(state.label) if state is not None else str(value)
         if col.key == "id":
             return str(value)
-        if isinstance(value, list) and col.field.value_type in ("select", "multiselect"):
+        if isinstance(value, list) and col.field.value_type in types_in("choice"):
             return ", ".join(show(col.field, [v], ctx).striptags() for v in value)
         if col.field.value_type in listbar.TEXTUAL and col.field.value_type != "markdown" and not col.field.options:
             return str(value)

@@ -29,6 +29,7 @@ from flowdeck.engine.schema.model import Entity, Field
 from flowdeck.engine.storage.tables import EntityTables
 from flowdeck.forms import webforms
 from flowdeck.views.display import DisplayContext, build_context
+from flowdeck.views.field_widgets import FIELD_WIDGETS
 from flowdeck.views.i18n import gettext as _
 from flowdeck.views.i18n import tr
 from flowdeck.views.state import engine
@@ -247,4 +248,4 @@ def form_page(
         return names_for(conn, et, [typed]), users.list_users(conn)
 
     ctx, people = engine().db.read(load)
-    return FormPage(webforms.form_sections(entity, access, only), values, typed, states, ctx, people)
+    return FormPage(webforms.form_sections(entity, access, FIELD_WIDGETS, only), values, typed, states, ctx, people)

@@ -25,6 +25,7 @@ from werkzeug.wrappers import Response
 
 from flowdeck.engine import approvals, boards, comments, files, records, workflow
 from flowdeck.engine.errors import Conflict, Forbidden, NotFound, RecordInvalid, TransitionRefused
+from flowdeck.engine.fieldtypes import types_in
 from flowdeck.engine.messages import Message
 from flowdeck.engine.permissions import Actor, can, can_transition, require
 from flowdeck.engine.query import lookup_query, query_records
@@ -75,6 +76,7 @@ def helpers() -> dict[str, Any]:
         "is_checked": webforms.is_checked,
         "file_size": file_size,
         "NATIVE_REQUIRED": NATIVE_REQUIRED,
+        "NUMBER_TYPES": types_in("number"),
     }
 
 

@@ -62,6 +62,7 @@ SIGNOFF_APP: dict[str, Any] = {
             "fields": {
                 "title": {"type": "text", "required": True, "max_length": 200, "label": {"en": "Title", "zh": "标题"}},
                 "amount": {"type": "decimal", "scale": 2, "label": {"en": "Amount", "zh": "金额"}},
+                "satisfaction": {"type": "rating", "label": {"en": "Satisfaction", "zh": "满意度"}},
             },
             "permissions": {"create": ["requester"], "update": ["requester"], "delete": []},
             "workflow": {

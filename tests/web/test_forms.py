@@ -6,13 +6,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from werkzeug.datastructures import MultiDict
 
 from flowdeck.engine import models, records, workflow
-from flowdeck.engine.fieldtypes import FIELD_TYPES
 from flowdeck.forms import webforms
 from tests.support.documents import minimal_app, tracker_app
 from tests.support.records import create, fetch
@@ -382,10 +380,3 @@ def test_read_form_rebuilds_raw_values_from_browser_data(task):
     assert "unknown" not in read.raw and "owner" not in read.raw
     assert read.refused == {"items[1].name": ["bad"]}
     assert read.errors == {}
-
-
-def test_every_field_type_has_an_edit_template():
-    """Does every field type of the engine map to a widget whose template exists?"""
-    folder = Path(webforms.__file__).resolve().parents[1] / "views" / "templates" / "fields" / "edit"
-    assert set(webforms.TEMPLATES) == set(FIELD_TYPES)
-    assert all((folder / f"{name}.html").is_file() for name in webforms.TEMPLATES.values())

@@ -16,7 +16,7 @@ from flowdeck.engine import files, history, models
 from flowdeck.engine.bundles.errors import BundleInvalid, at
 from flowdeck.engine.bundles.planner import Prepared
 from flowdeck.engine.bundles.reader import BundleInfo, entry_line
-from flowdeck.engine.fieldtypes import resolve_datetime
+from flowdeck.engine.fieldtypes import FIELD_TYPES, resolve_datetime, types_in
 from flowdeck.engine.messages import M, Message
 from flowdeck.engine.permissions import Actor
 from flowdeck.engine.schema.model import Field
@@ -194,14 +194,15 @@ class RecordLoader:
                 return self.ids[fld.to][raw]
             if fld.type == "attachment":
                 return self.attachment(raw, where)
-            if kind in ("decimal", "money", "percent"):
-                if isinstance(raw, bool) or not isinstance(raw, (str, int)):
-                    raise _BadRecord(M("%(field)s must be a number", field=where))
-                return Decimal(str(raw))
-            if kind == "integer":
+            number = FIELD_TYPES.get(kind)
+            if number is not None and number.family == "number" and number.whole:
                 if isinstance(raw, bool) or not isinstance(raw, int):
                     raise _BadRecord(M("%(field)s must be a whole number", field=where))
                 return raw
+            if number is not None and number.family == "number":
+                if isinstance(raw, bool) or not isinstance(raw, (str, int)):
+                    raise _BadRecord(M("%(field)s must be a number", field=where))
+                return Decimal(str(raw))
             if kind == "boolean":
                 if not isinstance(raw, bool):
                     raise _BadRecord(M("%(field)s must be true or false", field=where))
@@ -214,7 +215,7 @@ class RecordLoader:
                 raise _BadRecord(M("%(field)s must be text", field=where))
             if "\x00" in raw:  # SQLite kept it; PostgreSQL cannot hold it, so neither takes it in
                 raise _BadRecord(M("%(field)s must not contain a NUL character", field=where))
-            if fld.type in ("select", "multiselect") and fld.option(raw) is None:
+            if fld.type in types_in("choice") and fld.option(raw) is None:
                 options = list(fld.option_keys())
                 raise _BadRecord(
                     M("%(field)s: %(value)s is not one of the options (%(options)s)", field=where, value=repr(raw), options=options)

@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flowdeck.engine.fieldtypes import is_many, scale_of
+from flowdeck.engine.fieldtypes import FIELD_TYPES, is_many, scale_of, types_in
 from flowdeck.engine.phrases import Words, type_words
 from flowdeck.engine.schema.model import Entity, Field
 
-NUMERIC = ("decimal", "money", "percent")
+NUMERIC = frozenset(name for name in types_in("number") if not FIELD_TYPES[name].whole)
+"""Number types kept with decimal places (their scale is part of the stored shape)."""
 
 
 def signature(field: Field) -> tuple[Any, ...]:

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from flowdeck.engine import approval_core
-from flowdeck.engine.fieldtypes import is_many
+from flowdeck.engine.fieldtypes import is_many, types_in
 from flowdeck.engine.messages import M, Message
 from flowdeck.engine.migrate.entries import chunks, log_moves, now, touch
 from flowdeck.engine.migrate.plan import Question
@@ -98,7 +98,7 @@ def move_state(p: Planner, conn: Connection, et: EntityTables, state: str, targe
 def option_changes(p: Planner, et: EntityTables, old_entity: Entity) -> None:
     ekey = et.entity.key
     for fld in et.entity.fields:
-        if fld.type not in ("select", "multiselect"):
+        if fld.type not in types_in("choice"):
             continue
         before = old_entity.field(fld.was or fld.key)
         if before is None or before.type != fld.type:

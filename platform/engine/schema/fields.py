@@ -116,6 +116,9 @@ class FieldChecks(Checks):
         if ftype == "computed" and options:
             self.computed_codes(path, field)
         bounds_ok = self.check_bounds(path, field)
+        for setting, problem in kind.settings(field):
+            self.problem((*path, setting), problem)
+            bounds_ok = False
         if "default" in spec:
             # With unusable bounds the default can still be checked for its type, not its range.
             checked = field if bounds_ok else replace(field, min=None, max=None)

@@ -14,7 +14,7 @@ from typing import Any
 
 from flowdeck.engine.errors import SchemaInvalid, SchemaProblem
 from flowdeck.engine.expressions import Scope
-from flowdeck.engine.fieldtypes import FIELD_TYPES
+from flowdeck.engine.fieldtypes import FIELD_TYPES, TITLE_TYPES
 from flowdeck.engine.messages import M
 from flowdeck.engine.phrases import a_field
 from flowdeck.engine.schema.checks import (
@@ -32,8 +32,6 @@ from flowdeck.engine.schema.shape import check_shape, parse_document
 from flowdeck.engine.schema.views import ViewChecks
 from flowdeck.engine.schema.workflows import WorkflowChecks
 from flowdeck.engine.viewtypes import SWIMLANE_TYPES
-
-TITLE_TYPES = {"text", "autonumber", "email", "phone", "url", "select", "integer", "date"}
 
 __all__ = [
     "CHILD_SYSTEM_COLUMNS",

@@ -11,8 +11,10 @@ Supported conversions (old value type -> new value type):
 - text, markdown, email, url, phone, autonumber, select, integer, decimal, money, percent,
   date, datetime, boolean -> text, markdown, email, url, phone (the new type's checks
   apply; a select value becomes its English label, a boolean yes or no);
-- text-like, autonumber, select, integer, decimal, money, percent -> integer, decimal,
-  money, percent (fewer decimal places round, half up: lossy);
+- text-like, autonumber, select and every number type (the registry's `number` family:
+  integer, decimal, money, percent, rating) -> every number type (fewer decimal places
+  round, half up: lossy; a value outside the new type's range, such as a rating above its
+  `max`, fails);
 - text-like, select, datetime -> date (a datetime with a time of day: lossy);
 - text-like, select, date -> datetime (a date becomes local midnight);
 - text-like, select -> boolean (yes/no, true/false, 1/0, on/off);
@@ -35,16 +37,16 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from flowdeck.engine import clock
-from flowdeck.engine.fieldtypes import FIELD_TYPES, MAX_INTEGER, MAX_NUMBER, InvalidValue, scale_of, to_json_scalar
+from flowdeck.engine.fieldtypes import FIELD_TYPES, MAX_INTEGER, MAX_NUMBER, InvalidValue, scale_of, to_json_scalar, types_in
 from flowdeck.engine.messages import M, Message
 from flowdeck.engine.phrases import Words, said_by
 from flowdeck.engine.schema.model import Field, Label, Option, humanize
 
-TEXTS = frozenset({"text", "markdown", "email", "url", "phone"})
-NUMBERS = frozenset({"integer", "decimal", "money", "percent"})
-OPTIONS = frozenset({"select", "multiselect"})
-IDENTS = frozenset({"user", "reference", "attachment"})
-_AS_TEXT = TEXTS | NUMBERS | {"autonumber", "select", "date", "datetime", "boolean"}
+TEXTS = types_in("text")
+NUMBERS = types_in("number")
+OPTIONS = types_in("choice")
+IDENTS = types_in("user", "reference", "file")
+_AS_TEXT = TEXTS | NUMBERS | types_in("serial", "date", "boolean") | {"select"}
 
 # What an approximate conversion loses, and the answer that accepts it.
 LOSS_CHOICES: dict[str, Message] = {
@@ -209,7 +211,8 @@ def _to_number(value: Any, src: str, new: Field) -> Outcome:
             return _failed(M("is not a number"))
         if not number.is_finite():
             return _failed(M("is not a number"))
-    if new.value_type == "integer":
+    whole = FIELD_TYPES[new.value_type].whole
+    if whole:
         rounded = number.to_integral_value(rounding=ROUND_HALF_UP)
         limit, rounding = Decimal(MAX_INTEGER), M("would be rounded to whole numbers")
     else:
@@ -218,7 +221,7 @@ def _to_number(value: Any, src: str, new: Field) -> Outcome:
         limit, rounding = MAX_NUMBER, M("would be rounded to %(places)s decimal places", places=scale)
     if abs(rounded) >= limit:
         return _failed(M("is too large"))
-    result: Any = int(rounded) if new.value_type == "integer" else rounded
+    result: Any = int(rounded) if whole else rounded
     try:
         FIELD_TYPES[new.value_type].check(new, result)
     except InvalidValue as exc:

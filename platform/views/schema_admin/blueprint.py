@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 from flowdeck.engine.messages import Message, plain
 from flowdeck.engine.schema import writing
 from flowdeck.views import records as record_views
+from flowdeck.views.field_widgets import builder_labels
 
 bp = Blueprint("schema_admin", __name__, url_prefix="/admin/apps")
 
@@ -63,28 +64,7 @@ def words() -> dict[str, dict[str, str]]:
 
 def _words() -> dict[str, dict[str, str]]:
     return {
-        "types": {
-            "text": _("Text"),
-            "markdown": _("Long text (Markdown)"),
-            "integer": _("Whole number"),
-            "decimal": _("Decimal number"),
-            "money": _("Money"),
-            "percent": _("Percentage"),
-            "date": _("Date"),
-            "datetime": _("Date and time"),
-            "boolean": _("Yes / no"),
-            "select": _("Choice (one option)"),
-            "multiselect": _("Choice (several options)"),
-            "user": _("Person"),
-            "reference": _("Link to a record"),
-            "email": _("Email"),
-            "url": _("Web address"),
-            "phone": _("Phone"),
-            "attachment": _("File"),
-            "table": _("Table (line items)"),
-            "computed": _("Computed"),
-            "autonumber": _("Auto number"),
-        },
+        "types": builder_labels(),
         "categories": {"todo": _("To do"), "doing": _("Doing"), "done": _("Done")},
         "modes": {"any": _("Any one approves"), "all": _("All approve"), "quorum": _("A number of them approve")},
         "kinds": {

@@ -17,6 +17,7 @@ from werkzeug.wrappers import Response
 from flowdeck.engine import boards as board_engine
 from flowdeck.engine import clock, records, users
 from flowdeck.engine.computed import compute_values
+from flowdeck.engine.fieldtypes import FIELD_TYPES, types_in
 from flowdeck.engine.permissions import Actor
 from flowdeck.engine.schema.loader import load_app
 from flowdeck.engine.schema.model import App, Entity, Field, View
@@ -25,6 +26,7 @@ from flowdeck.forms import webforms
 from flowdeck.views.auth import admin_required, require_actor
 from flowdeck.views.boards import BoardPage, BoardParams
 from flowdeck.views.display import DisplayContext
+from flowdeck.views.field_widgets import FIELD_WIDGETS
 from flowdeck.views.i18n import lang
 from flowdeck.views.lifecycle import render
 from flowdeck.views.record_forms import FormPage, timezone
@@ -41,11 +43,11 @@ def sample_value(fld: Field, actor: Actor, title: str | None = None) -> Any:
     value: Any = None
     if title is not None:
         value = title
-    elif kind in ("select", "multiselect") and fld.options:
+    elif kind in types_in("choice") and fld.options:
         value = fld.options[0].key
     elif kind == "user":
         value = actor.user_id
-    elif kind == "integer":
+    elif kind in types_in("number") and FIELD_TYPES[kind].whole:
         value = 3
     elif kind in ("decimal", "money"):
         value = Decimal("1200.00")
@@ -182,7 +184,7 @@ def preview_form(et: EntityTables, actor: Actor) -> FormPage:
     values = webforms.input_values(entity, typed, tz=timezone())
     states = webforms.field_states(entity, typed, system, access)
     people = engine().db.read(lambda conn: users.list_users(conn, active_only=True))
-    return FormPage(webforms.form_sections(entity, access, None), values, typed, states, DisplayContext(app=entity.app), people)
+    return FormPage(webforms.form_sections(entity, access, FIELD_WIDGETS), values, typed, states, DisplayContext(app=entity.app), people)
 
 
 @bp.post("/<app>/preview")

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from flowdeck.engine.errors import FlowdeckError
+from flowdeck.engine.fieldtypes import OFFERED_TYPES
 from flowdeck.engine.messages import M, Message
 
 Document = dict[str, Any]
@@ -24,27 +25,8 @@ USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,59}$")
 MAX_KEY = 30
 MAX_OPTION_KEY = 40
 
-SIMPLE_TYPES = (
-    "text",
-    "markdown",
-    "integer",
-    "decimal",
-    "money",
-    "percent",
-    "date",
-    "datetime",
-    "boolean",
-    "select",
-    "multiselect",
-    "user",
-    "reference",
-    "email",
-    "url",
-    "phone",
-    "attachment",
-)
-"""Field types the builder offers; the others (table, computed, autonumber) need settings
-that are written in JSON."""
+SIMPLE_TYPES = OFFERED_TYPES
+"""Field types the builder offers (the registry's `offered` ones)."""
 CATEGORIES = ("todo", "doing", "done")
 MODES = ("any", "all", "quorum")
 RELATIONS = ("manager", "department_head", "parent_department_head")

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from flowdeck.engine.fieldtypes import types_in
 from flowdeck.engine.messages import M
 from flowdeck.engine.schema.authoring.common import (
     SIMPLE_TYPES,
@@ -68,7 +69,7 @@ def add_field(
         spec["label"] = label
     if required:
         spec["required"] = True
-    if type in ("select", "multiselect"):
+    if type in types_in("choice"):
         parsed = parse_options(options)
         if not parsed:
             raise EditRefused(M("A select field needs options: one per line."))

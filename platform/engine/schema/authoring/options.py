@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from flowdeck.engine.fieldtypes import types_in
 from flowdeck.engine.messages import M
 from flowdeck.engine.schema.authoring.common import (
     MAX_OPTION_KEY,
@@ -64,7 +65,7 @@ def option_key(option: Any) -> str | None:
 
 def takes_options(spec: Mapping[str, Any]) -> bool:
     """Select fields, and computed fields whose codes (text results) the options label."""
-    return spec.get("type") in ("select", "multiselect") or (spec.get("type") == "computed" and spec.get("result") == "text")
+    return spec.get("type") in types_in("choice") or (spec.get("type") == "computed" and spec.get("result") == "text")
 
 
 def _options(spec: dict[str, Any]) -> list[Any]:
