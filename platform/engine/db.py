@@ -126,5 +126,17 @@ class Database:
     def read(self, work: Callable[[Connection], T]) -> T:
         return self.run(work, write=False)
 
+    def open_read(self) -> Connection:
+        """A connection in a read transaction that the caller closes (which rolls it back):
+        several reads of one web request in one transaction, with one pool checkout and one
+        BEGIN. Reads are not retried (they meet no transient conflicts)."""
+        conn = self.engine.connect()
+        try:
+            conn.begin()
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
     def dispose(self) -> None:
         self.engine.dispose()

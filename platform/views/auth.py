@@ -36,7 +36,7 @@ from flowdeck.engine.permissions import Actor
 from flowdeck.engine.registry import Registry
 from flowdeck.engine.textinput import has_controls
 from flowdeck.views.i18n import LANGUAGES
-from flowdeck.views.lifecycle import REQUEST_CACHES, is_htmx
+from flowdeck.views.lifecycle import READ_CONNECTION, REQUEST_CACHES, close_page_read, is_htmx
 from flowdeck.views.security import remember_browser, signin_failed, signin_verdict
 from flowdeck.views.state import engine
 
@@ -61,6 +61,7 @@ class GuestUserRefused(RuntimeError):
 
 def init_app(app: Flask) -> None:
     app.before_request(_load_actor)
+    app.teardown_request(close_page_read)
     app.before_request(_temporary_password)
     if app.config.get("FLOWDECK_GUEST_USER"):
         _check_guest_user(app)
@@ -147,7 +148,14 @@ def _load_actor() -> None:
             out.counts = {"approvals": found.waiting, "notifications": found.unread}
         return out
 
-    loaded = state.db.read(load)
+    if request.method == "GET":
+        # A page: the view's own reads may share this transaction (`lifecycle.page_read`).
+        close_page_read()
+        conn = state.db.open_read()
+        setattr(g, READ_CONNECTION, conn)
+        loaded = load(conn)
+    else:
+        loaded = state.db.read(load)
     check = loaded.check
     if check is not None:
         if check.expired:

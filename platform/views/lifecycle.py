@@ -6,7 +6,8 @@ mapped to responses in `views.errors`.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from flask import Response, g, has_request_context, make_response, render_template, request
 from jinja2_fragments.flask import render_block
@@ -21,9 +22,14 @@ from flowdeck.engine.storage.tables import EntityTables
 from flowdeck.views.i18n import gettext as _
 from flowdeck.views.state import engine
 
+T = TypeVar("T")
+
 # What a request keeps on `g` once worked out (`auth._load_actor` clears them when a
 # request starts): the registry, the top bar's counts, the sidebar's apps.
 REQUEST_CACHES = ("_registry", "_counts", "_nav")
+READ_CONNECTION = "_read_conn"
+"""Where a GET request keeps the read transaction its actor was loaded in (`auth`), for
+`page_read`; closed when the request ends."""
 
 
 def registry() -> Registry:
@@ -35,6 +41,23 @@ def registry() -> Registry:
     if found is None:
         found = g._registry = engine().catalog.current()
     return found
+
+
+def page_read(work: Callable[[Connection], T]) -> T:
+    """`work(conn)` in the request's read transaction: the one its actor was read in (a GET
+    page: one transaction and one pool checkout for the whole request), else one of its own.
+    Only for reads of pages that write nothing before them."""
+    conn = g.get(READ_CONNECTION) if has_request_context() else None
+    if conn is None:
+        return engine().db.read(work)
+    return work(conn)
+
+
+def close_page_read(exc: BaseException | None = None) -> None:
+    """Teardown: end the request's read transaction, if it kept one."""
+    conn = g.pop(READ_CONNECTION, None)
+    if conn is not None:
+        conn.close()
 
 
 def top_bar_counts(conn: Connection, user_id: int) -> dict[str, int]:

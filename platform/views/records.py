@@ -39,7 +39,7 @@ from flowdeck.views.display import show as show_value
 from flowdeck.views.errors import error_response
 from flowdeck.views.i18n import gettext as _
 from flowdeck.views.i18n import say, say_errors, tr
-from flowdeck.views.lifecycle import entity_tables, is_htmx, posted_version, registry, render
+from flowdeck.views.lifecycle import entity_tables, is_htmx, page_read, posted_version, registry, render
 from flowdeck.views.markdown import render_markdown
 from flowdeck.views.record_page import load_page
 from flowdeck.views.state import engine
@@ -268,7 +268,7 @@ def _record_page(
     comment_text: str = "",
     comment_errors: list[str] | None = None,
 ) -> Response:
-    page = engine().db.read(lambda conn: load_page(conn, et, record_id, actor))
+    page = page_read(lambda conn: load_page(conn, et, record_id, actor))
     entity = et.entity
     return render(
         "records/show.html",

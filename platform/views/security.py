@@ -14,8 +14,8 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Flask, Response, current_app, request
-from flask_wtf.csrf import CSRFProtect
+from flask import Flask, Response, current_app, g, request
+from flask_wtf.csrf import CSRFProtect, generate_csrf
 from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -53,6 +53,7 @@ def init_app(app: Flask) -> None:
     _cookie_settings(app)
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
     csrf.init_app(app)
+    app.jinja_env.globals["csrf_token"] = csrf_token
     hops = int(app.config.get("FLOWDECK_PROXY_HOPS") or 0)
     if hops:
         # Trust exactly `hops` proxies' X-Forwarded-* headers: the address, scheme, host,
@@ -62,6 +63,14 @@ def init_app(app: Flask) -> None:
     app.before_request(_note_client_address)
     app.teardown_request(_forget_client_address)
     app.after_request(_headers)
+
+
+def csrf_token() -> str:
+    """Flask-WTF's `generate_csrf` for templates: made once per request, then read from `g`
+    where Flask-WTF keeps it (a page asks three or four times; each of Flask-WTF's own
+    calls reads its configuration again)."""
+    token = g.get("csrf_token")
+    return token if token is not None else generate_csrf()  # type: ignore[no-any-return]
 
 
 def _note_client_address() -> None:
@@ -92,15 +101,22 @@ def _cookie_settings(app: Flask) -> None:
 
 
 def _headers(response: Response) -> Response:
+    """The security headers a response does not set itself, added in one pass (werkzeug's
+    `setdefault` scans every header for each name it sets)."""
+    wanted: list[tuple[str, str]] = []
     if request.blueprint in STYLE_ATTRIBUTE_BLUEPRINTS:
-        response.headers.setdefault("Content-Security-Policy", CSP_SCHEMA_EDITOR)
-    for name, value in HEADERS.items():
-        response.headers.setdefault(name, value)
+        wanted.append(("Content-Security-Policy", CSP_SCHEMA_EDITOR))
+    wanted += HEADERS.items()
     if current_app.config["SESSION_COOKIE_SECURE"]:
-        response.headers.setdefault("Strict-Transport-Security", HSTS)
+        wanted.append(("Strict-Transport-Security", HSTS))
     if request.endpoint != "static":
         # Pages show one user's data: never keep them in shared or back-button caches.
-        response.headers.setdefault("Cache-Control", "no-store")
+        wanted.append(("Cache-Control", "no-store"))
+    present = {key.lower() for key, _value in response.headers}
+    for name, value in wanted:
+        if name.lower() not in present:
+            present.add(name.lower())
+            response.headers.add(name, value)
     return response
 
 
