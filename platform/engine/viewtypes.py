@@ -5,7 +5,7 @@ A view's common keys (`type`, `label`, `filter`, `sort`, `page_size`) are checke
 `schema.views`; everything else that differs between view types lives in one entry here, so
 the loader, storage, the builder and the pages ask `VIEW_TYPES[view.type]` instead of
 comparing type names. The web side (`views.view_pages`) has one entry per type too: its
-page and its builder form. Adding a view type: docs/dev/adding-a-type-views.md.
+page and its builder form. Adding a view type: docs/dev/adding-a-type.md#view-types.
 """
 
 from __future__ import annotations
