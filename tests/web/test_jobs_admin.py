@@ -77,3 +77,19 @@ def test_the_jobs_pages_are_for_admins_only(app, db, make_user):
     assert client.post(f"/admin/jobs/{dead}/retry", data={"csrf_token": token}).status_code == 403
     status = db.read(lambda conn: conn.execute(sa.select(models.jobs.c.status).where(models.jobs.c.id == dead)).scalar())
     assert status == "failed"
+
+
+def test_jobs_are_paged_with_the_filter_kept(app, db, make_user):
+    """With more jobs than a page holds, do Older and Newer keep the status filter?"""
+    db.run(
+        lambda conn: [
+            queue.enqueue(conn, "mail.notification", {"notification": i}, run_at=queue.now_utc() + queue.BACKOFF_MAX) for i in range(55)
+        ]
+    )
+    make_user("root", is_admin=True)
+    client = app.test_client()
+    login(client, "root")
+    first = client.get("/admin/jobs/?status=queued").get_data(as_text=True)
+    assert "/admin/jobs/?page=2&amp;status=queued" in first and "Page 1 of 2" in first
+    second = client.get("/admin/jobs/?status=queued&page=2").get_data(as_text=True)
+    assert "Page 2 of 2" in second and "/admin/jobs/?page=1&amp;status=queued" in second
