@@ -23,6 +23,7 @@ from flowdeck.views import (
     org,
     records,
     security,
+    topbar,
     view_pages,  # noqa: F401 - its routes (showing a view of any type) join the lists blueprint
 )
 from flowdeck.views.schema_admin import bp as schema_admin_bp
@@ -36,6 +37,7 @@ def register_blueprints(app: Flask) -> None:
     errors.init_app(app)
     auth.init_app(app)
     home.init_app(app)
+    topbar.init_app(app)
     approvals.init_app(app)
     background.init_app(app)
     for module in (health, auth, account, home, lists, boards, records, approvals, admin, audit_log, jobs_admin, bundled_admin, org):
