@@ -1,0 +1,171 @@
+"""Transition effects and `on_create` routes: values set in the transition's own write
+(one history entry, nothing written when an effect fails), on the approvals path too, and
+the document problems the loader reports at their JSON paths."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from flowdeck.catalogs import say
+from flowdeck.engine import approvals, history, records, workflow
+from flowdeck.engine.errors import TransitionRefused
+from flowdeck.engine.schema.loader import check_document
+from tests.support.documents import minimal_app
+
+
+def effects_app() -> dict[str, Any]:
+    doc = minimal_app()
+    entity = doc["entities"]["task"]
+    entity["fields"].update(
+        {
+            "resolved_at": {"type": "datetime", "read_only": True},
+            "assignee": {"type": "user"},
+            "blocked_reason": {"type": "text"},
+            "reopen_count": {"type": "integer", "default": 0},
+            "rank": {"type": "integer"},
+            "closed_by": {"type": "user"},
+        }
+    )
+    workflow_spec = entity["workflow"]
+    workflow_spec["states"]["urgent"] = {"category": "doing"}
+    workflow_spec["on_create"] = [
+        {"when": "estimate > 100", "state": "review"},
+        {"when": "priority == 'high'", "state": "urgent"},
+    ]
+    workflow_spec["transitions"] = [
+        {
+            "key": "start",
+            "from": ["todo", "urgent"],
+            "to": "doing",
+            "effects": [{"set": "assignee", "to": "me"}, {"clear": "blocked_reason"}],
+        },
+        {
+            "key": "submit",
+            "from": "doing",
+            "to": "review",
+            "effects": [{"set": "resolved_at", "to": "now()"}, {"set": "rank", "to": "estimate * 1000"}],
+        },
+        {"key": "reopen", "from": ["review", "done"], "to": "todo", "effects": [{"set": "reopen_count", "to": "reopen_count + 1"}]},
+        {
+            "key": "approve",
+            "from": "review",
+            "to": "done",
+            "effects": [{"set": "closed_by", "to": "me"}, {"set": "resolved_at", "to": "now()"}],
+            "approval": {"steps": [{"key": "lead", "approvers": {"role": "lead"}}]},
+        },
+    ]
+    return doc
+
+
+@pytest.fixture
+def task(install):
+    return install(effects_app()).entity("demo", "task")
+
+
+def _create(db, et, actor, **values):
+    return db.run(lambda c: records.create_record(c, et, {"title": "t", **values}, actor=actor))
+
+
+def _move(db, et, record_id, key, actor, **kwargs):
+    return db.run(lambda c: workflow.transition_record(c, et, record_id, key, actor=actor, **kwargs))
+
+
+def _history(db, et, record_id):
+    return db.read(lambda c: history.list_entries(c, "demo", "task", record_id))
+
+
+def test_effects_are_written_with_the_transition_in_one_history_entry(db, task, make_user):
+    member = make_user("mo", {"demo": ["member"]})
+    rec = _create(db, task, member, blocked_reason="waiting for parts", estimate="2")
+    started = _move(db, task, rec.id, "start", member)
+    assert started.values["assignee"] == member.user_id and started.values["blocked_reason"] is None
+    before = dt.datetime.now(dt.UTC)
+    submitted = _move(db, task, rec.id, "submit", member, values={"estimate": "3"})
+    stored = db.read(lambda c: records.fetch_record(c, task, rec.id))
+    assert stored.state == "review" and stored.values["rank"] == 3000, "effects read the posted values"
+    assert before - dt.timedelta(seconds=1) <= stored.values["resolved_at"] <= dt.datetime.now(dt.UTC)
+    assert submitted.version == stored.version == 3
+    [entry] = [e for e in _history(db, task, rec.id) if e.transition == "submit"]
+    assert {c["field"] for c in entry.changes} == {"state", "estimate", "resolved_at", "rank"}
+    reopened = _move(db, task, rec.id, "reopen", member)
+    assert reopened.values["reopen_count"] == 1
+
+
+def test_a_failing_effect_refuses_the_transition_and_writes_nothing(db, task, make_user):
+    member = make_user("mo", {"demo": ["member"]})
+    rec = _create(db, task, member, estimate="2")
+    _move(db, task, rec.id, "start", member)
+    entries = len(_history(db, task, rec.id))
+    with pytest.raises(TransitionRefused) as refused:
+        _move(db, task, rec.id, "submit", member, values={"estimate": "9900000000000"})
+    assert "“Submit” could not set Rank: is too large" in say(refused.value.message, "en")
+    stored = db.read(lambda c: records.fetch_record(c, task, rec.id))
+    assert stored.state == "doing" and stored.values["estimate"] == 2
+    assert stored.values["resolved_at"] is None and stored.version == 2
+    assert len(_history(db, task, rec.id)) == entries
+
+
+def test_effects_run_when_the_approved_transition_is_performed(db, task, make_user):
+    member = make_user("mo", {"demo": ["member"]})
+    lead = make_user("lea", {"demo": ["lead"]})
+    rec = _create(db, task, member, estimate="200")
+    assert rec.state == "review"
+    outcome = db.run(lambda c: approvals.request_approval(c, task, rec.id, "approve", actor=member))
+    pending = db.read(lambda c: records.fetch_record(c, task, rec.id))
+    assert pending.state == "review" and pending.values["closed_by"] is None, "nothing runs while approval is pending"
+    db.run(lambda c: approvals.decide(c, task, outcome.request_id, actor=lead, approve=True))
+    done = db.read(lambda c: records.fetch_record(c, task, rec.id))
+    assert done.state == "done"
+    assert done.values["closed_by"] == member.user_id, "`me` is the requester, as for the guard"
+    assert done.values["resolved_at"] is not None
+    last = [e for e in _history(db, task, rec.id) if e.transition == "approve" and e.action == "transition"]
+    assert len(last) == 1 and {"state", "closed_by", "resolved_at"} <= {c["field"] for c in last[0].changes}
+
+
+def test_on_create_routes_to_the_first_matching_state(db, task, make_user):
+    member = make_user("mo", {"demo": ["member"]})
+    assert _create(db, task, member).state == "todo"
+    assert _create(db, task, member, priority="high").state == "urgent"
+    assert _create(db, task, member, priority="high", estimate="500").state == "review", "routes are checked in order"
+    urgent = _create(db, task, member, priority="high")
+    first = _history(db, task, urgent.id)[0]
+    assert first.action == "create" and first.changes[0] == {"field": "state", "old": None, "new": "urgent"}
+    assert _move(db, task, urgent.id, "start", member).state == "doing"
+
+
+def _problems(doc: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(p.path, say(p.message, "en")) for p in check_document(doc)]
+
+
+def test_loader_reports_effect_and_route_problems_at_their_paths():
+    doc = effects_app()
+    entity = doc["entities"]["task"]
+    entity["fields"]["total"] = {"type": "computed", "formula": "estimate * 2"}
+    entity["workflow"]["transitions"][0]["effects"] = [
+        {"set": "asignee", "to": "me"},
+        {"set": "total", "to": "1"},
+        {"set": "rank", "to": "now()"},
+        {"set": "blocked_reason", "to": "nope("},
+        {"set": "rank", "to": "1"},
+        {"set": "rank", "to": "2"},
+    ]
+    entity["workflow"]["on_create"] = [{"when": "priorty == 'high'", "state": "urgnt"}, {"when": "estimat > 1", "state": "doing"}]
+    problems = dict(_problems(doc))
+    base = "entities.task.workflow"
+    assert "unknown field “asignee” (did you mean “assignee”?)" in problems[f"{base}.transitions[0].effects[0].set"]
+    assert problems[f"{base}.transitions[0].effects[1].set"] == "“total” is computed: an effect cannot set it"
+    assert problems[f"{base}.transitions[0].effects[2].to"].startswith("does not fit field “rank”: must be a whole number")
+    assert f"{base}.transitions[0].effects[3].to" in problems
+    assert problems[f"{base}.transitions[0].effects[5].set"] == "“rank” is already set by effects[2]"
+    assert f"{base}.transitions[0].effects[4].to" not in problems, "a value that fits is no problem"
+    assert problems[f"{base}.on_create[0].state"].startswith("unknown state “urgnt”")
+    assert "estimat" in problems[f"{base}.on_create[1].when"]
+
+
+def test_effects_shape_is_checked():
+    doc = effects_app()
+    doc["entities"]["task"]["workflow"]["transitions"][0]["effects"] = [{"set": "rank"}]
+    assert any("effects[0]" in path for path, _ in _problems(doc))
