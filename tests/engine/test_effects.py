@@ -12,7 +12,9 @@ import pytest
 from flowdeck.catalogs import say
 from flowdeck.engine import approvals, history, records, workflow
 from flowdeck.engine.errors import TransitionRefused
+from flowdeck.engine.messages import english
 from flowdeck.engine.schema.loader import check_document
+from flowdeck.engine.versions import diff_documents
 from tests.support.documents import minimal_app
 
 
@@ -169,3 +171,29 @@ def test_effects_shape_is_checked():
     doc = effects_app()
     doc["entities"]["task"]["workflow"]["transitions"][0]["effects"] = [{"set": "rank"}]
     assert any("effects[0]" in path for path, _ in _problems(doc))
+
+
+def test_a_field_an_effect_fills_is_not_asked_for(db, install, make_user):
+    """A field the target state requires is not missing when the step's effect fills it."""
+    doc = effects_app()
+    doc["entities"]["task"]["workflow"]["rules"] = [{"states": ["doing"], "required": ["assignee"]}]
+    et = install(doc).entity("demo", "task")
+    member = make_user("mo", {"demo": ["member"]})
+    rec = _create(db, et, member)
+    env = {**rec.system(member.user_id), **rec.values}
+    start = et.entity.workflow.transition("start")
+    assert workflow.missing_fields(et.entity, start, rec.values, env, member) == []
+    assert _move(db, et, rec.id, "start", member).values["assignee"] == member.user_id
+
+
+def test_migration_plan_names_a_change_of_the_routes():
+    old = effects_app()
+    new = effects_app()
+    new["entities"]["task"]["workflow"]["on_create"].pop()
+    new["entities"]["task"]["workflow"]["transitions"][0]["effects"].pop()
+    summaries = english(c.summary for c in diff_documents(old, new))
+    assert summaries == [
+        'changes the effects of transition start from [{"set": "assignee", "to": "me"}, {"clear": "blocked_reason"}]'
+        ' to [{"set": "assignee", "to": "me"}]',
+        "changes the routes that choose the first state of new task records",
+    ]
