@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 
 from flowdeck.catalogs import say
-from flowdeck.engine import approvals, history, records, workflow
+from flowdeck.engine import approvals, history, records, users, workflow
 from flowdeck.engine.errors import TransitionRefused
 from flowdeck.engine.messages import english
+from flowdeck.engine.registry import Catalog
 from flowdeck.engine.schema.loader import check_document
 from flowdeck.engine.versions import diff_documents
 from tests.support.documents import minimal_app
@@ -197,3 +198,41 @@ def test_migration_plan_names_a_change_of_the_routes():
         ' to [{"set": "assignee", "to": "me"}]',
         "changes the routes that choose the first state of new task records",
     ]
+
+
+def test_bundled_ticket_stamps_its_resolve_time_and_a_reopen_clears_it(bundled_db, make_user_in):
+    db = bundled_db
+    et = Catalog(db).current().entity("operations", "ticket")
+    desk, eng = make_user_in(db, "desk", "service_desk"), make_user_in(db, "eng", "engineer")
+    values = {"title": "打印机卡纸", "category": "hardware", "priority": "p3", "requester": desk.user_id, "description": "卡纸"}
+    rec = db.run(lambda c: records.create_record(c, et, values, actor=desk))
+    assign = {"support_group": "desktop", "assignee": eng.user_id, "sla_due": "2026-12-09T10:00:00+08:00"}
+    db.run(lambda c: workflow.transition_record(c, et, rec.id, "assign", actor=desk, values=assign))
+    db.run(lambda c: workflow.transition_record(c, et, rec.id, "start", actor=eng))
+    before = dt.datetime.now(dt.UTC)
+    solved = db.run(
+        lambda c: workflow.transition_record(c, et, rec.id, "resolve", actor=eng, values={"resolution_code": "fixed", "resolution": "ok"})
+    )
+    assert solved.state == "resolved" and before - dt.timedelta(seconds=1) <= solved.values["resolved_at"] <= dt.datetime.now(dt.UTC)
+    reopened = db.run(lambda c: workflow.transition_record(c, et, rec.id, "reopen", actor=desk, comment="still jams"))
+    assert reopened.state == "in_progress" and reopened.values["resolved_at"] is None
+    given = "2026-12-07T09:30:00+00:00"
+    again = db.run(
+        lambda c: workflow.transition_record(
+            c, et, rec.id, "resolve", actor=eng, values={"resolution_code": "fixed", "resolution": "ok", "resolved_at": given}
+        )
+    )
+    assert again.values["resolved_at"] == dt.datetime(2026, 12, 7, 9, 30, tzinfo=dt.UTC), "a time the engineer gives is kept"
+
+
+@pytest.fixture
+def make_user_in():
+    def make(db, name, role):
+        def work(conn):
+            uid = users.create_user(conn, name, password="password123", display_name=name.title())
+            users.grant_role(conn, uid, "operations", role)
+            return users.actor_for(conn, uid)
+
+        return db.run(work)
+
+    return make
