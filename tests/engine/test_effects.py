@@ -14,6 +14,7 @@ from flowdeck.engine import approvals, history, records, users, workflow
 from flowdeck.engine.errors import TransitionRefused
 from flowdeck.engine.messages import english
 from flowdeck.engine.registry import Catalog
+from flowdeck.engine.schema import authoring
 from flowdeck.engine.schema.loader import check_document
 from flowdeck.engine.versions import diff_documents
 from tests.support.documents import minimal_app
@@ -236,3 +237,19 @@ def make_user_in():
         return db.run(work)
 
     return make
+
+
+def test_the_builder_carries_effects_and_routes_through_renames_and_removals():
+    doc = effects_app()
+    renamed = authoring.rename_field(doc, entity="task", field="estimate", new_key="effort", applied=doc)
+    flow = renamed["entities"]["task"]["workflow"]
+    assert flow["on_create"][0]["when"] == "effort > 100"
+    assert flow["transitions"][1]["effects"][1] == {"set": "rank", "to": "effort * 1000"}
+    moved = authoring.rename_field(doc, entity="task", field="assignee", new_key="owner", applied=doc)
+    assert moved["entities"]["task"]["workflow"]["transitions"][0]["effects"][0] == {"set": "owner", "to": "me"}
+    removed = authoring.remove_field(doc, entity="task", field="blocked_reason")
+    assert removed["entities"]["task"]["workflow"]["transitions"][0]["effects"] == [{"set": "assignee", "to": "me"}]
+    assert check_document(removed) == [] and check_document(renamed) == [] and check_document(moved) == []
+    without = authoring.remove_state(doc, entity="task", state="urgent")
+    assert without["entities"]["task"]["workflow"]["on_create"] == [{"when": "estimate > 100", "state": "review"}]
+    assert check_document(without) == []
