@@ -13,25 +13,29 @@ its field's type, like a value a person sends.
 from __future__ import annotations
 
 import copy
+import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
 from flowdeck.engine.computed import compute_values
 from flowdeck.engine.errors import TransitionRefused
-from flowdeck.engine.expressions import ExpressionError
+from flowdeck.engine.expressions import CLOCK_KEY, ExpressionError
 from flowdeck.engine.fieldtypes import FIELD_TYPES, InvalidValue
 from flowdeck.engine.messages import M
 from flowdeck.engine.schema.model import Entity, Transition
 
 
-def effect_values(entity: Entity, transition: Transition, values: Mapping[str, Any], system: Mapping[str, Any]) -> dict[str, Any]:
+def effect_values(
+    entity: Entity, transition: Transition, values: Mapping[str, Any], system: Mapping[str, Any], now: dt.datetime
+) -> dict[str, Any]:
     """The values the transition's effects write, by field key; `values` are the record's
-    values with the posted ones over them. Raises TransitionRefused naming the effect's
+    values with the posted ones over them. `now()` and `today()` read `now`, the moment of
+    the transition (its history entry's time). Raises TransitionRefused naming the effect's
     field when an expression fails or its value does not fit the field."""
     if not transition.effects:
         return {}
     merged = compute_values(entity, copy.deepcopy(dict(values)), dict(system))
-    env = {**system, **merged}
+    env = {**system, **merged, CLOCK_KEY: now}
     out: dict[str, Any] = {}
     for effect in transition.effects:
         fld = entity.get_field(effect.field)

@@ -238,7 +238,7 @@ def apply_transition(
     actor (the requester of an approved transition, as for its guard)."""
     entity = et.entity
     system = record.system(actor.user_id if me is None else me)
-    given = {**given, **effect_values(entity, transition, {**record.values, **given}, system)}
+    given = {**given, **effect_values(entity, transition, {**record.values, **given}, system, now)}
     try:
         return save_values(
             conn,

@@ -253,3 +253,14 @@ def test_the_builder_carries_effects_and_routes_through_renames_and_removals():
     without = authoring.remove_state(doc, entity="task", state="urgent")
     assert without["entities"]["task"]["workflow"]["on_create"] == [{"when": "estimate > 100", "state": "review"}]
     assert check_document(without) == []
+
+
+def test_now_in_an_effect_is_the_moment_of_the_transition(db, task, make_user):
+    member = make_user("mo", {"demo": ["member"]})
+    rec = _create(db, task, member, estimate="1")
+    _move(db, task, rec.id, "start", member)
+    moment = dt.datetime(2026, 3, 1, 8, 30, tzinfo=dt.UTC)
+    done = _move(db, task, rec.id, "submit", member, now=moment)
+    assert done.values["resolved_at"] == moment
+    [entry] = [e for e in _history(db, task, rec.id) if e.transition == "submit"]
+    assert entry.at == moment
