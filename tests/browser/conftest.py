@@ -34,6 +34,7 @@ from flowdeck.engine.records import Record, create_record, fetch_record
 from flowdeck.engine.registry import Catalog
 from flowdeck.engine.storage.tables import EntityTables
 from flowdeck.engine.workflow import transition_record
+from tests.support.browser import SITE_ADMIN
 from tests.support.databases import DatabaseFactory
 
 CHROMIUM = Path(os.environ.get("FLOWDECK_CHROMIUM", "/usr/bin/chromium"))
@@ -222,6 +223,18 @@ def demo_server(databases: DatabaseFactory, tmp_path_factory: pytest.TempPathFac
     with serve(db, tmp_path_factory.mktemp("demo-instance")) as url:
         yield LiveServer(url, db)
     databases.drop(db)
+
+
+@pytest.fixture(scope="module")
+def admin_server(demo_server: LiveServer) -> LiveServer:
+    """The demo server with an administrator (`SITE_ADMIN`) to sign in as."""
+
+    def work(conn: sa.Connection) -> None:
+        if users.find_user(conn, SITE_ADMIN) is None:
+            users.create_user(conn, SITE_ADMIN, password=DEMO_PASSWORD, display_name="Site Admin", is_admin=True)
+
+    demo_server.db.run(work)
+    return demo_server
 
 
 # -- the browser ------------------------------------------------------------------------

@@ -20,15 +20,14 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import expect
 
-from flowdeck.demo import DEMO_PASSWORD
-from flowdeck.engine import models, users
+from flowdeck.engine import models
 from flowdeck.engine.registry import Catalog
-from tests.support.browser import screenshots_wanted
+from tests.support.browser import SITE_ADMIN, screenshots_wanted
 from tests.support.language import PAGE_TEXTS_JS, foreign_texts, instance_texts
 
 pytestmark = pytest.mark.browser
 
-ADMIN = "site.admin"
+ADMIN = SITE_ADMIN
 BUSINESS = "sun.li"  # operations manager and CAB member, a viewer of projects: an inbox and both apps
 LANG_ATTR = {"en": "en", "zh": "zh-CN"}
 DESKTOP = {"width": 1280, "height": 800}
@@ -190,22 +189,10 @@ def _guest_pages(guest: Any, walk: Walk) -> None:
     page.close()
 
 
-@pytest.fixture(scope="module")
-def language_server(demo_server: Any) -> Any:
-    """The demo server with an administrator to sign in as."""
-
-    def work(conn: sa.Connection) -> None:
-        if users.find_user(conn, ADMIN) is None:
-            users.create_user(conn, ADMIN, password=DEMO_PASSWORD, display_name="Site Admin", is_admin=True)
-
-    demo_server.db.run(work)
-    return demo_server
-
-
-def test_every_page_speaks_the_chosen_language_only(language_server: Any, open_as: Any, browser: Any) -> None:
+def test_every_page_speaks_the_chosen_language_only(admin_server: Any, open_as: Any, browser: Any) -> None:
     """Does every page type, for an administrator and a business user, show no UI text of the
     other language (outside the instance's own data), in Chinese and in English?"""
-    server = language_server
+    server = admin_server
     admin = open_as(ADMIN, server=server, viewport=DESKTOP)
     business = open_as(BUSINESS, server=server, viewport=DESKTOP)
     app_pages, admin_pages = _app_pages(server), _admin_pages(server)

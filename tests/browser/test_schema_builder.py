@@ -16,30 +16,16 @@ import uuid
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from playwright.sync_api import expect
 
-from flowdeck.demo import DEMO_PASSWORD, MARKER_PROJECT
-from flowdeck.engine import users
-from tests.support.browser import save_screenshot
+from flowdeck.demo import MARKER_PROJECT
+from tests.support.browser import SITE_ADMIN, save_screenshot
 
 pytestmark = pytest.mark.browser
 
-ADMIN = "site.admin"
+ADMIN = SITE_ADMIN
 VIEWPORT = {"width": 1280, "height": 800}
 EDITOR = "/admin/apps/project/edit?entity=task"
-
-
-@pytest.fixture(scope="module")
-def admin_server(demo_server: Any) -> Any:
-    """The demo server with an administrator to sign in as."""
-
-    def work(conn: sa.Connection) -> None:
-        if users.find_user(conn, ADMIN) is None:
-            users.create_user(conn, ADMIN, password=DEMO_PASSWORD, display_name="Site Admin", is_admin=True)
-
-    demo_server.db.run(work)
-    return demo_server
 
 
 def _settle(page: Any) -> None:

@@ -11,6 +11,10 @@ from typing import Any
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
+SITE_ADMIN = "site.admin"
+"""The administrator the `admin_server` fixture adds to the demo server."""
+
+
 def screenshots_wanted() -> bool:
     return os.environ.get("FLOWDECK_SCREENSHOTS") == "1"
 
