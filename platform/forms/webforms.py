@@ -19,7 +19,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from flowdeck.engine.fieldtypes import DEFAULT_MARKDOWN_LENGTH, DEFAULT_TEXT_LENGTH, resolve_date, scale_of
+from flowdeck.engine.fieldtypes import DEFAULT_MARKDOWN_LENGTH, DEFAULT_TEXT_LENGTH, resolve_date, scale_of, types_in
 from flowdeck.engine.files import DEFAULT_MAX_MB
 from flowdeck.engine.messages import Message
 from flowdeck.engine.permissions import FieldAccess
@@ -125,7 +125,7 @@ def widget_for(fld: Field, kinds: Mapping[str, EditSpec], *, editable: bool = Tr
         return Widget(fld, template, attrs=_text_attrs(fld, DEFAULT_MARKDOWN_LENGTH), wide=True)
     if template == "number":
         return Widget(fld, template, "number", _number_attrs(fld))
-    if kind in ("date", "datetime"):
+    if kind in types_in("date"):
         return Widget(fld, template, INPUT_TYPES[kind], _date_attrs(fld) if kind == "date" else {})
     if kind == "attachment":
         accept = {"accept": ",".join(fld.accept)} if fld.accept else {}
