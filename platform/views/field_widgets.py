@@ -45,7 +45,9 @@ class FieldWidget:
     `self_explaining` shows the value on a card without its field's label (badges, names,
     titles); `links` says the display is a link itself, so a list's title cell is not wrapped
     in the record's link; `suffix` follows the number input (the unit); `sample` makes a
-    plausible value for the builder's preview cards (None: the preview leaves it out)."""
+    plausible value for the builder's preview cards (None: the preview leaves it out);
+    `input_type` and `autocomplete` are the `<input>`'s attributes, `wide` spans the form's
+    width."""
 
     edit: str
     display: Display
@@ -58,6 +60,9 @@ class FieldWidget:
     links: bool = False
     suffix: str = ""
     sample: Callable[[], Any] | None = None
+    input_type: str | None = None
+    autocomplete: str | None = None
+    wide: bool = False
 
 
 def show_option(fld: Field, key: str, ctx: DisplayContext | None = None) -> Markup:
@@ -161,8 +166,10 @@ def _show_rows(fld: Field, value: Any, ctx: DisplayContext | None) -> Markup:
 
 
 FIELD_WIDGETS: dict[str, FieldWidget] = {
-    "text": FieldWidget("text", _show_text, "text", lazy_gettext("Text"), native_required=True, sample=lambda: _("sample")),
-    "markdown": FieldWidget("markdown", _show_markdown, "text", lazy_gettext("Long text (Markdown)"), native_required=True),
+    "text": FieldWidget(
+        "text", _show_text, "text", lazy_gettext("Text"), native_required=True, sample=lambda: _("sample"), input_type="text"
+    ),
+    "markdown": FieldWidget("markdown", _show_markdown, "text", lazy_gettext("Long text (Markdown)"), native_required=True, wide=True),
     "integer": FieldWidget(
         "number", _show_number, "number", lazy_gettext("Whole number"), cached=True, native_required=True, sample=lambda: 3
     ),
@@ -197,6 +204,7 @@ FIELD_WIDGETS: dict[str, FieldWidget] = {
         cached=True,
         native_required=True,
         sample=lambda: clock.today() + dt.timedelta(days=7),
+        input_type="date",
     ),
     "datetime": FieldWidget(
         "datetime",
@@ -206,6 +214,7 @@ FIELD_WIDGETS: dict[str, FieldWidget] = {
         cached=True,
         native_required=True,
         sample=lambda: dt.datetime.now(dt.UTC),
+        input_type="datetime-local",
     ),
     "boolean": FieldWidget("boolean", _show_boolean, "boolean", lazy_gettext("Yes / no"), cached=True, sample=lambda: True),
     "select": FieldWidget("select", show_option, "choice", lazy_gettext("Choice (one option)"), native_required=True, self_explaining=True),
@@ -215,15 +224,40 @@ FIELD_WIDGETS: dict[str, FieldWidget] = {
     "user": FieldWidget("user", _show_user, "user", lazy_gettext("Person"), native_required=True, self_explaining=True),
     "reference": FieldWidget("reference", _show_reference, "empty", lazy_gettext("Link to a record"), self_explaining=True, links=True),
     "email": FieldWidget(
-        "text", _show_email, "text", lazy_gettext("Email"), native_required=True, links=True, sample=lambda: "name@example.com"
+        "text",
+        _show_email,
+        "text",
+        lazy_gettext("Email"),
+        native_required=True,
+        links=True,
+        sample=lambda: "name@example.com",
+        input_type="email",
+        autocomplete="email",
     ),
     "url": FieldWidget(
-        "text", _show_url, "text", lazy_gettext("Web address"), native_required=True, links=True, sample=lambda: "https://example.com"
+        "text",
+        _show_url,
+        "text",
+        lazy_gettext("Web address"),
+        native_required=True,
+        links=True,
+        sample=lambda: "https://example.com",
+        input_type="url",
+        autocomplete="url",
     ),
-    "phone": FieldWidget("text", _show_text, "text", lazy_gettext("Phone"), native_required=True, sample=lambda: "+86 10 5555 0100"),
+    "phone": FieldWidget(
+        "text",
+        _show_text,
+        "text",
+        lazy_gettext("Phone"),
+        native_required=True,
+        sample=lambda: "+86 10 5555 0100",
+        input_type="tel",
+        autocomplete="tel",
+    ),
     "attachment": FieldWidget("attachment", _show_attachment, "empty", lazy_gettext("File"), links=True),
     "autonumber": FieldWidget("readonly", _show_text, "text", lazy_gettext("Auto number")),
-    "table": FieldWidget("table", _show_rows, "empty", lazy_gettext("Table (line items)"), grouped=True),
+    "table": FieldWidget("table", _show_rows, "empty", lazy_gettext("Table (line items)"), grouped=True, wide=True),
     "computed": FieldWidget("readonly", _show_number, "number", lazy_gettext("Computed")),
 }
 
