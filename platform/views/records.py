@@ -226,7 +226,7 @@ def _title_text(et: EntityTables, value: Any) -> str:
     fld = et.entity.title_field()
     if value is None:
         return ""
-    if fld.type == "select":
+    if fld.type == "select":  # the one title type whose value is a key with a label
         option = fld.option(str(value))
         return tr(option.label) if option else str(value)
     return value.isoformat() if isinstance(value, dt.date) else str(value)
