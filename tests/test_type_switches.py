@@ -48,9 +48,6 @@ ALLOWED = {
     ("engine/computed.py", ("boolean", "date", "datetime", "text")): "the kind each non-number result holds, in words",
     ("engine/schema/fields.py", ("money",)): "`currency` is money's own setting",
     ("engine/schema/model.py", ("autonumber", "computed")): "the model cannot import the registry, which imports it",
-    ("engine/storage/convert.py", ("autonumber", "select")): "conversions between single types, beside the families",
-    ("engine/storage/convert.py", ("datetime", "select")): "conversions between single types, beside the families",
-    ("engine/storage/convert.py", ("date", "select")): "conversions between single types, beside the families",
     ("engine/storage/ddl.py", ("date", "datetime", "user")): "the relative defaults `today`, `now` and `me` of three types",
     ("forms/webforms.py", ("attachment", "boolean")): "their templates post twice (a hidden false, the kept file)",
 }
