@@ -33,6 +33,8 @@ from flowdeck.engine.expression_values import (
 )
 from flowdeck.engine.messages import M, Message, Mp
 
+CLOCK_KEY = "now()"
+"""The env key of the moment `now()` and `today()` read, when a caller gives one."""
 MAX_SOURCE_LENGTH = 1000
 MAX_NODES = 200
 MAX_DEPTH = 24
@@ -272,6 +274,15 @@ class _Compiler:
             self.names.add(f"{name}()")
         args = [self.compile(a, depth) for a in node.args]
         fn = spec.fn
+        if spec.reads_clock:
+
+            def read_clock(env: Env) -> Any:
+                # A caller that acts at a given moment (a transition's time) passes it as
+                # `"now()"` in env, a key no field can have; else the clock is read.
+                moment = env.get(CLOCK_KEY)
+                return fn(moment) if moment is not None else fn()
+
+            return read_clock
 
         def call(env: Env) -> Any:
             return check_magnitude(fn(*(a(env) for a in args)))

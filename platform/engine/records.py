@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from flowdeck.engine import approval_core, clock, history
 from flowdeck.engine.autonumber import next_number
 from flowdeck.engine.computed import compute_values
+from flowdeck.engine.effects import first_state
 from flowdeck.engine.errors import Conflict, NotFound, RecordInvalid
 from flowdeck.engine.fieldtypes import FIELD_TYPES, InvalidValue, is_many, resolve_date, to_json
 from flowdeck.engine.messages import M, Message
@@ -360,6 +361,11 @@ def create_record(
         "updated_by": actor.user_id,
     }
     compute_values(entity, values, system, log_problems=True)
+    routed = first_state(entity, values, system)
+    if routed != state:  # an `on_create` route: the record is checked with its state's rules
+        state = system["state"] = routed
+        access = access_for(entity, state, actor)
+        compute_values(entity, values, system, log_problems=True)
     check_record(conn, et, values, system, access, record_id=None, changed={f.key for f in entity.fields}, known=errors)
     for fld in entity.fields:
         if fld.type == "autonumber" and fld.format:

@@ -349,6 +349,9 @@ class _Differ:
             self.initial([*path, "initial"], entity, old, new)
         self.objects([*path, "states"], old.get("states") or {}, new.get("states") or {}, "state", lambda k: k)
         self.transitions([*path, "transitions"], old.get("transitions") or [], new.get("transitions") or [])
+        if old.get("on_create") != new.get("on_create"):
+            said = M("changes the routes that choose the first state of new %(entity)s records", entity=entity)
+            self.add([*path, "on_create"], "changed", old.get("on_create"), new.get("on_create"), said)
         if old.get("rules") != new.get("rules"):
             self.add(
                 [*path, "rules"],

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 
 from flowdeck.engine.approval_core import pending_request
 from flowdeck.engine.computed import compute_values
+from flowdeck.engine.effects import effect_values
 from flowdeck.engine.errors import Forbidden, RecordInvalid, TransitionRefused
 from flowdeck.engine.expressions import ExpressionError
 from flowdeck.engine.messages import M, Message, plain
@@ -83,6 +84,7 @@ def missing_fields(entity: Entity, transition: Transition, values: Mapping[str, 
     for fld in entity.fields:
         if visible(fld, env, target_access) and required_now(fld, env, target_access):
             wanted.add(fld.key)
+    wanted -= {effect.field for effect in transition.effects if effect.expression is not None}  # the step fills them
     return [f.key for f in entity.fields if f.key in wanted and is_blank(values.get(f.key))]
 
 
@@ -229,9 +231,14 @@ def apply_transition(
     comment: str | None,
     expected_version: int | None,
     now: dt.datetime,
+    me: int | None = None,
 ) -> Record:
-    """Write a checked transition: state, values and one history entry, version checked."""
+    """Write a checked transition: state, values, what its effects set and one history
+    entry, version checked. `me` is whom the effects read as `me` when that is not the
+    actor (the requester of an approved transition, as for its guard)."""
     entity = et.entity
+    system = record.system(actor.user_id if me is None else me)
+    given = {**given, **effect_values(entity, transition, {**record.values, **given}, system, now)}
     try:
         return save_values(
             conn,

@@ -100,7 +100,7 @@ def complete(
     given, _ = check_transition(
         conn, et, record, dataclasses.replace(transition, comment="none"), actor=system, values=None, comment=None, me=requester
     )
-    return apply_transition(conn, et, record, transition, given, actor=actor, comment=None, expected_version=None, now=now)
+    return apply_transition(conn, et, record, transition, given, actor=actor, comment=None, expected_version=None, now=now, me=requester)
 
 
 def lock_request(conn: Connection, et: EntityTables, request_id: int) -> RequestRow:

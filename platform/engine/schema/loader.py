@@ -134,7 +134,7 @@ class _Builder(FieldChecks, WorkflowChecks, ViewChecks):
                     M("“%(key)s” must be a single reference to “%(entity)s” itself (to hold the parent)", key=tree, entity=key),
                 )
 
-        workflow = self.workflow((*path, "workflow"), spec["workflow"], raw_fields, scope) if "workflow" in spec else None
+        workflow = self.workflow((*path, "workflow"), spec["workflow"], raw_fields, scope, by_key) if "workflow" in spec else None
         perms = spec.get("permissions", {})
         permissions = Permissions(
             **{action: self.roles((*path, "permissions", action), perms.get(action)) for action in ("read", "create", "update", "delete")}

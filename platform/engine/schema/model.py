@@ -150,6 +150,23 @@ class Approval:
 
 
 @dataclass(frozen=True)
+class Effect:
+    """One action of a transition: set `field` to the value of `expression`, or empty it
+    (`expression` None, a `clear`)."""
+
+    field: str
+    expression: Expression | None = None
+
+
+@dataclass(frozen=True)
+class Route:
+    """An `on_create` route: a new record whose values make `when` true starts in `state`."""
+
+    when: Expression
+    state: str
+
+
+@dataclass(frozen=True)
 class Transition:
     key: str
     label: Label
@@ -161,6 +178,7 @@ class Transition:
     require: tuple[str, ...] = ()
     comment: str = "none"
     approval: Approval | None = None
+    effects: tuple[Effect, ...] = ()
 
     def allowed_from(self, state: str) -> bool:
         return state in self.sources
@@ -186,6 +204,7 @@ class Workflow:
     states: tuple[State, ...]
     transitions: tuple[Transition, ...]
     rules: tuple[FieldRule, ...] = ()
+    on_create: tuple[Route, ...] = ()
 
     def state(self, key: str) -> State | None:
         return next((s for s in self.states if s.key == key), None)

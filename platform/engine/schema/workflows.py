@@ -10,11 +10,13 @@ from typing import Any
 from flowdeck.engine.expressions import Scope
 from flowdeck.engine.fieldtypes import types_in
 from flowdeck.engine.messages import M
-from flowdeck.engine.schema.checks import Checks, Path, opt_label, unknown_field, unknown_state
+from flowdeck.engine.schema.checks import Path, opt_label, unknown_field, unknown_state
+from flowdeck.engine.schema.effects import EffectChecks
 from flowdeck.engine.schema.model import (
     Approval,
     ApprovalStep,
     ApproverSource,
+    Field,
     FieldRule,
     Label,
     State,
@@ -24,8 +26,10 @@ from flowdeck.engine.schema.model import (
 )
 
 
-class WorkflowChecks(Checks):
-    def workflow(self, path: Path, spec: Mapping[str, Any], fields: Mapping[str, Any], scope: Scope) -> Workflow:
+class WorkflowChecks(EffectChecks):
+    def workflow(
+        self, path: Path, spec: Mapping[str, Any], fields: Mapping[str, Any], scope: Scope, typed: Mapping[str, Field] | None = None
+    ) -> Workflow:
         state_keys = tuple(spec["states"])
         states = tuple(State(k, Label.of(s.get("label"), humanize(k)), s["category"], s.get("color")) for k, s in spec["states"].items())
         initial = spec.get("initial", state_keys[0])
@@ -75,6 +79,7 @@ class WorkflowChecks(Checks):
                     require=require,
                     comment=tspec.get("comment", "none"),
                     approval=approval,
+                    effects=self.effects((*tpath, "effects"), tspec.get("effects", []), fields, typed or {}, scope),
                 )
             )
             if "guard_message" in tspec and "guard" not in tspec:
@@ -97,7 +102,8 @@ class WorkflowChecks(Checks):
                     required=frozenset(self.field_names((*rpath, "required"), rspec.get("required", []), fields)),
                 )
             )
-        return Workflow(initial=initial, states=states, transitions=tuple(transitions), rules=tuple(rules))
+        on_create = self.routes((*path, "on_create"), spec.get("on_create", []), state_keys, scope)
+        return Workflow(initial=initial, states=states, transitions=tuple(transitions), rules=tuple(rules), on_create=on_create)
 
     def approval(
         self,

@@ -162,6 +162,15 @@ def _rename_references(entity: dict[str, Any], old: str, new: str) -> None:
                     transition["require"] = renamed_in_list(transition["require"], old, new)
                 if "guard" in transition:
                     transition["guard"] = renamed_word(transition["guard"], old, new)
+                for effect in _effects(transition):
+                    for name in ("set", "clear"):
+                        if effect.get(name) == old:
+                            effect[name] = new
+                    if isinstance(effect.get("to"), str):
+                        effect["to"] = renamed_word(effect["to"], old, new)
+        for route in workflow.get("on_create") or []:
+            if isinstance(route, dict) and isinstance(route.get("when"), str):
+                route["when"] = renamed_word(route["when"], old, new)
     for approval, step in steps_of(entity):
         for source in approver_sources(step):
             if source.get("field") == old:
@@ -171,6 +180,12 @@ def _rename_references(entity: dict[str, Any], old: str, new: str) -> None:
         pending = approval.get("while_pending")
         if isinstance(pending, dict) and isinstance(pending.get("frozen"), list):
             pending["frozen"] = renamed_in_list(pending["frozen"], old, new)
+
+
+def _effects(transition: Any) -> list[dict[str, Any]]:
+    """A transition's effects (none for a malformed one): they follow a renamed or removed field."""
+    effects = transition.get("effects") if isinstance(transition, dict) else None
+    return [e for e in effects if isinstance(e, dict)] if isinstance(effects, list) else []
 
 
 def move_field(document: Document, *, entity: str, field: str, direction: str) -> Document:
@@ -237,6 +252,8 @@ def remove_field(document: Document, *, entity: str, field: str) -> Document:
         for transition in workflow.get("transitions") or []:
             if isinstance(transition, dict) and "require" in transition:
                 transition["require"] = renamed_in_list(transition["require"], field, None)
+            if _effects(transition):
+                transition["effects"] = [e for e in _effects(transition) if field not in (e.get("set"), e.get("clear"))]
     for approval, _step in steps_of(target):
         pending = approval.get("while_pending")
         if isinstance(pending, dict) and isinstance(pending.get("frozen"), list):

@@ -100,6 +100,8 @@ def remove_state(document: Document, *, entity: str, state: str) -> Document:
     workflow["transitions"] = kept
     if workflow.get("initial") == state:
         workflow["initial"] = next(iter(states))
+    if isinstance(workflow.get("on_create"), list):
+        workflow["on_create"] = [r for r in workflow["on_create"] if not (isinstance(r, dict) and r.get("state") == state)]
     for rule in workflow.get("rules") or []:
         if isinstance(rule, dict) and "states" in rule:
             rule["states"] = renamed_in_list(rule["states"], state, None)
