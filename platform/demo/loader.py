@@ -30,6 +30,7 @@ from flowdeck.engine import approvals, clock, org, users
 from flowdeck.engine.approval_core import APPROVED
 from flowdeck.engine.db import Database
 from flowdeck.engine.errors import Forbidden, NotFound, RecordInvalid
+from flowdeck.engine.fieldtypes import types_in
 from flowdeck.engine.messages import M
 from flowdeck.engine.permissions import Actor
 from flowdeck.engine.records import create_record, update_record
@@ -185,7 +186,7 @@ class _Player:
         for key, raw in values.items():
             fld = entity.get_field(key)
             value = self.timeline.value(raw)
-            if fld.type in ("user", "reference"):
+            if fld.type in types_in("user", "reference"):
                 value = [self.ident(fld.type, v) for v in value] if fld.many else self.ident(fld.type, value)
             elif fld.is_table:
                 value = [{k: self.actors[v].user_id if fld.child(k).type == "user" else v for k, v in row.items()} for row in value]

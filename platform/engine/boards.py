@@ -228,7 +228,7 @@ def _lanes(et: EntityTables, view: View, per_cell: Mapping[tuple[Any, str | None
         lane = lanes.setdefault(lane_value, Lane(lane_value, 0, {}))
         lane.count += n
         lane.cells[value] = lane.cells.get(value, 0) + n
-    if fld.value_type == "select":
+    if fld.value_type == "select":  # lanes follow the select's options; a boolean's: true first
         rank = {key: i for i, key in enumerate(fld.option_keys())}
 
         def order(lane: Lane) -> tuple[int, Any]:

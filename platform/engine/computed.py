@@ -23,19 +23,17 @@ from typing import Any
 
 from flowdeck.engine.expression_values import is_number, kind_of
 from flowdeck.engine.expressions import ExpressionError
-from flowdeck.engine.fieldtypes import scale_of
+from flowdeck.engine.fieldtypes import FIELD_TYPES, scale_of
 from flowdeck.engine.messages import ENGLISH, M, Message, Mp, render
 from flowdeck.engine.schema.model import Entity, Field
 
 log = logging.getLogger(__name__)
 
-NUMBER_RESULTS = ("integer", "decimal", "money", "percent")
 TEXT_LIMIT = 1000
+# What a formula should have given: a number for every result of the number family, else
+# the one kind of value each other result type holds (checked one by one in `_cast`).
+EXPECTED_NUMBER = Mp("a kind of value", "number")
 EXPECTED = {
-    "integer": Mp("a kind of value", "number"),
-    "decimal": Mp("a kind of value", "number"),
-    "money": Mp("a kind of value", "number"),
-    "percent": Mp("a kind of value", "number"),
     "text": Mp("a kind of value", "text"),
     "boolean": Mp("a kind of value", "boolean"),
     "date": Mp("a kind of value", "date"),
@@ -44,7 +42,13 @@ EXPECTED = {
 
 
 def _mismatch(value: Any, result: str) -> Message:
-    return M("the formula gave %(kind)s, expected %(expected)s", kind=kind_of(value), expected=EXPECTED[result])
+    expected = EXPECTED_NUMBER if _is_number_result(result) else EXPECTED[result]
+    return M("the formula gave %(kind)s, expected %(expected)s", kind=kind_of(value), expected=expected)
+
+
+def _is_number_result(result: str) -> bool:
+    kind = FIELD_TYPES.get(result)
+    return kind is not None and kind.family == "number"
 
 
 def _number(field: Field, value: Any, result: str) -> tuple[Any, Message | None]:
@@ -55,7 +59,7 @@ def _number(field: Field, value: Any, result: str) -> tuple[Any, Message | None]
     number = Decimal(value)
     if not number.is_finite() or abs(number) >= Decimal(10) ** 13:
         return None, M("the formula gave %(value)s, too large for this field", value=str(value)[:40])
-    if result == "integer":
+    if FIELD_TYPES[result].whole:
         return int(number.to_integral_value(rounding=ROUND_HALF_UP)), None
     return number.quantize(Decimal(1).scaleb(-scale_of(field)), rounding=ROUND_HALF_UP), None
 
@@ -65,7 +69,7 @@ def _cast(field: Field, value: Any) -> tuple[Any, Message | None]:
     if value is None:
         return None, None
     result = field.result or "decimal"
-    if result in NUMBER_RESULTS:
+    if _is_number_result(result):
         return _number(field, value, result)
     if result == "text" and (isinstance(value, (str, dt.date)) or is_number(value)):
         text = value.isoformat() if isinstance(value, dt.date) else str(value)

@@ -19,7 +19,7 @@ from sqlalchemy import BigInteger, Boolean, Date, String, Text
 from sqlalchemy.types import TypeEngine
 
 from flowdeck.engine import clock
-from flowdeck.engine.errors import ValueRefused
+from flowdeck.engine.fieldkinds import InvalidValue, check_rating, rating_settings
 from flowdeck.engine.messages import M, Message
 from flowdeck.engine.schema.model import Field
 from flowdeck.engine.sqltypes import ScaledDecimal, UTCDateTime
@@ -37,10 +37,6 @@ _PHONE = re.compile(r"^\+?[0-9][0-9 ()\-]{2,29}$")
 COMMON_KEYS = frozenset({"type", "label", "help", "required", "required_if", "show_if", "default", "read_only", "indexed", "was", "unique"})
 
 
-class InvalidValue(ValueRefused):
-    """A value that does not fit its field; `message` is shown next to the field."""
-
-
 def _is_blank(raw: Any) -> bool:
     return raw is None or (isinstance(raw, str) and not raw.strip()) or raw == []
 
@@ -55,7 +51,9 @@ class FieldType:
     types that convert, filter and display alike (`number`, `text`, `choice`...): code that
     treats a family alike asks `types_in(family)` instead of listing type names. `whole`
     marks numbers kept as integers; `offered` says whether the builder offers the type
-    (the others need settings written in JSON); `titles` whether it may be an entity's title.
+    (the others need settings written in JSON); `titles` whether it may be an entity's title;
+    `lanes` whether a board may draw swimlanes by it (one value of a short, known kind);
+    `result` whether a computed field may produce it.
     `settings` reports the type's own problems with a field's settings, as (key, message).
     """
 
@@ -74,6 +72,8 @@ class FieldType:
     searchable: bool = False
     orderable: bool = True
     in_child_rows: bool = True
+    lanes: bool = False
+    result: bool = False
 
     def parse(self, field: Field, raw: Any) -> Any:
         """Coerce and check `raw`; blank becomes None (or [] for many-valued fields)."""
@@ -202,29 +202,6 @@ def _check_range(field: Field, value: Any) -> None:
         raise InvalidValue(M("must be at least %(min)s", min=field.min))
     if high is not None and value > high:
         raise InvalidValue(M("must be at most %(max)s", max=field.max))
-
-
-DEFAULT_RATING_MAX, MAX_RATING_MAX = 5, 10
-
-
-def rating_max(field: Field) -> int:
-    """How many stars a rating field gives: its `max`, 5 unless set."""
-    top = field.max
-    if isinstance(top, (int, Decimal)) and not isinstance(top, bool):
-        return int(top)
-    return DEFAULT_RATING_MAX
-
-
-def _check_rating(field: Field, value: int) -> None:
-    top = rating_max(field)
-    if not 1 <= value <= top:
-        raise InvalidValue(M("must be a rating from 1 to %(max)s", max=top))
-
-
-def _rating_settings(field: Field) -> Iterable[tuple[str, Message]]:
-    top = field.max  # a bound that is no number at all is reported by the bounds check
-    if isinstance(top, (int, float)) and not isinstance(top, bool) and (top != int(top) or not 2 <= top <= MAX_RATING_MAX):
-        yield "max", M("must be a whole number from 2 to %(max)s", max=MAX_RATING_MAX)
 
 
 def resolve_date(value: Any, today: dt.date | None = None) -> dt.date:
@@ -368,7 +345,7 @@ _TEXT_KEYS = frozenset({"min_length", "max_length", "pattern"})
 _NUMBER_KEYS = frozenset({"min", "max"})
 
 
-def _text_type(name: str, coerce: Callable[[Field, Any], Any], extra: frozenset[str] = _TEXT_KEYS) -> FieldType:
+def _text_type(name: str, coerce: Callable[[Field, Any], Any], extra: frozenset[str] = _TEXT_KEYS, result: bool = False) -> FieldType:
     return FieldType(
         name=name,
         keys=COMMON_KEYS | extra,
@@ -379,6 +356,7 @@ def _text_type(name: str, coerce: Callable[[Field, Any], Any], extra: frozenset[
         check=_check_text,
         searchable=True,
         titles=True,
+        result=result,
     )
 
 
@@ -391,13 +369,14 @@ def _numeric_type(name: str, extra: frozenset[str] = frozenset()) -> FieldType:
         operators=_NUMBER_OPS,
         family="number",
         check=_check_range,
+        result=True,
     )
 
 
 FIELD_TYPES: dict[str, FieldType] = {
     t.name: t
     for t in (
-        _text_type("text", _text),
+        _text_type("text", _text, result=True),
         FieldType(
             name="markdown",
             keys=COMMON_KEYS - {"unique", "indexed"} | {"max_length", "min_length"},
@@ -419,6 +398,7 @@ FIELD_TYPES: dict[str, FieldType] = {
             titles=True,
             check=_check_range,
             whole=True,
+            result=True,
         ),
         _numeric_type("decimal"),
         _numeric_type("money", frozenset({"currency"})),
@@ -430,9 +410,9 @@ FIELD_TYPES: dict[str, FieldType] = {
             column=lambda f: BigInteger(),
             operators=_NUMBER_OPS,
             family="number",
-            check=_check_rating,
+            check=check_rating,
             whole=True,
-            settings=_rating_settings,
+            settings=rating_settings,
         ),
         FieldType(
             name="date",
@@ -443,6 +423,7 @@ FIELD_TYPES: dict[str, FieldType] = {
             family="date",
             titles=True,
             check=_check_range,
+            result=True,
         ),
         FieldType(
             name="datetime",
@@ -452,6 +433,7 @@ FIELD_TYPES: dict[str, FieldType] = {
             operators=_NUMBER_OPS,
             family="date",
             check=_check_range,
+            result=True,
         ),
         FieldType(
             name="boolean",
@@ -460,6 +442,8 @@ FIELD_TYPES: dict[str, FieldType] = {
             column=lambda f: Boolean(),
             operators=("eq", "ne", "empty"),
             family="boolean",
+            lanes=True,
+            result=True,
         ),
         FieldType(
             name="select",
@@ -469,6 +453,7 @@ FIELD_TYPES: dict[str, FieldType] = {
             operators=_CHOICE_OPS,
             family="choice",
             titles=True,
+            lanes=True,
         ),
         FieldType(
             name="multiselect",
@@ -488,6 +473,7 @@ FIELD_TYPES: dict[str, FieldType] = {
             operators=_CHOICE_OPS,
             family="user",
             many_capable=True,
+            lanes=True,
         ),
         FieldType(
             name="reference",
@@ -497,6 +483,7 @@ FIELD_TYPES: dict[str, FieldType] = {
             operators=_CHOICE_OPS,
             family="reference",
             many_capable=True,
+            lanes=True,
         ),
         _text_type("email", _formatted(_EMAIL, M("is not a valid email address")), frozenset({"max_length"})),
         _text_type("url", _formatted(_URL, M("is not a valid web address (http:// or https://)")), frozenset({"max_length"})),
@@ -558,8 +545,11 @@ def types_in(*families: str) -> frozenset[str]:
 OFFERED_TYPES = tuple(name for name, kind in FIELD_TYPES.items() if kind.offered)
 TITLE_TYPES = frozenset(name for name, kind in FIELD_TYPES.items() if kind.titles)
 
-# Value types a computed field may produce, and the columns they use.
-RESULT_TYPES = ("integer", "decimal", "money", "percent", "text", "boolean", "date", "datetime")
+# Value types a computed field may produce, and those a board may draw swimlanes by.
+RESULT_TYPES = tuple(name for name, kind in FIELD_TYPES.items() if kind.result)
+LANE_TYPES = frozenset(name for name, kind in FIELD_TYPES.items() if kind.lanes)
+# Types whose values are ids of rows kept elsewhere (users, records, files).
+ID_TYPES = types_in("user", "reference", "file")
 
 
 def is_many(field: Field) -> bool:

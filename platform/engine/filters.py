@@ -132,7 +132,7 @@ def _typed_one(key: str, op: str, item: Any, field: Field | None) -> Any:
         if key == "id" or (key in ("created_by", "updated_by") and item not in ("$me", "me")):
             return int(item)
         return item
-    if field.value_type in ("date", "datetime") or (field.value_type == "user" and item in ("$me", "me")):
+    if field.value_type in types_in("date") or (field.value_type == "user" and item in ("$me", "me")):
         return item
     if op == "contains" and not is_many(field):
         return item

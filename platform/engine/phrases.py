@@ -19,6 +19,7 @@ from flowdeck.engine.messages import M, Message, Mp
 Words = Message | str
 """A piece of a text: a Message, or a key or value shown as it is."""
 
+# English grammar only (the article before a type name in a msgid), no behaviour.
 _AN = frozenset({"integer", "email", "attachment", "autonumber"})
 
 

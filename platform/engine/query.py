@@ -232,7 +232,7 @@ def _sort_key(et: EntityTables, key: str) -> sa.ColumnElement[Any]:
         order = et.entity.workflow.state_keys()
     else:
         fld = et.entity.field(key)
-        if fld is None or fld.type != "select":
+        if fld is None or fld.type != "select":  # a select sorts in its options' order, not a type switch
             return column
         order = fld.option_keys()
     return sa.case({value: position for position, value in enumerate(order)}, value=column, else_=len(order))

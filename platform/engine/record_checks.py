@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 from flowdeck.engine import models
 from flowdeck.engine.errors import RecordInvalid
 from flowdeck.engine.expressions import ExpressionError
+from flowdeck.engine.fieldtypes import ID_TYPES
 from flowdeck.engine.messages import M, Message
 from flowdeck.engine.permissions import FieldAccess
 from flowdeck.engine.schema.model import Field
@@ -117,7 +118,7 @@ def _select_targets(fld: Field, et: EntityTables, *, active_only: bool = True) -
 def _check_targets(conn: Connection, et: EntityTables, values: Mapping[str, Any], changed: set[str], errors: Errors) -> None:
     """References, users and files must exist (and users be active) when they are set."""
     for fld in et.entity.fields:
-        if fld.type not in ("user", "reference", "attachment") or fld.key not in changed:
+        if fld.type not in ID_TYPES or fld.key not in changed:
             continue
         value = values.get(fld.key)
         ids = [v for v in (value if isinstance(value, list) else [value]) if v is not None]
@@ -138,7 +139,7 @@ def _check_row_targets(conn: Connection, et: EntityTables, values: Mapping[str, 
             continue
         rows = values.get(fld.key) or []
         for child in fld.fields:
-            if child.type not in ("user", "reference", "attachment"):
+            if child.type not in ID_TYPES:
                 continue
             ids = sorted({row[child.key] for row in rows if isinstance(row.get(child.key), int)})
             if not ids:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from flowdeck.engine.fieldtypes import LANE_TYPES
 from flowdeck.engine.messages import M, Message
 from flowdeck.engine.phrases import a_field, listing, suggestion
 from flowdeck.engine.schema.checks import Path, unknown_field
@@ -22,7 +23,8 @@ from flowdeck.engine.schema.model import Entity, Field, View, WipLimit, Workflow
 COMMON_KEYS = ("type", "label", "filter", "sort", "page_size")
 """The document keys every view type accepts (checked by `schema.views`)."""
 
-SWIMLANE_TYPES = {"select", "user", "reference", "boolean"}
+SWIMLANE_TYPES = LANE_TYPES
+"""The field types a board may draw swimlanes by (`lanes` in the field type registry)."""
 
 Problem = Callable[[Path, Message], None]
 """Records a problem at a JSON path (the loader's `Checks.problem`)."""

@@ -19,7 +19,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from flowdeck.engine.fieldtypes import DEFAULT_MARKDOWN_LENGTH, DEFAULT_TEXT_LENGTH, resolve_date, scale_of
+from flowdeck.engine.fieldtypes import DEFAULT_MARKDOWN_LENGTH, DEFAULT_TEXT_LENGTH, FIELD_TYPES, resolve_date, scale_of, types_in
 from flowdeck.engine.files import DEFAULT_MAX_MB
 from flowdeck.engine.messages import Message
 from flowdeck.engine.permissions import FieldAccess
@@ -27,20 +27,28 @@ from flowdeck.engine.records import required_now, visible
 from flowdeck.engine.schema.model import Entity, Field, Label
 from flowdeck.forms.records import Problems, load_input
 
-INPUT_TYPES = {"text": "text", "email": "email", "url": "url", "phone": "tel", "date": "date", "datetime": "datetime-local"}
-AUTOCOMPLETE = {"email": "email", "phone": "tel", "url": "url"}
 TRUE_WORDS = frozenset({"true", "1", "yes", "on", "y"})
 
 
 class EditSpec(Protocol):
     """What a form needs from the web's entry for a field type (`views.field_widgets`):
-    the edit template's name and whether the widget is a group (a fieldset)."""
+    the edit template's name, whether the widget is a group (a fieldset) or spans the form,
+    and its `<input>`'s type and autocomplete."""
 
     @property
     def edit(self) -> str: ...
 
     @property
     def grouped(self) -> bool: ...
+
+    @property
+    def wide(self) -> bool: ...
+
+    @property
+    def input_type(self) -> str | None: ...
+
+    @property
+    def autocomplete(self) -> str | None: ...
 
 
 class FormData(Protocol):
@@ -76,7 +84,7 @@ class Widget:
 
 
 def _number_attrs(fld: Field) -> dict[str, str]:
-    if fld.type == "integer":
+    if FIELD_TYPES[fld.type].whole:
         attrs = {"step": "1", "inputmode": "numeric"}
     else:
         scale = scale_of(fld)
@@ -103,12 +111,12 @@ def _date_attrs(fld: Field) -> dict[str, str]:
     return attrs
 
 
-def _text_attrs(fld: Field, default_max: int) -> dict[str, str]:
+def _text_attrs(fld: Field, default_max: int, autocomplete: str | None = None) -> dict[str, str]:
     attrs = {"maxlength": str(fld.max_length or default_max)}
     if fld.min_length:
         attrs["minlength"] = str(fld.min_length)
-    if fld.type in AUTOCOMPLETE:
-        attrs["autocomplete"] = AUTOCOMPLETE[fld.type]
+    if autocomplete:
+        attrs["autocomplete"] = autocomplete
     return attrs
 
 
@@ -117,16 +125,17 @@ def widget_for(fld: Field, kinds: Mapping[str, EditSpec], *, editable: bool = Tr
     registry); `editable=False` (a field rule locks it) shows it as text."""
     kind = fld.type
     if not editable or not fld.editable:
-        return Widget(fld, "readonly", wide=kind in ("markdown", "table"), grouped=kind == "table")
-    template = kinds[kind].edit
-    if kind in ("text", "email", "url", "phone"):
-        return Widget(fld, template, INPUT_TYPES[kind], _text_attrs(fld, DEFAULT_TEXT_LENGTH))
+        return Widget(fld, "readonly", wide=kind in kinds and kinds[kind].wide, grouped=kind == "table")
+    spec = kinds[kind]
+    template = spec.edit
+    if template == "text":
+        return Widget(fld, template, spec.input_type, _text_attrs(fld, DEFAULT_TEXT_LENGTH, spec.autocomplete))
     if kind == "markdown":
-        return Widget(fld, template, attrs=_text_attrs(fld, DEFAULT_MARKDOWN_LENGTH), wide=True)
+        return Widget(fld, template, attrs=_text_attrs(fld, DEFAULT_MARKDOWN_LENGTH), wide=spec.wide)
     if template == "number":
         return Widget(fld, template, "number", _number_attrs(fld))
-    if kind in ("date", "datetime"):
-        return Widget(fld, template, INPUT_TYPES[kind], _date_attrs(fld) if kind == "date" else {})
+    if kind in types_in("date"):
+        return Widget(fld, template, spec.input_type, _date_attrs(fld) if kind == "date" else {})
     if kind == "attachment":
         accept = {"accept": ",".join(fld.accept)} if fld.accept else {}
         return Widget(fld, template, "file", accept)

@@ -15,6 +15,7 @@ from flowdeck.views import (
     boards,
     bundled_admin,
     errors,
+    field_widgets,
     health,
     home,
     i18n,
@@ -34,6 +35,7 @@ def register_blueprints(app: Flask) -> None:
     security.init_app(app)
     assets.init_app(app)
     i18n.init_app(app)
+    app.jinja_env.filters["unit_suffix"] = field_widgets.unit_suffix
     errors.init_app(app)
     auth.init_app(app)
     home.init_app(app)

@@ -30,6 +30,7 @@ from werkzeug.datastructures import MultiDict
 from flowdeck.engine import boards
 from flowdeck.engine.boards import Board, CardFilter, ColumnData, Lane
 from flowdeck.engine.errors import Conflict, NotFound
+from flowdeck.engine.fieldtypes import ID_TYPES, types_in
 from flowdeck.engine.permissions import Actor, can, hidden_by_state, hidden_everywhere, hidden_states
 from flowdeck.engine.schema.loader import SYSTEM_FIELD_TYPES
 from flowdeck.engine.schema.model import Field, Label, View
@@ -40,6 +41,7 @@ from flowdeck.views import listquery
 from flowdeck.views.auth import login_required, require_actor
 from flowdeck.views.display import DisplayContext, build_context, show
 from flowdeck.views.errors import error_response
+from flowdeck.views.field_widgets import FIELD_WIDGETS
 from flowdeck.views.i18n import gettext as _
 from flowdeck.views.i18n import say, tr
 from flowdeck.views.lifecycle import entity_tables, posted_version, render
@@ -47,7 +49,7 @@ from flowdeck.views.state import engine
 
 bp = Blueprint("boards", __name__)
 
-SELF_EXPLAINING = frozenset({"select", "multiselect", "user", "reference"})
+SELF_EXPLAINING = frozenset(name for name, w in FIELD_WIDGETS.items() if w.self_explaining)
 """Card values shown without their field's label (badges, names, titles)."""
 ID_PLACEHOLDER = 987654321
 """Stands in for a record id when building one URL that every card then completes."""
@@ -270,7 +272,7 @@ class BoardPage:
                 token = tokens.get(card.get(key), boards.NONE_TOKEN)
                 self._lane_cards.setdefault((token, column.column.token), []).append(card)
         fld = self.et.entity.get_field(key)
-        if fld.value_type in ("user", "reference") and self.lanes:
+        if fld.value_type in types_in("user", "reference") and self.lanes:
             self.lanes.sort(key=lambda lane: (lane.value is None, str(self.lane_label(lane)).lower()))
 
     def lane_cards(self, lane: Lane, data: ColumnData) -> list[dict[str, Any]]:
@@ -321,7 +323,7 @@ def _looked_up(et: EntityTables, key: str) -> bool:
     """Values whose display needs a lookup (names of users, titles of records, files)."""
     fld = et.entity.field(key)
     kind = fld.value_type if fld is not None else SYSTEM_FIELD_TYPES.get(key)
-    return kind in ("user", "reference", "attachment")
+    return kind in ID_TYPES
 
 
 def _distinct_values(board: Board, keys: Sequence[str], lane_key: str | None) -> dict[str, list[Any]]:

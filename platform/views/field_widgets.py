@@ -19,7 +19,8 @@ from flask import url_for
 from flask_babel import format_date, format_datetime, lazy_gettext, ngettext
 from markupsafe import Markup, escape
 
-from flowdeck.engine.fieldtypes import rating_max
+from flowdeck.engine import clock
+from flowdeck.engine.fieldkinds import rating_max
 from flowdeck.engine.schema.model import Field
 from flowdeck.views.i18n import gettext as _
 from flowdeck.views.i18n import lang
@@ -39,7 +40,14 @@ class FieldWidget:
     the filter bar's control (`choice`, `user`, `text`, `number`, `date`, `boolean`,
     `empty`); `cached` says the display depends only on the value, the field's settings,
     the language and the time zone, so lists and `display.show` keep it per process;
-    `grouped` draws the widget in a fieldset with a legend (radio and checkbox groups)."""
+    `grouped` draws the widget in a fieldset with a legend (radio and checkbox groups);
+    `native_required` lets the browser check a required value (`required` on the input);
+    `self_explaining` shows the value on a card without its field's label (badges, names,
+    titles); `links` says the display is a link itself, so a list's title cell is not wrapped
+    in the record's link; `suffix` follows the number input (the unit); `sample` makes a
+    plausible value for the builder's preview cards (None: the preview leaves it out);
+    `input_type` and `autocomplete` are the `<input>`'s attributes, `wide` spans the form's
+    width."""
 
     edit: str
     display: Display
@@ -47,6 +55,14 @@ class FieldWidget:
     label: Any
     cached: bool = False
     grouped: bool = False
+    native_required: bool = False
+    self_explaining: bool = False
+    links: bool = False
+    suffix: str = ""
+    sample: Callable[[], Any] | None = None
+    input_type: str | None = None
+    autocomplete: str | None = None
+    wide: bool = False
 
 
 def show_option(fld: Field, key: str, ctx: DisplayContext | None = None) -> Markup:
@@ -150,26 +166,98 @@ def _show_rows(fld: Field, value: Any, ctx: DisplayContext | None) -> Markup:
 
 
 FIELD_WIDGETS: dict[str, FieldWidget] = {
-    "text": FieldWidget("text", _show_text, "text", lazy_gettext("Text")),
-    "markdown": FieldWidget("markdown", _show_markdown, "text", lazy_gettext("Long text (Markdown)")),
-    "integer": FieldWidget("number", _show_number, "number", lazy_gettext("Whole number"), cached=True),
-    "decimal": FieldWidget("number", _show_number, "number", lazy_gettext("Decimal number"), cached=True),
-    "money": FieldWidget("number", _show_money, "number", lazy_gettext("Money"), cached=True),
-    "percent": FieldWidget("number", _show_percent, "number", lazy_gettext("Percentage"), cached=True),
-    "rating": FieldWidget("rating", _show_rating, "number", lazy_gettext("Rating (stars)"), cached=True, grouped=True),
-    "date": FieldWidget("date", _show_date, "date", lazy_gettext("Date"), cached=True),
-    "datetime": FieldWidget("datetime", _show_datetime, "date", lazy_gettext("Date and time"), cached=True),
-    "boolean": FieldWidget("boolean", _show_boolean, "boolean", lazy_gettext("Yes / no"), cached=True),
-    "select": FieldWidget("select", show_option, "choice", lazy_gettext("Choice (one option)")),
-    "multiselect": FieldWidget("multiselect", show_option, "choice", lazy_gettext("Choice (several options)"), grouped=True),
-    "user": FieldWidget("user", _show_user, "user", lazy_gettext("Person")),
-    "reference": FieldWidget("reference", _show_reference, "empty", lazy_gettext("Link to a record")),
-    "email": FieldWidget("text", _show_email, "text", lazy_gettext("Email")),
-    "url": FieldWidget("text", _show_url, "text", lazy_gettext("Web address")),
-    "phone": FieldWidget("text", _show_text, "text", lazy_gettext("Phone")),
-    "attachment": FieldWidget("attachment", _show_attachment, "empty", lazy_gettext("File")),
+    "text": FieldWidget(
+        "text", _show_text, "text", lazy_gettext("Text"), native_required=True, sample=lambda: _("sample"), input_type="text"
+    ),
+    "markdown": FieldWidget("markdown", _show_markdown, "text", lazy_gettext("Long text (Markdown)"), native_required=True, wide=True),
+    "integer": FieldWidget(
+        "number", _show_number, "number", lazy_gettext("Whole number"), cached=True, native_required=True, sample=lambda: 3
+    ),
+    "decimal": FieldWidget(
+        "number",
+        _show_number,
+        "number",
+        lazy_gettext("Decimal number"),
+        cached=True,
+        native_required=True,
+        sample=lambda: Decimal("1200.00"),
+    ),
+    "money": FieldWidget(
+        "number", _show_money, "number", lazy_gettext("Money"), cached=True, native_required=True, sample=lambda: Decimal("1200.00")
+    ),
+    "percent": FieldWidget(
+        "number",
+        _show_percent,
+        "number",
+        lazy_gettext("Percentage"),
+        cached=True,
+        native_required=True,
+        suffix="%",
+        sample=lambda: Decimal("40"),
+    ),
+    "rating": FieldWidget("rating", _show_rating, "number", lazy_gettext("Rating (stars)"), cached=True, grouped=True, sample=lambda: 3),
+    "date": FieldWidget(
+        "date",
+        _show_date,
+        "date",
+        lazy_gettext("Date"),
+        cached=True,
+        native_required=True,
+        sample=lambda: clock.today() + dt.timedelta(days=7),
+        input_type="date",
+    ),
+    "datetime": FieldWidget(
+        "datetime",
+        _show_datetime,
+        "date",
+        lazy_gettext("Date and time"),
+        cached=True,
+        native_required=True,
+        sample=lambda: dt.datetime.now(dt.UTC),
+        input_type="datetime-local",
+    ),
+    "boolean": FieldWidget("boolean", _show_boolean, "boolean", lazy_gettext("Yes / no"), cached=True, sample=lambda: True),
+    "select": FieldWidget("select", show_option, "choice", lazy_gettext("Choice (one option)"), native_required=True, self_explaining=True),
+    "multiselect": FieldWidget(
+        "multiselect", show_option, "choice", lazy_gettext("Choice (several options)"), grouped=True, self_explaining=True
+    ),
+    "user": FieldWidget("user", _show_user, "user", lazy_gettext("Person"), native_required=True, self_explaining=True),
+    "reference": FieldWidget("reference", _show_reference, "empty", lazy_gettext("Link to a record"), self_explaining=True, links=True),
+    "email": FieldWidget(
+        "text",
+        _show_email,
+        "text",
+        lazy_gettext("Email"),
+        native_required=True,
+        links=True,
+        sample=lambda: "name@example.com",
+        input_type="email",
+        autocomplete="email",
+    ),
+    "url": FieldWidget(
+        "text",
+        _show_url,
+        "text",
+        lazy_gettext("Web address"),
+        native_required=True,
+        links=True,
+        sample=lambda: "https://example.com",
+        input_type="url",
+        autocomplete="url",
+    ),
+    "phone": FieldWidget(
+        "text",
+        _show_text,
+        "text",
+        lazy_gettext("Phone"),
+        native_required=True,
+        sample=lambda: "+86 10 5555 0100",
+        input_type="tel",
+        autocomplete="tel",
+    ),
+    "attachment": FieldWidget("attachment", _show_attachment, "empty", lazy_gettext("File"), links=True),
     "autonumber": FieldWidget("readonly", _show_text, "text", lazy_gettext("Auto number")),
-    "table": FieldWidget("table", _show_rows, "empty", lazy_gettext("Table (line items)"), grouped=True),
+    "table": FieldWidget("table", _show_rows, "empty", lazy_gettext("Table (line items)"), grouped=True, wide=True),
     "computed": FieldWidget("readonly", _show_number, "number", lazy_gettext("Computed")),
 }
 
@@ -180,6 +268,11 @@ def widget(value_type: str) -> FieldWidget:
 
 
 _UNKNOWN = FieldWidget("readonly", _show_text, "empty", "")
+
+
+def unit_suffix(fld: Field) -> str:
+    """The unit after a number input (`%`), from the entry of the field's value type."""
+    return widget(fld.value_type).suffix
 
 
 def builder_labels() -> dict[str, str]:

@@ -39,7 +39,7 @@ from flowdeck.engine.storage.tables import EntityTables
 from flowdeck.views import audit_log, listbar, listquery
 from flowdeck.views.auth import login_required, require_actor
 from flowdeck.views.display import DisplayContext, badge, build_context, show
-from flowdeck.views.field_widgets import widget
+from flowdeck.views.field_widgets import FIELD_WIDGETS, widget
 from flowdeck.views.home import nav_apps
 from flowdeck.views.i18n import gettext as _
 from flowdeck.views.i18n import lang, say_errors, tr
@@ -58,7 +58,7 @@ PER_PAGE_CHOICES = (25, 50, 100, 200)
 _SENTINEL = 9_007_199_254_740_993
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = re.compile(r"^-?\d[\d,]*(\.\d+)?%?$")
-_UNLINKABLE_TITLES = frozenset({"url", "email", "reference", "attachment"})
+_UNLINKABLE_TITLES = frozenset(name for name, w in FIELD_WIDGETS.items() if w.links)
 
 
 # -- routes -------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from flowdeck.engine import files, records, users
 from flowdeck.engine.computed import compute_values
 from flowdeck.engine.errors import RecordInvalid
+from flowdeck.engine.fieldtypes import ID_TYPES
 from flowdeck.engine.messages import Message
 from flowdeck.engine.permissions import Actor, FieldAccess
 from flowdeck.engine.schema.model import Entity, Field
@@ -176,7 +177,7 @@ def names_for(conn: Connection, et: EntityTables, rows: Iterable[Mapping[str, An
     rows = list(rows)
     ctx = build_context(conn, et, rows, [f.key for f in entity.fields] + ["created_by", "updated_by"])
     for fld in entity.fields:
-        if not fld.is_table or not any(c.type in ("user", "reference", "attachment") for c in fld.fields):
+        if not fld.is_table or not any(c.type in ID_TYPES for c in fld.fields):
             continue
         items = [item for row in rows for item in (row.get(fld.key) or []) if isinstance(item, Mapping)]
         if items:

@@ -17,7 +17,7 @@ from markupsafe import Markup
 from sqlalchemy.engine import Connection
 
 from flowdeck.engine import approvals, comments, computed, files, history, records, workflow
-from flowdeck.engine.fieldtypes import FIELD_TYPES, InvalidValue
+from flowdeck.engine.fieldtypes import FIELD_TYPES, ID_TYPES, InvalidValue
 from flowdeck.engine.messages import Message
 from flowdeck.engine.permissions import Actor, can
 from flowdeck.engine.schema.model import Entity, Field, Label, Transition
@@ -153,7 +153,7 @@ def _typed_changes(entity: Entity, entry: history.Entry, renamed: Mapping[str, s
 def _ids_only(fld: Field | None, value: Any) -> bool:
     """Values that name users, records or files (history may hold text for values that no
     longer fit their field, which must not reach an id lookup)."""
-    if fld is None or fld.type not in ("user", "reference", "attachment") or value in (None, []):
+    if fld is None or fld.type not in ID_TYPES or value in (None, []):
         return False
     items = value if isinstance(value, list) else [value]
     return all(isinstance(i, int) and not isinstance(i, bool) for i in items)

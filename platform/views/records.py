@@ -37,6 +37,7 @@ from flowdeck.views import record_forms
 from flowdeck.views.auth import login_required, require_actor
 from flowdeck.views.display import show as show_value
 from flowdeck.views.errors import error_response
+from flowdeck.views.field_widgets import FIELD_WIDGETS
 from flowdeck.views.i18n import gettext as _
 from flowdeck.views.i18n import say, say_errors, tr
 from flowdeck.views.lifecycle import entity_tables, is_htmx, page_read, posted_version, registry, render
@@ -48,7 +49,7 @@ bp = Blueprint("records", __name__)
 LOOKUP_LIMIT = 15
 DEFAULT_REQUEST_MB = 100
 # Widgets whose input can carry the browser's own `required` check.
-NATIVE_REQUIRED = frozenset({"text", "markdown", "number", "date", "datetime", "select", "user"})
+NATIVE_REQUIRED = frozenset(w.edit for w in FIELD_WIDGETS.values() if w.native_required)
 
 
 @bp.record_once
@@ -225,7 +226,7 @@ def _title_text(et: EntityTables, value: Any) -> str:
     fld = et.entity.title_field()
     if value is None:
         return ""
-    if fld.type == "select":
+    if fld.type == "select":  # the one title type whose value is a key with a label
         option = fld.option(str(value))
         return tr(option.label) if option else str(value)
     return value.isoformat() if isinstance(value, dt.date) else str(value)

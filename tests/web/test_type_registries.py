@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from flowdeck.engine.fieldtypes import FIELD_TYPES, types_in
+from flowdeck.engine.fieldtypes import FIELD_TYPES, ID_TYPES, LANE_TYPES, RESULT_TYPES, types_in
+from flowdeck.engine.schema.model import Field, Label
 from flowdeck.engine.schema.shape import meta_schema
-from flowdeck.views import field_widgets, listbar
+from flowdeck.engine.viewtypes import SWIMLANE_TYPES
+from flowdeck.views import boards, field_widgets, listbar, lists, records
 
 EDIT_TEMPLATES = Path(field_widgets.__file__).resolve().parent / "templates" / "fields" / "edit"
 FILTER_CONTROLS = {"choice", "user", "text", "number", "date", "boolean", "empty"}
@@ -58,3 +60,27 @@ def test_builder_labels_are_translated(app):
 def test_the_meta_schema_names_every_engine_type():
     """Does the JSON meta-schema editors complete from name exactly the engine's field types?"""
     assert meta_schema()["$defs"]["fieldType"]["enum"] == list(FIELD_TYPES)
+
+
+def test_computed_results_are_the_registry_entries_marked_result():
+    """Does the meta-schema offer a computed field exactly the result types the registry marks?"""
+    field_spec = meta_schema()["$defs"]
+    results = next(v["properties"]["result"]["enum"] for v in field_spec.values() if "result" in v.get("properties", {}))
+    assert sorted(results) == sorted(RESULT_TYPES)
+
+
+def test_type_properties_read_from_the_entries_keep_their_old_members():
+    """Do the type sets read from the entries (lanes, ids, card values, linked titles, native required) hold what the hand lists held?"""
+    assert {"select", "user", "reference", "boolean"} == SWIMLANE_TYPES == LANE_TYPES
+    assert {"user", "reference", "attachment"} == ID_TYPES
+    assert {"select", "multiselect", "user", "reference"} == boards.SELF_EXPLAINING
+    assert {"url", "email", "reference", "attachment"} == lists._UNLINKABLE_TITLES
+    assert {"text", "markdown", "number", "date", "datetime", "select", "user"} == records.NATIVE_REQUIRED
+
+
+def test_number_suffix_comes_from_the_entry():
+    """Does a percent input end in %, and another number in nothing, read from the entries?"""
+    percent = Field(key="p", type="percent", label=Label.of("P"))
+    integer = Field(key="i", type="integer", label=Label.of("I"))
+    assert field_widgets.unit_suffix(percent) == "%"
+    assert field_widgets.unit_suffix(integer) == ""

@@ -12,14 +12,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from flowdeck.engine.expressions import Expression, ExpressionError, Scope
-from flowdeck.engine.fieldtypes import FIELD_TYPES, InvalidValue
+from flowdeck.engine.fieldtypes import FIELD_TYPES, InvalidValue, types_in
 from flowdeck.engine.messages import M
 from flowdeck.engine.phrases import said_by
 from flowdeck.engine.schema.checks import Checks, Path, unknown_field, unknown_state
 from flowdeck.engine.schema.model import Effect, Field, Route
 
 # Types an effect cannot write: filled by the system, or rows no expression can make.
-NOT_SETTABLE = frozenset({"computed", "autonumber", "table"})
+NOT_SETTABLE = types_in("computed", "serial", "table")
 
 
 class EffectChecks(Checks):

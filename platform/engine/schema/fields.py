@@ -11,7 +11,7 @@ from dataclasses import replace
 from typing import Any
 
 from flowdeck.engine.expressions import Scope, text_results
-from flowdeck.engine.fieldtypes import FIELD_TYPES, InvalidValue, resolve_date, resolve_datetime
+from flowdeck.engine.fieldtypes import FIELD_TYPES, InvalidValue, resolve_date, resolve_datetime, types_in
 from flowdeck.engine.messages import M
 from flowdeck.engine.phrases import a_field, listing, said_by, suggestion
 from flowdeck.engine.schema.checks import CHILD_SYSTEM_COLUMNS, RESERVED_KEYS, Checks, Path, json_text, opt_label
@@ -236,7 +236,7 @@ class FieldChecks(Checks):
             return raw
         if field.type == "datetime" and raw == "now":
             return raw
-        if field.type in ("reference", "attachment") or field.is_table:
+        if field.type in types_in("reference", "file") or field.is_table:
             self.problem(path, M("%(field_kind)s cannot have a default", field_kind=a_field(field.type)))
             return None
         try:

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from flowdeck.engine.expressions import Scope
+from flowdeck.engine.fieldtypes import types_in
 from flowdeck.engine.messages import M
 from flowdeck.engine.schema.checks import Path, opt_label, unknown_field, unknown_state
 from flowdeck.engine.schema.effects import EffectChecks
@@ -58,7 +59,7 @@ class WorkflowChecks(EffectChecks):
                 self.problem((*tpath, "to"), unknown_state(tspec["to"], state_keys))
             require = self.field_names((*tpath, "require"), tspec.get("require", []), fields)
             for position, fk in enumerate(require):
-                if fk in fields and fields[fk]["type"] in ("computed", "autonumber"):
+                if fk in fields and fields[fk]["type"] in types_in("computed", "serial"):
                     self.problem(
                         (*tpath, "require", position),
                         M("“%(key)s” is %(kind)s: it is filled by the system, not at a step", key=fk, kind=fields[fk]["type"]),

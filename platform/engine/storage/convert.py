@@ -106,15 +106,13 @@ def supported(old: Field, new: Field) -> bool:
     if dst in TEXTS:
         return src in _AS_TEXT
     if dst in NUMBERS:
-        return src in TEXTS | NUMBERS | {"autonumber", "select"}
-    if dst == "date":
-        return src in TEXTS | {"select", "datetime"}
-    if dst == "datetime":
-        return src in TEXTS | {"select", "date"}
+        return src in TEXTS | NUMBERS | types_in("serial") | {"select"}
+    if dst in types_in("date"):  # a date from a date and time, or the other way round
+        return src in TEXTS | types_in("date") | {"select"}
     if dst == "boolean":
         return src in TEXTS | {"select"}
     if dst == "select":
-        return src in TEXTS | {"autonumber"}
+        return src in TEXTS | types_in("serial")
     return False
 
 

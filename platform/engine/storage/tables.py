@@ -19,7 +19,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from flowdeck.engine import models
-from flowdeck.engine.fieldtypes import FIELD_TYPES, is_many
+from flowdeck.engine.fieldtypes import FIELD_TYPES, is_many, types_in
 from flowdeck.engine.schema.model import App, Entity, Field
 from flowdeck.engine.sqltypes import UTCDateTime
 from flowdeck.engine.viewtypes import view_type
@@ -101,7 +101,7 @@ def _value_column(field: Field, name: str, app: str, *, ondelete: str = "SET NUL
 
 
 def _needs_index(field: Field) -> bool:
-    return field.indexed or field.type in ("user", "reference")
+    return field.indexed or field.type in types_in("user", "reference")
 
 
 class Descending(sa.sql.expression.ColumnElement[object]):

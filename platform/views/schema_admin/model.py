@@ -12,6 +12,7 @@ from typing import Any
 from flask_babel import gettext as _
 
 from flowdeck.engine.schema import authoring
+from flowdeck.engine.viewtypes import SWIMLANE_TYPES
 from flowdeck.views.i18n import lang
 from flowdeck.views.view_builder import BoardRow, ListRow, as_dict, text_of
 from flowdeck.views.view_pages import VIEW_PAGES
@@ -209,11 +210,11 @@ def builder_model(document: Mapping[str, Any] | None, entity: str | None) -> Bui
             )
         )
         label = text_of(f.get("label"), key)
-        if kind == "select" and not f.get("many"):
+        if kind == "select" and not f.get("many"):  # a board's columns are the options of one select
             model.group_choices.append((key, label))
-        if kind in ("select", "user", "reference", "boolean") and not f.get("many"):
+        if kind in SWIMLANE_TYPES and not f.get("many"):
             model.lane_choices.append((key, label))
-        if kind == "user":
+        if kind == "user":  # the people an approval step may name
             model.user_fields.append((key, label))
     workflow = spec.get("workflow")
     model.has_workflow = isinstance(workflow, dict)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from decimal import Decimal
 from typing import Any
 
 from flask import g, request
@@ -15,9 +14,9 @@ from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from flowdeck.engine import boards as board_engine
-from flowdeck.engine import clock, records, users
+from flowdeck.engine import records, users
 from flowdeck.engine.computed import compute_values
-from flowdeck.engine.fieldtypes import FIELD_TYPES, types_in
+from flowdeck.engine.fieldtypes import types_in
 from flowdeck.engine.permissions import Actor
 from flowdeck.engine.schema.loader import load_app
 from flowdeck.engine.schema.model import App, Entity, Field, View
@@ -26,7 +25,7 @@ from flowdeck.forms import webforms
 from flowdeck.views.auth import admin_required, require_actor
 from flowdeck.views.boards import BoardPage, BoardParams
 from flowdeck.views.display import DisplayContext
-from flowdeck.views.field_widgets import FIELD_WIDGETS
+from flowdeck.views.field_widgets import FIELD_WIDGETS, widget
 from flowdeck.views.i18n import lang
 from flowdeck.views.lifecycle import render
 from flowdeck.views.record_forms import FormPage, timezone
@@ -47,26 +46,8 @@ def sample_value(fld: Field, actor: Actor, title: str | None = None) -> Any:
         value = fld.options[0].key
     elif kind == "user":
         value = actor.user_id
-    elif kind in types_in("number") and FIELD_TYPES[kind].whole:
-        value = 3
-    elif kind in ("decimal", "money"):
-        value = Decimal("1200.00")
-    elif kind == "percent":
-        value = Decimal("40")
-    elif kind == "date":
-        value = clock.today() + dt.timedelta(days=7)
-    elif kind == "datetime":
-        value = dt.datetime.now(dt.UTC)
-    elif kind == "boolean":
-        value = True
-    elif kind == "text":
-        value = _("sample")
-    elif kind == "phone":
-        value = "+86 10 5555 0100"
-    elif kind == "email":
-        value = "name@example.com"
-    elif kind == "url":
-        value = "https://example.com"
+    elif (sample := widget(kind).sample) is not None:
+        value = sample()
     if value is not None and fld.is_many:
         value = [value]
     return value
