@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from flowdeck.engine import models, notifications, users
+from flowdeck.engine import events, models, notifications, users
 from flowdeck.engine.errors import RecordInvalid
 from flowdeck.engine.messages import M, Message
 from flowdeck.engine.permissions import Actor, can, require
@@ -87,6 +87,10 @@ def add_comment(conn: Connection, et: EntityTables, record_id: int, body: str, *
     )
     comment = Comment(comment_id, actor.user_id, text, now)
     _notify_mentions(conn, et, record_id, comment, actor)
+    events.emit(
+        conn,
+        events.Event("comment.added", entity.app, entity.key, record_id, actor.user_id, now, data={"comment_id": comment_id, "body": text}),
+    )
     return comment
 
 

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from flowdeck.engine import approval_core, clock, history
+from flowdeck.engine import approval_core, clock, events, history
 from flowdeck.engine.autonumber import next_number
 from flowdeck.engine.computed import compute_values
 from flowdeck.engine.effects import first_state
@@ -389,6 +389,8 @@ def create_record(
     history.add_entry(
         conn, app=entity.app, entity=entity.key, record_id=record_id, actor_id=actor.user_id, action="create", changes=changes, at=now
     )
+    events.record_written(conn, "record.created", app=entity.app, entity=entity.key, record_id=record_id, actor_id=actor.user_id, at=now,
+                          before={}, after=values, changed={c.field for c in changes}, state_before=None, state_after=state)  # fmt: skip
     return Record(entity, record_id, 1, state, now, actor.user_id, now, actor.user_id, values)
 
 
@@ -467,6 +469,11 @@ def save_values(
         comment=comment,
         at=now,
     )
+    kind = "record.transitioned" if new_state is not None else "record.updated"
+    events.record_written(
+        conn, kind, app=entity.app, entity=entity.key, record_id=record.id, actor_id=actor.user_id, at=now, before=record.values,
+        after=values, changed={c.field for c in changes}, state_before=record.state, state_after=state, transition=transition,
+    )  # fmt: skip
     return Record(entity, record.id, record.version + 1, state, record.created_at, record.created_by, now, actor.user_id, values)
 
 
@@ -549,6 +556,10 @@ def delete_record(conn: Connection, et: EntityTables, record_id: int, *, actor: 
     history.add_entry(
         conn, app=et.entity.app, entity=et.entity.key, record_id=record_id, actor_id=actor.user_id, action="delete", changes=snapshot
     )
+    events.record_written(
+        conn, "record.deleted", app=et.entity.app, entity=et.entity.key, record_id=record_id, actor_id=actor.user_id,
+        at=dt.datetime.now(dt.UTC), before=record.values, after={}, changed=set(), state_before=record.state, state_after=None,
+    )  # fmt: skip
 
 
 def recompute_entity(conn: Connection, et: EntityTables, batch: int = 500) -> int:

@@ -17,51 +17,7 @@ from flowdeck.engine.registry import Catalog
 from flowdeck.engine.schema import authoring
 from flowdeck.engine.schema.loader import check_document
 from flowdeck.engine.versions import diff_documents
-from tests.support.documents import minimal_app
-
-
-def effects_app() -> dict[str, Any]:
-    doc = minimal_app()
-    entity = doc["entities"]["task"]
-    entity["fields"].update(
-        {
-            "resolved_at": {"type": "datetime", "read_only": True},
-            "assignee": {"type": "user"},
-            "blocked_reason": {"type": "text"},
-            "reopen_count": {"type": "integer", "default": 0},
-            "rank": {"type": "integer"},
-            "closed_by": {"type": "user"},
-        }
-    )
-    workflow_spec = entity["workflow"]
-    workflow_spec["states"]["urgent"] = {"category": "doing"}
-    workflow_spec["on_create"] = [
-        {"when": "estimate > 100", "state": "review"},
-        {"when": "priority == 'high'", "state": "urgent"},
-    ]
-    workflow_spec["transitions"] = [
-        {
-            "key": "start",
-            "from": ["todo", "urgent"],
-            "to": "doing",
-            "effects": [{"set": "assignee", "to": "me"}, {"clear": "blocked_reason"}],
-        },
-        {
-            "key": "submit",
-            "from": "doing",
-            "to": "review",
-            "effects": [{"set": "resolved_at", "to": "now()"}, {"set": "rank", "to": "estimate * 1000"}],
-        },
-        {"key": "reopen", "from": ["review", "done"], "to": "todo", "effects": [{"set": "reopen_count", "to": "reopen_count + 1"}]},
-        {
-            "key": "approve",
-            "from": "review",
-            "to": "done",
-            "effects": [{"set": "closed_by", "to": "me"}, {"set": "resolved_at", "to": "now()"}],
-            "approval": {"steps": [{"key": "lead", "approvers": {"role": "lead"}}]},
-        },
-    ]
-    return doc
+from tests.support.documents import effects_app
 
 
 @pytest.fixture

@@ -1,0 +1,169 @@
+"""Record events: what happened to a record, told inside the transaction that made it happen.
+
+Automations, webhooks and notification rules react to the same moments (a record created,
+a stored value changed, a transition, an approval requested or decided, a comment). Each
+reacts by writing its own rows (runs, deliveries, jobs) in that same transaction, so a
+reaction exists exactly when its cause committed: the outbox. The writers of records call
+`emit` once per change and never know who listens; the reactions subscribe here, and an
+app nobody listens to pays one empty loop.
+
+Listening modules are named once, in `LISTENER_MODULES`, and imported on the first event:
+a process that writes records (web, worker, CLI, tests) always has every reaction, without
+each entry point having to remember to import them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import datetime as dt
+import importlib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from flowdeck.engine.messages import M, Message
+
+KINDS: dict[str, Message] = {
+    "record.created": M("record created"),
+    "record.updated": M("record updated"),
+    "record.deleted": M("record deleted"),
+    "record.transitioned": M("transition performed"),
+    "comment.added": M("comment added"),
+    "approval.requested": M("approval requested"),
+    "approval.step_decided": M("approval step decided"),
+    "approval.decided": M("approval decided"),
+}
+"""Every kind of event, with its name for admin pages. A new kind is one entry here."""
+
+LISTENER_MODULES: tuple[str, ...] = ()
+"""Modules whose import subscribes their listeners (imported on the first event)."""
+
+
+@dataclass(frozen=True)
+class Cause:
+    """Why a change is being made when it is not a person's own click: the automation run
+    (or other rule) doing it, and how deep in a chain of such runs it is. Listeners use it
+    to keep a rule from triggering itself and to stop chains at a depth limit."""
+
+    kind: str
+    key: str
+    run_id: int | None = None
+    depth: int = 1
+
+
+@dataclass(frozen=True)
+class Event:
+    """One change of one record. `before` and `after` are the stored values (`{}` before a
+    create and after a delete); `changed` the keys whose stored value really changed
+    (`state` among them when the state moved); `data` what a kind carries besides (a
+    comment's id and text, an approval request's id, step and outcome)."""
+
+    kind: str
+    app: str
+    entity: str
+    record_id: int
+    actor_id: int | None
+    at: dt.datetime
+    before: Mapping[str, Any] = field(default_factory=dict)
+    after: Mapping[str, Any] = field(default_factory=dict)
+    changed: frozenset[str] = frozenset()
+    state_before: str | None = None
+    state_after: str | None = None
+    transition: str | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+    cause: Cause | None = None
+
+
+Listener = Callable[[Connection, Event], None]
+_listeners: list[Listener] = []
+_loaded = False
+_cause: contextvars.ContextVar[Cause | None] = contextvars.ContextVar("flowdeck_event_cause", default=None)
+
+
+def subscribe(listener: Listener) -> Listener:
+    """Add a listener (once; usable as a decorator). It runs in the writer's transaction:
+    whatever it raises rolls the change back, so a listener only records what to do later."""
+    if listener not in _listeners:
+        _listeners.append(listener)
+    return listener
+
+
+def unsubscribe(listener: Listener) -> None:
+    with contextlib.suppress(ValueError):
+        _listeners.remove(listener)
+
+
+def _load() -> None:
+    global _loaded
+    if not _loaded:
+        for name in LISTENER_MODULES:
+            importlib.import_module(name)
+        _loaded = True
+
+
+@contextlib.contextmanager
+def caused_by(cause: Cause) -> Iterator[Cause]:
+    """Mark every event emitted inside the block as caused by `cause`."""
+    token = _cause.set(cause)
+    try:
+        yield cause
+    finally:
+        _cause.reset(token)
+
+
+def current_cause() -> Cause | None:
+    return _cause.get()
+
+
+def emit(conn: Connection, event: Event) -> None:
+    """Tell every listener about `event`, in the caller's transaction."""
+    _load()
+    if not _listeners:
+        return
+    if event.kind not in KINDS:
+        raise ValueError(event.kind)  # an unknown kind is a programming error
+    if event.cause is None and (cause := _cause.get()) is not None:
+        event = Event(**{**event.__dict__, "cause": cause})
+    for listener in tuple(_listeners):
+        listener(conn, event)
+
+
+def record_written(
+    conn: Connection,
+    kind: str,
+    *,
+    app: str,
+    entity: str,
+    record_id: int,
+    actor_id: int | None,
+    at: dt.datetime,
+    before: Mapping[str, Any],
+    after: Mapping[str, Any],
+    changed: set[str] | frozenset[str],
+    state_before: str | None,
+    state_after: str | None,
+    transition: str | None = None,
+) -> None:
+    """`emit` for the record writers (create, update, transition, delete), which build
+    nothing when nobody listens."""
+    _load()
+    if _listeners:
+        emit(
+            conn,
+            Event(
+                kind, app, entity, record_id, actor_id, at, dict(before), dict(after), frozenset(changed),
+                state_before, state_after, transition,
+            ),
+        )  # fmt: skip
+
+
+def approval_event(
+    conn: Connection, kind: str, *, app: str, entity: str, record_id: int, actor_id: int | None, at: dt.datetime, **data: Any
+) -> None:
+    """`emit` for the approval services: the request's id, transition, step and outcome in `data`."""
+    _load()
+    if _listeners:
+        emit(conn, Event(kind, app, entity, record_id, actor_id, at, data=data))
