@@ -24,7 +24,7 @@ from flowdeck.engine import models
 from flowdeck.engine.channels.platforms import PLATFORMS
 from flowdeck.engine.errors import RecordInvalid
 from flowdeck.engine.jobs.queue import enqueue
-from flowdeck.engine.messages import M, Message
+from flowdeck.engine.messages import M, Message, Mp
 
 C = models.chat_channels
 D = models.chat_deliveries
@@ -32,7 +32,13 @@ SEND_JOB = "chat.send"
 DIGEST_JOB = "chat.digest"
 KEY = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 LANGUAGES = ("zh", "en")
-STATUSES = ("queued", "sent", "folded", "digested", "failed")
+STATUSES: dict[str, Message] = {
+    "queued": Mp("a chat delivery status", "waiting to be sent"),
+    "sent": Mp("a chat delivery status", "sent"),
+    "folded": Mp("a chat delivery status", "waiting for the digest"),
+    "digested": Mp("a chat delivery status", "sent in a digest"),
+    "failed": Mp("a chat delivery status", "not sent"),
+}
 
 
 @dataclass(frozen=True)
