@@ -80,7 +80,7 @@ def _dingtalk_sign(url: str, body: dict[str, Any], secret: str, now_ms: int) -> 
 def _feishu(title: str, text: str, link: str | None) -> dict[str, Any]:
     elements: list[dict[str, Any]] = [{"tag": "markdown", "content": text}]
     if link:
-        button = {"tag": "button", "text": {"tag": "plain_text", "content": "Open"}, "url": link, "type": "primary"}
+        button = dict(tag="button", text={"tag": "plain_text", "content": "Open"}, url=link, type="primary")  # Feishu's card button
         elements.append({"tag": "action", "actions": [button]})
     card = {"header": {"title": {"tag": "plain_text", "content": title}}, "elements": elements}
     return {"msg_type": "interactive", "card": card}
