@@ -31,6 +31,8 @@ Where the values go:
 - Mail (the `mail.notification` job, `engine/jobs/mail.py`): `FLOWDECK_SMTP_HOST` (mail is off without it), `_PORT` (25, or
   465 with `_SSL`), `_FROM`, `_USER`, `_PASSWORD`, `_STARTTLS`, `_SSL` (implicit TLS),
   `_CAFILE` (a CA bundle for a company's own mail server certificate).
+- `FLOWDECK_CHAT_HOSTS`: hosts (`host` or `host:port`, comma separated) chat bots may be on
+  besides WeCom's, DingTalk's and Feishu's own (a private deployment); none by default.
 - `FLOWDECK_BUNDLE_UPLOAD_LIMIT`: the largest bundle the admin page accepts, in bytes.
 - `flowdeck run`: `FLOWDECK_HOST`, `FLOWDECK_PORT`, `FLOWDECK_WORKERS` (see `cli.py`).
 """
@@ -77,6 +79,7 @@ DOCUMENTED = {
     "FLOWDECK_SMTP_SSL": "off",
     "FLOWDECK_SMTP_CAFILE": "(the system's CAs)",
     "FLOWDECK_BUNDLE_UPLOAD_LIMIT": "100 MiB (the request limit)",
+    "FLOWDECK_CHAT_HOSTS": "(none: the platforms' own hosts only)",
     "FLOWDECK_EMBEDDED_WORKER": "on",
     "FLOWDECK_ADMIN_PASSWORD": "(generated and printed by flowdeck init)",
     "FLOWDECK_USER_PASSWORD": "(asked for)",
@@ -204,6 +207,7 @@ def settings(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "FLOWDECK_SMTP": smtp,
         "FLOWDECK_BUNDLE_UPLOAD_LIMIT": _whole(env, "FLOWDECK_BUNDLE_UPLOAD_LIMIT", None),
         "FLOWDECK_EMBEDDED_WORKER": _flag(env, "FLOWDECK_EMBEDDED_WORKER", default=True),
+        "FLOWDECK_CHAT_HOSTS": tuple(h.strip().lower() for h in env.get("FLOWDECK_CHAT_HOSTS", "").split(",") if h.strip()),
     }
 
 

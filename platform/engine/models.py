@@ -420,6 +420,48 @@ class Job(Base):
     duration_ms: Mapped[int | None] = mapped_column(sa.Integer)
 
 
+class ChatChannel(Base):
+    """A group bot of WeCom, DingTalk or Feishu that notifications can be posted to
+    (`engine/channels`). Its address and signing secret are instance settings, never in an
+    app document (documents are exported and shared). `tokens`/`tokens_at` are its token
+    bucket: `per_minute` messages a minute, the overflow folded into one digest."""
+
+    __tablename__ = "fd_chat_channels"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    key: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    platform: Mapped[str] = mapped_column(sa.String(20))
+    url: Mapped[str] = mapped_column(sa.String(1000))
+    secret: Mapped[str | None] = mapped_column(sa.String(200))
+    language: Mapped[str] = mapped_column(sa.String(10), default="zh")
+    per_minute: Mapped[int] = mapped_column(sa.Integer, default=20)
+    enabled: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+    tokens: Mapped[float] = mapped_column(sa.Float, default=0.0)
+    tokens_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    digest_due: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ChatDelivery(Base):
+    """One message for one chat channel: queued, sent, folded (waiting for the channel's
+    digest), digested (sent inside the digest `digest_id`) or failed; with the platform's
+    answer, kept for the delivery log."""
+
+    __tablename__ = "fd_chat_deliveries"
+    __table_args__ = (sa.Index("ix_fd_chat_deliveries_channel", "channel_id", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    channel_id: Mapped[int] = mapped_column(sa.ForeignKey("fd_chat_channels.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(sa.String(10), default="queued")
+    title_json: Mapped[Any] = mapped_column(MessageJSON)
+    body_json: Mapped[Any | None] = mapped_column(MessageJSON)
+    link: Mapped[str | None] = mapped_column(sa.String(1000))
+    digest_id: Mapped[int | None] = mapped_column(BigId)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    response: Mapped[str | None] = mapped_column(sa.Text)
+
+
 users = User.__table__
 role_grants = RoleGrant.__table__
 apps = InstalledApp.__table__
@@ -442,3 +484,5 @@ audit = AuditEntry.__table__
 signin_failures = SigninFailure.__table__
 password_resets = PasswordReset.__table__
 jobs = Job.__table__
+chat_channels = ChatChannel.__table__
+chat_deliveries = ChatDelivery.__table__

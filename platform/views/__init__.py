@@ -14,6 +14,7 @@ from flowdeck.views import (
     background,
     boards,
     bundled_admin,
+    chat_admin,
     errors,
     field_widgets,
     health,
@@ -42,6 +43,21 @@ def register_blueprints(app: Flask) -> None:
     topbar.init_app(app)
     approvals.init_app(app)
     background.init_app(app)
-    for module in (health, auth, account, home, lists, boards, records, approvals, admin, audit_log, jobs_admin, bundled_admin, org):
+    for module in (
+        health,
+        auth,
+        account,
+        home,
+        lists,
+        boards,
+        records,
+        approvals,
+        admin,
+        audit_log,
+        jobs_admin,
+        chat_admin,
+        bundled_admin,
+        org,
+    ):
         app.register_blueprint(module.bp)
     app.register_blueprint(schema_admin_bp)

@@ -15,22 +15,10 @@ from flowdeck.engine.jobs import queue
 from flowdeck.engine.jobs.kinds import JobKind, PermanentError, register, unregister
 from flowdeck.engine.jobs.runner import Runner
 from flowdeck.engine.messages import M
+from tests.support.clock import Clock
 
 J = models.jobs
 EFFECTS = sa.table("job_effects", sa.column("job_id", sa.Integer), sa.column("n", sa.Integer))
-
-
-class Clock:
-    """A clock moved by hand, starting a minute after it is made (jobs enqueued since are due)."""
-
-    def __init__(self) -> None:
-        self.start = self.now = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(minutes=1)
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def move(self, **delta: float) -> None:
-        self.now += dt.timedelta(**delta)
 
 
 def _record_effect(conn, payload, context):
