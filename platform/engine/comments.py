@@ -89,7 +89,16 @@ def add_comment(conn: Connection, et: EntityTables, record_id: int, body: str, *
     _notify_mentions(conn, et, record_id, comment, actor)
     events.emit(
         conn,
-        events.Event("comment.added", entity.app, entity.key, record_id, actor.user_id, now, data={"comment_id": comment_id, "body": text}),
+        events.Event(
+            "comment.added",
+            entity.app,
+            entity.key,
+            record_id,
+            actor.user_id,
+            now,
+            data={"comment_id": comment_id, "body": text},
+            model=entity,
+        ),
     )
     return comment
 

@@ -18,7 +18,7 @@ import contextlib
 import contextvars
 import datetime as dt
 import importlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,7 +38,7 @@ KINDS: dict[str, Message] = {
 }
 """Every kind of event, with its name for admin pages. A new kind is one entry here."""
 
-LISTENER_MODULES: tuple[str, ...] = ()
+LISTENER_MODULES: tuple[str, ...] = ("flowdeck.engine.watchers",)
 """Modules whose import subscribes their listeners (imported on the first event)."""
 
 
@@ -75,6 +75,8 @@ class Event:
     transition: str | None = None
     data: Mapping[str, Any] = field(default_factory=dict)
     cause: Cause | None = None
+    model: Any = field(default=None, compare=False, repr=False)
+    """The entity's definition (`schema.model.Entity`) as the writer had it: labels, title."""
 
 
 Listener = Callable[[Connection, Event], None]
@@ -142,10 +144,11 @@ def record_written(
     at: dt.datetime,
     before: Mapping[str, Any],
     after: Mapping[str, Any],
-    changed: set[str] | frozenset[str],
+    changed: Iterable[str],
     state_before: str | None,
     state_after: str | None,
     transition: str | None = None,
+    model: Any = None,
 ) -> None:
     """`emit` for the record writers (create, update, transition, delete), which build
     nothing when nobody listens."""
@@ -155,15 +158,24 @@ def record_written(
             conn,
             Event(
                 kind, app, entity, record_id, actor_id, at, dict(before), dict(after), frozenset(changed),
-                state_before, state_after, transition,
+                state_before, state_after, transition, model=model,
             ),
         )  # fmt: skip
 
 
 def approval_event(
-    conn: Connection, kind: str, *, app: str, entity: str, record_id: int, actor_id: int | None, at: dt.datetime, **data: Any
+    conn: Connection,
+    kind: str,
+    *,
+    app: str,
+    entity: str,
+    record_id: int,
+    actor_id: int | None,
+    at: dt.datetime,
+    model: Any = None,
+    **data: Any,
 ) -> None:
     """`emit` for the approval services: the request's id, transition, step and outcome in `data`."""
     _load()
     if _listeners:
-        emit(conn, Event(kind, app, entity, record_id, actor_id, at, data=data))
+        emit(conn, Event(kind, app, entity, record_id, actor_id, at, data=data, model=model))

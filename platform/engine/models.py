@@ -55,6 +55,8 @@ class User(Base):
     department_id: Mapped[int | None] = mapped_column(sa.ForeignKey("fd_departments.id", ondelete="SET NULL", use_alter=True), index=True)
     manager_id: Mapped[int | None] = mapped_column(sa.ForeignKey("fd_users.id", ondelete="SET NULL"))
     must_change_password: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
+    mail_notifications: Mapped[bool] = mapped_column(sa.Boolean, default=True, server_default=sa.true())
+    """Whether notifications are also mailed (the user's choice in their profile; in-app always)."""
 
 
 class Department(Base):
@@ -181,6 +183,22 @@ class Comment(Base):
     record_id: Mapped[int] = mapped_column(sa.BigInteger)
     author_id: Mapped[int | None] = mapped_column(sa.ForeignKey("fd_users.id", ondelete="SET NULL"))
     body: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Watcher(Base):
+    """A user's choice to follow (`following`) or not to follow a record. A record's creator
+    follows it without a row; a row with `following` false is someone who stopped."""
+
+    __tablename__ = "fd_watchers"
+    __table_args__ = (sa.UniqueConstraint("app", "entity", "record_id", "user_id"), sa.Index("ix_fd_watchers_user", "user_id"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    app: Mapped[str] = mapped_column(sa.String(40))
+    entity: Mapped[str] = mapped_column(sa.String(40))
+    record_id: Mapped[int] = mapped_column(sa.BigInteger)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("fd_users.id", ondelete="CASCADE"))
+    following: Mapped[bool] = mapped_column(sa.Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -486,3 +504,4 @@ password_resets = PasswordReset.__table__
 jobs = Job.__table__
 chat_channels = ChatChannel.__table__
 chat_deliveries = ChatDelivery.__table__
+watchers = Watcher.__table__

@@ -3,7 +3,7 @@
 A notification carries a `dedupe_key` where its cause could repeat (a double-clicked
 decision, a retried request): the unique key makes the second insert a no-op, so each
 cause notifies each recipient once. Each notification of a user with an email address
-enqueues a mail job in the same transaction (`engine/jobs`), so a rolled-back action never
+enqueues a mail job in the same transaction (unless they turned mail off in their profile) (`engine/jobs`), so a rolled-back action never
 sends mail and a mail server that is down only delays it (the job is retried).
 
 What a notification says is a `Message` (stored as JSON), worded when it is read: on the
@@ -85,7 +85,7 @@ def notify(
             )
             .returning(_N.c.id)
         ).scalar_one()
-        if conn.execute(sa.select(models.users.c.email).where(models.users.c.id == user_id)).scalar():
+        if conn.execute(sa.select(models.users.c.email).where((models.users.c.id == user_id) & models.users.c.mail_notifications)).scalar():
             enqueue(conn, MAIL_JOB, {"notification": notice_id}, dedupe_key=f"mail:{notice_id}")
         created += 1
     return created

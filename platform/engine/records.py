@@ -389,8 +389,10 @@ def create_record(
     history.add_entry(
         conn, app=entity.app, entity=entity.key, record_id=record_id, actor_id=actor.user_id, action="create", changes=changes, at=now
     )
-    events.record_written(conn, "record.created", app=entity.app, entity=entity.key, record_id=record_id, actor_id=actor.user_id, at=now,
-                          before={}, after=values, changed={c.field for c in changes}, state_before=None, state_after=state)  # fmt: skip
+    events.record_written(
+        conn, "record.created", app=entity.app, entity=entity.key, record_id=record_id, actor_id=actor.user_id, at=now, before={},
+        after=values, changed={c.field for c in changes}, state_before=None, state_after=state, model=entity,
+    )  # fmt: skip
     return Record(entity, record_id, 1, state, now, actor.user_id, now, actor.user_id, values)
 
 
@@ -472,7 +474,7 @@ def save_values(
     kind = "record.transitioned" if new_state is not None else "record.updated"
     events.record_written(
         conn, kind, app=entity.app, entity=entity.key, record_id=record.id, actor_id=actor.user_id, at=now, before=record.values,
-        after=values, changed={c.field for c in changes}, state_before=record.state, state_after=state, transition=transition,
+        after=values, changed={c.field for c in changes}, state_before=record.state, state_after=state, transition=transition, model=entity,
     )  # fmt: skip
     return Record(entity, record.id, record.version + 1, state, record.created_at, record.created_by, now, actor.user_id, values)
 
@@ -558,7 +560,7 @@ def delete_record(conn: Connection, et: EntityTables, record_id: int, *, actor: 
     )
     events.record_written(
         conn, "record.deleted", app=et.entity.app, entity=et.entity.key, record_id=record_id, actor_id=actor.user_id,
-        at=dt.datetime.now(dt.UTC), before=record.values, after={}, changed=set(), state_before=record.state, state_after=None,
+        at=dt.datetime.now(dt.UTC),before=record.values, after={}, changed=(), state_before=record.state, state_after=None, model=et.entity,
     )  # fmt: skip
 
 

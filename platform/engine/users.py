@@ -248,6 +248,15 @@ def actor_for(conn: Connection, user_id: int) -> Actor:
     return Actor(user_id=user.id, username=user.username, is_admin=user.is_admin, roles=roles)
 
 
+def set_mail_notifications(conn: Connection, user_id: int, on: bool) -> None:
+    """The user's choice: notifications also by mail (on) or in the app only."""
+    conn.execute(models.users.update().where(models.users.c.id == user_id).values(mail_notifications=on))
+
+
+def mail_notifications(conn: Connection, user_id: int) -> bool:
+    return bool(conn.execute(sa.select(models.users.c.mail_notifications).where(models.users.c.id == user_id)).scalar())
+
+
 def set_locale(conn: Connection, user_id: int, locale: str) -> None:
     conn.execute(models.users.update().where(models.users.c.id == user_id).values(locale=locale))
 

@@ -27,6 +27,7 @@ from flowdeck.views import (
     security,
     topbar,
     view_pages,  # noqa: F401 - its routes (showing a view of any type) join the lists blueprint
+    watching,
 )
 from flowdeck.views.schema_admin import bp as schema_admin_bp
 
@@ -56,6 +57,7 @@ def register_blueprints(app: Flask) -> None:
         audit_log,
         jobs_admin,
         chat_admin,
+        watching,
         bundled_admin,
         org,
     ):

@@ -21,7 +21,7 @@ from flask import Blueprint, Flask, flash, g, redirect, render_template, request
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
-from flowdeck.engine import approvals, notifications
+from flowdeck.engine import approvals, notifications, users
 from flowdeck.engine.errors import Forbidden, RecordInvalid, TransitionRefused
 from flowdeck.engine.permissions import Actor
 from flowdeck.engine.schema.model import Entity
@@ -308,8 +308,10 @@ def delegate(request_id: int) -> Response:
 def notification_list() -> Response:
     actor = require_actor()
     assert actor.user_id is not None
-    items = engine().db.read(lambda conn: notifications.list_notifications(conn, actor.user_id))
-    return render("approvals/notifications.html", items=items)
+    items, mail_on = engine().db.read(
+        lambda conn: (notifications.list_notifications(conn, actor.user_id), users.mail_notifications(conn, actor.user_id))
+    )
+    return render("approvals/notifications.html", items=items, mail_on=mail_on)
 
 
 @bp.post("/notifications/read")

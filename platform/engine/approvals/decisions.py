@@ -112,8 +112,20 @@ def decide(
     if result is None:
         return Outcome(request.id, PENDING, record)
     conn.execute(S.update().where(S.c.id == step.id).values(status=result, completed_at=now))
-    events.approval_event(conn, "approval.step_decided", app=ctx.app, entity=et.entity.key, record_id=record.id, actor_id=actor.user_id,
-                          at=now, request_id=request.id, transition=transition.key, step=step.key, outcome=result)  # fmt: skip
+    events.approval_event(
+        conn,
+        "approval.step_decided",
+        app=ctx.app,
+        entity=et.entity.key,
+        model=et.entity,
+        record_id=record.id,
+        actor_id=actor.user_id,
+        at=now,
+        request_id=request.id,
+        transition=transition.key,
+        step=step.key,
+        outcome=result,
+    )
     conn.execute(
         T.update()
         .where((T.c.step_id == step.id) & (T.c.status == PENDING))
@@ -137,8 +149,19 @@ def decide(
         conn, [request.requester_id], kind="approval_done", app=ctx.app, entity=et.entity.key, record_id=record.id, actor_id=actor.user_id,
         message=M("Approved: %(transition)s of “%(title)s”", transition=transition.label, title=ctx.title), dedupe=f"approved:{request.id}",
     )  # fmt: skip
-    events.approval_event(conn, "approval.decided", app=ctx.app, entity=et.entity.key, record_id=record.id, actor_id=actor.user_id,
-                          at=now, request_id=request.id, transition=transition.key, outcome=APPROVED)  # fmt: skip
+    events.approval_event(
+        conn,
+        "approval.decided",
+        app=ctx.app,
+        entity=et.entity.key,
+        model=et.entity,
+        record_id=record.id,
+        actor_id=actor.user_id,
+        at=now,
+        request_id=request.id,
+        transition=transition.key,
+        outcome=APPROVED,
+    )
     return Outcome(request.id, APPROVED, done)
 
 
@@ -235,8 +258,19 @@ def _reject(
         ),
         dedupe=f"rejected:{request.id}",
     )  # fmt: skip
-    events.approval_event(conn, "approval.decided", app=ctx.app, entity=et.entity.key, record_id=request.record_id, actor_id=actor.user_id,
-                          at=now, request_id=request.id, transition=request.transition, outcome=REJECTED)  # fmt: skip
+    events.approval_event(
+        conn,
+        "approval.decided",
+        app=ctx.app,
+        entity=et.entity.key,
+        model=et.entity,
+        record_id=request.record_id,
+        actor_id=actor.user_id,
+        at=now,
+        request_id=request.id,
+        transition=request.transition,
+        outcome=REJECTED,
+    )
     return Outcome(request.id, REJECTED, record)
 
 

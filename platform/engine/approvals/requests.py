@@ -49,8 +49,18 @@ def request_approval(
     ctx = context(et, transition, approval, record, actor.user_id)
     request_id, status = create_round(conn, ctx, state=record.state, version=record.version, comment=comment, now=now)
     if status == PENDING:
-        events.approval_event(conn, "approval.requested", app=et.entity.app, entity=et.entity.key, record_id=record.id,
-                              actor_id=actor.user_id, at=now, request_id=request_id, transition=transition.key)  # fmt: skip
+        events.approval_event(
+            conn,
+            "approval.requested",
+            app=et.entity.app,
+            entity=et.entity.key,
+            model=et.entity,
+            record_id=record.id,
+            actor_id=actor.user_id,
+            at=now,
+            request_id=request_id,
+            transition=transition.key,
+        )
         return Outcome(request_id, PENDING, record)
     if request_id is not None:
         close_round(conn, request_id, APPROVED, now)
