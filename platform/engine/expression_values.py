@@ -366,6 +366,9 @@ class Function:
     min_args: int
     max_args: int
     reads_clock: bool = False
+    reads_calendars: bool = False
+    """Computed with the instance's calendars (`engine/calendars/functions.py`), which an
+    admin can change: never folded into a constant when compiled."""
 
 
 FUNCTIONS: dict[str, Function] = {

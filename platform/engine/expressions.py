@@ -21,10 +21,11 @@ from decimal import Decimal
 from difflib import get_close_matches
 from typing import Any
 
+from flowdeck.engine.calendars.functions import CALENDAR_FUNCTIONS
 from flowdeck.engine.expression_values import (
     BINARY_OPERATORS,
     COMPARISONS,
-    FUNCTIONS,
+    FUNCTIONS as VALUE_FUNCTIONS,
     ExpressionError,
     Function,
     check_magnitude,
@@ -33,6 +34,8 @@ from flowdeck.engine.expression_values import (
 )
 from flowdeck.engine.messages import M, Message, Mp
 
+FUNCTIONS = {**VALUE_FUNCTIONS, **CALENDAR_FUNCTIONS}
+"""Every function an expression may call: values and dates, and working time on calendars."""
 CLOCK_KEY = "now()"
 """The env key of the moment `now()` and `today()` read, when a caller gives one."""
 MAX_SOURCE_LENGTH = 1000
@@ -302,7 +305,7 @@ def _is_constant(node: ast.AST) -> bool:
             return False
         if isinstance(sub, ast.Name) and sub.id not in _CONSTANT_NAMES and id(sub) not in callees:
             return False
-        if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name) and FUNCTIONS[sub.func.id].reads_clock:
+        if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name) and (FUNCTIONS[sub.func.id].reads_clock or FUNCTIONS[sub.func.id].reads_calendars):
             return False
     return True
 

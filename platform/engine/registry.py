@@ -20,6 +20,8 @@ from flowdeck.engine.errors import NotFound
 from flowdeck.engine.messages import M
 from flowdeck.engine.schema.loader import load_app
 from flowdeck.engine.storage.tables import AppTables, EntityTables, build_app_tables
+from flowdeck.engine.calendars import book as calendar_book
+from flowdeck.engine.calendars.storage import load_book
 from flowdeck.engine.system import schema_generation
 
 
@@ -62,6 +64,7 @@ def load_registry(conn: Connection) -> Registry:
     for key, (version, document) in current_documents(conn).items():
         apps[key] = build_app_tables(load_app(document, name=key))
         versions[key] = version
+    calendar_book.install(load_book(conn))
     return Registry(generation=generation, apps=apps, versions=versions)
 
 
