@@ -390,5 +390,5 @@ FUNCTIONS: dict[str, Function] = {
     "clamp": Function(_fn_clamp, 3, 3),
     "is_empty": Function(_fn_is_empty, 1, 1),
     "today": Function(clock.today, 0, 0, reads_clock=True),
-    "now": Function(lambda moment=None: moment or dt.datetime.now(dt.UTC), 0, 0, reads_clock=True),
+    "now": Function(lambda moment=None: moment or clock.now(), 0, 0, reads_clock=True),
 }
