@@ -25,12 +25,14 @@ from flowdeck.engine.calendars.functions import CALENDAR_FUNCTIONS
 from flowdeck.engine.expression_values import (
     BINARY_OPERATORS,
     COMPARISONS,
-    FUNCTIONS as VALUE_FUNCTIONS,
     ExpressionError,
     Function,
     check_magnitude,
     is_number,
     kind_of,
+)
+from flowdeck.engine.expression_values import (
+    FUNCTIONS as VALUE_FUNCTIONS,
 )
 from flowdeck.engine.messages import M, Message, Mp
 
@@ -305,7 +307,11 @@ def _is_constant(node: ast.AST) -> bool:
             return False
         if isinstance(sub, ast.Name) and sub.id not in _CONSTANT_NAMES and id(sub) not in callees:
             return False
-        if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name) and (FUNCTIONS[sub.func.id].reads_clock or FUNCTIONS[sub.func.id].reads_calendars):
+        if (
+            isinstance(sub, ast.Call)
+            and isinstance(sub.func, ast.Name)
+            and (FUNCTIONS[sub.func.id].reads_clock or FUNCTIONS[sub.func.id].reads_calendars)
+        ):
             return False
     return True
 

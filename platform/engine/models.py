@@ -420,7 +420,6 @@ class Job(Base):
     duration_ms: Mapped[int | None] = mapped_column(sa.Integer)
 
 
-
 class BusinessCalendar(Base):
     """A business calendar apps name by key (`engine/calendars`): working windows per weekday
     (`week`: seven lists of "09:00-12:00" texts, Monday first), an IANA zone, the data package
@@ -452,6 +451,7 @@ class CalendarDay(Base):
     working: Mapped[bool] = mapped_column(sa.Boolean)
     label: Mapped[str] = mapped_column(sa.String(200), default="")
     origin: Mapped[str] = mapped_column(sa.String(10), default="admin")
+
 
 users = User.__table__
 role_grants = RoleGrant.__table__

@@ -15,13 +15,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from flowdeck.engine import models
+from flowdeck.engine.calendars import book as calendar_book
+from flowdeck.engine.calendars.storage import load_book
 from flowdeck.engine.db import Database
 from flowdeck.engine.errors import NotFound
 from flowdeck.engine.messages import M
 from flowdeck.engine.schema.loader import load_app
 from flowdeck.engine.storage.tables import AppTables, EntityTables, build_app_tables
-from flowdeck.engine.calendars import book as calendar_book
-from flowdeck.engine.calendars.storage import load_book
 from flowdeck.engine.system import schema_generation
 
 

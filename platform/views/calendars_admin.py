@@ -42,7 +42,9 @@ def _weekday_names() -> list[str]:
 def _settings(key: str) -> storage.CalendarSettings:
     form = request.form
     source = form.get("source") or None
-    return storage.settings_from_form(key, form.get("name", ""), form.get("zone", "").strip(), [form.get(f"week{i}", "") for i in range(7)], source)
+    return storage.settings_from_form(
+        key, form.get("name", ""), form.get("zone", "").strip(), [form.get(f"week{i}", "") for i in range(7)], source
+    )
 
 
 def _change(key: str, what: Message, work: Any) -> bool:

@@ -4,6 +4,7 @@ files with CSRF; everyone else gets 403; the warning from 1 November; the page i
 from __future__ import annotations
 
 import datetime as dt
+from io import BytesIO
 
 import pytest
 
@@ -48,7 +49,9 @@ def test_an_admin_creates_a_calendar_and_sets_days(app, db, make_user):
     token = csrf_token(client, "/admin/calendars/")
     response = client.post("/admin/calendars/", data={**data, "csrf_token": token})
     assert response.status_code == 303 and response.headers["Location"].endswith("/admin/calendars/berlin")
-    response = client.post("/admin/calendars/berlin/days", data={"csrf_token": token, "day": "2026-12-24", "kind": "off", "label": "Heiligabend"})
+    response = client.post(
+        "/admin/calendars/berlin/days", data={"csrf_token": token, "day": "2026-12-24", "kind": "off", "label": "Heiligabend"}
+    )
     assert response.status_code == 303
     page = text(client.get("/admin/calendars/berlin?year=2026"))
     assert "Heiligabend" in page and "13:00-17:00" in page
@@ -64,11 +67,14 @@ def test_ics_import_on_the_page(app, db, make_user):
     """Does an uploaded ICS file become days of the calendar, and is a bad file refused?"""
     client = _admin(app, make_user)
     token = csrf_token(client, "/admin/calendars/cn")
-    ics = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:1\r\nDTSTART;VALUE=DATE:20261231\r\nSUMMARY:Year-end closing\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
-    from io import BytesIO
-
+    ics = (
+        b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:1\r\n"
+        b"DTSTART;VALUE=DATE:20261231\r\nSUMMARY:Year-end closing\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
     response = client.post(
-        "/admin/calendars/cn/ics", data={"csrf_token": token, "kind": "off", "file": (BytesIO(ics), "days.ics")}, content_type="multipart/form-data"
+        "/admin/calendars/cn/ics",
+        data={"csrf_token": token, "kind": "off", "file": (BytesIO(ics), "days.ics")},
+        content_type="multipart/form-data",
     )
     assert response.status_code == 303
     assert not db.read(storage.load_book).get("cn").windows_on(dt.date(2026, 12, 31))

@@ -136,7 +136,9 @@ def _step(cal: Calendar, day: dt.date, direction: int) -> dt.date:
         day += dt.timedelta(days=direction)
         if cal.windows_on(day):
             return day
-    raise CalendarError(M("the calendar “%(calendar)s” has no working day within %(years)s years", calendar=cal.key, years=MAX_SCAN_DAYS // 366))
+    raise CalendarError(
+        M("the calendar “%(calendar)s” has no working day within %(years)s years", calendar=cal.key, years=MAX_SCAN_DAYS // 366)
+    )
 
 
 def add_working_days(cal: Calendar, day: dt.date, count: int) -> dt.date:

@@ -10,6 +10,7 @@ which turns local windows into UTC instants day by day.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -55,7 +56,7 @@ _TIME = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*$")
 
 
 def parse_clock(text: str) -> int:
-    """"09:30" -> 570; "24:00" is the end of the day."""
+    """ "09:30" -> 570; "24:00" is the end of the day."""
     match = _TIME.match(text)
     if not match:
         raise CalendarError(M("“%(value)s” is not a time of day like 09:00", value=text))
@@ -66,7 +67,7 @@ def parse_clock(text: str) -> int:
 
 
 def parse_windows(text: str) -> tuple[Window, ...]:
-    """"09:00-12:00, 13:30-18:00" -> two windows, sorted; overlaps are refused so that no
+    """ "09:00-12:00, 13:30-18:00" -> two windows, sorted; overlaps are refused so that no
     minute is counted twice. An empty text is a day without working time."""
     windows: list[Window] = []
     for part in (p for p in re.split(r"[,;，]", text) if p.strip()):
@@ -75,7 +76,7 @@ def parse_windows(text: str) -> tuple[Window, ...]:
             raise CalendarError(M("“%(value)s” is not a window like 09:00-12:00", value=part.strip()))
         windows.append(Window(parse_clock(bounds[0]), parse_clock(bounds[1])))
     windows.sort()
-    for before, after in zip(windows, windows[1:], strict=False):
+    for before, after in itertools.pairwise(windows):
         if after.start < before.end:
             raise CalendarError(M("working windows %(first)s and %(second)s overlap", first=before.text(), second=after.text()))
     return tuple(windows)

@@ -113,7 +113,13 @@ def _ensure_row(conn: Connection, key: str) -> int:
     builtin = builtin_calendar()
     return conn.execute(
         models.calendars.insert().values(
-            key=key, name=builtin.name, time_zone=builtin.zone_name, week=_week_json(STANDARD_WEEK), source="cn", is_default=False, complete_years=[]
+            key=key,
+            name=builtin.name,
+            time_zone=builtin.zone_name,
+            week=_week_json(STANDARD_WEEK),
+            source="cn",
+            is_default=False,
+            complete_years=[],
         )
     ).inserted_primary_key[0]
 
@@ -141,7 +147,13 @@ def update_calendar(conn: Connection, settings: CalendarSettings) -> None:
     conn.execute(
         models.calendars.update()
         .where(models.calendars.c.id == row_id)
-        .values(name=settings.name, time_zone=settings.zone_name, week=_week_json(settings.week), source=settings.source, updated_at=models.utcnow())
+        .values(
+            name=settings.name,
+            time_zone=settings.zone_name,
+            week=_week_json(settings.week),
+            source=settings.source,
+            updated_at=models.utcnow(),
+        )
     )
     bump_schema_generation(conn)
 
@@ -186,7 +198,8 @@ def set_days(conn: Connection, key: str, edits: Iterable[DayEdit]) -> int:
     if edits:
         conn.execute(table.delete().where(table.c.calendar_id == row_id, table.c.day.in_([e.day for e in edits])))
         conn.execute(
-            table.insert(), [{"calendar_id": row_id, "day": e.day, "working": e.working, "label": e.label.strip(), "origin": e.origin} for e in edits]
+            table.insert(),
+            [{"calendar_id": row_id, "day": e.day, "working": e.working, "label": e.label.strip(), "origin": e.origin} for e in edits],
         )
         bump_schema_generation(conn)
     return len(edits)
