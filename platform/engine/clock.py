@@ -40,10 +40,10 @@ def _moment() -> dt.datetime:
 
 
 def set_now(moment: dt.datetime | None) -> None:
-    """Hold the clock at an aware `moment` (None: follow real time again)."""
+    """Hold the clock at `moment` (a naive one is UTC; None: follow real time again)."""
     global _held
     if moment is not None and moment.tzinfo is None:
-        raise ValueError("the clock holds aware datetimes only")
+        moment = moment.replace(tzinfo=dt.UTC)
     _held = moment.astimezone(dt.UTC) if moment is not None else None
 
 

@@ -59,12 +59,12 @@ def current_documents(conn: Connection) -> dict[str, tuple[int, dict]]:
 
 def load_registry(conn: Connection) -> Registry:
     generation = schema_generation(conn)
+    calendar_book.install(load_book(conn))  # first: documents name calendars by key
     apps: dict[str, AppTables] = {}
     versions: dict[str, int] = {}
     for key, (version, document) in current_documents(conn).items():
         apps[key] = build_app_tables(load_app(document, name=key))
         versions[key] = version
-    calendar_book.install(load_book(conn))
     return Registry(generation=generation, apps=apps, versions=versions)
 
 

@@ -11,10 +11,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from flowdeck.engine import records
 from flowdeck.engine.calendars import arithmetic as a
 from flowdeck.engine.calendars import book, ics, storage
 from flowdeck.engine.calendars.model import Calendar, CalendarError, parse_windows
+from flowdeck.engine.errors import SchemaInvalid
 from flowdeck.engine.expressions import ExpressionError, Scope, compile_expression
+from tests.support.documents import minimal_app
 
 SH = ZoneInfo("Asia/Shanghai")
 BER = ZoneInfo("Europe/Berlin")
@@ -235,3 +238,29 @@ def test_expression_functions_use_the_calendars():
             run('next_working_day(d, "nowhere")', d=dt.date(2026, 1, 1))
     finally:
         book.install(book.CalendarBook({"cn": CN}))
+
+
+def _app_on(calendar: str) -> dict:
+    document = minimal_app()
+    fields = document["entities"]["task"]["fields"]
+    fields["asked_on"] = {"type": "date"}
+    fields["answer_by"] = {"type": "computed", "formula": f'add_working_days(asked_on, 2, "{calendar}")', "result": "date"}
+    return document
+
+
+def test_apps_name_calendars_by_key_and_keep_them(db, install, make_user):
+    """Is an unknown calendar key refused at its JSON path, does a formula compute on an
+    admin's calendar once it exists, and is that calendar kept while the app names it?"""
+    with pytest.raises(SchemaInvalid) as info:
+        install(_app_on("berlin"))
+    assert "entities.task.fields.answer_by" in str(info.value) and "unknown calendar “berlin”" in str(info.value)
+    week = ["09:00-17:00"] * 5 + ["", ""]
+    db.run(lambda conn: storage.create_calendar(conn, storage.settings_from_form("berlin", "Berlin", "Europe/Berlin", week, None)))
+    db.run(lambda conn: storage.set_days(conn, "berlin", [storage.DayEdit(dt.date(2026, 12, 24), False, "Heiligabend")]))
+    lead = make_user("lea", {"demo": ["lead"]})
+    task = install(_app_on("berlin")).entity("demo", "task")
+    created = db.run(lambda c: records.create_record(c, task, {"title": "a", "asked_on": "2026-12-22"}, actor=lead))
+    assert created.values["answer_by"] == dt.date(2026, 12, 25)  # 23 Dec, (24 Dec off), 25 Dec
+    with pytest.raises(CalendarError) as refused:
+        db.run(lambda conn: storage.delete_calendar(conn, "berlin"))
+    assert refused.value.message.params["apps"] == ["demo"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -18,6 +19,7 @@ from sqlalchemy.engine import Connection
 from flowdeck.engine import models
 from flowdeck.engine.calendars import official
 from flowdeck.engine.calendars.book import BUILTIN_KEY, CalendarBook, builtin_calendar
+from flowdeck.engine.calendars.functions import CALENDAR_FUNCTIONS
 from flowdeck.engine.calendars.model import (
     KEY_PATTERN,
     STANDARD_WEEK,
@@ -165,12 +167,34 @@ def make_default(conn: Connection, key: str) -> None:
     bump_schema_generation(conn)
 
 
+def _names_calendar(value: Any, key: str) -> bool:
+    """Whether a document's value holds an expression that names `key` as a calendar."""
+    if isinstance(value, str):
+        return any(f"{name}(" in value for name in CALENDAR_FUNCTIONS) and (f'"{key}"' in value or f"'{key}'" in value)
+    if isinstance(value, dict):
+        return any(_names_calendar(item, key) for item in value.values())
+    if isinstance(value, list):
+        return any(_names_calendar(item, key) for item in value)
+    return False
+
+
+def apps_using(conn: Connection, key: str) -> list[str]:
+    """The installed apps whose current document names the calendar `key`."""
+    a, v = models.apps, models.app_versions
+    rows = conn.execute(sa.select(a.c.key, v.c.document).join(v, (v.c.app == a.c.key) & (v.c.version == a.c.version)).order_by(a.c.key))
+    return [app for app, document in rows if _names_calendar(document, key)]
+
+
 def delete_calendar(conn: Connection, key: str) -> None:
+    """Remove a calendar no app names (an app's formulas would stop loading)."""
     if key == BUILTIN_KEY:
         raise CalendarError(M("the built-in calendar “%(key)s” cannot be deleted", key=key))
     row_id = _row_id(conn, key)
     if row_id is None:
         raise CalendarError(M("unknown calendar “%(key)s”; calendars: %(keys)s", key=key, keys=[]))
+    users = apps_using(conn, key)
+    if users:
+        raise CalendarError(M("the calendar “%(key)s” is used by the apps %(apps)s", key=key, apps=users))
     conn.execute(models.calendar_days.delete().where(models.calendar_days.c.calendar_id == row_id))
     conn.execute(models.calendars.delete().where(models.calendars.c.id == row_id))
     bump_schema_generation(conn)
