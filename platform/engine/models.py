@@ -422,14 +422,14 @@ class Job(Base):
 
 class BusinessCalendar(Base):
     """A business calendar apps name by key (`engine/calendars`): working windows per weekday
-    (`week`: seven lists of "09:00-12:00" texts, Monday first), an IANA zone, the data package
+    (`name`: a label, text or {"en", "zh"}; `week`: seven lists of "09:00-12:00" texts, Monday first), an IANA zone, the data package
     calendar its official days come from (`source`), and the years an admin marked complete."""
 
     __tablename__ = "fd_calendars"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(sa.String(40), unique=True)
-    name: Mapped[str] = mapped_column(sa.String(200))
+    name: Mapped[Any] = mapped_column(sa.JSON)
     time_zone: Mapped[str] = mapped_column(sa.String(64))
     week: Mapped[Any] = mapped_column(sa.JSON)
     source: Mapped[str | None] = mapped_column(sa.String(20))

@@ -43,7 +43,11 @@ def _settings(key: str) -> storage.CalendarSettings:
     form = request.form
     source = form.get("source") or None
     return storage.settings_from_form(
-        key, form.get("name", ""), form.get("zone", "").strip(), [form.get(f"week{i}", "") for i in range(7)], source
+        key,
+        {"en": form.get("name_en", ""), "zh": form.get("name_zh", "")},
+        form.get("zone", "").strip(),
+        [form.get(f"week{i}", "") for i in range(7)],
+        source,
     )
 
 

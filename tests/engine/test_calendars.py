@@ -17,6 +17,7 @@ from flowdeck.engine.calendars import book, ics, storage
 from flowdeck.engine.calendars.model import Calendar, CalendarError, parse_windows
 from flowdeck.engine.errors import SchemaInvalid
 from flowdeck.engine.expressions import ExpressionError, Scope, compile_expression
+from flowdeck.engine.schema.label import Label
 from tests.support.documents import minimal_app
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -24,7 +25,7 @@ BER = ZoneInfo("Europe/Berlin")
 CN = book.builtin_calendar()
 BERLIN = Calendar(
     "berlin",
-    "Berlin",
+    Label({"en": "Berlin"}),
     "Europe/Berlin",
     week=(*[parse_windows("09:00-17:00")] * 5, (), parse_windows("01:00-04:00")),
 )
@@ -133,7 +134,7 @@ def test_adding_working_time_iterates_days_not_minutes():
 
 def test_a_calendar_without_working_time_refuses_instead_of_looping():
     """Does a calendar with no window at all say so rather than search forever?"""
-    empty = Calendar("empty", "Empty", "UTC", week=((),) * 7)
+    empty = Calendar("empty", Label({"en": "Empty"}), "UTC", week=((),) * 7)
     with pytest.raises(CalendarError):
         a.add_working_time(empty, dt.datetime(2026, 1, 1, tzinfo=dt.UTC), dt.timedelta(hours=1))
 
@@ -197,7 +198,7 @@ def test_ics_days_are_stored_and_change_the_arithmetic(db):
 
 def test_admin_calendars_are_stored_completed_and_made_default(db):
     """Do a new calendar, a marked-complete year and the default survive a reload?"""
-    settings = storage.settings_from_form("berlin", "Berlin office", "Europe/Berlin", ["09:00-17:00"] * 5 + ["", ""], None)
+    settings = storage.settings_from_form("berlin", {"en": "Berlin office"}, "Europe/Berlin", ["09:00-17:00"] * 5 + ["", ""], None)
     db.run(lambda conn: storage.create_calendar(conn, settings))
     db.run(lambda conn: storage.set_days(conn, "berlin", [storage.DayEdit(dt.date(2026, 12, 24), False, "Heiligabend")]))
     db.run(lambda conn: storage.mark_year_complete(conn, "berlin", 2027))
@@ -208,7 +209,7 @@ def test_admin_calendars_are_stored_completed_and_made_default(db):
     with pytest.raises(CalendarError):
         db.run(lambda conn: storage.create_calendar(conn, settings))
     with pytest.raises(CalendarError):
-        storage.settings_from_form("x", "X", "Mars/Olympus", [""] * 7, None)
+        storage.settings_from_form("x", {"en": "X"}, "Mars/Olympus", [""] * 7, None)
     db.run(lambda conn: storage.delete_calendar(conn, "berlin"))
     assert db.read(storage.load_book).default.key == "cn"
 
@@ -255,7 +256,11 @@ def test_apps_name_calendars_by_key_and_keep_them(db, install, make_user):
         install(_app_on("berlin"))
     assert "entities.task.fields.answer_by" in str(info.value) and "unknown calendar “berlin”" in str(info.value)
     week = ["09:00-17:00"] * 5 + ["", ""]
-    db.run(lambda conn: storage.create_calendar(conn, storage.settings_from_form("berlin", "Berlin", "Europe/Berlin", week, None)))
+    db.run(
+        lambda conn: storage.create_calendar(
+            conn, storage.settings_from_form("berlin", {"en": "Berlin", "zh": "柏林"}, "Europe/Berlin", week, None)
+        )
+    )
     db.run(lambda conn: storage.set_days(conn, "berlin", [storage.DayEdit(dt.date(2026, 12, 24), False, "Heiligabend")]))
     lead = make_user("lea", {"demo": ["lead"]})
     task = install(_app_on("berlin")).entity("demo", "task")

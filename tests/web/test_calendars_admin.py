@@ -44,7 +44,7 @@ def test_an_admin_creates_a_calendar_and_sets_days(app, db, make_user):
     page = text(client.get("/admin/calendars/"))
     assert "China mainland" in page and "Asia/Shanghai" in page
     week = {f"week{i}": "09:00-12:00, 13:00-17:00" if i < 5 else "" for i in range(7)}
-    data = {"key": "berlin", "name": "Berlin office", "zone": "Europe/Berlin", "source": "", **week}
+    data = {"key": "berlin", "name_en": "Berlin office", "zone": "Europe/Berlin", "source": "", **week}
     assert client.post("/admin/calendars/", data=data).status_code == 400  # no CSRF token
     token = csrf_token(client, "/admin/calendars/")
     response = client.post("/admin/calendars/", data={**data, "csrf_token": token})
@@ -108,6 +108,6 @@ def test_the_page_in_chinese(app, make_user, held_clock):
     held_clock(dt.datetime(2026, 11, 2, tzinfo=dt.UTC))
     client.post("/prefs/lang", data={"lang": "zh", "csrf_token": csrf_token(client, "/admin/calendars/")})
     page = text(client.get("/admin/calendars/"))
-    assert "工作日历" in page and "2027" in page and "not loaded" not in page
+    assert "工作日历" in page and "日历“中国大陆”尚未载入 2027 年" in page and "China mainland" not in page
     detail = text(client.get("/admin/calendars/cn?year=2026"))
     assert "春节" in detail and "调休上班" in detail and "Working windows" not in detail

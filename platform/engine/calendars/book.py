@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from flowdeck.engine.calendars import official
 from flowdeck.engine.calendars.model import Calendar, CalendarError
 from flowdeck.engine.messages import M, Message
+from flowdeck.engine.schema.label import Label
 
 BUILTIN_KEY = "cn"
 BUILTIN_ZONE = "Asia/Shanghai"
@@ -29,7 +30,7 @@ def builtin_calendar() -> Calendar:
     Asia/Shanghai with the official days of the data package."""
     return Calendar(
         key=BUILTIN_KEY,
-        name="China mainland",
+        name=Label({"en": "China mainland", "zh": "中国大陆"}),
         zone_name=BUILTIN_ZONE,
         days=official.official_days("cn"),
         source="cn",

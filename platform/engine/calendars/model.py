@@ -123,7 +123,7 @@ class Calendar:
     below is this calendar's own."""
 
     key: str
-    name: str
+    name: Label
     zone_name: str
     week: tuple[tuple[Window, ...], ...] = STANDARD_WEEK
     days: Mapping[dt.date, DayRule] = field(default_factory=dict)

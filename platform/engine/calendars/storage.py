@@ -9,7 +9,7 @@ The built-in `cn` needs no row: while it has none, it is Monday to Friday 09:00-
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,7 +45,7 @@ class CalendarSettings:
     """What an admin edits on a calendar (the days are edited one by one)."""
 
     key: str
-    name: str
+    name: Label
     zone_name: str
     week: tuple[tuple[Window, ...], ...]
     source: str | None = None
@@ -59,18 +59,19 @@ def _week_of(stored: list[str]) -> tuple[tuple[Window, ...], ...]:
     return tuple(parse_windows(text) for text in stored)
 
 
-def settings_from_form(key: str, name: str, zone_name: str, week_texts: list[str], source: str | None) -> CalendarSettings:
+def settings_from_form(key: str, name: Mapping[str, str], zone_name: str, week_texts: list[str], source: str | None) -> CalendarSettings:
     """Settings from what an admin typed, every value checked (a CalendarError says which)."""
     if not KEY_PATTERN.match(key):
         raise CalendarError(M("a calendar key is lowercase letters, digits and _, starting with a letter (at most 40)"))
-    if not name.strip() or len(name) > MAX_LABEL:
+    texts = {lang: text.strip() for lang, text in name.items() if text.strip()}
+    if not texts or any(len(text) > MAX_LABEL for text in texts.values()):
         raise CalendarError(M("a calendar needs a name of at most %(max)s characters", max=MAX_LABEL))
     zone_of(zone_name)
     if len(week_texts) != WEEKDAYS:
         raise CalendarError(M("a calendar needs windows for each of the 7 weekdays"))
     if source is not None and source not in official.SOURCES:
         raise CalendarError(M("unknown source of official days “%(source)s”", source=source))
-    return CalendarSettings(key, name.strip(), zone_name, tuple(parse_windows(text) for text in week_texts), source)
+    return CalendarSettings(key, Label(texts), zone_name, tuple(parse_windows(text) for text in week_texts), source)
 
 
 def _rows(conn: Connection) -> tuple[list[sa.Row], dict[int, list[sa.Row]]]:
@@ -86,7 +87,7 @@ def _calendar(row: sa.Row, own: Iterable[sa.Row]) -> Calendar:
     for day in own:
         days[day.day] = DayRule(day.day, day.working, Label({"en": day.label}), day.origin)
     years = (official.official_years(row.source) if row.source else frozenset()) | frozenset(row.complete_years or ())
-    return Calendar(row.key, row.name, row.time_zone, _week_of(row.week), days, row.source, years)
+    return Calendar(row.key, Label.of(row.name), row.time_zone, _week_of(row.week), days, row.source, years)
 
 
 def load_book(conn: Connection) -> CalendarBook:
@@ -116,7 +117,7 @@ def _ensure_row(conn: Connection, key: str) -> int:
     return conn.execute(
         models.calendars.insert().values(
             key=key,
-            name=builtin.name,
+            name=builtin.name.to_json(),
             time_zone=builtin.zone_name,
             week=_week_json(STANDARD_WEEK),
             source="cn",
@@ -132,7 +133,7 @@ def create_calendar(conn: Connection, settings: CalendarSettings) -> None:
     conn.execute(
         models.calendars.insert().values(
             key=settings.key,
-            name=settings.name,
+            name=settings.name.to_json(),
             time_zone=settings.zone_name,
             week=_week_json(settings.week),
             source=settings.source,
@@ -150,7 +151,7 @@ def update_calendar(conn: Connection, settings: CalendarSettings) -> None:
         models.calendars.update()
         .where(models.calendars.c.id == row_id)
         .values(
-            name=settings.name,
+            name=settings.name.to_json(),
             time_zone=settings.zone_name,
             week=_week_json(settings.week),
             source=settings.source,

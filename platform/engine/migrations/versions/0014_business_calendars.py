@@ -22,7 +22,7 @@ def upgrade() -> None:
     op.create_table('fd_calendars',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('key', sa.String(length=40), nullable=False),
-    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('name', sa.JSON(), nullable=False),
     sa.Column('time_zone', sa.String(length=64), nullable=False),
     sa.Column('week', sa.JSON(), nullable=False),
     sa.Column('source', sa.String(length=20), nullable=True),
