@@ -19,7 +19,6 @@ from flowdeck.engine.calendars.model import Calendar, CalendarError
 from flowdeck.engine.expression_values import ExpressionError, Function, is_number, kind_of
 from flowdeck.engine.messages import M
 
-MAX_HOURS = 100_000
 HUNDREDTH = Decimal("0.01")
 
 
@@ -54,8 +53,6 @@ def _count(name: str, value: Any, *, whole: bool) -> Decimal:
     amount = Decimal(value)
     if whole and amount != amount.to_integral_value():
         raise ExpressionError(M("%(function)s() needs a whole number of days, got %(kind)s", function=name, kind=kind_of(value)))
-    if abs(amount) > MAX_HOURS * 60:
-        raise ExpressionError(M("%(function)s() moves at most %(max)s days", function=name, max=MAX_HOURS * 60))
     return amount
 
 

@@ -10,15 +10,15 @@ Only years whose schedule the package has from the official notice count as load
 China those are the years in its table of substituted days (`special_public_holidays`).
 For later years the package would estimate statutory days without make-up days; we take
 none of them, and `book.missing_years` warns the admins instead.
+
+`holidays` imports every country's module (about a second), so it is imported when the
+official days are first needed (a process's first book), not when this module is.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from functools import cache
-
-import holidays
-from holidays.countries.china import ChinaStaticHolidays
 
 from flowdeck.engine.calendars.model import DayRule
 from flowdeck.engine.schema.label import Label
@@ -33,6 +33,8 @@ def official_years(source: str) -> frozenset[int]:
     """The years whose official days (holidays and make-up days) the package has."""
     if source != "cn":
         return frozenset()
+    from holidays.countries.china import ChinaStaticHolidays
+
     return frozenset(year for year in ChinaStaticHolidays.special_public_holidays if year >= FIRST_YEAR)
 
 
@@ -42,6 +44,8 @@ def official_days(source: str) -> dict[dt.date, DayRule]:
     years = sorted(official_years(source))
     if not years:
         return {}
+    import holidays
+
     english = holidays.China(years=years, language="en_US")
     chinese = holidays.China(years=years, language="zh_CN")
     days: dict[dt.date, DayRule] = {}
