@@ -90,13 +90,15 @@ def test_ics_import_on_the_page(app, db, make_user):
 
 def test_the_page_warns_from_1_november(app, make_user, held_clock):
     """Is the missing 2027 schedule shown from 1 Nov 2026 (not on 31 Oct), and gone once an
-    admin marks 2027 complete?"""
+    admin marks 2027 complete? On the calendars page and the admin's start page."""
     client = _admin(app, make_user)
     held_clock(dt.datetime(2026, 10, 31, 12, tzinfo=dt.UTC))
     assert "not loaded for the calendar" not in text(client.get("/admin/calendars/"))
+    assert "not loaded for the calendar" not in text(client.get("/admin/users"))
     held_clock(dt.datetime(2026, 11, 1, 1, tzinfo=dt.UTC))
     page = text(client.get("/admin/calendars/"))
     assert "The official days of 2027 are not loaded for the calendar “China mainland”" in page
+    assert "The official days of 2027 are not loaded" in text(client.get("/admin/users"))  # the admin's start page too
     token = csrf_token(client, "/admin/calendars/cn")
     client.post("/admin/calendars/cn/years", data={"csrf_token": token, "year": "2027"})
     assert "not loaded for the calendar" not in text(client.get("/admin/calendars/"))
