@@ -10,6 +10,8 @@ import time
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from flowdeck.engine import records
 from flowdeck.engine.calendars import arithmetic as a
@@ -269,3 +271,25 @@ def test_apps_name_calendars_by_key_and_keep_them(db, install, make_user):
     with pytest.raises(CalendarError) as refused:
         db.run(lambda conn: storage.delete_calendar(conn, "berlin"))
     assert refused.value.message.params["apps"] == ["demo"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    minutes=st.integers(min_value=0, max_value=3 * 366 * 24 * 60),
+    amount=st.integers(min_value=-200 * 60, max_value=200 * 60),
+    berlin=st.booleans(),
+)
+def test_adding_and_measuring_agree(minutes, amount, berlin):
+    """For any instant 2025-2027 and any amount up to 200 working hours either way, is the
+    working time between the instant and the sum exactly the amount (China and Berlin)?"""
+    cal = BERLIN if berlin else CN
+    start = dt.datetime(2025, 1, 1, tzinfo=dt.UTC) + dt.timedelta(minutes=minutes)
+    end = a.add_working_time(cal, start, dt.timedelta(minutes=amount))
+    assert a.working_time_between(cal, start, end) == dt.timedelta(minutes=amount)
+
+
+@settings(max_examples=200, deadline=None)
+@given(day=st.dates(min_value=dt.date(2025, 1, 1), max_value=dt.date(2027, 12, 31)), count=st.integers(min_value=-300, max_value=300))
+def test_adding_and_counting_working_days_agree(day, count):
+    """Does counting the working days to `add_working_days(d, n)` give `n` back?"""
+    assert a.working_days_between(CN, day, a.add_working_days(CN, day, count)) == count

@@ -154,18 +154,22 @@ def add_working_days(cal: Calendar, day: dt.date, count: int) -> dt.date:
 
 
 def working_days_between(cal: Calendar, start: dt.date, end: dt.date) -> int:
-    """How many working days come after `start` up to and including `end` (negative when
-    `end` is earlier), so that `working_days_between(d, add_working_days(d, n)) == n`."""
-    if end < start:
-        return -working_days_between(cal, end, start)
-    if (end - start).days > MAX_SCAN_DAYS:
+    """How many working days are stepped onto going from `start` to `end`: the days after
+    `start` up to and including `end`, or, going back, the days from `end` up to `start`
+    (negated). It counts as `add_working_days` moves, so that
+    `working_days_between(d, add_working_days(d, n)) == n` for every day and every n."""
+    if abs((end - start).days) > MAX_SCAN_DAYS:
         raise CalendarError(M("working days are counted over at most %(years)s years", years=MAX_SCAN_DAYS // 366))
-    count, day = 0, start + ONE_DAY
-    while day <= end:
+    if end < start:
+        first, last, sign = end, start - ONE_DAY, -1
+    else:
+        first, last, sign = start + ONE_DAY, end, 1
+    count, day = 0, first
+    while day <= last:
         if cal.windows_on(day):
             count += 1
         day += ONE_DAY
-    return count
+    return sign * count
 
 
 def working_day_of(cal: Calendar, moment: dt.datetime) -> dt.date:
