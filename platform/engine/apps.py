@@ -26,6 +26,8 @@ from sqlalchemy.engine import Connection
 
 from flowdeck import bundled
 from flowdeck.engine import audit, models
+from flowdeck.engine.calendars import book as calendar_book
+from flowdeck.engine.calendars.storage import load_book
 from flowdeck.engine.db import Database
 from flowdeck.engine.errors import ChoicesNeeded, Forbidden, MigrationRefused
 from flowdeck.engine.messages import M, Message
@@ -80,6 +82,7 @@ def plan_change(
     first stops writes to the app's tables on PostgreSQL, so the counts the plan shows are
     the data the apply changes; SQLite's write transaction already does that.
     """
+    calendar_book.install(load_book(conn))  # the calendars the document may name, as stored now
     app = load_app(document)
     version, old_document, source, old_checksum = _current(conn, app.key)
     if lock and old_document is not None:

@@ -50,6 +50,7 @@ ACTIONS: dict[str, Message] = {
     "bundle.imported": Mp("audit action", "bundle imported"),
     "records.exported": Mp("audit action", "records exported"),
     "instance.backup": Mp("audit action", "backup written"),
+    "calendar.changed": Mp("audit action", "business calendar changed"),
 }
 
 

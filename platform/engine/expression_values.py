@@ -366,6 +366,9 @@ class Function:
     min_args: int
     max_args: int
     reads_clock: bool = False
+    reads_calendars: bool = False
+    """Computed with the instance's calendars (`engine/calendars/functions.py`), which an
+    admin can change: never folded into a constant when compiled."""
 
 
 FUNCTIONS: dict[str, Function] = {
@@ -387,5 +390,5 @@ FUNCTIONS: dict[str, Function] = {
     "clamp": Function(_fn_clamp, 3, 3),
     "is_empty": Function(_fn_is_empty, 1, 1),
     "today": Function(clock.today, 0, 0, reads_clock=True),
-    "now": Function(lambda moment=None: moment or dt.datetime.now(dt.UTC), 0, 0, reads_clock=True),
+    "now": Function(lambda moment=None: moment or clock.now(), 0, 0, reads_clock=True),
 }

@@ -21,18 +21,24 @@ from decimal import Decimal
 from difflib import get_close_matches
 from typing import Any
 
+from flowdeck.engine.calendars import book as calendar_book
+from flowdeck.engine.calendars.functions import CALENDAR_FUNCTIONS
 from flowdeck.engine.expression_values import (
     BINARY_OPERATORS,
     COMPARISONS,
-    FUNCTIONS,
     ExpressionError,
     Function,
     check_magnitude,
     is_number,
     kind_of,
 )
+from flowdeck.engine.expression_values import (
+    FUNCTIONS as VALUE_FUNCTIONS,
+)
 from flowdeck.engine.messages import M, Message, Mp
 
+FUNCTIONS = {**VALUE_FUNCTIONS, **CALENDAR_FUNCTIONS}
+"""Every function an expression may call: values and dates, and working time on calendars."""
 CLOCK_KEY = "now()"
 """The env key of the moment `now()` and `today()` read, when a caller gives one."""
 MAX_SOURCE_LENGTH = 1000
@@ -270,6 +276,8 @@ class _Compiler:
             raise self.fail(M("* arguments are not allowed"))
         if not spec.min_args <= len(node.args) <= spec.max_args:
             raise self.fail(_arguments(name, spec, len(node.args)))
+        if spec.reads_calendars and len(node.args) == spec.max_args:
+            self._check_calendar_key(name, node.args[-1])
         if spec.reads_clock:
             self.names.add(f"{name}()")
         args = [self.compile(a, depth) for a in node.args]
@@ -289,6 +297,17 @@ class _Compiler:
 
         return call
 
+    def _check_calendar_key(self, name: str, node: ast.expr) -> None:
+        """A calendar named by a literal key must be one of the instance's calendars, so a
+        typo fails when the document is checked (a key from a field is checked when used)."""
+        if not isinstance(node, ast.Constant) or node.value is None:
+            return
+        if not isinstance(node.value, str):
+            raise self.fail(M("%(function)s() needs a calendar key as text, got %(kind)s", function=name, kind=kind_of(node.value)))
+        known = sorted(calendar_book.current().calendars)
+        if node.value not in known:
+            raise self.fail(M("unknown calendar “%(key)s”; calendars: %(keys)s", key=node.value, keys=known))
+
 
 _FOLDABLE = (ast.BinOp, ast.UnaryOp, ast.Compare, ast.BoolOp, ast.IfExp, ast.Call)
 
@@ -302,7 +321,11 @@ def _is_constant(node: ast.AST) -> bool:
             return False
         if isinstance(sub, ast.Name) and sub.id not in _CONSTANT_NAMES and id(sub) not in callees:
             return False
-        if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name) and FUNCTIONS[sub.func.id].reads_clock:
+        if (
+            isinstance(sub, ast.Call)
+            and isinstance(sub.func, ast.Name)
+            and (FUNCTIONS[sub.func.id].reads_clock or FUNCTIONS[sub.func.id].reads_calendars)
+        ):
             return False
     return True
 

@@ -15,6 +15,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from flowdeck.engine import models
+from flowdeck.engine.calendars import book as calendar_book
+from flowdeck.engine.calendars.storage import load_book
 from flowdeck.engine.db import Database
 from flowdeck.engine.errors import NotFound
 from flowdeck.engine.messages import M
@@ -57,6 +59,7 @@ def current_documents(conn: Connection) -> dict[str, tuple[int, dict]]:
 
 def load_registry(conn: Connection) -> Registry:
     generation = schema_generation(conn)
+    calendar_book.install(load_book(conn))  # first: documents name calendars by key
     apps: dict[str, AppTables] = {}
     versions: dict[str, int] = {}
     for key, (version, document) in current_documents(conn).items():

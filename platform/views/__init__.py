@@ -14,6 +14,7 @@ from flowdeck.views import (
     background,
     boards,
     bundled_admin,
+    calendars_admin,
     chat_admin,
     errors,
     field_widgets,
@@ -58,6 +59,7 @@ def register_blueprints(app: Flask) -> None:
         jobs_admin,
         chat_admin,
         watching,
+        calendars_admin,
         bundled_admin,
         org,
     ):

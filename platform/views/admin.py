@@ -21,7 +21,8 @@ from flask import Blueprint, abort, current_app, flash, redirect, request, sessi
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from flowdeck.engine import accounts, audit, sessions, users
+from flowdeck.engine import accounts, audit, clock, sessions, users
+from flowdeck.engine.calendars import book as calendar_book
 from flowdeck.engine.errors import RecordInvalid
 from flowdeck.engine.messages import M, Message, Mp
 from flowdeck.engine.registry import Registry
@@ -106,7 +107,9 @@ def users_list() -> Response:
     text = request.args.get("q", "").strip()[:MAX_SEARCH]
     page = max(1, request.args.get("page", 1, type=int) or 1)
     directory = engine().db.read(lambda conn: users.search_directory(conn, text=text, page=page, per_page=PER_PAGE))
-    return render("admin/users.html", block="results", directory=directory, q=text, labels=role_labels(registry()))
+    labels = role_labels(registry())  # the registry first: it installs the current calendars
+    warnings = calendar_book.warnings(calendar_book.current(), clock.today())
+    return render("admin/users.html", block="results", directory=directory, q=text, labels=labels, calendar_warnings=warnings)
 
 
 @bp.route("/users/new", methods=["GET", "POST"])

@@ -160,6 +160,9 @@ def test_date_arithmetic():
 TODAY = clock.today()  # today() is the instance's local day (FLOWDECK_TIMEZONE), not the machine's
 
 
+SH_FRI_17 = dt.datetime(2026, 2, 13, 9, tzinfo=dt.UTC)
+"""Friday 13 February 2026, 17:00 in Shanghai: the next working day is the make-up Saturday."""
+
 FUNCTION_CASES = [
     ("sum([1, 2.5])", {}, Decimal("3.5")),
     ("sum(null)", {}, 0),
@@ -191,6 +194,16 @@ FUNCTION_CASES = [
     ("month_key(due)", {"due": dt.date(2024, 5, 6)}, "2024-05"),
     ("clamp(a, 0, 10)", {"a": 11}, 10),
     ("is_empty(a)", {"a": ""}, True),
+    ('working_days_between(start, due, "cn")', {"start": dt.date(2026, 2, 13), "due": dt.date(2026, 2, 24)}, 2),
+    ('working_hours_between(at, later, "cn")', {"at": SH_FRI_17, "later": SH_FRI_17 + dt.timedelta(days=4)}, Decimal("8.50")),
+    ('working_minutes_between(at, later, "cn")', {"at": SH_FRI_17, "later": SH_FRI_17 + dt.timedelta(hours=1)}, 60),
+    ('add_working_days(due, 1, "cn")', {"due": dt.date(2026, 2, 13)}, dt.date(2026, 2, 14)),
+    ('add_working_hours(at, 2, "cn")', {"at": SH_FRI_17}, SH_FRI_17 + dt.timedelta(hours=17)),
+    ('add_working_minutes(at, 60, "cn")', {"at": SH_FRI_17}, SH_FRI_17 + dt.timedelta(hours=1)),
+    ('next_working_day(due, "cn")', {"due": dt.date(2026, 2, 14)}, dt.date(2026, 2, 24)),
+    ('is_working_day(due, "cn")', {"due": dt.date(2026, 2, 28)}, True),
+    ('is_working_time(at, "cn")', {"at": SH_FRI_17 + dt.timedelta(hours=1)}, False),
+    ('working_day_key(at, "cn")', {"at": SH_FRI_17 + dt.timedelta(hours=3)}, "2026-02-14"),
 ]
 
 
@@ -318,7 +331,7 @@ def test_unknown_table_column_is_explained():
         ("b'x'", "the value b'x' is not allowed"),
         ("1j", "the value 1j is not allowed"),
         ("await a", "await is not allowed"),
-        ("foo(1)", "unknown function “foo”; functions: abs, add_days, avg,"),
+        ("foo(1)", "unknown function “foo”; functions: abs, add_days, add_working_days,"),
         ("sume(items.qty)", "unknown function “sume” (did you mean “sum”?)"),
         ("amout + 1", "unknown name “amout” (did you mean “amount”?)"),
         ("sum", "“sum” is a function: call it as sum(...)"),
