@@ -186,8 +186,10 @@ def delete_hook(conn: Connection, app: str, hook_id: int) -> None:
     conn.execute(H.delete().where(H.c.id == hook_id))
 
 
-def recent_calls(conn: Connection, hook_id: int, *, limit: int = 50) -> list[Any]:
-    return list(conn.execute(sa.select(C).where(C.c.hook_id == hook_id).order_by(C.c.id.desc()).limit(limit)))
+def recent_calls(conn: Connection, hook_id: int, *, limit: int = 50) -> list[dict[str, Any]]:
+    """The hook's last calls, newest first, each with its refusal as a Message (`error`)."""
+    rows = conn.execute(sa.select(C).where(C.c.hook_id == hook_id).order_by(C.c.id.desc()).limit(limit))
+    return [{**row._mapping, "error": Message.from_json(row.error_json) if row.error_json else None} for row in rows]
 
 
 def _refusal(status: int, outcome: str, message: Message, **extra: Any) -> tuple[Answer, str, Message]:
