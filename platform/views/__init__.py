@@ -25,9 +25,9 @@ from flowdeck.views import (
     records,
     security,
     topbar,
+    view_pages,  # noqa: F401 - its routes (showing a view of any type) join the lists blueprint
     webhook_hooks,
     webhooks_admin,
-    view_pages,  # noqa: F401 - its routes (showing a view of any type) join the lists blueprint
 )
 from flowdeck.views.schema_admin import bp as schema_admin_bp
 
@@ -44,7 +44,9 @@ def register_blueprints(app: Flask) -> None:
     topbar.init_app(app)
     approvals.init_app(app)
     background.init_app(app)
-    for module in (health, auth, account, home, lists, boards, records, approvals, admin, audit_log, jobs_admin, bundled_admin, org, webhooks_admin, webhook_hooks):
+    for module in (health, auth, account, home, lists, boards, records, approvals, admin, audit_log, jobs_admin, bundled_admin, org):
         app.register_blueprint(module.bp)
+    app.register_blueprint(webhooks_admin.bp)
+    app.register_blueprint(webhook_hooks.bp)
     app.register_blueprint(webhook_hooks.receiver)
     app.register_blueprint(schema_admin_bp)

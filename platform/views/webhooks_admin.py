@@ -212,4 +212,3 @@ def replay(app: str, delivery_id: int) -> Response:
         abort(404)
     flash(_("Delivery #%(id)s is queued: the same body, with the same webhook-id.", id=again), "ok")
     return redirect(url_for("webhooks_admin.delivery", app=app, delivery_id=again), code=303)
-

@@ -131,7 +131,7 @@ def test_a_replay_sends_the_identical_bytes_with_the_same_id(db, task, make_user
     assert replayed.body == original.body and replayed.headers["webhook-id"] == original.headers["webhook-id"]
     assert replayed.headers["webhook-timestamp"] != original.headers["webhook-timestamp"]
     Webhook(secret).verify(replayed.body, replayed.headers)
-    row = [r for r in _deliveries(db) if r.id == again][0]
+    row = next(r for r in _deliveries(db) if r.id == again)
     assert row.replay_of == first.id and row.status == "delivered"
 
 

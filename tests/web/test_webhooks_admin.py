@@ -86,7 +86,7 @@ def test_the_delivery_log_shows_what_was_sent_and_replays_it(app, db, admin_clie
         db.run(lambda c: records.create_record(c, task, {"title": "Disk full"}, actor=member))
         Runner(db, settings={"FLOWDECK_WEBHOOK_ALLOW_PRIVATE": True}).run_due()
         log = text(admin_client.get(f"{BASE}/deliveries?status=delivered"))
-        assert "Delivered: 1" in log and "record created" in log, log[log.find("delivery-results"):][:1500]
+        assert "Delivered: 1" in log and "record created" in log, log[log.find("delivery-results") :][:1500]
         assert "No delivery matches." in text(admin_client.get(f"{BASE}/deliveries?status=failed"))
         delivery_id = db.read(lambda c: c.execute(sa.select(models.webhook_deliveries.c.id)).scalar_one())
         page = text(admin_client.get(f"{BASE}/deliveries/{delivery_id}"))

@@ -19,8 +19,8 @@ from flowdeck.engine.db import Database
 from flowdeck.engine.jobs import mail as _builtin_kinds  # noqa: F401 -- registers the kinds the engine brings
 from flowdeck.engine.jobs import queue
 from flowdeck.engine.jobs.kinds import KINDS, JobContext, PermanentError, UnknownKind
-from flowdeck.engine.webhooks import outgoing as _webhook_kinds  # noqa: F401 -- registers webhook.deliver
 from flowdeck.engine.messages import Translator
+from flowdeck.engine.webhooks import outgoing as _webhook_kinds  # noqa: F401 -- registers webhook.deliver
 
 log = logging.getLogger("flowdeck.jobs")
 LEASE = dt.timedelta(minutes=5)

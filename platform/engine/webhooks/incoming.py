@@ -148,21 +148,32 @@ def _checked(conn: Connection, et: EntityTables, values: Mapping[str, Any]) -> d
         errors["run_as"] = [M("choose an active user the hook acts as")]
     if errors:
         raise HookInvalid(errors)
+    finding = action != "create"
     return {
-        "name": name, "entity": entity.key, "action": action, "mapping": mapping, "match_field": match_field if action != "create" else None,
-        "match_path": match_path if action != "create" else None, "transition": transition if action == "transition" else None,
+        "name": name, "entity": entity.key, "action": action, "mapping": mapping, "match_field": match_field if finding else None,
+        "match_path": match_path if finding else None, "transition": transition if action == "transition" else None,
         "run_as": run_as, "enabled": bool(values.get("enabled", True)),
     }  # fmt: skip
 
 
-def create_hook(conn: Connection, et: EntityTables, values: Mapping[str, Any], *, actor_id: int | None, now: dt.datetime) -> tuple[int, str]:
+def create_hook(
+    conn: Connection, et: EntityTables, values: Mapping[str, Any], *, actor_id: int | None, now: dt.datetime
+) -> tuple[int, str]:
     """Save a hook; returns its id and its token, which is shown only now."""
     checked = _checked(conn, et, values)
     token = "fdh_" + secrets.token_urlsafe(24)
     hook_id = conn.execute(
         H.insert()
-        .values(**checked, app=et.entity.app, key=secrets.token_urlsafe(12), token_hash=_hash(token), token_hint=token[-4:],
-                created_by=actor_id, created_at=now, updated_at=now)  # fmt: skip
+        .values(
+            **checked,
+            app=et.entity.app,
+            key=secrets.token_urlsafe(12),
+            token_hash=_hash(token),
+            token_hint=token[-4:],
+            created_by=actor_id,
+            created_at=now,
+            updated_at=now,
+        )
         .returning(H.c.id)
     ).scalar_one()
     return int(hook_id), token
