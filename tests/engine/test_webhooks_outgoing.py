@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -242,3 +243,21 @@ def test_enqueue_delivery_is_what_other_rules_call(db, task, server):
     Runner(db, settings=ALLOW).run_due()
     (sent,) = server.requests
     assert Webhook(secret).verify(sent.body, sent.headers) == {"type": "automation.called", "data": {"x": 1}}
+
+
+def test_a_receiver_answering_slowly_does_not_hold_the_write_lock(db, task, make_user, server):
+    """While a delivery waits for its answer, can the rest of the instance still write
+    (the request is sent outside the job's transaction, so SQLite's write lock is free)?"""
+    _endpoint(db, server.url)
+    member = make_user("mo", {"demo": ["member"]})
+    db.run(lambda c: records.create_record(c, task, {"title": "first"}, actor=member))
+    written: list[int] = []
+
+    def write_meanwhile() -> None:
+        written.append(db.run(lambda c: records.create_record(c, task, {"title": "meanwhile"}, actor=member)).id)
+
+    server.on_request = write_meanwhile
+    started = time.monotonic()
+    Runner(db, settings=ALLOW).run_one()
+    assert written and time.monotonic() - started < 5
+    assert _deliveries(db)[0].status == "delivered"

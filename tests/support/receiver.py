@@ -4,7 +4,7 @@ keeps every request (headers and exact body bytes) and answers the statuses it i
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,6 +23,8 @@ class Receiver:
     requests: list[Received] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)
     """Statuses to answer, in order; 200 once they run out."""
+    on_request: Callable[[], None] | None = None
+    """Called while a request waits for its answer (what the receiver does meanwhile)."""
 
 
 @contextmanager
@@ -34,6 +36,8 @@ def receiver() -> Iterator[Receiver]:
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length") or 0))
             state.requests.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+            if state.on_request is not None:
+                state.on_request()
             status = state.statuses.pop(0) if state.statuses else 200
             answer = b'{"seen": true}'
             self.send_response(status)

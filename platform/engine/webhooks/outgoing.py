@@ -185,42 +185,66 @@ def _endpoint_failed(conn: Connection, endpoint: Endpoint, now: dt.datetime) -> 
     )
 
 
-def deliver(conn: Connection, payload: dict[str, Any], context: JobContext) -> dict[str, Any]:
-    """The `webhook.deliver` job: one attempt of one delivery, kept on the delivery."""
-    delivery_id = payload.get("delivery")
+def _load(conn: Connection, delivery_id: Any, *, lock: bool = False) -> tuple[Any, Any]:
+    """The delivery and its endpoint's row (None for either that is gone)."""
+    if not isinstance(delivery_id, int):
+        return None, None
     query = sa.select(D).where(D.c.id == delivery_id)
-    if conn.dialect.name == "postgresql":
+    if lock and conn.dialect.name == "postgresql":
         query = query.with_for_update()
-    row = conn.execute(query).first() if isinstance(delivery_id, int) else None
+    row = conn.execute(query).first()
+    found = conn.execute(sa.select(E).where(E.c.id == row.endpoint_id)).first() if row is not None else None
+    return row, found
+
+
+def _attempt(row: Any, found: Any, context: JobContext) -> dict[str, Any]:
+    """One attempt, sent outside any transaction: what to record about it."""
     if row is None:
-        return {"skipped": "delivery_gone"}
+        return {"skip": "delivery_gone"}
     if row.status in FINAL:
-        return {"skipped": "already_" + row.status}
-    found = conn.execute(sa.select(E).where(E.c.id == row.endpoint_id)).first()
-    now = context.now
+        return {"skip": "already_" + row.status}
     if found is None or not found.enabled:
-        conn.execute(D.update().where(D.c.id == row.id).values(status="skipped", next_attempt_at=None, last_error="endpoint off"))
-        return {"skipped": "endpoint_off"}
-    endpoint = endpoint_from(found)
+        return {"skip": "endpoint_off"}
+    now = context.now
     body = row.body.encode("utf-8")
-    headers = signed_headers(endpoint.secret, row.message_id, now, body)
-    attempt = row.attempts + 1
-    values: dict[str, Any] = {"attempts": attempt, "last_attempt_at": now, "request_headers": headers}
-    values.update(response_code=None, response_headers=None, response_body=None, last_error=None, duration_ms=None)
-    final = False
+    headers = signed_headers(found.secret, row.message_id, now, body)
+    tried: dict[str, Any] = {"attempts": row.attempts + 1, "last_attempt_at": now.isoformat(), "request_headers": headers}
+    tried.update(response_code=None, response_headers=None, response_body=None, last_error=None, duration_ms=None, ok=False, final=False)
     try:
-        target = check_url(endpoint.url, AddressPolicy.from_settings(context.settings))
-        sent = post(target, body, headers)
-        values.update(response_code=sent.status, response_headers=sent.headers, response_body=sent.body, duration_ms=sent.duration_ms)
-        ok = sent.ok
-        if not ok:
-            values["last_error"] = f"HTTP {sent.status}"
+        sent = post(check_url(found.url, AddressPolicy.from_settings(context.settings)), body, headers)
     except AddressRefused as exc:
-        ok, final = False, True
-        values["last_error"] = str(exc)[:ERROR_LIMIT]
+        tried.update(last_error=str(exc)[:ERROR_LIMIT], final=True)
     except SendFailed as exc:
-        ok = False
-        values.update(last_error=str(exc)[:ERROR_LIMIT], duration_ms=exc.duration_ms)
+        tried.update(last_error=str(exc)[:ERROR_LIMIT], duration_ms=exc.duration_ms)
+    else:
+        tried.update(response_code=sent.status, response_headers=sent.headers, response_body=sent.body, duration_ms=sent.duration_ms)
+        tried.update(ok=sent.ok, last_error=None if sent.ok else f"HTTP {sent.status}")
+    return tried
+
+
+def send_delivery(db: Any, payload: dict[str, Any], context: JobContext) -> dict[str, Any]:
+    """The job's `prepare`: read the delivery, sign and send it, with no transaction open
+    (a receiver taking seconds to answer must not hold SQLite's write lock)."""
+    row, found = db.read(lambda conn: _load(conn, payload.get("delivery")))
+    return _attempt(row, found, context)
+
+
+def deliver(conn: Connection, payload: dict[str, Any], context: JobContext) -> dict[str, Any]:
+    """The `webhook.deliver` job: record the attempt `send_delivery` made on the delivery
+    (retry, delivered, failed) in the job's transaction."""
+    row, found = _load(conn, payload.get("delivery"), lock=True)
+    tried = context.prepared if context.prepared is not None else _attempt(row, found, context)
+    if "skip" in tried:
+        if tried["skip"] == "endpoint_off" and row is not None and row.status not in FINAL:
+            conn.execute(D.update().where(D.c.id == row.id).values(status="skipped", next_attempt_at=None, last_error="endpoint off"))
+        return {"skipped": tried["skip"]}
+    if row is None or row.status in FINAL or row.attempts + 1 != tried["attempts"]:
+        return {"skipped": "changed_meanwhile"}
+    now = context.now
+    endpoint = endpoint_from(found)
+    ok, final = tried.pop("ok"), tried.pop("final")
+    values = {**tried, "last_attempt_at": dt.datetime.fromisoformat(tried["last_attempt_at"])}
+    attempt = values["attempts"]
     if ok:
         values.update(status="delivered", next_attempt_at=None)
         conn.execute(E.update().where(E.c.id == endpoint.id).values(failures=0, failing_since=None))
@@ -235,4 +259,4 @@ def deliver(conn: Connection, payload: dict[str, Any], context: JobContext) -> d
     return {"delivery": row.id, "status": values["status"], "code": values["response_code"], "attempt": attempt}
 
 
-register(JobKind(JOB, Mp("a kind of job", "Webhook delivery"), deliver, max_attempts=3))
+register(JobKind(JOB, Mp("a kind of job", "Webhook delivery"), deliver, max_attempts=3, prepare=send_delivery))
