@@ -261,3 +261,16 @@ def test_a_receiver_answering_slowly_does_not_hold_the_write_lock(db, task, make
     Runner(db, settings=ALLOW).run_one()
     assert written and time.monotonic() - started < 5
     assert _deliveries(db)[0].status == "delivered"
+
+
+def test_the_settings_check_the_allow_list():
+    """Is a wrong network in FLOWDECK_WEBHOOK_ALLOW_CIDRS refused at start, naming it, and
+    are the settings read into the address policy?"""
+    from flowdeck import config
+
+    with pytest.raises(config.ConfigError, match="'nonsense' is not a network"):
+        config.settings({"FLOWDECK_WEBHOOK_ALLOW_CIDRS": "10.0.0.0/8, nonsense"})
+    read = config.settings({"FLOWDECK_WEBHOOK_ALLOW_CIDRS": "10.1.2.7/24, fd00::/8", "FLOWDECK_WEBHOOK_ALLOW_PRIVATE": "off"})
+    policy = AddressPolicy.from_settings(read)
+    assert read["FLOWDECK_WEBHOOK_ALLOW_CIDRS"] == ("10.1.2.0/24", "fd00::/8") and not policy.allow_private
+    assert check_url("http://10.1.2.9/", policy).address == "10.1.2.9"

@@ -159,3 +159,31 @@ def test_a_hook_form_with_mistakes_says_what_is_wrong(admin_client):
     )  # fmt: skip
     page = text(answer)
     assert answer.status_code == 422 and "the entity has no field nope" in page and "choose a transition of the entity" in page
+
+
+def test_an_incoming_hook_updates_the_record_it_identifies_and_is_rate_limited(app, db, admin_client, task, make_user, monkeypatch):
+    """Does an update hook change the identified record's mapped fields, and are calls over
+    the per-minute limit answered 429 (and still logged)?"""
+    from flowdeck.engine.webhooks import incoming
+
+    member = make_user("mo", {"demo": ["member"]})
+    rec = db.run(lambda c: records.create_record(c, task, {"title": "t", "alert_id": "A-5"}, actor=member))
+    url, token, _ = _new_hook(admin_client, action="update", match_field="alert_id", match_path="id", mapping="title = summary")
+    caller = app.test_client()
+    updated = caller.post(url, json={"id": "A-5", "summary": "Latency high"}, headers={"X-Flowdeck-Token": token})
+    assert updated.status_code == 200 and updated.get_json()["record_id"] == rec.id
+    assert db.read(lambda c: c.execute(sa.select(task.table.c.title)).scalar_one()) == "Latency high"
+    monkeypatch.setattr(incoming, "RATE_LIMIT", 1)
+    limited = caller.post(url, json={"id": "A-5", "summary": "again"}, headers={"X-Flowdeck-Token": token})
+    assert limited.status_code == 429 and "calls a minute" in limited.get_json()["error"]
+    outcomes = db.read(lambda c: c.execute(sa.select(models.webhook_calls.c.outcome).order_by(models.webhook_calls.c.id)).scalars().all())
+    assert outcomes == ["updated", "rate_limited"]
+
+
+def test_the_pages_are_in_chinese_for_a_chinese_admin(app, admin_client):
+    """Are the webhooks pages worded in Chinese for an admin who chose Chinese?"""
+    admin_client.post("/prefs/lang", data={"lang": "zh", "csrf_token": csrf_token(admin_client, f"{BASE}/")})
+    page = text(admin_client.get(f"{BASE}/"))
+    assert "传出 Webhook" in page and "传入 Webhook" in page and "Outgoing webhooks" not in page
+    refused = text(_new_endpoint(admin_client, "http://10.0.0.1/"))
+    assert "私有或保留地址" in refused
