@@ -187,3 +187,23 @@ def test_the_pages_are_in_chinese_for_a_chinese_admin(app, admin_client):
     assert "传出 Webhook" in page and "传入 Webhook" in page and "Outgoing webhooks" not in page
     refused = text(_new_endpoint(admin_client, "http://10.0.0.1/"))
     assert "私有或保留地址" in refused
+
+
+def test_an_admin_reads_why_a_webhook_was_turned_off(app, db, admin_client, monkeypatch):
+    """Does the notification of a webhook turned off after failures show on the admin's
+    notifications page, and the reason on the webhook's page?"""
+    from flowdeck.engine.webhooks import outgoing
+
+    monkeypatch.setattr(outgoing, "MAX_ATTEMPTS", 1)
+    monkeypatch.setattr(outgoing, "DISABLE_AFTER", 1)
+    app.config["FLOWDECK_WEBHOOK_ALLOW_PRIVATE"] = True
+    with receiver() as server:
+        server.statuses = [503]
+        _new_endpoint(admin_client, server.url)
+        endpoint_id = db.read(lambda c: c.execute(sa.select(models.webhook_endpoints.c.id)).scalar_one())
+        db.run(lambda c: outgoing.enqueue_delivery(c, endpoint_id, "record.created", {"type": "record.created"}))
+        Runner(db, settings={"FLOWDECK_WEBHOOK_ALLOW_PRIVATE": True}).run_due()
+    notes = text(admin_client.get("/notifications"))
+    assert f"The webhook to {server.url} was turned off after 1 failed delivery" in notes
+    page = text(admin_client.get(f"{BASE}/{endpoint_id}"))
+    assert 'id="webhook-off"' in page and "turned off after 1 failed delivery" in page and 'id="webhook-enable"' in page

@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection
 from flowdeck.engine import events, models
 from flowdeck.engine.jobs import queue
 from flowdeck.engine.jobs.kinds import JobContext, JobKind, register
-from flowdeck.engine.messages import M, Mp
+from flowdeck.engine.messages import Mn, Mp
 from flowdeck.engine.notifications import notify
 from flowdeck.engine.webhooks.addresses import AddressPolicy, AddressRefused, check_url
 from flowdeck.engine.webhooks.endpoints import Endpoint, endpoint_from, set_enabled
@@ -173,13 +173,18 @@ def _endpoint_failed(conn: Connection, endpoint: Endpoint, now: dt.datetime) -> 
     conn.execute(E.update().where(E.c.id == endpoint.id).values(failures=failures, failing_since=since))
     if not endpoint.enabled or (failures < DISABLE_AFTER and now - since < DISABLE_AFTER_TIME):
         return
-    reason = M("turned off after %(count)s failed deliveries in a row", count=failures)
+    reason = Mn("turned off after %(num)s failed delivery", "turned off after %(num)s failed deliveries in a row", failures)
     set_enabled(conn, endpoint.app, endpoint.id, False, now=now, reason=reason)
     notify(
         conn,
         app_admins(conn, endpoint.app),
         kind="webhook_disabled",
-        message=M("The webhook to %(url)s was turned off after %(count)s failed deliveries in a row", url=endpoint.url, count=failures),
+        message=Mn(
+            "The webhook to %(url)s was turned off after %(num)s failed delivery",
+            "The webhook to %(url)s was turned off after %(num)s failed deliveries in a row",
+            failures,
+            url=endpoint.url,
+        ),
         app=endpoint.app,
         dedupe=f"webhook-disabled:{endpoint.id}:{now.isoformat()}",
     )
