@@ -133,7 +133,8 @@ def _checked(conn: Connection, et: EntityTables, values: Mapping[str, Any]) -> d
     match_field = str(values.get("match_field") or "").strip() or None
     match_path = str(values.get("match_path") or "").strip() or None
     if action in ("update", "transition"):
-        if match_field is None or entity.field(match_field) is None:
+        found = entity.field(match_field) if match_field is not None else None
+        if found is None or found.is_table or found.is_many:
             errors["match_field"] = [M("choose the field that identifies the record")]
         if match_path is None or not path_ok(match_path):
             errors["match_path"] = [M("enter the JSON path of the value that identifies the record")]
