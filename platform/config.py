@@ -33,6 +33,9 @@ Where the values go:
   `_CAFILE` (a CA bundle for a company's own mail server certificate).
 - `FLOWDECK_CHAT_HOSTS`: hosts (`host` or `host:port`, comma separated) chat bots may be on
   besides WeCom's, DingTalk's and Feishu's own (a private deployment); none by default.
+- Webhooks (`engine/webhooks/addresses.py`): `FLOWDECK_WEBHOOK_ALLOW_PRIVATE` (off): outgoing
+  webhooks may reach private, loopback and link-local addresses; `FLOWDECK_WEBHOOK_ALLOW_CIDRS`:
+  only these networks besides public addresses (`10.1.2.0/24, fd00::/8`).
 - `FLOWDECK_BUNDLE_UPLOAD_LIMIT`: the largest bundle the admin page accepts, in bytes.
 - `flowdeck run`: `FLOWDECK_HOST`, `FLOWDECK_PORT`, `FLOWDECK_WORKERS` (see `cli.py`).
 """
@@ -81,6 +84,8 @@ DOCUMENTED = {
     "FLOWDECK_BUNDLE_UPLOAD_LIMIT": "100 MiB (the request limit)",
     "FLOWDECK_CHAT_HOSTS": "(none: the platforms' own hosts only)",
     "FLOWDECK_EMBEDDED_WORKER": "on",
+    "FLOWDECK_WEBHOOK_ALLOW_PRIVATE": "off",
+    "FLOWDECK_WEBHOOK_ALLOW_CIDRS": "(none)",
     "FLOWDECK_ADMIN_PASSWORD": "(generated and printed by flowdeck init)",
     "FLOWDECK_USER_PASSWORD": "(asked for)",
     "FLOWDECK_HOST": "127.0.0.1",
@@ -208,7 +213,26 @@ def settings(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "FLOWDECK_BUNDLE_UPLOAD_LIMIT": _whole(env, "FLOWDECK_BUNDLE_UPLOAD_LIMIT", None),
         "FLOWDECK_EMBEDDED_WORKER": _flag(env, "FLOWDECK_EMBEDDED_WORKER", default=True),
         "FLOWDECK_CHAT_HOSTS": tuple(h.strip().lower() for h in env.get("FLOWDECK_CHAT_HOSTS", "").split(",") if h.strip()),
+        "FLOWDECK_WEBHOOK_ALLOW_PRIVATE": _flag(env, "FLOWDECK_WEBHOOK_ALLOW_PRIVATE"),
+        "FLOWDECK_WEBHOOK_ALLOW_CIDRS": webhook_cidrs(env),
     }
+
+
+def webhook_cidrs(env: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """The networks outgoing webhooks may reach besides public addresses (comma separated)."""
+    import ipaddress
+
+    env = os.environ if env is None else env
+    found = []
+    for part in env.get("FLOWDECK_WEBHOOK_ALLOW_CIDRS", "").split(","):
+        if part.strip():
+            try:
+                found.append(str(ipaddress.ip_network(part.strip(), strict=False)))
+            except ValueError:
+                raise ConfigError(
+                    f"FLOWDECK_WEBHOOK_ALLOW_CIDRS: {part.strip()!r} is not a network: expected addresses such as 10.1.2.0/24, fd00::/8"
+                ) from None
+    return tuple(found)
 
 
 def timezone_setting(env: Mapping[str, str] | None = None) -> str:

@@ -29,6 +29,8 @@ from flowdeck.views import (
     topbar,
     view_pages,  # noqa: F401 - its routes (showing a view of any type) join the lists blueprint
     watching,
+    webhook_hooks,
+    webhooks_admin,
 )
 from flowdeck.views.schema_admin import bp as schema_admin_bp
 
@@ -64,4 +66,7 @@ def register_blueprints(app: Flask) -> None:
         org,
     ):
         app.register_blueprint(module.bp)
+    app.register_blueprint(webhooks_admin.bp)
+    app.register_blueprint(webhook_hooks.bp)
+    app.register_blueprint(webhook_hooks.receiver)
     app.register_blueprint(schema_admin_bp)

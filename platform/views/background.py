@@ -20,7 +20,7 @@ from flowdeck.engine.db import Database
 from flowdeck.engine.jobs.runner import Runner
 from flowdeck.engine.registry import Catalog
 
-JOB_SETTINGS = ("FLOWDECK_SMTP", "FLOWDECK_BASE_URL")
+JOB_SETTINGS = ("FLOWDECK_SMTP", "FLOWDECK_BASE_URL", "FLOWDECK_WEBHOOK_ALLOW_PRIVATE", "FLOWDECK_WEBHOOK_ALLOW_CIDRS")
 """The settings a job handler may read (`JobContext.settings`)."""
 
 

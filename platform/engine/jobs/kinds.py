@@ -39,6 +39,8 @@ class JobContext:
     attempt: int
     settings: dict[str, Any] = field(default_factory=dict)
     translator: Callable[[str], Translator] | None = None
+    prepared: Any = None
+    """What the kind's `prepare` returned (None for kinds without one)."""
 
 
 Handler = Callable[[Connection, dict[str, Any], JobContext], dict[str, Any] | None]
@@ -50,6 +52,11 @@ class JobKind:
     label: Message
     handler: Handler
     max_attempts: int = 5
+    prepare: Callable[[Any, dict[str, Any], JobContext], Any] | None = None
+    """Work done before the handler's transaction, outside any transaction: network calls
+    that may take seconds (a webhook) must not hold SQLite's write lock meanwhile. It gets
+    the `Database` (to read) and returns what the handler then records
+    (`JobContext.prepared`); an error it raises counts as the attempt's failure."""
 
 
 KINDS: dict[str, JobKind] = {}

@@ -21,6 +21,7 @@ from flowdeck.engine.jobs import mail as _builtin_kinds  # noqa: F401 -- registe
 from flowdeck.engine.jobs import queue
 from flowdeck.engine.jobs.kinds import KINDS, JobContext, PermanentError, UnknownKind
 from flowdeck.engine.messages import Translator
+from flowdeck.engine.webhooks import outgoing as _webhook_kinds  # noqa: F401 -- registers webhook.deliver
 
 log = logging.getLogger("flowdeck.jobs")
 LEASE = dt.timedelta(minutes=5)
@@ -56,13 +57,18 @@ class Runner:
             unknown = UnknownKind(job.kind)
             return self._failed(job, f"{type(unknown).__name__}: {unknown}", permanent=True)
 
-        def work(conn: Any) -> None:
-            context = JobContext(now=self.clock(), job_id=job.id, attempt=job.attempt, settings=self.settings, translator=self.translator)
-            result = kind.handler(conn, job.payload, context)
+        def context(prepared: Any = None) -> JobContext:
+            return JobContext(
+                now=self.clock(), job_id=job.id, attempt=job.attempt, settings=self.settings, translator=self.translator, prepared=prepared
+            )
+
+        def work(conn: Any, prepared: Any) -> None:
+            result = kind.handler(conn, job.payload, context(prepared))
             queue.finish(conn, job, result, now=self.clock())
 
         try:
-            self.db.run(work)
+            prepared = kind.prepare(self.db, job.payload, context()) if kind.prepare is not None else None
+            self.db.run(lambda conn: work(conn, prepared))
         except queue.LeaseLost:
             log.warning("job %s (%s): lease lost, left to its new worker", job.id, job.kind)
             return "lost"
