@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from flowdeck.engine import approval_core, clock, history
+from flowdeck.engine import approval_core, clock, history, reminders
 from flowdeck.engine.autonumber import next_number
 from flowdeck.engine.computed import compute_values
 from flowdeck.engine.effects import first_state
@@ -389,6 +389,8 @@ def create_record(
     history.add_entry(
         conn, app=entity.app, entity=entity.key, record_id=record_id, actor_id=actor.user_id, action="create", changes=changes, at=now
     )
+    if entity.reminders:
+        reminders.arm_record(conn, entity, record_id, values, now=now)
     return Record(entity, record_id, 1, state, now, actor.user_id, now, actor.user_id, values)
 
 
@@ -467,6 +469,8 @@ def save_values(
         comment=comment,
         at=now,
     )
+    if entity.reminders:
+        reminders.arm_record(conn, entity, record.id, values, now=now, changed=changed)
     return Record(entity, record.id, record.version + 1, state, record.created_at, record.created_by, now, actor.user_id, values)
 
 
