@@ -204,3 +204,23 @@ def _finish(conn: Connection, run: dict[str, Any], status: str, created: int, er
 
 
 register(JobKind(JOB, Mp("a kind of job", "Schedule occurrence"), run_occurrence, max_attempts=MAX_ATTEMPTS))
+
+
+@dataclass(frozen=True)
+class ScheduleView:
+    """What the admin's Schedules page shows of one schedule."""
+
+    schedule: Schedule
+    upcoming: list[dt.datetime]
+    runs: list[dict[str, Any]]
+
+
+def overview(conn: Connection, app: App, *, now: dt.datetime, upcoming: int = 7, runs: int = 10) -> list[ScheduleView]:
+    """Each schedule with its next `upcoming` occurrences and its last `runs` runs (newest first)."""
+    shown = []
+    for schedule in app.schedules:
+        rows = conn.execute(
+            sa.select(R).where((R.c.app == app.key) & (R.c.schedule == schedule.key)).order_by(R.c.id.desc()).limit(runs)
+        ).mappings()
+        shown.append(ScheduleView(schedule, schedule.recurrence.after(now, upcoming), [dict(row) for row in rows]))
+    return shown
