@@ -117,7 +117,9 @@ def send_reminder(conn: Connection, payload: dict[str, Any], context: JobContext
         said = M("%(message)s (%(entity)s “%(title)s”, %(field)s %(date)s)", message=reminder.message, entity=entity.label,
                  title=record.title, field=field_label, date=date)  # fmt: skip
     else:
-        said = M("Reminder: %(entity)s “%(title)s”, %(field)s %(date)s", entity=entity.label, title=record.title, field=field_label, date=date)
+        said = M(
+            "Reminder: %(entity)s “%(title)s”, %(field)s %(date)s", entity=entity.label, title=record.title, field=field_label, date=date
+        )
     sent = notify(
         conn, users, kind="reminder", message=said, app=entity.app, entity=entity.key, record_id=record_id,
         dedupe=f"rem:{entity.app}:{entity.key}:{record_id}:{reminder.key}:{stamp(at)}",

@@ -35,8 +35,12 @@ DOC = {
                 "due_date": {"type": "date"},
             },
             "reminders": [
-                {"key": "due_soon", "before": {"field": "due_date", "days": 3, "working": True, "at": "09:00"},
-                 "to": ["assignee", "role:manager"], "message": {"en": "Due soon", "zh": "即将到期"}},
+                {
+                    "key": "due_soon",
+                    "before": {"field": "due_date", "days": 3, "working": True, "at": "09:00"},
+                    "to": ["assignee", "role:manager"],
+                    "message": {"en": "Due soon", "zh": "即将到期"},
+                },
                 {"key": "overdue", "after": {"field": "due_date", "days": 1}, "to": ["assignee"]},
             ],
         }
@@ -84,7 +88,11 @@ def test_reminders_are_armed_rearmed_on_date_change_and_sent_once(db, install, m
     manager = make_user("max", roles={"tm": ["manager"]})
     et = db.read(registry).entity("tm", "task")
     now = local(2026, 12, 1, 10)
-    record = db.run(lambda c: create_record(c, et, {"name": "Ship", "assignee": assignee.user_id, "due_date": "2026-12-14"}, actor=Actor.system(), now=now))
+    record = db.run(
+        lambda c: create_record(
+            c, et, {"name": "Ship", "assignee": assignee.user_id, "due_date": "2026-12-14"}, actor=Actor.system(), now=now
+        )
+    )
     keys = db.read(lambda c: sorted(c.execute(sa.select(J.c.dedupe_key)).scalars()))
     assert len(keys) == 2 and any("due_soon" in k and "20261209T0100Z" in k for k in keys)
     db.run(lambda c: update_record(c, et, record.id, {"name": "Ship it"}, actor=Actor.system(), expected_version=None, now=now))

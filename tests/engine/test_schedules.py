@@ -124,7 +124,12 @@ def test_bad_schedules_are_refused_at_their_json_paths():
     assert "schedules[1].repeat.at" in paths or any(p.startswith("schedules[1]") for p in paths)
     bad["schedules"][1]["repeat"]["at"] = "08:00"
     paths = {p.path for p in check_document(bad)}
-    assert {"schedules[0].repeat.rrule", "schedules[0].create.values.nope", "schedules[0].catch_up_window", "schedules[1].create.entity"} <= paths
+    assert {
+        "schedules[0].repeat.rrule",
+        "schedules[0].create.values.nope",
+        "schedules[0].catch_up_window",
+        "schedules[1].create.entity",
+    } <= paths
 
 
 def test_an_occurrence_creates_one_record_per_matching_record_and_arms_the_next(db, install):
@@ -172,7 +177,9 @@ def test_catch_up_after_downtime_follows_the_policy(db, install, policy, expecte
 def test_racing_workers_run_each_occurrence_exactly_once(db, install):
     """Do three workers and a tick, racing over hundreds of due occurrences, create each occurrence's record once?"""
     document = copy.deepcopy(DOC)
-    document["schedules"][0].update(repeat={"rrule": "FREQ=DAILY;BYHOUR=0,3,6,9,12,15,18,21;BYMINUTE=0"}, catch_up="all", catch_up_window="P60D")
+    document["schedules"][0].update(
+        repeat={"rrule": "FREQ=DAILY;BYHOUR=0,3,6,9,12,15,18,21;BYMINUTE=0"}, catch_up="all", catch_up_window="P60D"
+    )
     tables = _setup(db, install, document)
     db.run(lambda c: schedules.arm_app(c, tables.apps["pm"].app, now=local(2026, 11, 1)))
     clock = Clock(local(2026, 12, 1, 0, 30))  # 30 days x 8 occurrences came due

@@ -44,7 +44,9 @@ def test_an_admin_sees_next_occurrences_and_runs_a_schedule_now(app, db, install
     assert "Done" in page and "Run now" in page
     titles = db.read(lambda conn: conn.execute(sa.text("SELECT title FROM pm__report")).scalars().all())
     assert len(titles) == 1 and titles[0].startswith("Week ")
-    queued = db.read(lambda conn: conn.execute(sa.select(sa.func.count()).select_from(models.jobs).where(models.jobs.c.status == "queued")).scalar())
+    queued = db.read(
+        lambda conn: conn.execute(sa.select(sa.func.count()).select_from(models.jobs).where(models.jobs.c.status == "queued")).scalar()
+    )
     assert queued == 1  # the coming Friday is still armed
     client.post("/prefs/lang", data={"lang": "zh", "csrf_token": token})
     assert "周报" in text(client.get("/admin/apps/pm/schedules/"))

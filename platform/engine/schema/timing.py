@@ -144,7 +144,15 @@ class TimingChecks(EffectChecks):
             at = parse_at(when["at"]) if "at" in when else None
             message = Label.of(spec["message"]) if "message" in spec else None
             reminders.append(
-                Reminder(spec["key"], when["field"], -days if side == "before" else days, bool(when.get("working")), at, tuple(spec["to"]), message)
+                Reminder(
+                    spec["key"],
+                    when["field"],
+                    -days if side == "before" else days,
+                    bool(when.get("working")),
+                    at,
+                    tuple(spec["to"]),
+                    message,
+                )
             )
         return tuple(reminders)
 
