@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response
 
 from flowdeck.engine import schedules
 from flowdeck.engine.errors import NotFound
+from flowdeck.engine.schema.model import App
 from flowdeck.views.auth import admin_required, require_actor
 from flowdeck.views.i18n import gettext as _
 from flowdeck.views.lifecycle import render
@@ -19,7 +20,7 @@ from flowdeck.views.state import engine
 bp = Blueprint("schedules_admin", __name__, url_prefix="/admin/apps/<app_key>/schedules")
 
 
-def _app(app_key: str):  # type: ignore[no-untyped-def]
+def _app(app_key: str) -> App:
     try:
         return engine().catalog.current().app(app_key).app
     except NotFound:

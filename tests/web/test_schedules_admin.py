@@ -28,7 +28,8 @@ DOC = {
 
 
 def test_an_admin_sees_next_occurrences_and_runs_a_schedule_now(app, db, install, make_user):
-    """Does an admin see seven Friday 16:00 occurrences, and does Run now (with CSRF) create a record shown as a run, leaving the next occurrence armed?"""
+    """Does an admin see seven Friday 16:00 occurrences, and does Run now (with CSRF) create a record
+    shown as a run, leaving the next occurrence armed?"""
     install(copy.deepcopy(DOC))
     make_user("root", is_admin=True)
     client = app.test_client()
