@@ -226,3 +226,62 @@ def test_a_failing_occurrence_retries_then_needs_attention_and_keeps_the_next(db
     assert (admin.user_id, "schedule_failed") in notices
     keys = db.read(lambda c: set(c.execute(sa.select(J.c.dedupe_key).where(J.c.status == "queued")).scalars()))
     assert schedules.occurrence_key("pm", "weekly", local(2026, 12, 18, 16)) in keys
+
+
+def test_a_changed_rule_or_removed_schedule_leaves_old_occurrences_doing_nothing(db, install):
+    """After the rule moves to Thursdays, does the armed Friday occurrence do nothing while Thursday
+    is armed; and after removal, does nothing run?"""
+    _setup(db, install)
+    db.run(lambda c: schedules.arm_app(c, registry(c).apps["pm"].app, now=local(2026, 12, 7)))
+    moved = copy.deepcopy(DOC)
+    moved["schedules"][0]["repeat"] = {"rrule": "FREQ=WEEKLY;BYDAY=TH;BYHOUR=16;BYMINUTE=0"}
+    install(moved)
+    db.run(lambda c: schedules.arm_app(c, registry(c).apps["pm"].app, now=local(2026, 12, 7)))
+    clock = Clock(local(2026, 12, 11, 16, 1))
+    assert Runner(db, clock=clock).run_due() == {"done": 2}  # Thursday ran, Friday did nothing
+    assert len(_reports(db)) == 1
+    results = db.read(lambda c: sorted(str(r) for r in c.execute(sa.select(J.c.result).where(J.c.status == "done")).scalars()))
+    assert any("not_an_occurrence_any_more" in r for r in results)
+    removed = copy.deepcopy(moved)
+    del removed["schedules"]
+    install(removed)
+    clock.now = local(2026, 12, 17, 16, 1)
+    assert Runner(db, clock=clock).run_due() == {"done": 1}
+    assert len(_reports(db)) == 1
+
+
+def test_the_plan_names_added_changed_and_removed_schedules_and_reminders(db, install):
+    """Does the migration plan of a document change list the schedule and reminder changes with the next occurrence?"""
+    from flowdeck.engine.apps import apply_document
+
+    install(copy.deepcopy(DOC))
+    changed = copy.deepcopy(DOC)
+    changed["schedules"][0]["catch_up"] = "all"
+    changed["schedules"].append(
+        {"key": "daily", "create": {"entity": "report", "values": {"title": "'x'"}}, "repeat": {"preset": "every_day"}}
+    )
+    changed["entities"]["report"]["reminders"] = [{"key": "r", "after": {"field": "day", "days": 1}, "to": ["created_by"]}]
+    result = apply_document(db, changed, actor=Actor.system(), dry_run=True)
+    lines = [str(m) for m in result.plan.describe()]
+    assert any(line.startswith("Change schedule “weekly” (next occurrence ") for line in lines)
+    assert any(line.startswith("Add schedule “daily” (first occurrence ") and "09:00" in line for line in lines)
+    assert any(line.startswith("Add reminder “r” to report") for line in lines)
+
+
+def test_the_bundled_project_app_drafts_weekly_reports_for_active_projects(bundled_db):
+    """Does the bundled project app's Friday occurrence draft one status report per project in a working state, with the week key?"""
+    db = bundled_db
+    tables = db.read(registry)
+    projects = tables.entity("project", "project")
+
+    def add(conn):  # the projects' rows as a migration would leave them: only what the schedule reads
+        for name, state in (("Project P1", "execution"), ("Project P2", "archived")):
+            at = local(2026, 12, 1)
+            conn.execute(projects.table.insert().values(name=name, state=state, version=1, created_at=at, updated_at=at))
+
+    db.run(add)
+    moment = local(2026, 12, 11, 16)
+    db.run(lambda c: schedules.arm_app(c, tables.apps["project"].app, now=local(2026, 12, 10)))
+    assert Runner(db, clock=Clock(moment + dt.timedelta(seconds=5))).run_due() == {"done": 1}
+    titles = db.read(lambda c: c.execute(sa.text("SELECT title FROM project__status_report")).scalars().all())
+    assert titles == ["Project P1 2026-W50"]
