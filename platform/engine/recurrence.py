@@ -28,7 +28,8 @@ ALLOWED_FREQ = ("DAILY", "WEEKLY", "MONTHLY", "YEARLY")
 DEFAULT_START = dt.date(2024, 1, 1)
 """Where an RRULE counts from when it names no start (its INTERVAL's phase)."""
 MAX_SEARCH_DAYS = 800
-"""How far ahead an occurrence is looked for before a rule is taken to have none left."""
+RULE_HORIZON_DAYS = 12 * 366
+"""How far ahead an occurrence is looked for before a preset or a rule is taken to have none left."""
 
 
 def monday_to_friday(day: dt.date) -> bool:
@@ -78,6 +79,31 @@ def _compile(text: str, start: dt.date) -> _rrule.rrule:
     return _rrule.rrulestr(text.strip().removeprefix("RRULE:"), dtstart=dt.datetime.combine(start, dt.time()))
 
 
+_MARGIN_DAYS = {"DAILY": 2, "WEEKLY": 15, "MONTHLY": 63, "YEARLY": 370}
+
+
+def _rebased(text: str, start: dt.date, near: dt.date) -> dt.date:
+    """A start a whole number of the rule's periods after `start`, shortly before `near`:
+    the same occurrences from there on, without walking every one since `start` (an hourly
+    rule counted from 2024 would take ten thousand steps). A COUNT, or a start day that
+    not every month or year has, keeps `start`."""
+    parts = dict(p.split("=", 1) for p in text.strip().removeprefix("RRULE:").split(";") if "=" in p)
+    freq, interval = parts.get("FREQ", ""), int(parts.get("INTERVAL", "1") or 1)
+    target = near - dt.timedelta(days=_MARGIN_DAYS.get(freq, 370))
+    if "COUNT" in parts or target <= start or freq not in _MARGIN_DAYS:
+        return start
+    if freq in ("DAILY", "WEEKLY"):
+        period = interval * (7 if freq == "WEEKLY" else 1)
+        return start + dt.timedelta(days=(target - start).days // period * period)
+    if start.day > 28 or (start.month, start.day) == (2, 29):
+        return start
+    if freq == "MONTHLY":
+        months = ((target.year - start.year) * 12 + target.month - start.month) // interval * interval
+        year, month = divmod(start.month - 1 + months, 12)
+        return start.replace(year=start.year + year, month=month + 1)
+    return start.replace(year=start.year + (target.year - start.year) // interval * interval)
+
+
 @dataclass(frozen=True)
 class Recurrence:
     """A schedule's `repeat` and `on_non_working_day`, read."""
@@ -91,7 +117,7 @@ class Recurrence:
     def _local_candidates(self, after: dt.datetime) -> Iterator[dt.datetime]:
         """Naive local times of the rule (before moving off non-working days), after `after`."""
         if self.rrule is not None:
-            rule = _compile(self.rrule, self.starts)
+            rule = _compile(self.rrule, _rebased(self.rrule, self.starts, after.date()))
             moment = rule.after(after, inc=False)
             while moment is not None:
                 yield moment
@@ -141,7 +167,7 @@ class Recurrence:
         # A rolled-back occurrence can fall before its rule's time: look from a week earlier.
         probe = local - dt.timedelta(days=7) if self.shift == "back" else local
         found: list[dt.datetime] = []
-        horizon = local + dt.timedelta(days=MAX_SEARCH_DAYS)
+        horizon = local + dt.timedelta(days=MAX_SEARCH_DAYS if self.rrule is None else RULE_HORIZON_DAYS)
         for candidate in self._local_candidates(probe):
             if candidate > horizon:
                 break

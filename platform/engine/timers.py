@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from flowdeck.engine import models
 from flowdeck.engine.jobs.kinds import KINDS
@@ -60,14 +61,14 @@ def stamp(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y%m%dT%H%MZ")
 
 
-_registries: dict[str, Registry] = {}
+_registries: weakref.WeakKeyDictionary[Engine, Registry] = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
 
 
 def registry(conn: Connection) -> Registry:
     """The applied apps of this connection's database, loaded again when a document changed."""
     generation = schema_generation(conn)
-    key = f"{id(conn.engine)}:{conn.engine.url.render_as_string(hide_password=True)}"
+    key = conn.engine
     found = _registries.get(key)
     if found is not None and found.generation == generation:
         return found

@@ -285,3 +285,28 @@ def test_the_bundled_project_app_drafts_weekly_reports_for_active_projects(bundl
     assert Runner(db, clock=Clock(moment + dt.timedelta(seconds=5))).run_due() == {"done": 1}
     titles = db.read(lambda c: c.execute(sa.text("SELECT title FROM project__status_report")).scalars().all())
     assert titles == ["Project P1 2026-W50"]
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        "FREQ=DAILY;INTERVAL=3;BYHOUR=8;BYMINUTE=30",
+        "FREQ=WEEKLY;INTERVAL=2;BYHOUR=10;BYMINUTE=0",
+        "FREQ=MONTHLY;INTERVAL=5;BYHOUR=9;BYMINUTE=0",
+        "FREQ=MONTHLY;BYDAY=-1FR;BYHOUR=16;BYMINUTE=0",
+        "FREQ=YEARLY;INTERVAL=2;BYMONTH=3;BYMONTHDAY=15;BYHOUR=9;BYMINUTE=0",
+    ],
+)
+def test_occurrences_far_from_the_start_keep_the_rules_phase(rule):
+    """Are occurrences years after the rule's start the same as dateutil counting from the start (intervals keep their phase)?"""
+    from dateutil.rrule import rrulestr
+
+    recurrence = Recurrence(rrule=rule, starts=dt.date(2024, 1, 3))
+    after = local(2027, 5, 17, 12)
+    naive = after.astimezone(SH).replace(tzinfo=None)
+    full = rrulestr(rule, dtstart=dt.datetime(2024, 1, 3))
+    expected, moment = [], naive
+    for _ in range(5):
+        moment = full.after(moment)
+        expected.append(moment.replace(tzinfo=SH).astimezone(dt.UTC))
+    assert recurrence.after(after, 5) == expected
