@@ -46,6 +46,7 @@ SKIP_GRACE = dt.timedelta(hours=1)
 CATCH_UP_LIMIT = 10_000
 """At most this many missed occurrences are armed at once (`catch_up: all`)."""
 R = models.schedule_runs
+J = models.jobs
 
 
 def occurrence_key(app: str, schedule: str, moment: dt.datetime) -> str:
@@ -213,6 +214,8 @@ class ScheduleView:
     schedule: Schedule
     upcoming: list[dt.datetime]
     runs: list[dict[str, Any]]
+    retrying: list[dict[str, Any]]
+    """Occurrences whose job failed and waits for its next attempt (time, attempts, error)."""
 
 
 def overview(conn: Connection, app: App, *, now: dt.datetime, upcoming: int = 7, runs: int = 10) -> list[ScheduleView]:
@@ -222,5 +225,12 @@ def overview(conn: Connection, app: App, *, now: dt.datetime, upcoming: int = 7,
         rows = conn.execute(
             sa.select(R).where((R.c.app == app.key) & (R.c.schedule == schedule.key)).order_by(R.c.id.desc()).limit(runs)
         ).mappings()
-        shown.append(ScheduleView(schedule, schedule.recurrence.after(now, upcoming), [dict(row) for row in rows]))
+        pending = conn.execute(
+            sa.select(J.c.payload, J.c.attempts, J.c.max_attempts, J.c.run_at, J.c.last_error)
+            .where(J.c.dedupe_key.startswith(f"sched:{app.key}:{schedule.key}:", autoescape=True))
+            .where((J.c.status == "queued") & (J.c.attempts > 0))
+            .order_by(J.c.run_at)
+        ).mappings()
+        retrying = [{**dict(row), "occurrence_at": dt.datetime.fromisoformat(row["payload"]["at"])} for row in pending]
+        shown.append(ScheduleView(schedule, schedule.recurrence.after(now, upcoming), [dict(row) for row in rows], retrying))
     return shown

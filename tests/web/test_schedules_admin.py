@@ -4,11 +4,13 @@ queues a manual run, and no access for anyone but admins."""
 from __future__ import annotations
 
 import copy
+import datetime as dt
 
 import sqlalchemy as sa
 
-from flowdeck.engine import models
+from flowdeck.engine import models, schedules
 from flowdeck.engine.jobs.runner import Runner
+from flowdeck.engine.timers import arm, registry
 from tests.support.web import csrf_token, login, text
 
 DOC = {
@@ -64,3 +66,28 @@ def test_the_schedules_page_is_for_admins_only(app, db, install, make_user):
     assert client.post("/admin/apps/pm/schedules/weekly/run", data={"csrf_token": token}).status_code == 403
     kinds = db.read(lambda conn: conn.execute(sa.select(models.jobs.c.payload)).scalars().all())
     assert not any(p.get("manual") for p in kinds)
+
+
+def test_the_page_shows_a_failing_occurrence_then_needs_attention(app, db, install, make_user):
+    """Does the page show an occurrence that failed and waits for a retry with its error, and after
+    the last attempt a run marked "Needs attention"?"""
+    failing = copy.deepcopy(DOC)
+    failing["schedules"][0]["create"]["values"] = {}  # the required title is missing: each run fails
+    failing["schedules"][0]["catch_up_window"] = "P30D"
+    install(failing)
+    make_user("root", is_admin=True)
+    schedule = db.read(registry).apps["pm"].app.schedule("weekly")
+    now = [dt.datetime.now(dt.UTC)]
+    last_friday = schedule.recurrence.between(now[0] - dt.timedelta(days=8), now[0])[-1]
+    db.run(lambda conn: arm(conn, schedules.JOB, [schedules._job("pm", "weekly", last_friday)]))
+    client = app.test_client()
+    login(client, "root")
+    runner = Runner(db, clock=lambda: now[0])
+    assert runner.run_one() == "queued"
+    page = text(client.get("/admin/apps/pm/schedules/"))
+    assert "Failing, tried again later" in page and "1 / 5" in page and "RecordInvalid" in page
+    for _ in range(4):
+        now[0] += dt.timedelta(hours=2)
+        runner.run_one()
+    page = text(client.get("/admin/apps/pm/schedules/"))
+    assert "Failing, tried again later" not in page and "Needs attention" in page
