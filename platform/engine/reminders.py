@@ -5,7 +5,8 @@ A reminder is armed as one job due at its moment when a record is created or its
 changes (`arm_record`, called by `engine.records` only for entities that have reminders).
 The job's key holds the moment, so arming the same moment again is a no-op; a changed date
 arms a new moment, and the old job, when it comes due, finds that the record's date no
-longer gives its moment (the fingerprint) and does nothing.
+longer gives its moment (the fingerprint) and does nothing. A record whose workflow
+state is of the `done` category is not reminded of (a finished task is not due).
 """
 
 from __future__ import annotations
@@ -110,6 +111,9 @@ def send_reminder(conn: Connection, payload: dict[str, Any], context: JobContext
     if fire_time(reminder, value) != at:
         return {"skipped": "date_changed"}
     entity = et.entity
+    state = entity.workflow.state(record.state) if entity.workflow and record.state else None
+    if state is not None and state.category == "done":
+        return {"skipped": "record_done"}  # a finished task is not due any more
     users = recipients(conn, entity, reminder, record.values, record.created_by)
     date = value.isoformat() if isinstance(value, (dt.date, dt.datetime)) else str(value)
     field_label = entity.get_field(reminder.field).label

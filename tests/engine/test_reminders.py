@@ -29,6 +29,11 @@ DOC = {
     "roles": {"manager": {}, "member": {}},
     "entities": {
         "task": {
+            "workflow": {
+                "initial": "open",
+                "states": {"open": {"category": "todo"}, "closed": {"category": "done"}},
+                "transitions": [{"key": "close", "from": ["open"], "to": "closed"}],
+            },
             "fields": {
                 "name": {"type": "text", "required": True},
                 "assignee": {"type": "user"},
@@ -111,3 +116,18 @@ def test_reminders_are_armed_rearmed_on_date_change_and_sent_once(db, install, m
     overdue = db.read(lambda c: c.execute(sa.select(N.c.user_id).where(N.c.kind == "reminder")).scalars().all())
     assert sorted(overdue) == sorted([assignee.user_id, manager.user_id, assignee.user_id])
     assert fetch_record is not None
+
+
+def test_a_record_in_a_done_state_is_not_reminded(db, install, make_user):
+    """Is a reminder that comes due for a task already closed skipped, with nobody notified?"""
+    install(copy.deepcopy(DOC))
+    assignee = make_user("ann", roles={"tm": ["member"]})
+    et = db.read(registry).entity("tm", "task")
+    now = local(2026, 12, 1, 10)
+    values = {"name": "Ship", "assignee": assignee.user_id, "due_date": "2026-12-14"}
+    record = db.run(lambda c: create_record(c, et, values, actor=Actor.system(), now=now))
+    db.run(lambda c: c.execute(et.table.update().where(et.table.c.id == record.id).values(state="closed")))
+    assert Runner(db, clock=Clock(local(2026, 12, 9, 9, 1))).run_due() == {"done": 1}
+    assert db.read(lambda c: c.execute(sa.select(sa.func.count()).select_from(N)).scalar()) == 0
+    results = db.read(lambda c: [r for r in c.execute(sa.select(J.c.result).where(J.c.status == "done")).scalars()])
+    assert results == [{"skipped": "record_done"}]
