@@ -617,6 +617,30 @@ class WebhookCall(Base):
     body: Mapped[str | None] = mapped_column(sa.Text)
 
 
+class ScheduleRun(Base):
+    """One occurrence of a schedule that ran, was skipped or needs attention (`engine/schedules`).
+    The unique (app, schedule, occurrence) is the lock that makes each occurrence run once,
+    whatever the number of workers; a manual run has a key of its own (`manual:...`)."""
+
+    __tablename__ = "fd_schedule_runs"
+    __table_args__ = (
+        sa.UniqueConstraint("app", "schedule", "occurrence"),
+        sa.Index("ix_fd_schedule_runs_app_schedule_id", "app", "schedule", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    app: Mapped[str] = mapped_column(sa.String(40))
+    schedule: Mapped[str] = mapped_column(sa.String(60))
+    occurrence: Mapped[str] = mapped_column(sa.String(60))
+    occurrence_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(sa.String(20))
+    records_created: Mapped[int] = mapped_column(sa.Integer, default=0)
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("fd_users.id", ondelete="SET NULL"))
+    job_id: Mapped[int | None] = mapped_column(BigId)
+    finished_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 users = User.__table__
 role_grants = RoleGrant.__table__
 apps = InstalledApp.__table__
@@ -648,3 +672,4 @@ webhook_endpoints = WebhookEndpoint.__table__
 webhook_deliveries = WebhookDelivery.__table__
 webhook_hooks = WebhookHook.__table__
 webhook_calls = WebhookCall.__table__
+schedule_runs = ScheduleRun.__table__

@@ -25,6 +25,7 @@ from flowdeck.views import (
     lists,
     org,
     records,
+    schedules_admin,
     security,
     topbar,
     view_pages,  # noqa: F401 - its routes (showing a view of any type) join the lists blueprint
@@ -62,6 +63,7 @@ def register_blueprints(app: Flask) -> None:
         chat_admin,
         watching,
         calendars_admin,
+        schedules_admin,
         bundled_admin,
         org,
     ):

@@ -9,6 +9,7 @@ database without running a job twice.
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from typing import Any
 
@@ -19,6 +20,7 @@ from flowdeck.engine.approvals import escalate_overdue
 from flowdeck.engine.db import Database
 from flowdeck.engine.jobs.runner import Runner
 from flowdeck.engine.registry import Catalog
+from flowdeck.engine.schedules import arm_all
 
 JOB_SETTINGS = ("FLOWDECK_SMTP", "FLOWDECK_BASE_URL", "FLOWDECK_WEBHOOK_ALLOW_PRIVATE", "FLOWDECK_WEBHOOK_ALLOW_CIDRS")
 """The settings a job handler may read (`JobContext.settings`)."""
@@ -30,10 +32,12 @@ def runner_for(db: Database, config: Any) -> Runner:
     return Runner(db, settings={key: config.get(key) for key in JOB_SETTINGS}, translator=translator)
 
 
-def periodic_work(db: Database) -> None:
-    """What runs every minute beside the jobs: overdue approval steps are escalated."""
+def periodic_work(db: Database, *, now: dt.datetime | None = None) -> None:
+    """What runs every minute beside the jobs: overdue approval steps are escalated, and each
+    schedule's next occurrence is armed again if it is missing (a no-op when it is there)."""
     registry = Catalog(db).current()
     db.run(lambda conn: escalate_overdue(conn, registry))
+    db.run(lambda conn: arm_all(conn, registry, now=now or dt.datetime.now(dt.UTC)))
 
 
 def init_app(app: Flask) -> None:

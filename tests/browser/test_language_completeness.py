@@ -81,6 +81,7 @@ def _admin_pages(server: Any) -> list[str]:
         "/admin/apps/project/edit?entity=task&tab=json",
         "/admin/apps/operations/edit?entity=purchase_request",
         "/admin/apps/project/versions",
+        "/admin/apps/project/schedules/",
         f"/admin/apps/project/versions/{versions}",
         "/admin/bundled/",
         "/admin/bundled/project",

@@ -15,9 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from flowdeck.engine import reminders as _reminder_kind  # noqa: F401 -- registers the kinds the engine brings
+from flowdeck.engine import schedules as _schedule_kind  # noqa: F401
 from flowdeck.engine.channels import sending as _chat_kinds  # noqa: F401 -- registers the chat kinds
 from flowdeck.engine.db import Database
-from flowdeck.engine.jobs import mail as _builtin_kinds  # noqa: F401 -- registers the kinds the engine brings
+from flowdeck.engine.jobs import mail as _builtin_kinds  # noqa: F401
 from flowdeck.engine.jobs import queue
 from flowdeck.engine.jobs.kinds import KINDS, JobContext, PermanentError, UnknownKind
 from flowdeck.engine.messages import Translator

@@ -19,6 +19,7 @@ from flowdeck.engine.fieldtypes import is_many
 from flowdeck.engine.messages import M, Message, plain
 from flowdeck.engine.migrate import archive, structure
 from flowdeck.engine.migrate.plan import MAX_SAMPLES, Plan, Question, Step
+from flowdeck.engine.migrate.timing import timing_notes
 from flowdeck.engine.schema.model import App, Entity, Field
 from flowdeck.engine.storage import convert
 from flowdeck.engine.storage.tables import AppTables, side_table_name, table_name
@@ -191,6 +192,7 @@ def make_plan(
     planner = Planner(conn, old, new, version, archive.archived_fields(conn, new.app.key), choices, actor_id)
     plan = planner.run()
     archive.take_out_restored(planner)
+    plan.steps.extend(timing_notes(old.document if old is not None else None, new.app))
     return plan
 
 

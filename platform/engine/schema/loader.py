@@ -29,6 +29,7 @@ from flowdeck.engine.schema.checks import (
 from flowdeck.engine.schema.fields import FieldChecks, formula_order
 from flowdeck.engine.schema.model import App, Entity, Label, Permissions, Role, Section, humanize
 from flowdeck.engine.schema.shape import check_shape, parse_document
+from flowdeck.engine.schema.timing import TimingChecks
 from flowdeck.engine.schema.views import ViewChecks
 from flowdeck.engine.schema.workflows import WorkflowChecks
 from flowdeck.engine.viewtypes import SWIMLANE_TYPES
@@ -74,7 +75,7 @@ def check_document(source: str | bytes | Mapping[str, Any]) -> list[SchemaProble
     return []
 
 
-class _Builder(FieldChecks, WorkflowChecks, ViewChecks):
+class _Builder(FieldChecks, WorkflowChecks, ViewChecks, TimingChecks):
     """Checks meaning while building the model; collects problems instead of stopping."""
 
     def build(self) -> App:
@@ -83,6 +84,8 @@ class _Builder(FieldChecks, WorkflowChecks, ViewChecks):
             Role(key, Label.of(spec.get("label"), humanize(key)), opt_label(spec.get("description"))) for key, spec in doc["roles"].items()
         )
         entities = tuple(self.entity(key, spec) for key, spec in doc["entities"].items())
+        typed = {e.key: {f.key: f for f in e.fields} for e in entities}
+        schedules = self.schedules(doc.get("schedules", []), typed)
         return App(
             key=doc["key"],
             label=Label.of(doc["label"]),
@@ -91,6 +94,7 @@ class _Builder(FieldChecks, WorkflowChecks, ViewChecks):
             source=doc.get("source"),
             description=opt_label(doc.get("description")),
             document=doc,
+            schedules=schedules,
         )
 
     def entity(self, key: str, spec: Mapping[str, Any]) -> Entity:
@@ -165,6 +169,7 @@ class _Builder(FieldChecks, WorkflowChecks, ViewChecks):
             search=search_fields,
             description=opt_label(spec.get("description")),
             computed_order=formula_order(fields),
+            reminders=self.reminders((*path, "reminders"), spec.get("reminders", []), raw_fields),
         )
 
     def sections(self, path: Path, specs: Sequence[Mapping[str, Any]], fields: Mapping[str, Any]) -> tuple[Section, ...]:

@@ -6,11 +6,13 @@ so code holding an `App` never meets a dangling reference.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from flowdeck.engine.expressions import Expression
+from flowdeck.engine.recurrence import Recurrence
 from flowdeck.engine.schema.label import Label
 
 
@@ -258,6 +260,41 @@ class Permissions:
 
 
 @dataclass(frozen=True)
+class Reminder:
+    """A notification `days` (working days when `working`) before (negative) or after a
+    date field, at `at` local time (None: the time of a date-and-time value, or 09:00)."""
+
+    key: str
+    field: str
+    days: int
+    working: bool = False
+    at: dt.time | None = None
+    to: tuple[str, ...] = ()
+    message: Label | None = None
+
+
+@dataclass(frozen=True)
+class ScheduleCreate:
+    """The records an occurrence creates: one in `entity`, or one per record of `for_each`
+    that `where` accepts, each field's value worked out by its expression."""
+
+    entity: str
+    values: Mapping[str, Expression]
+    for_each: str | None = None
+    where: Expression | None = None
+
+
+@dataclass(frozen=True)
+class Schedule:
+    key: str
+    label: Label
+    create: ScheduleCreate
+    recurrence: Recurrence
+    catch_up: str = "once"
+    catch_up_window: dt.timedelta = dt.timedelta(days=7)
+
+
+@dataclass(frozen=True)
 class Entity:
     key: str
     app: str
@@ -273,6 +310,7 @@ class Entity:
     search: tuple[str, ...] = ()
     description: Label | None = None
     computed_order: tuple[str, ...] = ()
+    reminders: tuple[Reminder, ...] = ()
 
     def field(self, key: str) -> Field | None:
         return self._by_key.get(key)
@@ -318,6 +356,10 @@ class App:
     source: str | None = None
     description: Label | None = None
     document: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    schedules: tuple[Schedule, ...] = ()
+
+    def schedule(self, key: str) -> Schedule | None:
+        return next((s for s in self.schedules if s.key == key), None)
 
     def entity(self, key: str) -> Entity | None:
         return next((e for e in self.entities if e.key == key), None)

@@ -319,6 +319,12 @@ def _pattern_message(error: ValidationError) -> Message:
         return M("%(value)s is not a currency code such as CNY or USD", value=instance)
     if path and path[-1] == "source":
         return M("%(value)s is not a valid source id (letters, digits, . _ : -)", value=instance)
+    if error.validator_value == defs["timeOfDay"]["pattern"]:
+        return M("%(value)s is not a time of day such as 09:00 or 16:30", value=instance)
+    if path and path[-1] == "starts":
+        return M("%(value)s is not a date such as 2026-01-05", value=instance)
+    if path and path[-1] == "catch_up_window":
+        return M("%(value)s is not a duration such as P7D, PT12H or P1DT6H", value=instance)
     return M("%(value)s is not a valid key: %(detail)s", value=instance, detail=KEY_RULE)
 
 

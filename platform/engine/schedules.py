@@ -1,0 +1,236 @@
+"""Schedules: records created on a recurrence (`schedules` in the app document), each
+occurrence exactly once however many workers and ticks run.
+
+Only the next occurrence is armed, as a job due at its moment (`engine.timers.arm`, keyed
+`sched:{app}:{schedule}:{moment}`): applying a document arms every schedule's next one, and
+each occurrence, when it runs, arms the one after (no sweep over records or schedules).
+The occurrence's job then takes the lock: a row in `fd_schedule_runs`, unique per (app,
+schedule, occurrence), written in the job's transaction together with the records it
+creates. A second job for the same occurrence finds the row and does nothing.
+
+A failure rolls everything back and the job engine retries it with its backoff; the last
+attempt records the run as "needs attention", tells the site admins, and still arms the
+next occurrence: a schedule never stops by itself. "Run now" is a job of its own with a key
+of its own (`manual:{job id}`), so it never takes the place of a coming occurrence.
+
+Catch-up after downtime (`catch_up`): `all` runs every missed occurrence within
+`catch_up_window`; `once` runs only the newest; `skip` runs none that is more than
+`SKIP_GRACE` late. Skipped occurrences are recorded as such.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from flowdeck.engine import models
+from flowdeck.engine.expressions import CLOCK_KEY
+from flowdeck.engine.jobs.kinds import JobContext, JobKind, PermanentError, register
+from flowdeck.engine.jobs.queue import enqueue
+from flowdeck.engine.messages import M, Mp
+from flowdeck.engine.notifications import notify
+from flowdeck.engine.permissions import Actor
+from flowdeck.engine.registry import Registry
+from flowdeck.engine.schema.model import App, Schedule
+from flowdeck.engine.storage.tables import AppTables
+from flowdeck.engine.timers import arm, armed, registry, stamp
+
+JOB = "schedule.occurrence"
+MAX_ATTEMPTS = 5
+SKIP_GRACE = dt.timedelta(hours=1)
+CATCH_UP_LIMIT = 10_000
+"""At most this many missed occurrences are armed at once (`catch_up: all`)."""
+R = models.schedule_runs
+J = models.jobs
+
+
+def occurrence_key(app: str, schedule: str, moment: dt.datetime) -> str:
+    return f"sched:{app}:{schedule}:{stamp(moment)}"
+
+
+def _job(app: str, schedule: str, moment: dt.datetime) -> tuple[str, dict[str, Any], dt.datetime]:
+    payload = {"app": app, "schedule": schedule, "at": moment.isoformat()}
+    return occurrence_key(app, schedule, moment), payload, moment
+
+
+def arm_app(conn: Connection, app: App, *, now: dt.datetime) -> int:
+    """Arm each schedule's next occurrence after `now` (idempotent: applying a document,
+    each worker's periodic pass and `flowdeck tick` call it)."""
+    jobs = []
+    for schedule in app.schedules:
+        moment = schedule.recurrence.next_after(now)
+        if moment is not None:
+            jobs.append(_job(app.key, schedule.key, moment))
+    return arm(conn, JOB, jobs)
+
+
+def arm_all(conn: Connection, apps: Registry, *, now: dt.datetime) -> int:
+    return sum(arm_app(conn, tables.app, now=now) for tables in apps.apps.values() if tables.app.schedules)
+
+
+def run_now(conn: Connection, app: App, schedule: Schedule, *, actor: Actor, now: dt.datetime) -> int:
+    """Queue a manual run (the admin's button): one attempt, due now, its own key."""
+    payload = {"app": app.key, "schedule": schedule.key, "manual": True, "actor": actor.user_id}
+    job_id = enqueue(conn, JOB, payload, run_at=now, max_attempts=1)
+    assert job_id is not None  # no dedupe key: always added
+    return job_id
+
+
+@dataclass(frozen=True)
+class _Decision:
+    run: bool
+    reason: str = ""
+
+
+def _follow_ups(conn: Connection, app: str, schedule: Schedule, at: dt.datetime, now: dt.datetime) -> tuple[_Decision, int]:
+    """Arm what comes after the occurrence `at` (the missed ones the policy runs, and the
+    next one ahead) and say whether `at` itself runs."""
+    recurrence = schedule.recurrence
+    following = recurrence.next_after(at)
+    late = now - at
+    jobs = []
+    missed = following is not None and following <= now
+    if missed and not armed(conn, occurrence_key(app, schedule.key, following)):
+        due = recurrence.between(at, now, CATCH_UP_LIMIT)
+        if schedule.catch_up == "all":
+            jobs += [_job(app, schedule.key, m) for m in due if now - m <= schedule.catch_up_window]
+        elif due and now - due[-1] <= schedule.catch_up_window:
+            jobs.append(_job(app, schedule.key, due[-1]))
+        ahead = recurrence.next_after(now)
+        if ahead is not None:
+            jobs.append(_job(app, schedule.key, ahead))
+    elif following is not None and not missed:
+        jobs.append(_job(app, schedule.key, following))
+    added = arm(conn, JOB, jobs)
+    if late > schedule.catch_up_window:
+        return _Decision(False, "outside_window"), added
+    if schedule.catch_up != "all" and missed:
+        return _Decision(False, "newer_occurrence_due"), added
+    if schedule.catch_up == "skip" and late > SKIP_GRACE:
+        return _Decision(False, "late"), added
+    return _Decision(True), added
+
+
+def _lock(conn: Connection, values: dict[str, Any]) -> bool:
+    """Insert the run row; False when this occurrence already has one (ran or skipped)."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(R).values(**values).on_conflict_do_nothing(index_elements=["app", "schedule", "occurrence"])
+    return bool(conn.execute(statement).rowcount)
+
+
+def create_records(conn: Connection, tables: AppTables, schedule: Schedule, *, at: dt.datetime, now: dt.datetime) -> int:
+    """Create the occurrence's records (in the caller's transaction); how many. Expressions
+    see the occurrence's moment as `now()` and `today()`, so a late run writes its own week."""
+    from flowdeck.engine.records import create_record
+
+    create = schedule.create
+    target = tables.entities[create.entity]
+    actor = Actor.system()
+    sources: list[dict[str, Any]] = [{}]
+    if create.for_each is not None:
+        source = tables.entities[create.for_each]
+        sources = [dict(row) for row in conn.execute(sa.select(source.table).order_by(source.table.c.id)).mappings()]
+    created = 0
+    for row in sources:
+        env = {**row, CLOCK_KEY: at}
+        if create.where is not None and not create.where.test(env):
+            continue
+        values = {key: expression.evaluate(env) for key, expression in create.values.items()}
+        create_record(conn, target, values, actor=actor, now=now)
+        created += 1
+    return created
+
+
+def app_admins(conn: Connection) -> list[int]:
+    users = models.users
+    return [int(u) for u in conn.execute(sa.select(users.c.id).where(users.c.is_admin & users.c.is_active).order_by(users.c.id)).scalars()]
+
+
+def run_occurrence(conn: Connection, payload: dict[str, Any], context: JobContext) -> dict[str, Any]:
+    """The job of one occurrence (or one manual run)."""
+    app_key, key = payload.get("app"), payload.get("schedule")
+    if not isinstance(app_key, str) or not isinstance(key, str):
+        raise PermanentError("the payload names no schedule")
+    tables = registry(conn).apps.get(app_key)
+    schedule = tables.app.schedule(key) if tables is not None else None
+    if tables is None or schedule is None:
+        return {"skipped": "schedule_removed"}
+    now = context.now
+    manual = bool(payload.get("manual"))
+    run = {"app": app_key, "schedule": key, "job_id": context.job_id, "finished_at": now}
+    if manual:
+        at = now
+        run.update(occurrence=f"manual:{context.job_id}", occurrence_at=None, actor_id=payload.get("actor"))
+        armed_count = 0
+    else:
+        at = dt.datetime.fromisoformat(str(payload.get("at")))
+        if not schedule.recurrence.is_occurrence(at):
+            return {"skipped": "not_an_occurrence_any_more"}
+        decision, armed_count = _follow_ups(conn, app_key, schedule, at, now)
+        run.update(occurrence=stamp(at), occurrence_at=at)
+        if not decision.run:
+            if not _lock(conn, {**run, "status": "skipped", "records_created": 0, "error": decision.reason}):
+                return {"skipped": "already_ran"}
+            return {"skipped": decision.reason, "armed": armed_count}
+    if not _lock(conn, {**run, "status": "running", "records_created": 0}):
+        return {"skipped": "already_ran"}
+    try:
+        with conn.begin_nested():
+            created = create_records(conn, tables, schedule, at=at, now=now)
+    except Exception as exc:
+        if context.attempt < (1 if manual else MAX_ATTEMPTS):
+            raise  # rolled back whole (the run row too); the job engine retries after its backoff
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+        _finish(conn, run, "needs_attention", 0, error)
+        said = M(
+            "Schedule “%(schedule)s” of %(app)s needs attention: %(error)s", schedule=schedule.label, app=tables.app.label, error=error
+        )
+        notify(conn, app_admins(conn), kind="schedule_failed", message=said, app=app_key, dedupe=f"schedule:{app_key}:{run['occurrence']}")
+        return {"needs_attention": True, "error": error, "armed": armed_count}
+    _finish(conn, run, "done", created, None)
+    return {"created": created, "armed": armed_count}
+
+
+def _finish(conn: Connection, run: dict[str, Any], status: str, created: int, error: str | None) -> None:
+    conn.execute(
+        R.update()
+        .where((R.c.app == run["app"]) & (R.c.schedule == run["schedule"]) & (R.c.occurrence == run["occurrence"]))
+        .values(status=status, records_created=created, error=error, finished_at=run["finished_at"])
+    )
+
+
+register(JobKind(JOB, Mp("a kind of job", "Schedule occurrence"), run_occurrence, max_attempts=MAX_ATTEMPTS))
+
+
+@dataclass(frozen=True)
+class ScheduleView:
+    """What the admin's Schedules page shows of one schedule."""
+
+    schedule: Schedule
+    upcoming: list[dt.datetime]
+    runs: list[dict[str, Any]]
+    retrying: list[dict[str, Any]]
+    """Occurrences whose job failed and waits for its next attempt (time, attempts, error)."""
+
+
+def overview(conn: Connection, app: App, *, now: dt.datetime, upcoming: int = 7, runs: int = 10) -> list[ScheduleView]:
+    """Each schedule with its next `upcoming` occurrences and its last `runs` runs (newest first)."""
+    shown = []
+    for schedule in app.schedules:
+        rows = conn.execute(
+            sa.select(R).where((R.c.app == app.key) & (R.c.schedule == schedule.key)).order_by(R.c.id.desc()).limit(runs)
+        ).mappings()
+        pending = conn.execute(
+            sa.select(J.c.payload, J.c.attempts, J.c.max_attempts, J.c.run_at, J.c.last_error)
+            .where(J.c.dedupe_key.startswith(f"sched:{app.key}:{schedule.key}:", autoescape=True))
+            .where((J.c.status == "queued") & (J.c.attempts > 0))
+            .order_by(J.c.run_at)
+        ).mappings()
+        retrying = [{**dict(row), "occurrence_at": dt.datetime.fromisoformat(row["payload"]["at"])} for row in pending]
+        shown.append(ScheduleView(schedule, schedule.recurrence.after(now, upcoming), [dict(row) for row in rows], retrying))
+    return shown

@@ -1,0 +1,79 @@
+"""What schedules and reminders share: arming a job for a moment (a unique key makes a
+second arm of the same moment a no-op, even from two transactions at once), and the
+applied apps as a job handler sees them (parsed once per schema generation).
+
+Arming writes `INSERT ... ON CONFLICT (dedupe_key) DO NOTHING`, on SQLite and PostgreSQL
+alike: the job engine's own `enqueue` checks first and inserts after, which two racing
+transactions can both pass.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import weakref
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from flowdeck.engine import models
+from flowdeck.engine.jobs.kinds import KINDS
+from flowdeck.engine.jobs.queue import NOTIFY_CHANNEL, now_utc
+from flowdeck.engine.registry import Registry, load_registry
+from flowdeck.engine.system import schema_generation
+
+J = models.jobs
+ARM_BATCH = 500
+
+
+def arm(conn: Connection, kind: str, jobs: Sequence[tuple[str, dict[str, Any], dt.datetime]], *, max_attempts: int | None = None) -> int:
+    """Queue one job per (dedupe key, payload, run at) whose key is not queued yet; how many were new."""
+    if not jobs:
+        return 0
+    known = KINDS.get(kind)
+    attempts = max_attempts or (known.max_attempts if known else 5)
+    created = now_utc()
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    added = 0
+    ordered = sorted(jobs, key=lambda job: job[0])  # one order for every writer: no deadlock between two armers
+    for start in range(0, len(ordered), ARM_BATCH):
+        rows = [
+            {"kind": kind, "payload": payload, "status": "queued", "run_at": run_at, "attempts": 0, "max_attempts": attempts,
+             "dedupe_key": key, "created_at": created}
+            for key, payload, run_at in ordered[start : start + ARM_BATCH]
+        ]  # fmt: skip
+        statement = dialect.insert(J).values(rows).on_conflict_do_nothing(index_elements=["dedupe_key"])
+        added += conn.execute(statement).rowcount or 0
+    if added and conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"NOTIFY {NOTIFY_CHANNEL}")
+    return added
+
+
+def armed(conn: Connection, key: str) -> bool:
+    return conn.execute(sa.select(J.c.id).where(J.c.dedupe_key == key)).first() is not None
+
+
+def stamp(moment: dt.datetime) -> str:
+    """A moment in a key: UTC to the minute, `20261211T0800Z`."""
+    return moment.astimezone(dt.UTC).strftime("%Y%m%dT%H%MZ")
+
+
+_registries: weakref.WeakKeyDictionary[Engine, Registry] = weakref.WeakKeyDictionary()
+_lock = threading.Lock()
+
+
+def registry(conn: Connection) -> Registry:
+    """The applied apps of this connection's database, loaded again when a document changed."""
+    generation = schema_generation(conn)
+    key = conn.engine
+    found = _registries.get(key)
+    if found is not None and found.generation == generation:
+        return found
+    with _lock:
+        found = _registries.get(key)
+        if found is None or found.generation != generation:
+            found = _registries[key] = load_registry(conn)
+        return found

@@ -1,0 +1,93 @@
+"""The Schedules page of an app: next occurrences and last runs, Run now with CSRF that
+queues a manual run, and no access for anyone but admins."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+
+import sqlalchemy as sa
+
+from flowdeck.engine import models, schedules
+from flowdeck.engine.jobs.runner import Runner
+from flowdeck.engine.timers import arm, registry
+from tests.support.web import csrf_token, login, text
+
+DOC = {
+    "key": "pm",
+    "label": {"en": "PM", "zh": "项目"},
+    "roles": {"lead": {}},
+    "entities": {"report": {"fields": {"title": {"type": "text", "required": True}}}},
+    "schedules": [
+        {
+            "key": "weekly",
+            "label": {"en": "Weekly report", "zh": "周报"},
+            "create": {"entity": "report", "values": {"title": "'Week ' + week_key(today())"}},
+            "repeat": {"rrule": "FREQ=WEEKLY;BYDAY=FR;BYHOUR=16;BYMINUTE=0"},
+        }
+    ],
+}
+
+
+def test_an_admin_sees_next_occurrences_and_runs_a_schedule_now(app, db, install, make_user):
+    """Does an admin see seven Friday 16:00 occurrences, and does Run now (with CSRF) create a record
+    shown as a run, leaving the next occurrence armed?"""
+    install(copy.deepcopy(DOC))
+    make_user("root", is_admin=True)
+    client = app.test_client()
+    login(client, "root")
+    page = text(client.get("/admin/apps/pm/schedules/"))
+    assert "Weekly report" in page and page.count("Friday") == 7 and "4:00" in page
+    assert client.post("/admin/apps/pm/schedules/weekly/run").status_code == 400  # no CSRF token
+    token = csrf_token(client, "/admin/apps/pm/schedules/")
+    response = client.post("/admin/apps/pm/schedules/weekly/run", data={"csrf_token": token})
+    assert response.status_code == 303
+    assert Runner(db).run_due() == {"done": 1}
+    page = text(client.get("/admin/apps/pm/schedules/"))
+    assert "Done" in page and "Run now" in page
+    titles = db.read(lambda conn: conn.execute(sa.text("SELECT title FROM pm__report")).scalars().all())
+    assert len(titles) == 1 and titles[0].startswith("Week ")
+    queued = db.read(
+        lambda conn: conn.execute(sa.select(sa.func.count()).select_from(models.jobs).where(models.jobs.c.status == "queued")).scalar()
+    )
+    assert queued == 1  # the coming Friday is still armed
+    client.post("/prefs/lang", data={"lang": "zh", "csrf_token": token})
+    assert "周报" in text(client.get("/admin/apps/pm/schedules/"))
+
+
+def test_the_schedules_page_is_for_admins_only(app, db, install, make_user):
+    """Is a signed-in non-admin refused (403) the page and Run now, with nothing queued?"""
+    install(copy.deepcopy(DOC))
+    make_user("lea", roles={"pm": ["lead"]})
+    client = app.test_client()
+    login(client, "lea")
+    token = csrf_token(client, "/account/password")
+    assert client.get("/admin/apps/pm/schedules/").status_code == 403
+    assert client.post("/admin/apps/pm/schedules/weekly/run", data={"csrf_token": token}).status_code == 403
+    kinds = db.read(lambda conn: conn.execute(sa.select(models.jobs.c.payload)).scalars().all())
+    assert not any(p.get("manual") for p in kinds)
+
+
+def test_the_page_shows_a_failing_occurrence_then_needs_attention(app, db, install, make_user):
+    """Does the page show an occurrence that failed and waits for a retry with its error, and after
+    the last attempt a run marked "Needs attention"?"""
+    failing = copy.deepcopy(DOC)
+    failing["schedules"][0]["create"]["values"] = {}  # the required title is missing: each run fails
+    failing["schedules"][0]["catch_up_window"] = "P30D"
+    install(failing)
+    make_user("root", is_admin=True)
+    schedule = db.read(registry).apps["pm"].app.schedule("weekly")
+    now = [dt.datetime.now(dt.UTC)]
+    last_friday = schedule.recurrence.between(now[0] - dt.timedelta(days=8), now[0])[-1]
+    db.run(lambda conn: arm(conn, schedules.JOB, [schedules._job("pm", "weekly", last_friday)]))
+    client = app.test_client()
+    login(client, "root")
+    runner = Runner(db, clock=lambda: now[0])
+    assert runner.run_one() == "queued"
+    page = text(client.get("/admin/apps/pm/schedules/"))
+    assert "Failing, tried again later" in page and "1 / 5" in page and "RecordInvalid" in page
+    for _ in range(4):
+        now[0] += dt.timedelta(hours=2)
+        runner.run_one()
+    page = text(client.get("/admin/apps/pm/schedules/"))
+    assert "Failing, tried again later" not in page and "Needs attention" in page
