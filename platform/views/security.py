@@ -54,6 +54,9 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
     csrf.init_app(app)
     app.jinja_env.globals["csrf_token"] = csrf_token
+    # Flask-WTF also puts its own `generate_csrf` in every template's context, which wins
+    # over a global: this processor, registered after it, puts ours back.
+    app.context_processor(lambda: {"csrf_token": csrf_token})
     hops = int(app.config.get("FLOWDECK_PROXY_HOPS") or 0)
     if hops:
         # Trust exactly `hops` proxies' X-Forwarded-* headers: the address, scheme, host,
