@@ -52,7 +52,8 @@ def _frame(index: int, label: Label | None, fields: tuple[Field, ...], count: in
     if label is not None:
         head = f'<section class="panel record-section" aria-labelledby="rs-{index}">\n<h2 id="rs-{index}">{escape(tr(label))}</h2>'
     else:
-        more = f"<h2>{escape(_('More'))}</h2>" if count > 1 else ""
+        word = _("More")
+        more = f"<h2>{escape(word)}</h2>" if count > 1 else ""
         head = f'<section class="panel record-section">\n{more}'
     rows = []
     for fld in fields:
@@ -113,7 +114,8 @@ def _what(event: Event) -> str:
     if action == "create":
         return escape(_("created this"))
     if action == "transition":
-        return f'{escape(_("did"))} <span class="step">{escape(event.transition)}</span>'
+        did = _("did")
+        return f'{escape(did)} <span class="step">{escape(event.transition)}</span>'
     if action == "update":
         return escape(_("changed"))
     if action == "delete":
@@ -123,7 +125,8 @@ def _what(event: Event) -> str:
 
 
 def _changes(event: Event) -> str:
-    arrow = "" if event.action == "create" else f' <span aria-hidden="true">→</span><span class="visually-hidden">{escape(_("to"))}</span>'
+    to = _("to")
+    arrow = "" if event.action == "create" else f' <span aria-hidden="true">→</span><span class="visually-hidden">{escape(to)}</span>'
     items = []
     for change in event.changes:
         old = "" if event.action == "create" else f" <del>{escape(change.old or '—')}</del>{arrow}"
