@@ -44,7 +44,9 @@ def _frames(entity: Entity, page: RecordPage) -> tuple[Frame, ...]:
     if found is None:
         if len(memo) > FRAMES_KEPT:
             memo.clear()
-        found = memo[key] = tuple(_frame(i, section.label, section.fields, len(page.sections)) for i, section in enumerate(page.sections, 1))
+        found = memo[key] = tuple(
+            _frame(i, section.label, section.fields, len(page.sections)) for i, section in enumerate(page.sections, 1)
+        )
     return found  # type: ignore[return-value]
 
 
