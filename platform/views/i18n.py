@@ -15,11 +15,12 @@ from typing import Any, NamedTuple
 
 from babel import Locale, dates
 from babel.support import NullTranslations
-from flask import Flask, g, request, session
+from flask import Flask, current_app, g, request, session
 from flask.globals import _cv_request
 from flask_babel import Babel, format_datetime, get_locale, get_timezone, get_translations
 from jinja2 import pass_eval_context
 from jinja2.nodes import EvalContext
+from jinja2.utils import htmlsafe_json_dumps
 from markupsafe import Markup
 
 from flowdeck.catalogs import CATALOGS, CatalogTranslator
@@ -157,15 +158,71 @@ def _datetime_text(value: dt.datetime, fmt: str, code: str, tz: str) -> str:
     return dates.format_datetime(value, fmt, tzinfo=found.tzinfo, locale=found.locale)
 
 
+SPLIT_FORMATS = ("short", "medium")
+"""Formats whose time part shows only the clock (no zone, no fraction of a second): drawn
+as Babel draws them, from a date part and a clock part kept apart (`_split_text`)."""
+_UNSPLIT = frozenset("zZvVOXxSA")
+"""Pattern letters of a time part that read more than the hour, minute and second."""
+
+
+@lru_cache(maxsize=64)
+def _splits(fmt: str, code: str) -> str | None:
+    """The datetime pattern (`{1}` the date, `{0}` the time) of `fmt` in language `code`,
+    when its time part shows the clock alone; else None (formatted whole)."""
+    locale = Locale.parse(code)
+    if fmt not in SPLIT_FORMATS or _UNSPLIT & set(dates.get_time_format(fmt, locale).pattern):
+        return None
+    return str(dates.get_datetime_format(fmt, locale=locale)).replace("'", "")
+
+
+@lru_cache(maxsize=4096)
+def _date_part(day: dt.date, fmt: str, code: str) -> str:
+    return dates.format_date(day, fmt, locale=Locale.parse(code))
+
+
+@lru_cache(maxsize=4096)
+def _clock_part(clock: dt.time, fmt: str, code: str) -> str:
+    return dates.format_time(clock, fmt, locale=Locale.parse(code))
+
+
 def datetimeformat(value: dt.datetime | None, fmt: str = "medium") -> str:
     """Flask-Babel's `datetimeformat` filter, each (time, format, language, zone) formatted
     once per process. Babel is called with the request's locale and zone directly: Flask-
     Babel looks both up again on each call, half the cost of a time no page showed before.
-    Flowdeck sets no `date_formats` of Flask-Babel, so the names (short, medium...) are Babel's."""
+    Flowdeck sets no `date_formats` of Flask-Babel, so the names (short, medium...) are Babel's.
+    A short or medium time is put together as Babel does it, from its day and its clock kept
+    apart: a record page shows a time no page showed before (each record's own), whose day
+    and clock other pages did show."""
     found = _language()
     if found is None or value is None:
         return format_datetime(value, fmt)
-    return _datetime_text(value, fmt, found.code, found.tz)
+    pattern = _splits(fmt, found.code)
+    if pattern is None:
+        return _datetime_text(value, fmt, found.code, found.tz)
+    local = (value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)).astimezone(found.tzinfo)
+    clock = dt.time(local.hour, local.minute, local.second)
+    return pattern.replace("{0}", _clock_part(clock, fmt, found.code)).replace("{1}", _date_part(local.date(), fmt, found.code))
+
+
+CLIENT_WORDS = "\0client-words"
+"""Where `client_words` keeps its JSON among a language's words (no msgid starts with NUL)."""
+
+
+def client_words() -> Markup:
+    """The words `app.js` shows by itself (base.html's `i18n` script), as `tojson` writes
+    them: the same on every page of a language, so made once per language."""
+    found = _language()
+    if found is not None and CLIENT_WORDS in found.words:
+        return found.words[CLIENT_WORDS]
+    words = {
+        "forbidden": gettext("You may not do this."),
+        "error": gettext("Something went wrong (error {status}). Please try again."),
+        "network": gettext("The server could not be reached. Check your connection and try again."),
+    }
+    text = htmlsafe_json_dumps(words, dumps=current_app.json.dumps)
+    if found is not None:
+        found.words[CLIENT_WORDS] = text
+    return text
 
 
 def init_app(app: Flask) -> None:
@@ -177,7 +234,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["datetimeformat"] = datetimeformat
     app.jinja_env.filters["tr"] = tr
     app.jinja_env.filters["say"] = say
-    app.jinja_env.globals.update(lang=lang, LANGUAGES=LANGUAGES, LANGUAGE_NAMES=LANGUAGE_NAMES)
+    app.jinja_env.globals.update(lang=lang, LANGUAGES=LANGUAGES, LANGUAGE_NAMES=LANGUAGE_NAMES, client_words=client_words)
 
     @app.context_processor
     def html_lang() -> dict[str, Any]:

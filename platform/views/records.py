@@ -33,7 +33,7 @@ from flowdeck.engine.schema.model import View
 from flowdeck.engine.storage.tables import EntityTables
 from flowdeck.engine.viewtypes import groups_by_state
 from flowdeck.forms import webforms
-from flowdeck.views import record_forms
+from flowdeck.views import record_forms, record_html
 from flowdeck.views.auth import login_required, require_actor
 from flowdeck.views.display import show as show_value
 from flowdeck.views.errors import error_response
@@ -74,6 +74,8 @@ def helpers() -> dict[str, Any]:
     return {
         "show_value": show_value,
         "markdown": render_markdown,
+        "record_sections": record_html.sections,
+        "record_timeline": record_html.timeline,
         "is_checked": webforms.is_checked,
         "file_size": file_size,
         "NATIVE_REQUIRED": NATIVE_REQUIRED,

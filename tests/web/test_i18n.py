@@ -259,7 +259,8 @@ def test_language_switch_needs_the_csrf_token(client):
 def test_datetimes_read_as_flask_babel_writes_them(db, tmp_path, zone):
     """Does the `datetimeformat` filter (Babel called directly, kept per process) give what
     Flask-Babel's `format_datetime` gives, in both languages, each format and zone, for times
-    with and without a zone (naive ones are UTC), across daylight-saving changes?"""
+    with and without a zone (naive ones are UTC) or with microseconds, across daylight-saving
+    changes (short and medium are put together from a day and a clock kept apart)?"""
     from flowdeck.app import create_app
     from flowdeck.views import i18n
 
@@ -267,6 +268,8 @@ def test_datetimes_read_as_flask_babel_writes_them(db, tmp_path, zone):
     start = dt.datetime(2026, 3, 8, 0, 30)
     moments = [start + dt.timedelta(hours=7 * k) for k in range(0, 1200, 37)]
     moments += [m.replace(tzinfo=dt.UTC) for m in moments[::3]]
+    moments += [m.replace(minute=59, second=59, microsecond=999_999) for m in moments[::5]]
+    moments += [m.astimezone(dt.timezone(dt.timedelta(hours=-3, minutes=-30))) for m in moments[1::7]]
     for headers in (ZH, EN):
         with app.test_request_context("/", headers=headers):
             for fmt in ("short", "medium", "long", "full", "yyyy-MM-dd HH:mm"):

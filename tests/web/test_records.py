@@ -45,6 +45,22 @@ def test_hidden_fields_are_not_shown_to_the_role_a_rule_hides_them_from(client, 
     assert "launch codes" in text(client.get(url(rec.id)))
 
 
+def test_a_reader_who_sees_fewer_fields_gets_rows_of_their_own_after_one_who_sees_more(client, db, task, people):
+    """The rows' frames are kept per visible fields (`record_html`): after a lead's page, which
+    shows the hidden field, does a member's page of the same record still leave it out, and
+    the lead's page still show it?"""
+    rec = create(db, task, people["lead"], title="t", secret="launch codes")
+    signed_in(client, "lea")
+    assert 'data-field="secret"' in text(client.get(url(rec.id)))
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
+    signed_in(client, "mo")
+    html = text(client.get(url(rec.id)))
+    assert "launch codes" not in html and 'data-field="secret"' not in html
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
+    signed_in(client, "lea")
+    assert "launch codes" in text(client.get(url(rec.id)))
+
+
 def test_unknown_records_are_404(client, task, people):
     """Do show, edit, transition, comments and delete of a missing record answer 404?"""
     token = signed_in(client, "lea")
