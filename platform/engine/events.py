@@ -38,7 +38,7 @@ KINDS: dict[str, Message] = {
 }
 """Every kind of event, with its name for admin pages. A new kind is one entry here."""
 
-LISTENER_MODULES: tuple[str, ...] = ()
+LISTENER_MODULES: tuple[str, ...] = ("flowdeck.engine.automations.listener",)
 """Modules whose import subscribes their listeners (imported on the first event)."""
 
 

@@ -39,7 +39,7 @@ def test_readyz_reports_a_missing_system_migration_with_503(client, db):
     db.run(lambda conn: command.downgrade(alembic_config(conn), "0003"))
     response = client.get("/readyz")
     assert response.status_code == 503
-    assert response.json["pending_migrations"] == ["0005", "0006", "0007", "0008", "0009", "0010"]
+    assert response.json["pending_migrations"] == ["0005", "0006", "0007", "0008", "0009", "0010", "0011"]
     assert "run flowdeck upgrade" in response.json["reason"]
     assert client.get("/healthz").status_code == 200
 

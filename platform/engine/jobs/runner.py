@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from flowdeck.engine.automations import runs as _automation_kinds  # noqa: F401 -- registers `automation.run`
 from flowdeck.engine.db import Database
 from flowdeck.engine.jobs import mail as _builtin_kinds  # noqa: F401 -- registers the kinds the engine brings
 from flowdeck.engine.jobs import queue
