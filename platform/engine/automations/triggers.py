@@ -116,7 +116,7 @@ for _entry in (
     TriggerType(
         "field_changed",
         M("field changed"),
-        ("record.created", "record.updated", "record.transitioned"),
+        ("record.updated", "record.transitioned"),
         frozenset({"fields"}),
         _fields,
         lambda settings, event: settings is not None and bool(settings & event.changed),
