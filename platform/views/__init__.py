@@ -11,6 +11,7 @@ from flowdeck.views import (
     assets,
     audit_log,
     auth,
+    automations,
     background,
     boards,
     bundled_admin,
@@ -42,6 +43,21 @@ def register_blueprints(app: Flask) -> None:
     topbar.init_app(app)
     approvals.init_app(app)
     background.init_app(app)
-    for module in (health, auth, account, home, lists, boards, records, approvals, admin, audit_log, jobs_admin, bundled_admin, org):
+    for module in (
+        health,
+        auth,
+        account,
+        home,
+        lists,
+        boards,
+        records,
+        approvals,
+        admin,
+        audit_log,
+        jobs_admin,
+        automations,
+        bundled_admin,
+        org,
+    ):
         app.register_blueprint(module.bp)
     app.register_blueprint(schema_admin_bp)
