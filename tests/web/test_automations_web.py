@@ -40,7 +40,7 @@ def _setup(db, install, make_user):
 
 def test_admin_lists_filters_and_reads_a_run(app, db, install, make_user):
     """Does an admin see runs filtered by rule and status, and a failed run's error, inputs and changes?"""
-    et, agent, low = _setup(db, install, make_user)
+    _et, _agent, low = _setup(db, install, make_user)
     client = app.test_client()
     login(client, "root")
     page = text(client.get("/admin/automations/"))
@@ -109,7 +109,7 @@ def test_test_run_shows_the_diff_and_writes_nothing(app, db, install, make_user)
 
 def test_button_shows_for_its_roles_and_queues_a_run(app, db, install, make_user):
     """Is the rule's button on the record page only for its roles, and does pressing it (with CSRF) run the rule?"""
-    et, agent, low = _setup(db, install, make_user)
+    et, _agent, low = _setup(db, install, make_user)
     make_user("lead1", {"ops": ["lead"]})
     client = app.test_client()
     login(client, "agent1")
