@@ -8,11 +8,19 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 import sqlalchemy as sa
 
 from flowdeck.engine import models, notifications, records
+from flowdeck.engine.db import Database
 from flowdeck.engine.jobs.runner import Runner
-from tests.engine.test_bundled_approvals import _change_request, _day, _project, world  # noqa: F401 -- the fixture
+from tests.engine.test_bundled_approvals import World, _change_request, _day, _project
+
+
+@pytest.fixture
+def world(bundled_db: Database) -> World:
+    return World(bundled_db)
+
 
 TICKET = {"category": "software", "description": "It fails."}
 
