@@ -43,10 +43,34 @@ TICKET = {
 }
 NEVER = "priority == 'never'"
 RULES = [
-    {"key": "r_created", "entity": "ticket", "trigger": {"on": "created"}, "condition": NEVER, "actions": [{"do": "set", "fields": {"note": "'x'"}}]},
-    {"key": "r_updated", "entity": "ticket", "trigger": {"on": "updated"}, "condition": NEVER, "actions": [{"do": "set", "fields": {"note": "'x'"}}]},
-    {"key": "r_field", "entity": "ticket", "trigger": {"on": "field_changed", "fields": ["state"]}, "condition": "new.points == -1", "actions": [{"do": "set", "fields": {"note": "'x'"}}]},
-    {"key": "r_moved", "entity": "ticket", "trigger": {"on": "transition", "transitions": ["start"]}, "condition": NEVER, "actions": [{"do": "set", "fields": {"note": "'x'"}}]},
+    {
+        "key": "r_created",
+        "entity": "ticket",
+        "trigger": {"on": "created"},
+        "condition": NEVER,
+        "actions": [{"do": "set", "fields": {"note": "'x'"}}],
+    },
+    {
+        "key": "r_updated",
+        "entity": "ticket",
+        "trigger": {"on": "updated"},
+        "condition": NEVER,
+        "actions": [{"do": "set", "fields": {"note": "'x'"}}],
+    },
+    {
+        "key": "r_field",
+        "entity": "ticket",
+        "trigger": {"on": "field_changed", "fields": ["state"]},
+        "condition": "new.points == -1",
+        "actions": [{"do": "set", "fields": {"note": "'x'"}}],
+    },
+    {
+        "key": "r_moved",
+        "entity": "ticket",
+        "trigger": {"on": "transition", "transitions": ["start"]},
+        "condition": NEVER,
+        "actions": [{"do": "set", "fields": {"note": "'x'"}}],
+    },
     {"key": "r_comment", "entity": "ticket", "trigger": {"on": "comment_added"}, "actions": [{"do": "set", "fields": {"note": "'x'"}}]},
 ]
 
@@ -76,7 +100,9 @@ def main() -> None:
         order = list(tables.items()) if round_ % 2 == 0 else list(reversed(tables.items()))
         for key, et in order:
             started = time.perf_counter()
-            ids = [db.run(lambda c, i=i: records.create_record(c, et, {"title": f"t{i}", "points": i}, actor=system).id) for i in range(chunk)]
+            ids = [
+                db.run(lambda c, i=i: records.create_record(c, et, {"title": f"t{i}", "points": i}, actor=system).id) for i in range(chunk)
+            ]
             spent[key]["W4_create"] += time.perf_counter() - started
             started = time.perf_counter()
             for record_id in ids:

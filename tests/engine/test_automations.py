@@ -296,3 +296,31 @@ def test_notify_comment_and_request_approval(db, setup, make_user):
     said = db.read(lambda c: comments.list_comments(c, "ops", "ticket", rec.id))
     assert [x.body for x in said] == ["Received <b>vpn</b>"]
     assert db.read(lambda c: approval_core.pending_request(c, "ops", "ticket", rec.id)) is not None
+
+
+def test_bundle_upgrades_merge_rules_by_key():
+    """Does a three-way merge keep a local edit of one rule and take a rule the new version adds?"""
+    from flowdeck.engine.merge import merge_documents
+
+    a = rule("a", {"on": "created"}, {"do": "set", "fields": {"note": "'a'"}})
+    b = rule("b", {"on": "created"}, {"do": "set", "fields": {"note": "'b'"}})
+    base = automation_app(a)
+    local = automation_app({**a, "enabled": False})
+    incoming = automation_app(a, b)
+    merged = merge_documents(base, local, incoming)
+    assert merged.clean and [(r["key"], r.get("enabled", True)) for r in merged.document["automations"]] == [("a", False), ("b", True)]
+    assert check_document(merged.document) == []
+
+
+def test_registries_are_documented_and_listen_to_known_events():
+    """Is every trigger and action shown in docs/schema-reference.md, and every trigger's event a known event kind?"""
+    from pathlib import Path
+
+    from flowdeck.engine import events
+    from flowdeck.engine.automations.actions import ACTIONS
+    from flowdeck.engine.automations.triggers import TRIGGERS
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "schema-reference.md").read_text(encoding="utf-8")
+    assert [n for n in TRIGGERS if f'"on": "{n}"' not in text and f"| `{n}` |" not in text] == []
+    assert [n for n in ACTIONS if f'"do": "{n}"' not in text] == []
+    assert {kind for entry in TRIGGERS.values() for kind in entry.events} <= set(events.KINDS)
