@@ -12,7 +12,7 @@ from flowdeck.engine.automations import runs
 from flowdeck.engine.automations.listener import MAX_DEPTH
 from flowdeck.engine.db import Database
 from flowdeck.engine.jobs.runner import Runner
-from tests.engine.test_automations import all_runs, drain, rule
+from tests.support.automations import all_runs, drain, rule
 from tests.support.documents import automation_app
 
 

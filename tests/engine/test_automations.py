@@ -8,18 +8,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from flowdeck.engine import approval_core, approvals, comments, history, models, notifications, records, workflow
-from flowdeck.engine.jobs.runner import Runner
+from flowdeck.engine import approval_core, approvals, comments, history, notifications, records, workflow
 from flowdeck.engine.schema.loader import check_document
+from tests.support.automations import all_runs, drain, rule
 from tests.support.documents import automation_app
-
-
-def rule(key: str, trigger: dict[str, Any], *actions: dict[str, Any], entity: str = "ticket", **more: Any) -> dict[str, Any]:
-    return {"key": key, "label": {"en": key.title(), "zh": key}, "entity": entity, "trigger": trigger, "actions": list(actions), **more}
-
-
-def all_runs(db) -> list[Any]:
-    return db.read(lambda c: c.execute(sa.select(models.automation_runs).order_by(models.automation_runs.c.id)).all())
 
 
 @pytest.fixture
@@ -29,10 +21,6 @@ def setup(db, install, make_user):
         return registry, make_user("agent1", {"ops": ["agent", "member"]})
 
     return make
-
-
-def drain(db) -> dict[str, int]:
-    return Runner(db).run_due()
 
 
 def test_document_errors_name_their_json_path():

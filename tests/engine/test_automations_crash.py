@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from flowdeck.engine import models, records
-from tests.engine.test_automations import rule
+from tests.support.automations import rule
 from tests.support.documents import automation_app
 
 WORKER = """

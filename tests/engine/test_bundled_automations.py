@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from flowdeck.engine import models, notifications, records
 from flowdeck.engine.db import Database
 from flowdeck.engine.jobs.runner import Runner
-from tests.engine.test_bundled_approvals import World, _change_request, _day, _project
+from tests.support.bundled_world import World, change_request, day, new_project
 
 
 @pytest.fixture
@@ -90,7 +90,7 @@ def name_of(world, ticket_id: int) -> str:
 
 
 def _approved_project(world) -> int:
-    pid = _project(world, sponsor="sponsor2")
+    pid = new_project(world, sponsor="sponsor2")
     asked = world.ask("project", "project", pid, "approve", "pm")
     world.decide("project", "project", asked.request_id, "pmo1")
     world.decide("project", "project", asked.request_id, "sponsor2")
@@ -120,7 +120,7 @@ def test_an_approved_initiation_creates_the_kickoff_tasks(world):
 
 def test_an_occurred_risk_creates_its_response_task(world):
     """Does a risk that occurs create a high-priority response task for its owner?"""
-    pid = _project(world)
+    pid = new_project(world)
     values = {
         "title": "Vendor delay",
         "project": pid,
@@ -131,23 +131,23 @@ def test_an_occurred_risk_creates_its_response_task(world):
         "response_plan": "Second vendor.",
     }
     rid = world.create("project", "risk", "pm", values)
-    world.move("project", "risk", rid, "occur", "pm", occurred_on=_day(1), actual_impact="Two weeks late.")
+    world.move("project", "risk", rid, "occur", "pm", occurred_on=day(1), actual_impact="Two weeks late.")
     _drain(world)
     [task] = [t for t in _tasks(world, pid) if t.values["name"].startswith("Respond to risk")]
     assert task.values["priority"] == "high" and task.values["owner"] == world.ids["pm"]
-    assert task.values["due_date"] == dt.date.fromisoformat(_day(4))
+    assert task.values["due_date"] == dt.date.fromisoformat(day(4))
 
 
 def test_an_implemented_change_moves_the_baseline(world):
     """Does implementing a change add its schedule days to the project's planned end and its cost to the budget?"""
-    pid = _project(world)
-    crid = _change_request(world, pid, cost_delta="20000")
+    pid = new_project(world)
+    crid = change_request(world, pid, cost_delta="20000")
     et = world.et("project", "change_request")
     world.db.run(lambda c: c.execute(et.table.update().where(et.table.c.id == crid).values(state="approved", schedule_delta_days=10)))
-    world.move("project", "change_request", crid, "implement", "pm", implemented_on=_day(2))
+    world.move("project", "change_request", crid, "implement", "pm", implemented_on=day(2))
     _drain(world)
     project = world.db.read(lambda c: records.fetch_record(c, world.et("project", "project"), pid))
-    assert project.values["planned_end"] == dt.date.fromisoformat(_day(100))
+    assert project.values["planned_end"] == dt.date.fromisoformat(day(100))
     assert project.values["budget"] == 520000
     runs = world.db.read(
         lambda c: (

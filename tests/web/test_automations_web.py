@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from flowdeck.engine import models, notifications, records
 from flowdeck.engine.jobs.runner import Runner
-from tests.engine.test_automations import all_runs, rule
+from tests.support.automations import all_runs, rule
 from tests.support.documents import automation_app
 from tests.support.web import csrf_token, login, text
 
