@@ -11,9 +11,8 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, request, url_for
 from werkzeug.wrappers import Response
 
-from flowdeck.engine import lookups
+from flowdeck.engine import events, lookups
 from flowdeck.engine.automations import listing, runs, trials
-from flowdeck.engine.automations.triggers import TRIGGERS
 from flowdeck.engine.errors import NotFound
 from flowdeck.engine.schema.label import Label
 from flowdeck.views.auth import admin_required, login_required, require_actor
@@ -78,7 +77,7 @@ def show(run_id: int) -> Response:
     tables = registry().apps.get(run.app)
     rule = tables.app.automation(run.rule) if tables is not None else None
     state = engine().db.read(lambda conn: runs.rule_state(conn, run.app, run.rule))
-    return render("admin/automation_run.html", run=run, rule=rule, state=state, statuses=listing.STATUS_NAMES)
+    return render("admin/automation_run.html", run=run, rule=rule, state=state, statuses=listing.STATUS_NAMES, event_names=events.KINDS)
 
 
 @bp.post("/admin/automations/runs/<int:run_id>/retry")

@@ -69,6 +69,8 @@ def _admin_pages(server: Any) -> list[str]:
         "/admin/org/",
         "/admin/audit/",
         "/admin/jobs/",
+        "/admin/automations/",
+        "/admin/automations/test",
         "/admin/apps/",
         "/admin/apps/import",
         "/admin/apps/project/edit?entity=task",
