@@ -59,7 +59,7 @@ def index() -> Response:
         shown=shown,
         statuses=listing.STATUS_NAMES,
         rules=_rules(),
-        triggers=TRIGGERS,
+        event_names=events.KINDS,
     )
 
 
