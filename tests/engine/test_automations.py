@@ -312,3 +312,18 @@ def test_registries_are_documented_and_listen_to_known_events():
     assert [n for n in TRIGGERS if f'"on": "{n}"' not in text and f"| `{n}` |" not in text] == []
     assert [n for n in ACTIONS if f'"do": "{n}"' not in text] == []
     assert {kind for entry in TRIGGERS.values() for kind in entry.events} <= set(events.KINDS)
+
+
+def test_run_as_actor_acts_with_the_persons_rights(db, setup):
+    """Does a rule with run_as "actor" write as the person who caused the event, and the default as the system?"""
+    registry, agent = setup(
+        rule("mine", {"on": "created"}, {"do": "set", "fields": {"note": "'by actor'"}}, run_as="actor", condition="priority == 'low'"),
+        rule("system", {"on": "created"}, {"do": "set", "fields": {"note": "'by system'"}}, condition="priority == 'high'"),
+    )
+    et = registry.entity("ops", "ticket")
+    low = db.run(lambda c: records.create_record(c, et, {"title": "l", "priority": "low"}, actor=agent))
+    high = db.run(lambda c: records.create_record(c, et, {"title": "h", "priority": "high"}, actor=agent))
+    drain(db)
+    last = {rid: db.read(lambda c, r=rid: history.list_entries(c, "ops", "ticket", r))[-1] for rid in (low.id, high.id)}
+    assert last[low.id].actor_id == agent.user_id and last[high.id].actor_id is None
+    assert "by automation “mine”" in str(last[low.id].message)
