@@ -12,7 +12,7 @@ from typing import Any
 from flowdeck.engine import records, workflow
 from flowdeck.engine.automations.base import ActionFailed, CheckContext, RunContext, jsonable
 from flowdeck.engine.errors import Conflict, Forbidden, NotFound, RecordInvalid, TransitionRefused
-from flowdeck.engine.expressions import Expression, ExpressionError, Scope
+from flowdeck.engine.expressions import ExpressionError, Scope
 from flowdeck.engine.fieldtypes import types_in
 from flowdeck.engine.messages import M, Message
 from flowdeck.engine.phrases import said_by
@@ -63,16 +63,10 @@ def evaluate(values: Mapping[str, tuple[str, Any]], env: Mapping[str, Any], curr
             out[key] = (base or 0) + what
         else:
             try:
-                out[key] = _plain(what.evaluate(env))
+                out[key] = what.evaluate(env)
             except ExpressionError as exc:
                 raise ActionFailed(M("“%(field)s” could not be worked out: %(problem)s", field=key, problem=said_by(exc))) from None
     return out
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Expression):
-        return value.source
-    return value
 
 
 def refused(exc: Exception) -> Message:
