@@ -38,7 +38,12 @@ KINDS: dict[str, Message] = {
 }
 """Every kind of event, with its name for admin pages. A new kind is one entry here."""
 
-LISTENER_MODULES: tuple[str, ...] = ("flowdeck.engine.watchers", "flowdeck.engine.webhooks.outgoing", "flowdeck.engine.reminders")
+LISTENER_MODULES: tuple[str, ...] = (
+    "flowdeck.engine.automations.listener",
+    "flowdeck.engine.watchers",
+    "flowdeck.engine.webhooks.outgoing",
+    "flowdeck.engine.reminders",
+)
 """Modules whose import subscribes their listeners (imported on the first event)."""
 
 

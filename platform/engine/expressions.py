@@ -41,6 +41,8 @@ FUNCTIONS = {**VALUE_FUNCTIONS, **CALENDAR_FUNCTIONS}
 """Every function an expression may call: values and dates, and working time on calendars."""
 CLOCK_KEY = "now()"
 """The env key of the moment `now()` and `today()` read, when a caller gives one."""
+CHANGED_KEY = "changed()"
+"""The env key of the field keys an event changed, which `changed("field")` reads (a key no field can have)."""
 MAX_SOURCE_LENGTH = 1000
 MAX_NODES = 200
 MAX_DEPTH = 24
@@ -59,6 +61,9 @@ class Scope:
 
     names: frozenset[str]
     tables: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    records: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """Whole records by name (`old`, `new` in an automation's condition): `old.priority`
+    reads one value, and `changed("priority")` asks whether the event changed it."""
 
 
 Env = Mapping[str, Any]
@@ -159,6 +164,8 @@ class _Compiler:
         if node.attr.startswith("_"):
             raise self.fail(M("the name “%(key)s” is not allowed (names may not start with “_”)", key=node.attr))
         base = node.value
+        if isinstance(base, ast.Name) and base.id in self.scope.records:
+            return self._record_value(base.id, node.attr)
         if not isinstance(base, ast.Name) or base.id not in self.scope.tables:
             raise self.fail(M("attribute access is not allowed (only child-table columns such as items.amount)"))
         table, column = base.id, node.attr
@@ -170,6 +177,31 @@ class _Compiler:
             raise self.fail(M("“%(table)s” has no column “%(column)s” (columns: %(columns)s)", table=table, column=column, columns=columns))
         self.names.add(table)
         return lambda env: [row.get(column) for row in (env.get(table) or [])]
+
+    def _record_value(self, record: str, key: str) -> Node:
+        if key not in self.scope.records[record]:
+            raise self.fail(
+                M(
+                    "“%(table)s” has no field “%(column)s”%(hint)s",
+                    table=record,
+                    column=key,
+                    hint=_did_you_mean(key, sorted(self.scope.records[record])),
+                )
+            )
+        self.names.add(record)
+        return lambda env: (env.get(record) or {}).get(key)
+
+    def _changed(self, node: ast.Call) -> Node:
+        """`changed("field")`: whether the event changed that stored value."""
+        known = sorted(set().union(*self.scope.records.values()))
+        arg = node.args[0] if len(node.args) == 1 and not node.keywords else None
+        if not isinstance(arg, ast.Constant) or not isinstance(arg.value, str):
+            raise self.fail(M('changed() takes one field key in quotes, such as changed("priority")'))
+        key = arg.value
+        if key not in known:
+            raise self.fail(M("unknown field “%(key)s”%(hint)s", key=key, hint=_did_you_mean(key, known)))
+        self.names.add(CHANGED_KEY)
+        return lambda env: key in (env.get(CHANGED_KEY) or ())
 
     def _BoolOp(self, node: ast.BoolOp, depth: int) -> Node:
         parts = [self.compile(v, depth) for v in node.values]
@@ -264,6 +296,8 @@ class _Compiler:
         if not isinstance(node.func, ast.Name):
             raise self.fail(M("only plain function calls such as sum(items.amount) are allowed"))
         name = node.func.id
+        if name == "changed" and self.scope.records:
+            return self._changed(node)
         spec = FUNCTIONS.get(name)
         if spec is None:
             hint = _did_you_mean(name, sorted(FUNCTIONS))
@@ -321,12 +355,10 @@ def _is_constant(node: ast.AST) -> bool:
             return False
         if isinstance(sub, ast.Name) and sub.id not in _CONSTANT_NAMES and id(sub) not in callees:
             return False
-        if (
-            isinstance(sub, ast.Call)
-            and isinstance(sub.func, ast.Name)
-            and (FUNCTIONS[sub.func.id].reads_clock or FUNCTIONS[sub.func.id].reads_calendars)
-        ):
-            return False
+        if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name):
+            spec = FUNCTIONS.get(sub.func.id)
+            if spec is None or spec.reads_clock or spec.reads_calendars:  # `changed()` reads the event
+                return False
     return True
 
 

@@ -16,8 +16,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from flowdeck.engine import models
-from flowdeck.engine.messages import Message
+from flowdeck.engine import events, models
+from flowdeck.engine.messages import M, Message
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,10 @@ def add_entry(
     comment: str | None = None,
     at: dt.datetime | None = None,
 ) -> None:
-    """Write one entry. `message` is the system's words, `comment` the person's."""
+    """Write one entry. `message` is the system's words, `comment` the person's. A change an
+    automation makes says so ("by automation X (run #n)") when no other message is given."""
+    if message is None and (cause := events.current_cause()) is not None and cause.kind == "automation":
+        message = M("by automation “%(rule)s” (run #%(run)s)", rule=cause.key, run=cause.run_id)
     conn.execute(
         _INSERT,
         {

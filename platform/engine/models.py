@@ -641,6 +641,53 @@ class ScheduleRun(Base):
     finished_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class AutomationRun(Base):
+    """One run of an automation rule (`engine/automations`): written in the transaction of
+    the event that triggered it, finished in the transaction that applies its actions.
+    `status`: queued, done, failed, skipped (rate limit, paused, condition false in a
+    replay) or loop_stopped (the chain of automations reached the depth limit). `inputs`
+    holds the event (kind, values before/after, changed keys), `changes` what the actions did."""
+
+    __tablename__ = "fd_automation_runs"
+    __table_args__ = (
+        sa.Index("ix_fd_automation_runs_rule", "app", "rule", "id"),
+        sa.Index("ix_fd_automation_runs_record", "app", "entity", "record_id"),
+        sa.Index("ix_fd_automation_runs_status", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    app: Mapped[str] = mapped_column(sa.String(60))
+    rule: Mapped[str] = mapped_column(sa.String(60))
+    entity: Mapped[str] = mapped_column(sa.String(60))
+    record_id: Mapped[int | None] = mapped_column(BigId)
+    event: Mapped[str] = mapped_column(sa.String(40))
+    status: Mapped[str] = mapped_column(sa.String(12), default="queued")
+    depth: Mapped[int] = mapped_column(sa.Integer, default=1)
+    actor_id: Mapped[int | None] = mapped_column(BigId)
+    inputs: Mapped[Any] = mapped_column(sa.JSON(none_as_null=True))
+    changes: Mapped[Any | None] = mapped_column(sa.JSON(none_as_null=True))
+    error: Mapped[Any | None] = mapped_column(MessageJSON)
+    attempt: Mapped[int] = mapped_column(sa.Integer, default=0)
+    job_id: Mapped[int | None] = mapped_column(BigId)
+    duration_ms: Mapped[int | None] = mapped_column(sa.Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class AutomationState(Base):
+    """What a rule remembers between runs: failures in a row (5 pause it), whether it is
+    paused, and the round-robin cursor of its `assign` actions."""
+
+    __tablename__ = "fd_automation_state"
+
+    app: Mapped[str] = mapped_column(sa.String(60), primary_key=True)
+    rule: Mapped[str] = mapped_column(sa.String(60), primary_key=True)
+    failures: Mapped[int] = mapped_column(sa.Integer, default=0)
+    paused: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    paused_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    cursor: Mapped[Any | None] = mapped_column(sa.JSON(none_as_null=True))
+
+
 users = User.__table__
 role_grants = RoleGrant.__table__
 apps = InstalledApp.__table__
@@ -673,3 +720,5 @@ webhook_deliveries = WebhookDelivery.__table__
 webhook_hooks = WebhookHook.__table__
 webhook_calls = WebhookCall.__table__
 schedule_runs = ScheduleRun.__table__
+automation_runs = AutomationRun.__table__
+automation_state = AutomationState.__table__

@@ -35,7 +35,7 @@ from flowdeck.engine.record_checks import RECORD_LEVEL, Errors, check_record
 from flowdeck.engine.record_checks import is_blank as is_blank
 from flowdeck.engine.record_checks import required_now as required_now
 from flowdeck.engine.record_checks import visible as visible
-from flowdeck.engine.schema.loader import SYSTEM_COLUMNS
+from flowdeck.engine.schema.checks import SYSTEM_COLUMNS
 from flowdeck.engine.schema.model import Entity, Field
 from flowdeck.engine.storage.tables import EntityTables
 

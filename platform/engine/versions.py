@@ -177,6 +177,8 @@ def _what(noun: str, key: str) -> Message:
         return Mp("what a document change is about", "view %(key)s", key=key)
     if noun == "transition":
         return Mp("what a document change is about", "transition %(key)s", key=key)
+    if noun == "automation":
+        return Mp("what a document change is about", "automation %(key)s", key=key)
     return Mp("what a document change is about", "field %(key)s", key=key)
 
 
@@ -243,6 +245,38 @@ class _Differ:
                 self.add(path, "removed", before, None, M("removes entity %(entity)s", entity=key))
             elif before != after:
                 self.entity(path, key, before, after)
+        self.automations(["automations"], old.get("automations") or [], new.get("automations") or [])
+
+    def automations(self, path: list[Any], old: list[Any], new: list[Any]) -> None:
+        """Automation rules by key: added, removed, or changed member by member (a trigger
+        or an action list is shown whole when it changes)."""
+        before, after = _keyed(old), _keyed(new)
+        if before is None or after is None:
+            if old != new:
+                self.add(path, "changed", old, new, M("changes the automations"))
+            return
+        for key in [*after, *(k for k in before if k not in after)]:
+            if key not in before:
+                index, item = after[key]
+                self.add([*path, index], "added", None, item, M("adds automation %(key)s", key=key))
+            elif key not in after:
+                index, item = before[key]
+                self.add([*path, index], "removed", item, None, M("removes automation %(key)s", key=key))
+            else:
+                (_, was), (index, item) = before[key], after[key]
+                for member in [*item, *(k for k in was if k not in item)]:
+                    if was.get(member) != item.get(member):
+                        self.whole([*path, index, member], was.get(member), item.get(member), _what("automation", key))
+
+    def whole(self, path: list[Any], old: Any, new: Any, what: Message) -> None:
+        name = _member(str(path[-1]))
+        if old is None:
+            self.add(path, "added", None, new, M("sets the %(member)s of %(what)s to %(new)s", member=name, what=what, new=_text(new)))
+        elif new is None:
+            self.add(path, "removed", old, None, M("removes the %(member)s of %(what)s", member=name, what=what))
+        else:
+            said = M("changes the %(member)s of %(what)s from %(old)s to %(new)s", member=name, what=what, old=_text(old), new=_text(new))
+            self.add(path, "changed", old, new, said)
 
     def objects(self, path: list[Any], old: Mapping[str, Any], new: Mapping[str, Any], noun: str, name: Any) -> None:
         """Keyed objects (roles, states, views): added, removed, or changed member by member."""

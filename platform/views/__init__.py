@@ -11,6 +11,7 @@ from flowdeck.views import (
     assets,
     audit_log,
     auth,
+    automations,
     background,
     boards,
     bundled_admin,
@@ -64,6 +65,7 @@ def register_blueprints(app: Flask) -> None:
         watching,
         calendars_admin,
         schedules_admin,
+        automations,
         bundled_admin,
         org,
     ):

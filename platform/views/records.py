@@ -24,6 +24,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from flowdeck.engine import approvals, boards, comments, files, records, workflow
+from flowdeck.engine.automations import trials
 from flowdeck.engine.errors import Conflict, Forbidden, NotFound, RecordInvalid, TransitionRefused
 from flowdeck.engine.fieldtypes import types_in
 from flowdeck.engine.messages import Message
@@ -285,6 +286,7 @@ def _record_page(
         can_delete=can(actor, entity, "delete"),
         comment_text=comment_text,
         comment_errors=comment_errors or [],
+        buttons=trials.buttons(registry().app(entity.app), entity.key, actor),
     )
 
 

@@ -75,6 +75,8 @@ def _admin_pages(server: Any) -> list[str]:
         "/admin/apps/operations/webhooks/new",
         "/admin/apps/operations/webhooks/deliveries",
         "/admin/apps/operations/webhooks/hooks/new",
+        "/admin/automations/",
+        "/admin/automations/test",
         "/admin/apps/",
         "/admin/apps/import",
         "/admin/apps/project/edit?entity=task",

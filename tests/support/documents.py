@@ -240,3 +240,65 @@ def effects_app() -> dict[str, Any]:
         },
     ]
     return doc
+
+
+def automation_app(*automations: dict[str, Any]) -> dict[str, Any]:
+    """Tickets that may belong to a problem, problems with action items, follow-up tasks:
+    the entities automations reach across, with `automations` added."""
+    return {
+        "key": "ops",
+        "label": {"en": "Ops", "zh": "运维"},
+        "roles": {"agent": {"label": "Agent"}, "lead": {"label": "Lead"}, "member": {"label": "Member"}},
+        "entities": {
+            "problem": {
+                "fields": {
+                    "title": {"type": "text", "required": True},
+                    "owner": {"type": "user"},
+                    "items": {"type": "table", "fields": {"what": {"type": "text"}, "hours": {"type": "integer"}}},
+                },
+                "workflow": {
+                    "states": {"open": {"category": "todo"}, "resolved": {"category": "done"}},
+                    "transitions": [{"key": "resolve", "from": "open", "to": "resolved"}],
+                },
+            },
+            "ticket": {
+                "fields": {
+                    "title": {"type": "text", "required": True},
+                    "priority": {"type": "select", "options": ["low", "normal", "high"], "default": "normal"},
+                    "assignee": {"type": "user"},
+                    "requester": {"type": "user"},
+                    "note": {"type": "text"},
+                    "bumps": {"type": "integer", "default": 0},
+                    "handled_at": {"type": "datetime"},
+                    "problem": {"type": "reference", "to": "problem"},
+                    "amount": {"type": "integer"},
+                },
+                "workflow": {
+                    "states": {
+                        "new": {"category": "todo"},
+                        "waiting": {"category": "doing"},
+                        "closed": {"category": "done"},
+                    },
+                    "transitions": [
+                        {"key": "wait", "from": "new", "to": "waiting"},
+                        {"key": "close", "from": ["new", "waiting"], "to": "closed", "guard": "note != null"},
+                        {
+                            "key": "approve",
+                            "from": "new",
+                            "to": "closed",
+                            "approval": {"steps": [{"key": "lead", "approvers": {"role": "lead"}}]},
+                        },
+                    ],
+                },
+            },
+            "task": {
+                "fields": {
+                    "title": {"type": "text", "required": True},
+                    "problem": {"type": "reference", "to": "problem"},
+                    "hours": {"type": "integer"},
+                    "items": {"type": "table", "fields": {"what": {"type": "text"}, "hours": {"type": "integer"}}},
+                }
+            },
+        },
+        "automations": list(automations),
+    }

@@ -17,6 +17,7 @@ from flowdeck.engine.expressions import Scope
 from flowdeck.engine.fieldtypes import FIELD_TYPES, TITLE_TYPES
 from flowdeck.engine.messages import M
 from flowdeck.engine.phrases import a_field
+from flowdeck.engine.schema.automations import AutomationChecks
 from flowdeck.engine.schema.checks import (
     CHILD_SYSTEM_COLUMNS,
     RESERVED_KEYS,
@@ -75,7 +76,7 @@ def check_document(source: str | bytes | Mapping[str, Any]) -> list[SchemaProble
     return []
 
 
-class _Builder(FieldChecks, WorkflowChecks, ViewChecks, TimingChecks):
+class _Builder(FieldChecks, WorkflowChecks, ViewChecks, TimingChecks, AutomationChecks):
     """Checks meaning while building the model; collects problems instead of stopping."""
 
     def build(self) -> App:
@@ -95,6 +96,7 @@ class _Builder(FieldChecks, WorkflowChecks, ViewChecks, TimingChecks):
             description=opt_label(doc.get("description")),
             document=doc,
             schedules=schedules,
+            automations=self.automations(doc.get("automations", [])),
         )
 
     def entity(self, key: str, spec: Mapping[str, Any]) -> Entity:

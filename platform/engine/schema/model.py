@@ -348,6 +348,33 @@ class Role:
 
 
 @dataclass(frozen=True)
+class AutomationAction:
+    """One action of an automation: its type (an entry of `automations/actions.py`) and the
+    settings that entry's check built from the document."""
+
+    type: str
+    settings: Any
+    index: int
+
+
+@dataclass(frozen=True)
+class Automation:
+    """A rule of the app document's `automations`: when `trigger` happens to a record of
+    `entity` and `condition` holds, run `actions` (as the system or the event's actor)."""
+
+    key: str
+    label: Label
+    entity: str
+    trigger: str
+    trigger_settings: Any
+    condition: Expression | None
+    actions: tuple[AutomationAction, ...]
+    run_as: str = "system"
+    enabled: bool = True
+    rate_limit: int = 100
+
+
+@dataclass(frozen=True)
 class App:
     key: str
     label: Label
@@ -361,6 +388,8 @@ class App:
     def schedule(self, key: str) -> Schedule | None:
         return next((s for s in self.schedules if s.key == key), None)
 
+    automations: tuple[Automation, ...] = ()
+
     def entity(self, key: str) -> Entity | None:
         return next((e for e in self.entities if e.key == key), None)
 
@@ -372,3 +401,6 @@ class App:
 
     def role_keys(self) -> tuple[str, ...]:
         return tuple(r.key for r in self.roles)
+
+    def automation(self, key: str) -> Automation | None:
+        return next((a for a in self.automations if a.key == key), None)
