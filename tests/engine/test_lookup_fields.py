@@ -236,6 +236,14 @@ def test_a_lookup_needs_its_from_and_takes_only_its_keys():
     assert problems(with_field({"type": "lookup", "from": "project.name", "mode": "snapshot"}))[0][0] == "entities.risk.fields.extra.mode"
 
 
+def test_only_a_copied_lookup_can_be_indexed():
+    """Is `indexed` refused on a live lookup (no column) and kept on a copied one?"""
+    assert problems(with_field({"type": "lookup", "from": "project.name", "indexed": True})) == [
+        ("entities.risk.fields.extra.indexed", "applies only to a copied lookup (“mode”: “copy”); a live one has no column")
+    ]
+    assert problems(with_field({"type": "lookup", "from": "project.name", "mode": "copy", "indexed": True})) == []
+
+
 def test_lookups_that_read_each_other_are_a_cycle():
     """Are two lookups that show each other reported as a cycle?"""
     doc = document()

@@ -33,6 +33,8 @@ class LookupChecks(Checks):
             if key in done:
                 return done[key]
             path: Path = ("entities", entity.key, "fields", fld.key, "from")
+            if fld.indexed and fld.lookup is not None and fld.lookup.live:
+                self.problem((*path[:-1], "indexed"), M("applies only to a copied lookup (“mode”: “copy”); a live one has no column"))
             result = self._follow(path, by_key, entity, fld, trail + (key,), resolve)
             done[key] = result
             return result
