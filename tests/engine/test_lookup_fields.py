@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from flowdeck.catalogs import say
 from flowdeck.engine import approvals, records, users
 from flowdeck.engine.apps import apply_document, plan_change
+from flowdeck.engine.permissions import Actor
 from flowdeck.engine.query import Query, query_records
 from flowdeck.engine.schema.loader import check_document, load_app
 
@@ -312,3 +313,29 @@ def test_adding_a_copied_lookup_fills_existing_records_in_the_plan(world, db, sy
     got = db.read(lambda c: {r: records.fetch_record(c, et, r).values for r in (first, second)})
     assert (got[first]["client_name"], got[second]["client_name"]) == ("Acme", "Beta")
     assert (got[first]["project_name"], got[second]["project_name"]) == ("Apollo", "Zeus")
+
+
+def test_a_bundle_round_trip_keeps_copies_and_reads_live_lookups_again(world, db, system):
+    """Does an exported bundle carry a copied lookup's snapshot (not the project's new value)
+    and leave live lookups out, and does importing it as another app give the same values?"""
+    import io
+    import json
+    import zipfile
+
+    from flowdeck.engine.bundles.export import export_bundle
+    from flowdeck.engine.bundles.importer import import_bundle
+    from flowdeck.engine.registry import Catalog
+
+    world.create("risk", title="Kept", project=world.apollo)
+    world.update("project", world.apollo, budget="7777.00")
+    data = db.read(lambda c: export_bundle(c, world.registry, APP, include_records=True))
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        name = next(n for n in archive.namelist() if n.endswith("risk.jsonl"))
+        (line,) = [json.loads(x) for x in archive.read(name).decode().splitlines() if x.strip()]
+    assert line["values"]["budget"] == "1000.00" and "sponsor" not in line["values"] and "tier" not in line["values"]
+    admin = Actor(user_id=None, username="system", is_admin=True) if not system.is_admin else system
+    import_bundle(db, data, actor=admin, as_key="lk_copy")
+    et = Catalog(db).current().entity("lk_copy", "risk")
+    (imported,) = db.read(lambda c: [records.fetch_record(c, et, r).values for r in c.execute(sa.select(et.table.c.id)).scalars()])
+    assert imported["budget"] == Decimal("1000.00") and imported["tier"] == "gold"
+    assert imported["sponsor"] == world.people["sam"]
