@@ -48,7 +48,7 @@ from flowdeck.engine.errors import Conflict, Forbidden, RecordInvalid, Transitio
 from flowdeck.engine.fieldtypes import is_many
 from flowdeck.engine.messages import M, Message
 from flowdeck.engine.permissions import Actor, can, can_transition, hidden_states, mid_sentence, require
-from flowdeck.engine.query import Hidden, hidden_everywhere_in, selected_column, sort_visible
+from flowdeck.engine.query import Hidden, hidden_everywhere_in, page_select, selected_column, sort_visible
 from flowdeck.engine.records import Record, fetch_record, load_links, update_record
 from flowdeck.engine.schema.model import Entity, Label, Transition, View
 from flowdeck.engine.storage.tables import EntityTables
@@ -141,7 +141,7 @@ def load_cards(
     columns, _ = _card_select(et, view)
     col = group_column(et, view)
     in_column = col.is_(None) if value is None else col == value
-    statement = sa.select(*columns).where(where, in_column).order_by(*_order(et, view, hidden or {})).limit(limit).offset(max(0, offset))
+    statement = page_select(et, columns, sa.and_(where, in_column), _order(et, view, hidden or {}), limit, max(0, offset))
     result = conn.execute(statement)
     keys = list(result.keys())
     return [dict(zip(keys, row, strict=True)) for row in result]

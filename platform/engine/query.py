@@ -252,6 +252,24 @@ def _select_columns(et: EntityTables, columns: Sequence[str] | None) -> tuple[li
     return [selected_column(et, name) for name in dict.fromkeys([*base, *wanted])], many
 
 
+def page_select(
+    et: EntityTables,
+    columns: Sequence[sa.ColumnElement[Any]],
+    where: sa.ColumnElement[bool],
+    order: Sequence[sa.ColumnElement[Any]],
+    limit: int,
+    offset: int,
+) -> sa.Select[Any]:
+    """One page of rows as one statement. With live lookups among the columns, the page's
+    ids are found first (a subquery) and the lookups are read for those rows only: SQLite
+    computes a sorted query's columns for every matching row before its LIMIT, so a lookup
+    in the same SELECT would be read for every record, not for the page."""
+    if not any(column.name in et.lookups for column in columns if isinstance(column, sa.Label)):
+        return sa.select(*columns).where(where).order_by(*order).limit(limit).offset(offset)
+    ids = sa.select(et.table.c.id).where(where).order_by(*order).limit(limit).offset(offset).subquery("page_ids")
+    return sa.select(*columns).join_from(et.table, ids, et.table.c.id == ids.c.id).order_by(*order)
+
+
 def selected_column(et: EntityTables, key: str) -> sa.ColumnElement[Any]:
     """A column of the list's SELECT; a live lookup is its subquery named by its key."""
     found = et.lookups.get(key)
@@ -269,10 +287,8 @@ def query_records(conn: Connection, et: EntityTables, query: Query, *, actor: Ac
     order = _order(et, query.sort, hidden)
     columns, many = _select_columns(et, query.columns)
     total, capped = count_records(conn, et, where, query.count_limit)
-    rows = [
-        dict(r)
-        for r in conn.execute(sa.select(*columns).where(where).order_by(*order).limit(per_page).offset((page - 1) * per_page)).mappings()
-    ]
+    statement = page_select(et, columns, where, order, per_page, (page - 1) * per_page)
+    rows = [dict(r) for r in conn.execute(statement).mappings()]
     if many and rows:
         ids = [r["id"] for r in rows]
         for key, per_record in load_links(conn, et, ids, many).items():

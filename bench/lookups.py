@@ -1,0 +1,153 @@
+"""A list with two lookup columns against the same list without them (issue #12: at most
+1.3x), in one process, on SQLite (a temporary file) or PostgreSQL (--url).
+
+    .venv/bin/python bench/lookups.py --tasks 10000
+    .venv/bin/python bench/lookups.py --url postgresql://postgres@127.0.0.1:5432/lk_bench --tasks 1000000
+
+The data: `--tasks` tasks, one project per 10 tasks, one client per 10 projects. The list
+page is what a list view does in the engine: the page's rows (`query_records`, 50 per page,
+newest first, with the total count) and the names its values refer to (`names_for`). The
+lookups are `sponsor` (`project.sponsor`, one hop, a user) and `tier` (`project.client.tier`,
+two hops, a select). Each case is timed on --runs pages after --warmup, pages spread over
+the first 20 pages; the ratio is of the medians. Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from flowdeck.engine import users  # noqa: E402
+from flowdeck.engine.apps import apply_document  # noqa: E402
+from flowdeck.engine.db import Database  # noqa: E402
+from flowdeck.engine.lookups import names_for  # noqa: E402
+from flowdeck.engine.permissions import Actor  # noqa: E402
+from flowdeck.engine.query import Query, query_records  # noqa: E402
+from flowdeck.engine.registry import Catalog  # noqa: E402
+from flowdeck.engine.system import upgrade_system_tables  # noqa: E402
+
+DOCUMENT: dict[str, Any] = {
+    "key": "lkb",
+    "label": "Lookup bench",
+    "roles": {"member": {}},
+    "entities": {
+        "client": {"fields": {"name": {"type": "text"}, "tier": {"type": "select", "options": ["gold", "silver", "bronze"]}}},
+        "project": {"fields": {"name": {"type": "text"}, "sponsor": {"type": "user"}, "client": {"type": "reference", "to": "client"}}},
+        "task": {
+            "fields": {
+                "title": {"type": "text"},
+                "project": {"type": "reference", "to": "project"},
+                "owner": {"type": "user"},
+                "estimate": {"type": "decimal"},
+                "sponsor": {"type": "lookup", "from": "project.sponsor"},
+                "tier": {"type": "lookup", "from": "project.client.tier"},
+            },
+            "workflow": {"states": {"open": {"category": "todo"}, "done": {"category": "done"}}, "transitions": []},
+        },
+    },
+}
+PLAIN = ["title", "project", "owner", "estimate", "state"]
+LOOKED_UP = [*PLAIN, "sponsor", "tier"]
+
+
+def load(db: Database, tasks: int) -> None:
+    """The app and its records, inserted in batches (not through the record service: this
+    measures reading)."""
+    system = Actor.system()
+    apply_document(db, DOCUMENT, actor=system)
+    et = {key: Catalog(db).current().entity("lkb", key) for key in ("client", "project", "task")}
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    rng = random.Random(12)
+
+    def work(conn: sa.Connection) -> None:
+        people = [users.create_user(conn, f"user{i}", password="password123", display_name=f"User {i}") for i in range(50)]
+        stamp = {"version": 1, "created_at": now, "updated_at": now, "created_by": people[0], "updated_by": people[0]}
+        clients = max(1, tasks // 100)
+        projects = max(1, tasks // 10)
+        conn.execute(et["client"].table.insert(), [{**stamp, "name": f"Client {i}", "tier": rng.choice(["gold", "silver", "bronze"])} for i in range(clients)])
+        conn.execute(
+            et["project"].table.insert(),
+            [{**stamp, "name": f"Project {i}", "sponsor": rng.choice(people), "client": 1 + i % clients} for i in range(projects)],
+        )
+        batch = 20_000
+        for start in range(0, tasks, batch):
+            rows = [
+                {
+                    **stamp,
+                    "updated_at": now + dt.timedelta(seconds=i),
+                    "state": "open",
+                    "title": f"Task {i}",
+                    "project": 1 + rng.randrange(projects),
+                    "owner": rng.choice(people),
+                    "estimate": rng.randrange(1, 400),
+                }
+                for i in range(start, min(tasks, start + batch))
+            ]
+            conn.execute(et["task"].table.insert(), rows)
+
+    db.run(work)
+
+
+def time_pages(db: Database, columns: list[str], runs: int, warmup: int) -> list[float]:
+    registry = Catalog(db).current()
+    et = registry.entity("lkb", "task")
+    actor = Actor.system()
+    rng = random.Random(7)
+    times = []
+    for number in range(warmup + runs):
+        query = Query(sort=["-updated_at"], per_page=50, page=1 + rng.randrange(20), columns=columns, count_limit=10_000)
+
+        def page(conn: sa.Connection, query: Query = query) -> int:
+            rows = query_records(conn, et, query, actor=actor).rows
+            names_for(conn, et, rows, registry, columns)
+            return len(rows)
+
+        started = time.perf_counter()
+        assert db.read(page) == 50
+        if number >= warmup:
+            times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", help="database URL (default: a temporary SQLite file)")
+    parser.add_argument("--tasks", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--warmup", type=int, default=20)
+    args = parser.parse_args()
+    folder = tempfile.TemporaryDirectory()
+    url = args.url or f"sqlite:///{folder.name}/bench.db"
+    users.set_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))  # 50 bench users, not a sign-in test
+    db = Database(url)
+    upgrade_system_tables(db)
+    started = time.perf_counter()
+    load(db, args.tasks)
+    loaded = time.perf_counter() - started
+    result: dict[str, Any] = {"database": db.engine.dialect.name, "tasks": args.tasks, "load_s": round(loaded, 1)}
+    for _ in range(2):  # alternate, so a busy machine weighs on both cases alike
+        for name, columns in (("without", PLAIN), ("with_two_lookups", LOOKED_UP)):
+            result.setdefault(name, []).extend(time_pages(db, columns, args.runs // 2, args.warmup))
+    summary = {name: {"median_ms": round(statistics.median(v), 2), "p95_ms": round(sorted(v)[int(len(v) * 0.95) - 1], 2)} for name, v in result.items() if isinstance(v, list)}
+    result.update(summary)
+    result["ratio"] = round(summary["with_two_lookups"]["median_ms"] / summary["without"]["median_ms"], 2)
+    print(json.dumps(result, indent=1))
+    db.dispose()
+    folder.cleanup()
+
+
+if __name__ == "__main__":
+    main()
