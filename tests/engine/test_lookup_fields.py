@@ -339,3 +339,21 @@ def test_a_bundle_round_trip_keeps_copies_and_reads_live_lookups_again(world, db
     (imported,) = db.read(lambda c: [records.fetch_record(c, et, r).values for r in c.execute(sa.select(et.table.c.id)).scalars()])
     assert imported["budget"] == Decimal("1000.00") and imported["tier"] == "gold"
     assert imported["sponsor"] == world.people["sam"]
+
+
+def test_switching_a_lookup_between_live_and_copy_keeps_the_values(world, db, system):
+    """Does turning a live lookup into a copy fill its new column from the references, and
+    turning it back read it live again?"""
+    risk = world.create("risk", title="A", project=world.apollo)
+    doc = document()
+    doc["entities"]["risk"]["fields"]["tier"]["mode"] = "copy"
+    apply_document(db, copy.deepcopy(doc), actor=system)
+    from flowdeck.engine.registry import Catalog
+
+    et = Catalog(db).current().entity(APP, "risk")
+    assert "tier" in et.table.c
+    assert db.read(lambda c: c.execute(sa.select(et.table.c.tier).where(et.table.c.id == risk)).scalar()) == "gold"
+    apply_document(db, document(), actor=system)
+    et = Catalog(db).current().entity(APP, "risk")
+    assert "tier" not in et.table.c and "tier" in et.lookups
+    assert db.read(lambda c: records.fetch_record(c, et, risk)).values["tier"] == "gold"

@@ -100,3 +100,20 @@ def test_a_board_card_shows_a_lookup(client, db, task, lead, project):
     page = text(client.get("/a/demo/task/v/board"))
     card = page[page.index("Carded") :]
     assert "Spencer" in card and "Gold tier" in card
+
+
+def test_editing_a_record_keeps_its_lookups(client, db, task, lead, project):
+    """Does posting the edit form (which has no lookup inputs) save, keeping the copied rate
+    and the live sponsor?"""
+    from tests.support.records import fetch
+    from tests.support.web import csrf_token
+
+    record = create(db, task, lead, title="Before", project=project)
+    signed_in(client, "lea")
+    token = csrf_token(client, url(record.id, "/edit"))
+    response = client.post(
+        url(record.id, "/edit"), data={"csrf_token": token, "title": "After", "project": str(project), "version": str(record.version)}
+    )
+    assert response.status_code == 303, text(response)[:2000]
+    values = fetch(db, task, record.id).values
+    assert values["title"] == "After" and str(values["rate"]) == "120.50" and values["sponsor"] is not None
