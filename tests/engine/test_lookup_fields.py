@@ -216,7 +216,10 @@ def with_field(spec: dict[str, Any], key: str = "extra") -> dict[str, Any]:
         ({"type": "lookup", "from": "project.owner"}, "project: unknown field “owner”"),
         ({"type": "lookup", "from": "projekt.name"}, "risk: unknown field “projekt”"),
         ({"type": "lookup", "from": "title.name"}, "“title” of “risk” is a text field; every name but the last must be a reference field"),
-        ({"type": "lookup", "from": "project.name.first"}, "“name” of “project” is a text field; every name but the last must be a reference field"),
+        (
+            {"type": "lookup", "from": "project.name.first"},
+            "“name” of “project” is a text field; every name but the last must be a reference field",
+        ),
     ],
 )
 def test_a_bad_path_is_reported_at_its_from(spec, expected):

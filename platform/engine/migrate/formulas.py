@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from flowdeck.engine.lookup_values import fill_copies
 from flowdeck.engine.messages import M
 from flowdeck.engine.migrate.plan import Step
-from flowdeck.engine.lookup_values import fill_copies
 from flowdeck.engine.records import recompute_entity
 from flowdeck.engine.schema.model import Entity
 from flowdeck.engine.storage.tables import EntityTables

@@ -11,15 +11,16 @@ place that shows, filters or sorts a field treats it like the field it shows.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from flowdeck.engine.messages import M
 from flowdeck.engine.phrases import a_field
 from flowdeck.engine.schema.checks import Checks, Path, unknown_field
-from flowdeck.engine.schema.model import Entity, Field, Lookup
+from flowdeck.engine.schema.model import Entity, Field
 
 Key = tuple[str, str]
+Resolve = Callable[[Entity, Field, tuple[Key, ...]], Field | None]
 
 
 class LookupChecks(Checks):
@@ -35,7 +36,7 @@ class LookupChecks(Checks):
             path: Path = ("entities", entity.key, "fields", fld.key, "from")
             if fld.indexed and fld.lookup is not None and fld.lookup.live:
                 self.problem((*path[:-1], "indexed"), M("applies only to a copied lookup (“mode”: “copy”); a live one has no column"))
-            result = self._follow(path, by_key, entity, fld, trail + (key,), resolve)
+            result = self._follow(path, by_key, entity, fld, (*trail, key), resolve)
             done[key] = result
             return result
 
@@ -50,11 +51,15 @@ class LookupChecks(Checks):
         for path, entity_key, fk in self.user_lookups:
             found = resolved[entity_key].field(fk)
             if found is not None and found.lookup is not None and found.lookup.value_type and found.value_type != "user":
-                said = M("“%(key)s” looks up %(field_kind)s; approvers come from a user field", key=fk, field_kind=a_field(found.value_type))
+                said = M(
+                    "“%(key)s” looks up %(field_kind)s; approvers come from a user field", key=fk, field_kind=a_field(found.value_type)
+                )
                 self.problem(path, said)
         return tuple(out)
 
-    def _follow(self, path: Path, by_key: dict[str, Entity], entity: Entity, fld: Field, trail: tuple[Key, ...], resolve: object) -> Field | None:
+    def _follow(
+        self, path: Path, by_key: dict[str, Entity], entity: Entity, fld: Field, trail: tuple[Key, ...], resolve: object
+    ) -> Field | None:
         assert fld.lookup is not None
         lookup = fld.lookup
         hops: list[tuple[str, str]] = []
@@ -62,7 +67,9 @@ class LookupChecks(Checks):
         for name in lookup.path[:-1]:
             hop = current.field(name)
             if hop is None:
-                self.problem(path, M("%(place)s: %(problem)s", place=current.key, problem=unknown_field(name, [f.key for f in current.fields])))
+                self.problem(
+                    path, M("%(place)s: %(problem)s", place=current.key, problem=unknown_field(name, [f.key for f in current.fields]))
+                )
                 return None
             if hop.type != "reference" or hop.to is None:
                 said = M(
@@ -74,7 +81,10 @@ class LookupChecks(Checks):
                 self.problem(path, said)
                 return None
             if hop.many:
-                self.problem(path, M("“%(name)s” of “%(entity)s” holds many records; a lookup follows single references", name=name, entity=current.key))
+                self.problem(
+                    path,
+                    M("“%(name)s” of “%(entity)s” holds many records; a lookup follows single references", name=name, entity=current.key),
+                )
                 return None
             following = by_key.get(hop.to)
             if following is None:  # the unknown entity is reported at the reference's `to`
@@ -84,10 +94,17 @@ class LookupChecks(Checks):
         last_name = lookup.path[-1]
         last = current.field(last_name)
         if last is None:
-            self.problem(path, M("%(place)s: %(problem)s", place=current.key, problem=unknown_field(last_name, [f.key for f in current.fields])))
+            self.problem(
+                path, M("%(place)s: %(problem)s", place=current.key, problem=unknown_field(last_name, [f.key for f in current.fields]))
+            )
             return None
         if last.is_table or last.is_many:
-            said = M("“%(name)s” of “%(entity)s” is %(field_kind)s; a lookup shows a single value", name=last_name, entity=current.key, field_kind=a_field(last.type))
+            said = M(
+                "“%(name)s” of “%(entity)s” is %(field_kind)s; a lookup shows a single value",
+                name=last_name,
+                entity=current.key,
+                field_kind=a_field(last.type),
+            )
             self.problem(path, said)
             return None
         settings, target_entity, target = last, current.key, last.key
@@ -96,7 +113,7 @@ class LookupChecks(Checks):
                 cycle = [*(f"{e}.{k}" for e, k in trail[trail.index((current.key, last.key)) :]), f"{current.key}.{last.key}"]
                 self.problem(path, M("lookup cycle: %(cycle)s", cycle=" → ".join(cycle)))
                 return None
-            shown = resolve(current, last, trail)  # type: ignore[operator]
+            shown = resolve(current, last, trail)
             if shown is None or shown.lookup is None:
                 return None
             settings = shown
