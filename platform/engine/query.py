@@ -124,7 +124,7 @@ def _clause(et: EntityTables, condition: Condition, context: Context) -> sa.Colu
     column = et.column(key)
     if op == "empty":
         blank = column.is_(None)
-        if fld is not None and FIELD_TYPES[fld.type].searchable:
+        if fld is not None and FIELD_TYPES[fld.value_type].searchable:
             blank = blank | (column == "")
         return blank if value else ~blank
     if op == "eq":
@@ -199,7 +199,7 @@ def _order(et: EntityTables, sort: Sequence[str], hidden: Hidden) -> list[sa.Col
         key = item.lstrip("-")
         fld = et.entity.field(key)
         if (
-            (fld is not None and (is_many(fld) or not FIELD_TYPES[fld.type].orderable))
+            (fld is not None and (is_many(fld) or not FIELD_TYPES[fld.value_type].orderable))
             or (fld is None and key not in SYSTEM_SORTABLE)
             or not et.has_column(key)
         ):

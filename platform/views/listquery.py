@@ -233,7 +233,7 @@ def sortable(entity: Entity, key: str) -> bool:
     fld = entity.field(key)
     if fld is None:
         return key in SYSTEM_SORTABLE and (key != "state" or entity.workflow is not None)
-    return not fld.is_many and fld.type != "table" and FIELD_TYPES[fld.type].orderable
+    return not fld.is_many and fld.type != "table" and FIELD_TYPES[fld.value_type].orderable  # a lookup sorts like its field
 
 
 def default_view(entity: Entity) -> View:
