@@ -7,7 +7,7 @@ PORT ?= 5000
 export FLOWDECK_INSTANCE ?= $(CURDIR)/instance
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 
-.PHONY: run test test-sqlite test-postgres lint security format clean translations bench screenshots lock
+.PHONY: run test test-sqlite test-postgres lint security format clean translations bench bench-lookups screenshots lock
 
 # Installs the exact versions of constraints.txt (the ones the test suite passed with).
 $(BIN)/flowdeck: pyproject.toml constraints.txt
@@ -78,6 +78,11 @@ translations: $(BIN)/flowdeck
 # PEERS_HOME: the harness (default ../shared/peers); results in bench/results/.
 bench: $(VENV)/.bench-installed
 	$(BIN)/python bench/run.py
+
+# Lookups (issue #12): a list with two lookup columns against one without, in process.
+# N=10000 on a temporary SQLite file; LOOKUP_BENCH_ARGS="--url postgresql+psycopg://... --tasks 1000000".
+bench-lookups: $(VENV)/.bench-installed
+	$(BIN)/python bench/lookups.py $(LOOKUP_BENCH_ARGS)
 
 $(VENV)/.bench-installed: $(BIN)/flowdeck pyproject.toml
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[test,redis,bench]'

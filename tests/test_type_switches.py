@@ -36,6 +36,7 @@ OWN_BEHAVIOUR = {
     "datetime": "`now`, time zones, and a day bound meaning the whole day",
     "boolean": "a checkbox: true, false or not set",
     "text": "the plain text a computed result or an unknown key falls back to",
+    "lookup": "its value is read through references from a field of another record, with that field's type",
 }
 
 # (file under platform/, the type names of one literal) -> why it may list them.

@@ -48,7 +48,7 @@ from flowdeck.engine.errors import Conflict, Forbidden, RecordInvalid, Transitio
 from flowdeck.engine.fieldtypes import is_many
 from flowdeck.engine.messages import M, Message
 from flowdeck.engine.permissions import Actor, can, can_transition, hidden_states, mid_sentence, require
-from flowdeck.engine.query import Hidden, hidden_everywhere_in, sort_visible
+from flowdeck.engine.query import Hidden, hidden_everywhere_in, page_select, selected_column, sort_visible
 from flowdeck.engine.records import Record, fetch_record, load_links, update_record
 from flowdeck.engine.schema.model import Entity, Label, Transition, View
 from flowdeck.engine.storage.tables import EntityTables
@@ -102,9 +102,9 @@ def card_keys(et: EntityTables, view: View) -> list[str]:
 def _card_select(et: EntityTables, view: View) -> tuple[list[sa.ColumnElement[Any]], list[str]]:
     table = et.table
     base = ["id", "version", group_key(view), *(["state"] if "state" in table.c else [])]  # state: the fields hidden there
-    stored = [k for k in card_keys(et, view) if k in table.c]
+    stored = [k for k in card_keys(et, view) if et.has_column(k)]
     many = [k for k in card_keys(et, view) if k in et.links]
-    return [table.c[k] for k in dict.fromkeys([*base, *stored])], many
+    return [selected_column(et, k) for k in dict.fromkeys([*base, *stored])], many
 
 
 def _order(et: EntityTables, view: View, hidden: Hidden) -> list[sa.ColumnElement[Any]]:
@@ -114,9 +114,9 @@ def _order(et: EntityTables, view: View, hidden: Hidden) -> list[sa.ColumnElemen
     for item in view.sort:
         key = item.lstrip("-")
         fld = et.entity.field(key)
-        if key not in et.table.c or (fld is not None and is_many(fld)) or hidden_everywhere_in(et, key, hidden):
+        if not et.has_column(key) or (fld is not None and is_many(fld)) or hidden_everywhere_in(et, key, hidden):
             continue
-        column = sort_visible(et, key, et.table.c[key], hidden)
+        column = sort_visible(et, key, et.column(key), hidden)
         order.append(column.desc().nulls_last() if item.startswith("-") else column.asc().nulls_last())
     order.append(et.table.c.id.asc())
     return order
@@ -141,7 +141,7 @@ def load_cards(
     columns, _ = _card_select(et, view)
     col = group_column(et, view)
     in_column = col.is_(None) if value is None else col == value
-    statement = sa.select(*columns).where(where, in_column).order_by(*_order(et, view, hidden or {})).limit(limit).offset(max(0, offset))
+    statement = page_select(et, columns, sa.and_(where, in_column), _order(et, view, hidden or {}), limit, max(0, offset))
     result = conn.execute(statement)
     keys = list(result.keys())
     return [dict(zip(keys, row, strict=True)) for row in result]

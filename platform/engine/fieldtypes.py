@@ -337,6 +337,13 @@ def _computed_column(field: Field) -> TypeEngine[Any]:
     return result.column(field)
 
 
+def _lookup_column(field: Field) -> TypeEngine[Any]:
+    """A copied lookup's column is the column of the type it looks up (a live one has none)."""
+    kind = FIELD_TYPES[field.value_type]
+    assert kind.column is not None
+    return kind.column(field)
+
+
 _TEXT_OPS = ("eq", "ne", "in", "not_in", "contains", "empty")
 _NUMBER_OPS = ("eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "empty")
 _CHOICE_OPS = ("eq", "ne", "in", "not_in", "empty")
@@ -530,6 +537,16 @@ FIELD_TYPES: dict[str, FieldType] = {
             family="computed",
             offered=False,
         ),
+        FieldType(
+            name="lookup",
+            keys=frozenset({"type", "label", "help", "from", "mode", "show_if", "was", "indexed"}),
+            coerce=_not_settable,
+            column=_lookup_column,
+            operators=_CHOICE_OPS,
+            family="lookup",
+            offered=False,
+            in_child_rows=False,
+        ),
     )
 }
 
@@ -557,9 +574,9 @@ def is_many(field: Field) -> bool:
 
 
 def operators_for(field: Field) -> tuple[str, ...]:
-    if field.type == "computed":
-        result = field.result or "decimal"
-        return FIELD_TYPES[result].operators
+    """A computed field or a lookup filters like the type of its values."""
+    if field.value_type != field.type:
+        return FIELD_TYPES[field.value_type].operators
     if is_many(field):
         return _MANY_OPS
     return FIELD_TYPES[field.type].operators

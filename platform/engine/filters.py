@@ -122,7 +122,9 @@ def kind_of_field(field_type: str) -> Message:
 
 
 def _result_field(field: Field) -> Field:
-    return replace(field, type=field.result or "decimal")
+    """A computed field or a lookup read as a field of its value type (a lookup carries the
+    options, currency and scale of the field it shows)."""
+    return replace(field, type=field.value_type, lookup=None)
 
 
 def _typed_one(key: str, op: str, item: Any, field: Field | None) -> Any:
@@ -138,7 +140,7 @@ def _typed_one(key: str, op: str, item: Any, field: Field | None) -> Any:
         return item
     if field.type == "autonumber":
         return FIELD_TYPES["text"].coerce(field, item)
-    target = field if field.type != "computed" else _result_field(field)
+    target = field if field.value_type == field.type else _result_field(field)
     return FIELD_TYPES[target.type].coerce(target, item)
 
 

@@ -88,8 +88,9 @@ def names_for(
     entity = et.entity
     wanted = set(keys) if keys is not None else {f.key for f in entity.fields}
     user_keys = [k for k in SYSTEM_USER_KEYS if k in wanted]
-    user_keys += [f.key for f in entity.fields if f.type == "user" and f.key in wanted]
-    ref_keys = [(f.key, f.to) for f in entity.fields if f.type == "reference" and f.to and f.key in wanted]
+    # by value type: a lookup of a user or a record names one as well
+    user_keys += [f.key for f in entity.fields if f.value_type == "user" and f.key in wanted]
+    ref_keys = [(f.key, f.to) for f in entity.fields if f.value_type == "reference" and f.to and f.key in wanted]
     file_keys = [f.key for f in entity.fields if f.type == "attachment" and f.key in wanted]
     user_ids: set[int] = set()
     refs: dict[str, set[int]] = {}

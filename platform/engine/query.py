@@ -121,10 +121,10 @@ def _clause(et: EntityTables, condition: Condition, context: Context) -> sa.Colu
             return ~exists if value else exists
         values = value if isinstance(value, list) else [value]
         return exists.where(link.c.value.in_(values))
-    column = table.c[key]
+    column = et.column(key)
     if op == "empty":
         blank = column.is_(None)
-        if fld is not None and FIELD_TYPES[fld.type].searchable:
+        if fld is not None and FIELD_TYPES[fld.value_type].searchable:
             blank = blank | (column == "")
         return blank if value else ~blank
     if op == "eq":
@@ -199,9 +199,9 @@ def _order(et: EntityTables, sort: Sequence[str], hidden: Hidden) -> list[sa.Col
         key = item.lstrip("-")
         fld = et.entity.field(key)
         if (
-            (fld is not None and (is_many(fld) or not FIELD_TYPES[fld.type].orderable))
+            (fld is not None and (is_many(fld) or not FIELD_TYPES[fld.value_type].orderable))
             or (fld is None and key not in SYSTEM_SORTABLE)
-            or key not in et.table.c
+            or not et.has_column(key)
         ):
             errors.setdefault("sort", []).append(M("cannot sort by “%(key)s”", key=key))
             continue
@@ -227,12 +227,12 @@ def sort_visible(et: EntityTables, key: str, column: sa.ColumnElement[Any], hidd
 def _sort_key(et: EntityTables, key: str) -> sa.ColumnElement[Any]:
     """What a column sorts by: states in workflow order and options in the order the
     document lists them (priority low < normal < high), not alphabetically."""
-    column = et.table.c[key]
+    column = et.column(key)
     if key == "state" and et.entity.workflow is not None:
         order = et.entity.workflow.state_keys()
     else:
         fld = et.entity.field(key)
-        if fld is None or fld.type != "select":  # a select sorts in its options' order, not a type switch
+        if fld is None or fld.value_type != "select":  # a select (or a lookup of one) sorts in its options' order
             return column
         order = fld.option_keys()
     return sa.case({value: position for position, value in enumerate(order)}, value=column, else_=len(order))
@@ -245,9 +245,35 @@ def _select_columns(et: EntityTables, columns: Sequence[str] | None) -> tuple[li
         wanted = [c.name for c in table.columns]
         many = list(et.links)
     else:
-        wanted = list(dict.fromkeys([*base, et.entity.title, *[c for c in columns if c in table.c]]))
+        wanted = list(dict.fromkeys([*base, et.entity.title, *[c for c in columns if et.has_column(c)]]))
         many = [c for c in columns if c in et.links]
-    return [table.c[name] for name in dict.fromkeys([*base, *wanted])], many
+    if columns is None:
+        wanted += list(et.lookups)
+    return [selected_column(et, name) for name in dict.fromkeys([*base, *wanted])], many
+
+
+def page_select(
+    et: EntityTables,
+    columns: Sequence[sa.ColumnElement[Any]],
+    where: sa.ColumnElement[bool],
+    order: Sequence[sa.ColumnElement[Any]],
+    limit: int,
+    offset: int,
+) -> sa.Select[Any]:
+    """One page of rows as one statement. With live lookups among the columns, the page's
+    ids are found first (a subquery) and the lookups are read for those rows only: SQLite
+    computes a sorted query's columns for every matching row before its LIMIT, so a lookup
+    in the same SELECT would be read for every record, not for the page."""
+    if not any(column.name in et.lookups for column in columns if isinstance(column, sa.Label)):
+        return sa.select(*columns).where(where).order_by(*order).limit(limit).offset(offset)
+    ids = sa.select(et.table.c.id).where(where).order_by(*order).limit(limit).offset(offset).subquery("page_ids")
+    return sa.select(*columns).join_from(et.table, ids, et.table.c.id == ids.c.id).order_by(*order)
+
+
+def selected_column(et: EntityTables, key: str) -> sa.ColumnElement[Any]:
+    """A column of the list's SELECT; a live lookup is its subquery named by its key."""
+    found = et.lookups.get(key)
+    return found.label(key) if found is not None else et.table.c[key]
 
 
 def query_records(conn: Connection, et: EntityTables, query: Query, *, actor: Actor, today: dt.date | None = None) -> Page:
@@ -261,10 +287,8 @@ def query_records(conn: Connection, et: EntityTables, query: Query, *, actor: Ac
     order = _order(et, query.sort, hidden)
     columns, many = _select_columns(et, query.columns)
     total, capped = count_records(conn, et, where, query.count_limit)
-    rows = [
-        dict(r)
-        for r in conn.execute(sa.select(*columns).where(where).order_by(*order).limit(per_page).offset((page - 1) * per_page)).mappings()
-    ]
+    statement = page_select(et, columns, where, order, per_page, (page - 1) * per_page)
+    rows = [dict(r) for r in conn.execute(statement).mappings()]
     if many and rows:
         ids = [r["id"] for r in rows]
         for key, per_record in load_links(conn, et, ids, many).items():

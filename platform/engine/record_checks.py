@@ -44,7 +44,7 @@ def visible(fld: Field, env: Mapping[str, Any], access: FieldAccess) -> bool:
 
 
 def required_now(fld: Field, env: Mapping[str, Any], access: FieldAccess) -> bool:
-    if fld.is_computed or fld.type == "autonumber":
+    if fld.is_computed or fld.lookup is not None or fld.type == "autonumber":
         return False
     if fld.required or fld.key in access.required:
         return True

@@ -29,6 +29,7 @@ from flowdeck.engine.computed import compute_values
 from flowdeck.engine.effects import first_state
 from flowdeck.engine.errors import Conflict, NotFound, RecordInvalid
 from flowdeck.engine.fieldtypes import FIELD_TYPES, InvalidValue, is_many, resolve_date, to_json
+from flowdeck.engine.lookup_values import fill_lookups, with_lookups
 from flowdeck.engine.messages import M, Message
 from flowdeck.engine.permissions import Actor, FieldAccess, field_access, require
 from flowdeck.engine.record_checks import RECORD_LEVEL, Errors, check_record
@@ -79,6 +80,7 @@ class Record:
 def _row_to_record(et: EntityTables, row: Mapping[str, Any]) -> Record:
     entity = et.entity
     values = {f.key: row[f.key] for f in entity.stored_fields() if f.key in row}
+    values.update({key: row[key] for key in et.lookups if key in row})
     return Record(
         entity=entity,
         id=row["id"],
@@ -136,8 +138,8 @@ def load_children(conn: Connection, et: EntityTables, ids: Sequence[int]) -> dic
 
 
 def _select_record(et: EntityTables, lock: bool) -> sa.Select[Any]:
-    query = sa.select(et.table).where(et.table.c.id == sa.bindparam("record_id"))
-    return query.with_for_update() if lock else query
+    query = with_lookups(et).where(et.table.c.id == sa.bindparam("record_id"))
+    return query.with_for_update(of=et.table) if lock else query
 
 
 def fetch_record(conn: Connection, et: EntityTables, record_id: int, *, for_update: bool = False) -> Record:
@@ -321,6 +323,8 @@ def diff(entity: Entity, before: Mapping[str, Any], after: Mapping[str, Any]) ->
     """Field-level changes between two value sets, in field order, as JSON-safe values."""
     changes = []
     for fld in entity.fields:
+        if fld.is_live_lookup:  # not the record's own value: it changes with the referenced record
+            continue
         old, new = _comparable(fld, before.get(fld.key)), _comparable(fld, after.get(fld.key))
         if old != new and not (old in (None, []) and new in (None, [])):
             changes.append(history.Change(fld.key, old, new))
@@ -360,6 +364,7 @@ def create_record(
         "updated_at": now,
         "updated_by": actor.user_id,
     }
+    fill_lookups(conn, et, values, None)
     compute_values(entity, values, system, log_problems=True)
     routed = first_state(entity, values, system)
     if routed != state:  # an `on_create` route: the record is checked with its state's rules
@@ -435,6 +440,7 @@ def save_values(
     values.update(given)
     state = new_state or record.state
     system = {**record.system(actor.user_id), "state": state, "updated_at": now, "updated_by": actor.user_id}
+    fill_lookups(conn, et, values, record.values)
     compute_values(entity, values, system, log_problems=True)
     changes = diff(entity, record.values, values)
     changed = {c.field for c in changes}
@@ -571,7 +577,7 @@ def recompute_entity(conn: Connection, et: EntityTables, batch: int = 500) -> in
     count = 0
     computed_columns = [k for k in entity.computed_order if k in et.table.c]
     while True:
-        rows = conn.execute(sa.select(et.table).where(et.table.c.id > last_id).order_by(et.table.c.id).limit(batch)).mappings().all()
+        rows = conn.execute(with_lookups(et).where(et.table.c.id > last_id).order_by(et.table.c.id).limit(batch)).mappings().all()
         if not rows:
             return count
         ids = [r["id"] for r in rows]

@@ -165,6 +165,12 @@ def _show_rows(fld: Field, value: Any, ctx: DisplayContext | None) -> Markup:
     return escape(ngettext("%(num)d row", "%(num)d rows", len(value)))
 
 
+def _show_lookup(fld: Field, value: Any, ctx: DisplayContext | None) -> Markup:
+    """A lookup shows its value like the field it looks up (the loader copied that field's
+    options, currency, scale and target entity onto it)."""
+    return widget(fld.value_type).display(fld, value, ctx)
+
+
 FIELD_WIDGETS: dict[str, FieldWidget] = {
     "text": FieldWidget(
         "text", _show_text, "text", lazy_gettext("Text"), native_required=True, sample=lambda: _("sample"), input_type="text"
@@ -259,6 +265,7 @@ FIELD_WIDGETS: dict[str, FieldWidget] = {
     "autonumber": FieldWidget("readonly", _show_text, "text", lazy_gettext("Auto number")),
     "table": FieldWidget("table", _show_rows, "empty", lazy_gettext("Table (line items)"), grouped=True, wide=True),
     "computed": FieldWidget("readonly", _show_number, "number", lazy_gettext("Computed")),
+    "lookup": FieldWidget("readonly", _show_lookup, "empty", lazy_gettext("Lookup (a field of a linked record)")),
 }
 
 

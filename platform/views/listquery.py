@@ -233,7 +233,7 @@ def sortable(entity: Entity, key: str) -> bool:
     fld = entity.field(key)
     if fld is None:
         return key in SYSTEM_SORTABLE and (key != "state" or entity.workflow is not None)
-    return not fld.is_many and fld.type != "table" and FIELD_TYPES[fld.type].orderable
+    return not fld.is_many and fld.type != "table" and FIELD_TYPES[fld.value_type].orderable  # a lookup sorts like its field
 
 
 def default_view(entity: Entity) -> View:
@@ -324,7 +324,7 @@ class _Resolver:
             return self.moment(raw, bound)
         if vtype in types_in("text", "serial"):
             return raw
-        target = replace(fld, type=vtype) if fld.is_computed else fld
+        target = replace(fld, type=vtype, lookup=None) if vtype != fld.type else fld  # a formula's result, a lookup's field
         return FIELD_TYPES[target.type].coerce(target, raw)
 
     def moment(self, raw: str, bound: str) -> dt.datetime:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from flowdeck.engine import history, records, users
+from flowdeck.engine import approvals, history, records, users
 from flowdeck.engine.db import Database
 from flowdeck.engine.errors import Forbidden, RecordInvalid, TransitionRefused
 from tests.support.bundled_world import World
@@ -110,6 +110,30 @@ def test_the_charter_is_frozen_while_initiation_is_pending(world):
 
 
 # -- project: acceptance -----------------------------------------------------------------------
+
+
+def test_closing_a_high_risk_is_signed_off_by_the_projects_sponsor(world):
+    """Does a risk show its project's sponsor (a live lookup), and does closing a high risk
+    wait for that sponsor, while a low one closes at once?"""
+    pid = _project(world, sponsor="sponsor2")
+    base = {"title": "Vendor late", "project": pid, "category": "schedule", "owner": world.ids["pm"]}
+    high = world.create("project", "risk", "pm", {**base, "probability": 5, "impact": 4, "response_plan": "Weekly vendor calls."})
+    low = world.create("project", "risk", "pm", {**base, "probability": 1, "impact": 2})
+    shown = world.db.read(lambda c: records.fetch_record(c, world.et("project", "risk"), high)).values
+    assert shown["sponsor"] == world.ids["sponsor2"] and shown["project_manager"] == world.ids["pm"]
+    et = world.et("project", "risk")
+
+    def close(record_id: int) -> approvals.Outcome:
+        return world.db.run(
+            lambda c: approvals.request_approval(c, et, record_id, "close", actor=world.actors["pm"], comment="Vendor delivered.")
+        )
+
+    asked = close(high)
+    assert asked.status == "pending" and world.waiting("sponsor2") == [("risk", high, "sponsor")]
+    world.decide("project", "risk", asked.request_id, "sponsor2")
+    assert world.state("project", "risk", high) == "closed"
+    assert close(low).status != "pending"
+    assert world.state("project", "risk", low) == "closed"
 
 
 def _project_in_acceptance(world: World, **extra: Any) -> int:

@@ -37,6 +37,7 @@ EXPECTED = {
 APPROVALS = {
     ("project", "project", "approve"): [("pmo", "role:pmo", "any", None), ("sponsor", "field:sponsor", "any", None)],
     ("project", "project", "accept"): [("customer", "field:customer_rep", "any", None)],
+    ("project", "risk", "close"): [("sponsor", "field:sponsor", "any", 'level == "high"')],
     ("project", "change_request", "approve"): [
         ("board", "role:change_board", "all", None),
         ("sponsor", "role:sponsor", "any", "is_major"),

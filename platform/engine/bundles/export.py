@@ -125,6 +125,8 @@ class _Exporter:
             rid = row["id"]
             values: dict[str, Any] = {}
             for fld in et.entity.fields:
+                if fld.is_live_lookup:  # read from the referenced record, not this one's
+                    continue
                 if fld.key in links:
                     raw: Any = links[fld.key][rid]
                 elif fld.key in children:
@@ -182,9 +184,9 @@ class _Exporter:
     def scalar(self, fld: Field, raw: Any) -> Any:
         if raw is None:
             return None
-        if fld.type == "user":
+        if fld.value_type == "user":  # a user field or a copied lookup of one
             return self.username(raw)
-        if fld.type == "reference":
+        if fld.value_type == "reference":
             assert fld.to is not None
             return self.canonical.get(fld.to, {}).get(raw)
         if fld.type == "attachment":

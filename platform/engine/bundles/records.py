@@ -95,7 +95,7 @@ class RecordLoader:
                     raise _BadRecord(M("state %(state)s is not a state of %(entity)s", state=repr(state), entity=entity.key))
                 row["state"] = state
             for fld in entity.stored_fields():
-                if fld.type != "reference":
+                if fld.value_type != "reference":  # record ids (a reference's, a copied lookup's) once every record has one
                     row[fld.key] = self.value(fld, line["values"].get(fld.key))
             new_id = self.conn.execute(et.table.insert().values(row)).inserted_primary_key[0]
             mapping[line["id"]] = int(new_id)
@@ -103,7 +103,7 @@ class RecordLoader:
     def fill_references(self, et: EntityTables, lines: list[dict[str, Any]]) -> None:
         entity = et.entity
         mapping = self.ids[entity.key]
-        references = [f for f in entity.stored_fields() if f.type == "reference"]
+        references = [f for f in entity.stored_fields() if f.value_type == "reference"]
         for line in lines:
             self.where = entry_line(f"records/{entity.key}.jsonl", line["_line"])
             record_id = mapping[line["id"]]
@@ -183,9 +183,9 @@ class RecordLoader:
             return None
         kind = fld.value_type
         try:
-            if fld.type == "user":
+            if kind == "user":
                 return self.user(raw, where)
-            if fld.type == "reference":
+            if kind == "reference":
                 assert fld.to is not None
                 if not isinstance(raw, int) or raw not in self.ids.get(fld.to, {}):
                     raise _BadRecord(

@@ -1,5 +1,6 @@
-"""Formulas computed again after a change: those whose formula is new or changed, and every
-formula of an entity whose stored values a data move changed (they may read them)."""
+"""Values worked out again after a change: formulas whose formula is new or changed, every
+formula of an entity whose stored values a data move changed (they may read them), and
+copied lookups that are new or follow another path (filled in one UPDATE, before formulas)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from flowdeck.engine.lookup_values import fill_copies
 from flowdeck.engine.messages import M
 from flowdeck.engine.migrate.plan import Step
 from flowdeck.engine.records import recompute_entity
@@ -43,7 +45,39 @@ def changed_formulas(et: EntityTables, old_entity: Entity | None, *, all_of_them
     return changed
 
 
+def changed_copies(et: EntityTables, old_entity: Entity | None) -> list[str]:
+    """Copied lookups that are new, were live, or now follow another path."""
+    from_old = {f.key: f for f in old_entity.fields} if old_entity else {}
+    changed = []
+    for fld in et.entity.lookups():
+        before = from_old.get(fld.was or fld.key)
+        if fld.lookup is None or fld.lookup.live or fld.key not in et.copy_reads:
+            continue
+        if before is None or before.lookup is None or before.lookup.live or before.lookup.path != fld.lookup.path:
+            changed.append(fld.key)
+    return changed
+
+
+def lookup_changes(p: Planner, et: EntityTables, old_entity: Entity | None) -> None:
+    """Fill new copied lookups of existing records: one set-based UPDATE per lookup."""
+    changed = changed_copies(et, old_entity)
+    records = p.count(sa.select(sa.func.count()).select_from(et.table)) if changed and et.table.name in p.tables else 0
+    if not records:
+        return
+    entity_key = et.entity.key
+
+    def fill(conn: Connection) -> None:
+        new = p.new.get(entity_key)
+        for key in changed:
+            fill_copies(conn, new, key)
+
+    # The UPDATE reads the referenced tables, so it waits until new tables exist.
+    description = M("copies %(fields)s into the %(count)s existing %(entity)s records", fields=changed, count=records, entity=entity_key)
+    p.deferred.append(Step(description, fill, "data"))
+
+
 def formula_changes(p: Planner, et: EntityTables, old_entity: Entity | None) -> None:
+    lookup_changes(p, et, old_entity)
     changed = changed_formulas(et, old_entity, all_of_them=et.entity.key in p.data_changed)
     if not changed:
         return

@@ -62,6 +62,8 @@ class Checks:
         self.problems: list[SchemaProblem] = []
         self.role_keys: tuple[str, ...] = tuple(document["roles"])
         self.entity_keys: tuple[str, ...] = tuple(document["entities"])
+        self.user_lookups: list[tuple[Path, str, str]] = []
+        """Approver sources naming a lookup field: (path, entity, field), checked to be a user once resolved."""
 
     def problem(self, path: Path, message: Words) -> None:
         self.problems.append(SchemaProblem(format_path(path), message))

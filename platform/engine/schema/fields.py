@@ -15,7 +15,7 @@ from flowdeck.engine.fieldtypes import FIELD_TYPES, InvalidValue, resolve_date, 
 from flowdeck.engine.messages import M
 from flowdeck.engine.phrases import a_field, listing, said_by, suggestion
 from flowdeck.engine.schema.checks import CHILD_SYSTEM_COLUMNS, RESERVED_KEYS, Checks, Path, json_text, opt_label
-from flowdeck.engine.schema.model import Field, Label, Option, humanize
+from flowdeck.engine.schema.model import Field, Label, Lookup, Option, humanize
 
 _AUTONUMBER_TOKEN = re.compile(r"\{([^{}]*)\}")
 _AUTONUMBER_DATE_TOKENS = {"YYYY", "YY", "MM", "DD", "YYYYMM", "YYYYMMDD"}
@@ -112,6 +112,7 @@ class FieldChecks(Checks):
             max_size_mb=spec.get("max_size_mb"),
             was=spec.get("was"),
             computed_order=formula_order(children),
+            lookup=Lookup(tuple(spec["from"].split(".")), spec.get("mode", "live")) if "from" in spec else None,
         )
         if ftype == "computed" and options:
             self.computed_codes(path, field)

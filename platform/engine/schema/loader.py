@@ -28,6 +28,7 @@ from flowdeck.engine.schema.checks import (
     unknown_field,
 )
 from flowdeck.engine.schema.fields import FieldChecks, formula_order
+from flowdeck.engine.schema.lookups import LookupChecks
 from flowdeck.engine.schema.model import App, Entity, Label, Permissions, Role, Section, humanize
 from flowdeck.engine.schema.shape import check_shape, parse_document
 from flowdeck.engine.schema.timing import TimingChecks
@@ -76,7 +77,7 @@ def check_document(source: str | bytes | Mapping[str, Any]) -> list[SchemaProble
     return []
 
 
-class _Builder(FieldChecks, WorkflowChecks, ViewChecks, TimingChecks, AutomationChecks):
+class _Builder(FieldChecks, LookupChecks, WorkflowChecks, ViewChecks, TimingChecks, AutomationChecks):
     """Checks meaning while building the model; collects problems instead of stopping."""
 
     def build(self) -> App:
@@ -84,7 +85,7 @@ class _Builder(FieldChecks, WorkflowChecks, ViewChecks, TimingChecks, Automation
         roles = tuple(
             Role(key, Label.of(spec.get("label"), humanize(key)), opt_label(spec.get("description"))) for key, spec in doc["roles"].items()
         )
-        entities = tuple(self.entity(key, spec) for key, spec in doc["entities"].items())
+        entities = self.resolve_lookups([self.entity(key, spec) for key, spec in doc["entities"].items()])
         typed = {e.key: {f.key: f for f in e.fields} for e in entities}
         schedules = self.schedules(doc.get("schedules", []), typed)
         return App(

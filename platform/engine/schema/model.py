@@ -29,6 +29,32 @@ class Option:
 
 
 @dataclass(frozen=True)
+class Lookup:
+    """Where a lookup field's value comes from: `path` as written (`project.sponsor`), the
+    reference fields it follows (`hops`, each (entity, field)), and the field it ends on.
+    `mode` "live" reads the referenced record's value whenever the record is read (no column);
+    "copy" stores the value found when the first reference was set or changed.
+    The loader fills `hops`, `target_entity`, `target` and `value_type`; a live lookup of a
+    live lookup is followed through, so `target` always has a column."""
+
+    path: tuple[str, ...]
+    mode: str = "live"
+    hops: tuple[tuple[str, str], ...] = ()
+    target_entity: str | None = None
+    target: str | None = None
+    value_type: str | None = None
+
+    @property
+    def live(self) -> bool:
+        return self.mode == "live"
+
+    @property
+    def reference(self) -> str:
+        """The field of this record the path starts with."""
+        return self.path[0]
+
+
+@dataclass(frozen=True)
 class Field:
     key: str
     type: str
@@ -61,10 +87,16 @@ class Field:
     max_size_mb: float | None = None
     was: str | None = None
     computed_order: tuple[str, ...] = ()
+    lookup: Lookup | None = None
 
     @property
     def is_computed(self) -> bool:
         return self.type == "computed"
+
+    @property
+    def is_live_lookup(self) -> bool:
+        """A live lookup has no column: its value is read through its references."""
+        return self.lookup is not None and self.lookup.live
 
     @property
     def is_table(self) -> bool:
@@ -80,11 +112,13 @@ class Field:
         """The type whose values this field holds (a computed field's result type)."""
         if self.type == "computed":
             return self.result or "decimal"
+        if self.lookup is not None:
+            return self.lookup.value_type or "text"
         return self.type
 
     @property
     def editable(self) -> bool:
-        return not (self.read_only or self.type in ("computed", "autonumber"))
+        return not (self.read_only or self.lookup is not None or self.type in ("computed", "autonumber"))
 
     def option(self, key: str) -> Option | None:
         return next((o for o in self.options if o.key == key), None)
@@ -331,7 +365,11 @@ class Entity:
 
     def stored_fields(self) -> Iterator[Field]:
         """Fields with a column of their own in the entity table."""
-        return (f for f in self.fields if not f.is_table and not f.is_many)
+        return (f for f in self.fields if not f.is_table and not f.is_many and not f.is_live_lookup)
+
+    def lookups(self) -> Iterator[Field]:
+        """The lookup fields, live and copied."""
+        return (f for f in self.fields if f.lookup is not None)
 
     def view(self, key: str) -> View | None:
         return next((v for v in self.views if v.key == key), None)

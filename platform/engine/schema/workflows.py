@@ -133,6 +133,8 @@ class WorkflowChecks(EffectChecks):
                     fk = source["field"]
                     if fk not in fields:
                         self.problem((*where, "field"), unknown_field(fk, list(fields)))
+                    elif fields[fk]["type"] == "lookup":  # its value type is known once lookups are resolved
+                        self.user_lookups.append(((*where, "field"), path[1], fk))
                     elif fields[fk]["type"] != "user":
                         self.problem(
                             (*where, "field"),

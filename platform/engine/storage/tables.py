@@ -22,6 +22,7 @@ from flowdeck.engine import models
 from flowdeck.engine.fieldtypes import FIELD_TYPES, is_many, types_in
 from flowdeck.engine.schema.model import App, Entity, Field
 from flowdeck.engine.sqltypes import UTCDateTime
+from flowdeck.engine.storage.lookup_sql import attach_lookups
 from flowdeck.engine.viewtypes import view_type
 
 MAX_NAME = 63
@@ -59,6 +60,23 @@ class EntityTables:
     children: dict[str, sa.Table] = field(default_factory=dict)
     statements: dict[object, sa.Executable] = field(default_factory=dict, compare=False, repr=False)
     """Statements of a fixed shape on these tables, built once (`statement`)."""
+    lookups: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    """Live lookups: field key -> the scalar subquery reading its value for a row of `table`
+    (`storage/lookup_sql.py`); they have no column."""
+    copy_reads: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    """Copied lookups: field key -> the same subquery, to fill their columns in one UPDATE."""
+    lookup_sources: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    """Every lookup: field key -> a SELECT of its value from the first reference's id
+    (the bind parameter `start`), used when a record is written."""
+
+    def column(self, key: str) -> sa.ColumnElement[Any]:
+        """What a list selects, filters and sorts by for `key`: its column, or a live lookup's subquery."""
+        found = self.lookups.get(key)
+        return found if found is not None else self.table.c[key]
+
+    def has_column(self, key: str) -> bool:
+        """Can `key` be selected, filtered and sorted by (a column or a live lookup)?"""
+        return key in self.table.c or key in self.lookups
 
     def statement(self, key: object, build: Callable[[], sa.Executable]) -> Any:
         """The statement cached under `key`, built by `build()` the first time. These
@@ -154,7 +172,9 @@ def build_app_tables(app: App, metadata: sa.MetaData | None = None) -> AppTables
         if table.name not in metadata.tables:
             table.to_metadata(metadata)
     entities = {entity.key: _entity_tables(app.key, entity, metadata) for entity in app.entities}
-    return AppTables(app=app, metadata=metadata, entities=entities)
+    tables = AppTables(app=app, metadata=metadata, entities=entities)
+    attach_lookups(tables)
+    return tables
 
 
 def _entity_tables(app: str, entity: Entity, metadata: sa.MetaData) -> EntityTables:
