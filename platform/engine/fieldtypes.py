@@ -332,7 +332,8 @@ def _numeric_column(field: Field) -> TypeEngine[Any]:
 
 
 def _computed_column(field: Field) -> TypeEngine[Any]:
-    result = FIELD_TYPES[field.result or "decimal"]
+    """The column of a derived value (a formula's or a roll-up's): its result type's."""
+    result = FIELD_TYPES[field.value_type]
     assert result.column is not None
     return result.column(field)
 
@@ -530,6 +531,16 @@ FIELD_TYPES: dict[str, FieldType] = {
             family="computed",
             offered=False,
         ),
+        FieldType(
+            name="rollup",
+            keys=frozenset({"type", "label", "help", "over", "aggregate", "field", "weight", "where", "condition", "indexed", "show_if", "was"}),
+            coerce=_not_settable,
+            column=_computed_column,
+            operators=_NUMBER_OPS,
+            family="computed",
+            offered=False,
+            in_child_rows=False,
+        ),
     )
 }
 
@@ -557,9 +568,8 @@ def is_many(field: Field) -> bool:
 
 
 def operators_for(field: Field) -> tuple[str, ...]:
-    if field.type == "computed":
-        result = field.result or "decimal"
-        return FIELD_TYPES[result].operators
+    if field.derived:
+        return FIELD_TYPES[field.value_type].operators
     if is_many(field):
         return _MANY_OPS
     return FIELD_TYPES[field.type].operators

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from flowdeck.engine import approval_core, clock, history
+from flowdeck.engine import approval_core, clock, history, rollups
 from flowdeck.engine.autonumber import next_number
 from flowdeck.engine.computed import compute_values
 from flowdeck.engine.effects import first_state
@@ -351,6 +351,7 @@ def create_record(
     given, errors = _parse(entity, raw, access)
     values = default_values(entity, actor, clock.today(now))
     values.update(given)
+    values.update(rollups.empty_values(entity))
     system = {
         "id": None,
         "state": state,
@@ -389,6 +390,7 @@ def create_record(
     history.add_entry(
         conn, app=entity.app, entity=entity.key, record_id=record_id, actor_id=actor.user_id, action="create", changes=changes, at=now
     )
+    values.update(rollups.after_write(conn, et, record_id, None, values, None))
     return Record(entity, record_id, 1, state, now, actor.user_id, now, actor.user_id, values)
 
 
@@ -467,6 +469,8 @@ def save_values(
         comment=comment,
         at=now,
     )
+    moved = changed | ({"state"} if new_state is not None and new_state != record.state else set())
+    values.update(rollups.after_write(conn, et, record.id, record.values, values, moved))
     return Record(entity, record.id, record.version + 1, state, record.created_at, record.created_by, now, actor.user_id, values)
 
 
@@ -545,6 +549,7 @@ def delete_record(conn: Connection, et: EntityTables, record_id: int, *, actor: 
             M("%(entity)s #%(id)s was changed by someone else", entity=et.entity.label, id=record_id), current_version=record.version
         )
     conn.execute(et.table.delete().where(et.table.c.id == record_id))
+    rollups.after_write(conn, et, record_id, record.values, None, None)
     snapshot = diff(et.entity, record.values, {})
     history.add_entry(
         conn, app=et.entity.app, entity=et.entity.key, record_id=record_id, actor_id=actor.user_id, action="delete", changes=snapshot

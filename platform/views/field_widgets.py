@@ -259,6 +259,7 @@ FIELD_WIDGETS: dict[str, FieldWidget] = {
     "autonumber": FieldWidget("readonly", _show_text, "text", lazy_gettext("Auto number")),
     "table": FieldWidget("table", _show_rows, "empty", lazy_gettext("Table (line items)"), grouped=True, wide=True),
     "computed": FieldWidget("readonly", _show_number, "number", lazy_gettext("Computed")),
+    "rollup": FieldWidget("readonly", _show_number, "number", lazy_gettext("Roll-up")),
 }
 
 

@@ -324,7 +324,7 @@ class _Resolver:
             return self.moment(raw, bound)
         if vtype in types_in("text", "serial"):
             return raw
-        target = replace(fld, type=vtype) if fld.is_computed else fld
+        target = replace(fld, type=vtype) if fld.derived else fld
         return FIELD_TYPES[target.type].coerce(target, raw)
 
     def moment(self, raw: str, bound: str) -> dt.datetime:

@@ -28,6 +28,7 @@ from flowdeck.engine.schema.checks import (
 )
 from flowdeck.engine.schema.fields import FieldChecks, formula_order
 from flowdeck.engine.schema.model import App, Entity, Label, Permissions, Role, Section, humanize
+from flowdeck.engine.schema.rollups import resolve_rollups
 from flowdeck.engine.schema.shape import check_shape, parse_document
 from flowdeck.engine.schema.views import ViewChecks
 from flowdeck.engine.schema.workflows import WorkflowChecks
@@ -82,7 +83,7 @@ class _Builder(FieldChecks, WorkflowChecks, ViewChecks):
         roles = tuple(
             Role(key, Label.of(spec.get("label"), humanize(key)), opt_label(spec.get("description"))) for key, spec in doc["roles"].items()
         )
-        entities = tuple(self.entity(key, spec) for key, spec in doc["entities"].items())
+        entities = resolve_rollups(doc, tuple(self.entity(key, spec) for key, spec in doc["entities"].items()), self.problem)
         return App(
             key=doc["key"],
             label=Label.of(doc["label"]),

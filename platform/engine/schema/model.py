@@ -27,6 +27,36 @@ class Option:
 
 
 @dataclass(frozen=True)
+class Rollup:
+    """What a roll-up field aggregates, resolved by the loader.
+
+    `source` is the entity (or, for child rows, the table field) whose records are
+    aggregated; `via` the reference that points at the parent (`parent_id` for child rows);
+    `kind` is `reverse` (records of `source` whose `via` is this record), `rows` (this
+    record's child rows) or `tree` (every descendant through the entity's `tree` field).
+    """
+
+    over: str
+    kind: str
+    source: str
+    via: str
+    aggregate: str
+    field: str | None = None
+    weight: str | None = None
+    where: Expression | None = None
+    condition: Expression | None = None
+
+    @property
+    def reads(self) -> frozenset[str]:
+        """The source fields whose change can move the result (the reference included)."""
+        names = {n for n in (self.field, self.weight, self.via) if n}
+        for expression in (self.where, self.condition):
+            if expression is not None:
+                names |= expression.names
+        return frozenset(names)
+
+
+@dataclass(frozen=True)
 class Field:
     key: str
     type: str
@@ -59,6 +89,7 @@ class Field:
     max_size_mb: float | None = None
     was: str | None = None
     computed_order: tuple[str, ...] = ()
+    rollup: Rollup | None = None
 
     @property
     def is_computed(self) -> bool:
@@ -78,11 +109,16 @@ class Field:
         """The type whose values this field holds (a computed field's result type)."""
         if self.type == "computed":
             return self.result or "decimal"
-        return self.type
+        return self.result or self.type
+
+    @property
+    def derived(self) -> bool:
+        """Its value is worked out by the engine (a formula or a roll-up), never typed."""
+        return self.result is not None or self.type == "computed"
 
     @property
     def editable(self) -> bool:
-        return not (self.read_only or self.type in ("computed", "autonumber"))
+        return not (self.read_only or self.derived or self.type == "autonumber")
 
     def option(self, key: str) -> Option | None:
         return next((o for o in self.options if o.key == key), None)

@@ -1,0 +1,258 @@
+"""Roll-up fields kept up to date in the transaction of the write that moves them.
+
+A write of a record (create, update, transition, delete) asks `after_write` which parents'
+roll-ups it moves: for a reverse reference (`task.project`) the parents it pointed at before
+and after the write (so moving a task updates the old and the new project), for child rows
+the record itself, for a tree (`over: "tree"`) every ancestor up to the root. Each parent
+row is locked (`SELECT ... FOR UPDATE` on PostgreSQL; SQLite's `BEGIN IMMEDIATE` already
+serializes writers), in one order (table, then id) within a level, and each of its roll-ups
+is one aggregate statement over its source rows, never the children loaded into Python. A
+parent whose roll-up moved is in turn a written record for the next level up (task ->
+parent task -> milestone -> project), until nothing moves.
+
+Locking before the aggregate makes it exact under concurrency: two transactions changing
+two children of one parent queue on the parent's row lock, and the second's aggregate (a
+new statement, so a new snapshot under READ COMMITTED) sees the first's committed child.
+
+A recompute is not an edit: it neither bumps the parent's `version` (a form open on the
+parent does not conflict because a child changed) nor writes a history entry (the child's
+own entry records the cause), as Jira and Jiandaoyun do with their computed roll-ups.
+Formulas of the parent that read a roll-up are computed again with it.
+
+`rebuild_statement` is the set-based form the migration plan runs when a roll-up is added
+or changed: one `UPDATE target SET col = (SELECT aggregate ... WHERE via = target.id)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import ColumnElement
+
+from flowdeck.engine.computed import compute_values
+from flowdeck.engine.rollup_sql import aggregate, condition
+from flowdeck.engine.schema.model import App, Entity, Field
+from flowdeck.engine.storage.tables import AppTables, EntityTables
+
+MAX_LEVELS = 64  # the schema refuses cycles; this only bounds a damaged database
+Pending = dict[tuple[str, int], tuple[EntityTables, dict[str, sa.Table]]]
+
+
+def empty_values(entity: Entity) -> dict[str, Any]:
+    """The roll-ups of a new record over other records (none can point at it yet): 0 for
+    `sum` and `count`, true for `all`, false for `any`, empty for the rest."""
+    empty = {"sum": 0, "count": 0, "all": True, "any": False}
+    return {f.key: empty.get(f.rollup.aggregate) for f in entity.fields if f.rollup is not None and f.rollup.kind != "rows"}
+
+
+def source_table(app_tables: AppTables, target: EntityTables, fld: Field) -> sa.Table:
+    """The table whose rows a roll-up aggregates."""
+    assert fld.rollup is not None
+    if fld.rollup.kind == "rows":
+        return target.children[fld.rollup.source]
+    return app_tables.get(fld.rollup.source).table
+
+
+def aggregate_of(fld: Field, target_type: Any, source: sa.Table, parent: ColumnElement[Any], dialect: str) -> Any:
+    """The scalar SELECT of `fld`'s aggregate over the source rows of the parent `parent`
+    (a bound id, or the outer UPDATE's id column in a rebuild)."""
+    rollup = fld.rollup
+    assert rollup is not None
+    src = source.alias("rollup_src")
+    if rollup.kind == "tree":
+        step = source.alias("rollup_top")
+        tree = sa.select(step.c.id).where(step.c[rollup.via] == parent).cte("rollup_tree", recursive=True, nesting=True)
+        down = source.alias("rollup_down")
+        tree = tree.union(sa.select(down.c.id).where(down.c[rollup.via] == tree.c.id))
+        scope: ColumnElement[bool] = src.c.id.in_(sa.select(tree.c.id))
+    else:
+        scope = src.c[rollup.via] == parent
+    columns = {c.key: c for c in src.c}
+    conditions = [scope]
+    if rollup.where is not None:
+        conditions.append(condition(rollup.where, columns))
+    value = src.c[rollup.field] if rollup.field else None
+    weight = src.c[rollup.weight] if rollup.weight else None
+    if rollup.condition is not None:
+        test = condition(rollup.condition, columns)
+    else:
+        test = value.is_(sa.true()) if value is not None else None
+    expression = aggregate(rollup.aggregate, value, weight, test, target_type, dialect)
+    return sa.select(expression).where(*conditions).scalar_subquery()
+
+
+def rebuild_statement(app_tables: AppTables, target: EntityTables, fld: Field, dialect: str) -> sa.Update:
+    """One set-based UPDATE that gives every record of `target` its roll-up `fld`."""
+    column = target.table.c[fld.key]
+    computed = aggregate_of(fld, column.type, source_table(app_tables, target, fld), target.table.c.id, dialect)
+    return target.table.update().values({fld.key: computed})
+
+
+def levels(app: App) -> list[list[tuple[str, str]]]:
+    """The roll-ups of `app` by level: a roll-up comes after those it reads (directly, or
+    through a formula of its source), so rebuilding level by level reads finished values."""
+    depth: dict[tuple[str, str], int] = {}
+
+    def level(entity_key: str, key: str, seen: frozenset[tuple[str, str]]) -> int:
+        node = (entity_key, key)
+        if node in depth:
+            return depth[node]
+        fld = app.get_entity(entity_key).field(key)
+        if fld is None or node in seen:
+            return 0
+        if fld.formula is not None:
+            return max((level(entity_key, n, seen | {node}) for n in fld.formula.names), default=0)
+        if fld.rollup is None or fld.rollup.kind == "rows":
+            return 1 if fld.rollup is not None else 0
+        reads = fld.rollup.reads - {fld.rollup.via}
+        found = 1 + max((level(fld.rollup.source, n, seen | {node}) for n in reads), default=0)
+        depth[node] = found
+        return found
+
+    for entity in app.entities:
+        for fld in entity.fields:
+            if fld.rollup is not None:
+                depth[(entity.key, fld.key)] = level(entity.key, fld.key, frozenset())
+    out: dict[int, list[tuple[str, str]]] = {}
+    for node, n in depth.items():
+        out.setdefault(n, []).append(node)
+    return [sorted(out[n]) for n in sorted(out)]
+
+
+# -- keeping them up to date ---------------------------------------------------------------
+
+
+def after_write(
+    conn: Connection,
+    et: EntityTables,
+    record_id: int,
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any] | None,
+    changed: set[str] | None,
+) -> dict[str, Any]:
+    """Recompute every roll-up the write of record `record_id` moves, level by level up.
+    `before`/`after` are its values (None for a create/delete); `changed` the fields that
+    changed (with `state`), None for all. Returns the record's own roll-ups that moved."""
+    if not et.dependents:
+        return {}
+    own: dict[str, Any] = {}
+    pending = _affected(conn, et, record_id, before, after, changed)
+    for _ in range(MAX_LEVELS):
+        if not pending:
+            break
+        following: Pending = {}
+        for name, parent_id in sorted(pending):
+            target, keys = pending[(name, parent_id)]
+            found = _recompute(conn, target, parent_id, keys)
+            if found is None:
+                continue
+            row, moved = found
+            if target is et and parent_id == record_id:
+                own.update(moved)
+            if moved:
+                for key, value in _affected(conn, target, parent_id, row, {**row, **moved}, set(moved)).items():
+                    following.setdefault(key, (value[0], {}))[1].update(value[1])
+        pending = following
+    return own
+
+
+def _affected(
+    conn: Connection,
+    et: EntityTables,
+    record_id: int,
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any] | None,
+    changed: set[str] | None,
+) -> Pending:
+    """The parents (table, id) whose roll-ups a write of `et`'s record moves, with the
+    roll-up fields to recompute and the table each aggregates."""
+    out: Pending = {}
+    for fld, target in et.dependents:
+        rollup = fld.rollup
+        assert rollup is not None
+        if rollup.kind == "rows":
+            if after is None or (changed is not None and rollup.source not in changed):
+                continue
+            parents = {record_id}
+            source = target.children[rollup.source]
+        else:
+            if changed is not None and not changed & rollup.reads:
+                continue
+            parents = {v for v in ((before or {}).get(rollup.via), (after or {}).get(rollup.via)) if v is not None}
+            if rollup.kind == "tree" and parents:
+                parents = _ancestors(conn, et, parents)
+            source = et.table
+        for parent_id in parents:
+            out.setdefault((target.table.name, parent_id), (target, {}))[1][fld.key] = source
+    return out
+
+
+def _ancestors(conn: Connection, et: EntityTables, starts: set[int]) -> set[int]:
+    """`starts` and every record above them in the entity's tree."""
+    via = et.entity.tree
+    assert via is not None
+    table = et.table
+
+    def build() -> Any:
+        found = sa.select(table.c.id).where(table.c.id.in_(sa.bindparam("starts", expanding=True))).cte("rollup_up", recursive=True)
+        up = table.alias("rollup_parent")
+        found = found.union(sa.select(up.c[via]).where((up.c.id == found.c.id) & up.c[via].is_not(None)))
+        return sa.select(found.c.id)
+
+    statement = et.statement(("rollup", "ancestors"), build)
+    return set(conn.execute(statement, {"starts": sorted(starts)}).scalars())
+
+
+def _recompute(
+    conn: Connection, target: EntityTables, parent_id: int, keys: Mapping[str, sa.Table]
+) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """Lock the parent, compute each of its roll-ups `keys` in one aggregate statement, and
+    write those that moved; None when the parent no longer exists."""
+    dialect = conn.dialect.name
+    lock = dialect == "postgresql"
+    table = target.table
+    locked = target.statement(("rollup", "lock", lock), lambda: _select_row(table, lock))
+    found = conn.execute(locked, {"parent_id": parent_id}).mappings().first()
+    if found is None:
+        return None
+    row = dict(found)
+    moved: dict[str, Any] = {}
+    for key in sorted(keys):
+        fld = target.entity.get_field(key)
+        source = keys[key]
+
+        def build(fld: Field = fld, source: sa.Table = source) -> Any:
+            return sa.select(aggregate_of(fld, table.c[fld.key].type, source, sa.bindparam("parent_id"), dialect))
+
+        value = conn.execute(target.statement(("rollup", key, dialect), build), {"parent_id": parent_id}).scalar()
+        if value != row.get(key):
+            moved[key] = value
+    if moved:
+        conn.execute(table.update().where(table.c.id == parent_id).values(moved))
+        moved.update(_formulas_reading(conn, target, parent_id, set(moved)))
+    return row, moved
+
+
+def _select_row(table: sa.Table, lock: bool) -> Any:
+    query = sa.select(table).where(table.c.id == sa.bindparam("parent_id"))
+    return query.with_for_update() if lock else query
+
+
+def _formulas_reading(conn: Connection, target: EntityTables, record_id: int, moved: set[str]) -> dict[str, Any]:
+    """Formulas of the parent that read a roll-up that moved, computed again and written."""
+    entity = target.entity
+    reading = [k for k in entity.computed_order if entity.get_field(k).formula is not None]
+    if not reading or not any(entity.get_field(k).formula.names & moved for k in reading):  # type: ignore[union-attr]
+        return {}
+    from flowdeck.engine.records import fetch_record  # records writes through this module
+
+    record = fetch_record(conn, target, record_id)
+    before = {k: record.values.get(k) for k in reading}
+    compute_values(entity, record.values, record.system(None), log_problems=True)
+    changed = {k: record.values[k] for k in reading if k in target.table.c and record.values[k] != before[k]}
+    if changed:
+        conn.execute(target.table.update().where(target.table.c.id == record_id).values(changed))
+    return changed

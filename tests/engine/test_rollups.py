@@ -1,0 +1,180 @@
+"""Roll-up fields: each aggregate, the filter, child rows, the tree, moving and deleting
+children, three levels of roll-ups, concurrency and the rebuild a migration plan runs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from flowdeck.engine import records, workflow
+from flowdeck.engine.apps import apply_document
+from flowdeck.engine.permissions import Actor
+from tests.support.documents import rollup_app
+
+
+class World:
+    """The installed roll-up app and helpers that write through the record services."""
+
+    def __init__(self, db: Any, registry: Any, actor: Actor) -> None:
+        self.db, self.registry, self.actor = db, registry, actor
+
+    def et(self, entity: str) -> Any:
+        return self.registry.entity("pm", entity)
+
+    def create(self, entity: str, **values: Any) -> int:
+        return self.db.run(lambda c: records.create_record(c, self.et(entity), values, actor=self.actor)).id
+
+    def update(self, entity: str, record_id: int, **values: Any) -> None:
+        self.db.run(lambda c: records.update_record(c, self.et(entity), record_id, values, actor=self.actor, expected_version=None))
+
+    def move(self, entity: str, record_id: int, transition: str) -> None:
+        self.db.run(lambda c: workflow.transition_record(c, self.et(entity), record_id, transition, actor=self.actor))
+
+    def delete(self, entity: str, record_id: int) -> None:
+        self.db.run(lambda c: records.delete_record(c, self.et(entity), record_id, actor=self.actor))
+
+    def get(self, entity: str, record_id: int) -> Any:
+        return self.db.read(lambda c: records.fetch_record(c, self.et(entity), record_id))
+
+    def values(self, entity: str, record_id: int) -> dict[str, Any]:
+        return self.get(entity, record_id).values
+
+
+@pytest.fixture
+def world(db, install, system) -> World:
+    return World(db, install(rollup_app()), system)
+
+
+def test_each_aggregate_over_reverse_references(world):
+    """Does each aggregate of a project's tasks give what a person would count by hand, with the filter applied?"""
+    p = world.create("project", name="P", budget="1000")
+    fresh = world.values("project", p)
+    assert (fresh["cost"], fresh["tasks"], fresh["all_done"], fresh["any_blocked"], fresh["progress"]) == (0, 0, True, False, None)
+    world.create("task", name="a", project=p, estimate=1, progress=100, cost="10.50", due="2026-03-01")
+    world.create("task", name="b", project=p, estimate=3, progress=20, cost="5.25", due="2026-01-15", blocked=True)
+    c = world.create("task", name="c", project=p, estimate=6, progress=0, cost="100", due="2026-05-01")
+    world.move("task", c, "cancel")
+    v = world.values("project", p)
+    assert v["cost"] == Decimal("15.75")  # the cancelled task is filtered out
+    assert v["progress"] == Decimal("40.00")  # (1*100 + 3*20) / 4
+    assert v["tasks"] == 3 and v["open_tasks"] == 2
+    assert v["first_due"] == dt.date(2026, 1, 15) and v["last_due"] == dt.date(2026, 5, 1)
+    assert v["max_estimate"] == 6
+    assert v["mean_progress"] == Decimal("40.00")  # (100 + 20 + 0) / 3
+    assert v["all_done"] is False and v["any_blocked"] is True
+    assert v["remaining"] == Decimal("984.25")  # the formula reads the roll-up
+
+
+def test_transitions_and_updates_move_the_parent_without_bumping_its_version(world):
+    """Does a child's transition update the parent's roll-up, leaving the parent's version (an open edit form) and history alone?"""
+    p = world.create("project", name="P")
+    t = world.create("task", name="a", project=p, cost="1")
+    before = world.get("project", p)
+    world.move("task", t, "finish")
+    world.update("task", t, cost="7")
+    after = world.get("project", p)
+    assert after.values["all_done"] is True and after.values["open_tasks"] == 0 and after.values["cost"] == Decimal("7.00")
+    assert after.version == before.version
+    world.update("project", p, budget="10")  # the form opened before still saves
+    assert world.values("project", p)["remaining"] == Decimal("3.00")
+
+
+def test_moving_a_child_between_parents_and_deleting_it(world):
+    """Does moving a task to another project update both projects, and deleting it update the last one?"""
+    p1, p2 = world.create("project", name="P1"), world.create("project", name="P2")
+    t = world.create("task", name="a", project=p1, cost="4")
+    world.create("task", name="b", project=p1, cost="1")
+    world.update("task", t, project=p2)
+    assert world.values("project", p1)["cost"] == Decimal("1.00") and world.values("project", p2)["cost"] == Decimal("4.00")
+    world.delete("task", t)
+    assert world.values("project", p2)["cost"] == 0 and world.values("project", p2)["tasks"] == 0
+
+
+def test_child_rows(world):
+    """Do roll-ups over a record's own line items follow its rows as they are saved?"""
+    p = world.create("project", name="P", lines=[{"item": "x", "amount": "2.5", "paid": True}, {"item": "y", "amount": "1", "paid": False}])
+    v = world.values("project", p)
+    assert v["lines_total"] == Decimal("3.50") and v["lines_paid"] is False
+    world.update("project", p, lines=[{"item": "x", "amount": "2.5", "paid": True}])
+    v = world.values("project", p)
+    assert v["lines_total"] == Decimal("2.50") and v["lines_paid"] is True
+
+
+def test_tree_recursion_and_three_levels(world):
+    """Does a sub-sub-task's cost reach its ancestors (recursively), their milestone and the project, before the commit?"""
+    p = world.create("project", name="P")
+    m = world.create("milestone", name="M", project=p)
+    top = world.create("task", name="top", milestone=m, cost="1")
+    mid = world.create("task", name="mid", parent=top, cost="2")
+    leaf = world.create("task", name="leaf", parent=mid, cost="4")
+    assert world.values("task", top)["below_cost"] == Decimal("6.00")
+    assert world.values("task", mid)["below_cost"] == Decimal("4.00")
+    assert world.values("milestone", m)["tree_cost"] == Decimal("7.00")
+    assert world.values("project", p)["milestone_cost"] == Decimal("7.00")
+    world.update("task", leaf, cost="10")
+    assert world.values("task", top)["below_cost"] == Decimal("12.00")
+    assert world.values("project", p)["milestone_cost"] == Decimal("13.00")
+    world.update("task", mid, parent=None)  # the branch leaves the tree under `top`
+    assert world.values("task", top)["below_cost"] == 0
+    assert world.values("project", p)["milestone_cost"] == Decimal("1.00")
+    world.delete("task", leaf)
+    assert world.values("task", mid)["below_cost"] == 0
+
+
+def test_two_writers_changing_two_children_of_one_parent(world, databases):
+    """Do two transactions changing two tasks of one project at the same moment leave the project's sum exact?"""
+    p = world.create("project", name="P")
+    tasks = [world.create("task", name=f"t{i}", project=p, cost="0") for i in range(2)]
+    rounds = 10
+    barrier = threading.Barrier(2)
+    failures: list[BaseException] = []
+
+    def writer(index: int) -> None:
+        try:
+            for n in range(1, rounds + 1):
+                barrier.wait(timeout=30)
+                world.update("task", tasks[index], cost=str(n * (index + 1)))
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not failures, failures
+    assert world.values("project", p)["cost"] == Decimal(rounds * 1 + rounds * 2)
+
+
+def test_plan_rebuilds_a_new_rollup_in_one_statement_per_level(db, install, system):
+    """Does adding roll-ups to a document with records fill them for every record, and does the plan say it uses one set-based UPDATE?"""
+    document = rollup_app()
+    added = {k: document["entities"]["project"]["fields"].pop(k) for k in ("cost", "milestone_cost", "remaining")}
+    added_tree = document["entities"]["milestone"]["fields"].pop("tree_cost")
+    registry = install(document)
+    world = World(db, registry, system)
+    p = world.create("project", name="P")
+    m = world.create("milestone", name="M", project=p)
+    top = world.create("task", name="top", project=p, milestone=m, cost="1")
+    world.create("task", name="leaf", project=p, parent=top, cost="2")
+    document["entities"]["project"]["fields"].update(added)
+    document["entities"]["milestone"]["fields"]["tree_cost"] = added_tree
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args) -> None:
+        statements.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        result = apply_document(db, document, actor=system)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+    text = " ".join(str(step.description) for step in result.plan.steps)
+    assert "one UPDATE" in text or "UPDATE" in text
+    updates = [s for s in statements if s.lstrip().upper().startswith(("UPDATE", "WITH")) and "rollup_src" in s]
+    assert len(updates) == 3  # project.cost, milestone.tree_cost, project.milestone_cost: one statement each
