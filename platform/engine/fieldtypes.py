@@ -533,7 +533,9 @@ FIELD_TYPES: dict[str, FieldType] = {
         ),
         FieldType(
             name="rollup",
-            keys=frozenset({"type", "label", "help", "over", "aggregate", "field", "weight", "where", "condition", "indexed", "show_if", "was"}),
+            keys=frozenset(
+                {"type", "label", "help", "over", "aggregate", "field", "weight", "where", "condition", "indexed", "show_if", "was"}
+            ),
             coerce=_not_settable,
             column=_computed_column,
             operators=_NUMBER_OPS,

@@ -76,10 +76,9 @@ def aggregate_of(fld: Field, target_type: Any, source: sa.Table, parent: ColumnE
         conditions.append(condition(rollup.where, columns))
     value = src.c[rollup.field] if rollup.field else None
     weight = src.c[rollup.weight] if rollup.weight else None
+    test = value.is_(sa.true()) if value is not None else None
     if rollup.condition is not None:
         test = condition(rollup.condition, columns)
-    else:
-        test = value.is_(sa.true()) if value is not None else None
     expression = aggregate(rollup.aggregate, value, weight, test, target_type, dialect)
     return sa.select(expression).where(*conditions).scalar_subquery()
 
