@@ -3,6 +3,7 @@ children, three levels of roll-ups, concurrency and the rebuild a migration plan
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import threading
 from decimal import Decimal
@@ -13,6 +14,9 @@ import sqlalchemy as sa
 
 from flowdeck.engine import records, workflow
 from flowdeck.engine.apps import apply_document
+from flowdeck.engine.messages import ENGLISH, render
+from flowdeck.engine.registry import Catalog
+from flowdeck.engine.schema.loader import check_document
 from flowdeck.engine.permissions import Actor
 from tests.support.documents import rollup_app
 
@@ -152,12 +156,11 @@ def test_two_writers_changing_two_children_of_one_parent(world, databases):
 
 
 def test_plan_rebuilds_a_new_rollup_in_one_statement_per_level(db, install, system):
-    """Does adding roll-ups to a document with records fill them for every record, and does the plan say it uses one set-based UPDATE?"""
+    """Does adding roll-ups to a document with records fill them for every record, one set-based UPDATE per roll-up and level, as the plan says?"""
     document = rollup_app()
     added = {k: document["entities"]["project"]["fields"].pop(k) for k in ("cost", "milestone_cost", "remaining")}
     added_tree = document["entities"]["milestone"]["fields"].pop("tree_cost")
-    registry = install(document)
-    world = World(db, registry, system)
+    world = World(db, install(document), system)
     p = world.create("project", name="P")
     m = world.create("milestone", name="M", project=p)
     top = world.create("task", name="top", project=p, milestone=m, cost="1")
@@ -166,15 +169,50 @@ def test_plan_rebuilds_a_new_rollup_in_one_statement_per_level(db, install, syst
     document["entities"]["milestone"]["fields"]["tree_cost"] = added_tree
     statements: list[str] = []
 
-    def record(conn, cursor, statement, *args) -> None:
+    def seen(conn, cursor, statement, *args) -> None:
         statements.append(statement)
 
-    sa.event.listen(db.engine, "before_cursor_execute", record)
+    sa.event.listen(db.engine, "before_cursor_execute", seen)
     try:
-        result = apply_document(db, document, actor=system)
+        result = apply_document(db, copy.deepcopy(document), actor=system)
     finally:
-        sa.event.remove(db.engine, "before_cursor_execute", record)
-    text = " ".join(str(step.description) for step in result.plan.steps)
-    assert "one UPDATE" in text or "UPDATE" in text
-    updates = [s for s in statements if s.lstrip().upper().startswith(("UPDATE", "WITH")) and "rollup_src" in s]
-    assert len(updates) == 3  # project.cost, milestone.tree_cost, project.milestone_cost: one statement each
+        sa.event.remove(db.engine, "before_cursor_execute", seen)
+    said = [render(step.description, ENGLISH) for step in result.plan.steps]
+    rebuilds = [s for s in said if "set-based UPDATE" in s]
+    assert [s.split(" of ")[0] for s in rebuilds] == [
+        "rebuilds the roll-up cost",
+        "rebuilds the roll-up tree_cost",
+        "rebuilds the roll-up milestone_cost",
+    ]
+    assert [s.endswith(f"(level {n})") for s, n in zip(rebuilds, (1, 2, 3), strict=True)]
+    updates = [s for s in statements if "rollup_src" in s]
+    assert len(updates) == 3 and all("UPDATE" in s.upper() for s in updates)
+    world.registry = Catalog(db).current()
+    v = world.values("project", p)
+    assert v["cost"] == Decimal("3.00") and v["milestone_cost"] == Decimal("3.00") and v["remaining"] is None
+    assert world.values("milestone", m)["tree_cost"] == Decimal("3.00")
+
+
+def test_schema_errors_name_their_json_paths():
+    """Is each mistake in a roll-up reported at the key at fault: unknown over, sum of text, missing weight, bad filter, a cycle?"""
+    document = rollup_app()
+    fields = document["entities"]["project"]["fields"]
+    fields["bad_over"] = {"type": "rollup", "over": "task.owner", "aggregate": "count"}
+    fields["bad_table"] = {"type": "rollup", "over": "nothing", "aggregate": "count"}
+    fields["text_sum"] = {"type": "rollup", "over": "task.project", "aggregate": "sum", "field": "name"}
+    fields["no_weight"] = {"type": "rollup", "over": "task.project", "aggregate": "weighted_average", "field": "progress"}
+    fields["bad_where"] = {"type": "rollup", "over": "task.project", "aggregate": "count", "where": "len(name) > 3"}
+    fields["unknown"] = {"type": "rollup", "over": "task.project", "aggregate": "sum", "field": "costs"}
+    fields["no_test"] = {"type": "rollup", "over": "task.project", "aggregate": "all"}
+    task = document["entities"]["task"]["fields"]
+    task["loop"] = {"type": "rollup", "over": "tree", "aggregate": "sum", "field": "loop_total"}
+    task["loop_total"] = {"type": "computed", "result": "decimal", "formula": "coalesce(loop, 0) + 1"}
+    found = {p.path: render(p.message, ENGLISH) for p in check_document(document)}
+    assert "must be a single reference" in found["entities.project.fields.bad_over.over"]
+    assert "is not a table field" in found["entities.project.fields.bad_table.over"]
+    assert "needs a number field" in found["entities.project.fields.text_sum.field"]
+    assert "needs “weight”" in found["entities.project.fields.no_weight"]
+    assert "cannot be computed by the database" in found["entities.project.fields.bad_where.where"]
+    assert "unknown field “costs”" in found["entities.project.fields.unknown.field"]
+    assert "either “field”" in found["entities.project.fields.no_test"]
+    assert "roll-up cycle: task.loop → task.loop_total → task.loop" in found["entities.task.fields.loop.over"]

@@ -78,7 +78,8 @@ class _Resolver:
         scope = Scope(names=frozenset(sources) | set(SYSTEM_NAMES) | ({"state"} if has_state else set()))
         where = self.expression((*path, "where"), spec.get("where"), scope, sources, has_state)
         test = self.expression((*path, "condition"), spec.get("condition"), scope, sources, has_state)
-        if not self.fits(path, spec, aggregate, value, weight):
+        unknown = ("field" in spec and value is None) or ("weight" in spec and weight is None)
+        if not self.fits(path, spec, aggregate, value, weight) or unknown:
             return fld
         rollup = Rollup(
             over=spec["over"], kind=kind, source=source, via=via, aggregate=aggregate,
