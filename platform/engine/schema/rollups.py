@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from flowdeck.engine.expressions import Expression, ExpressionError, Scope, compile_expression
 from flowdeck.engine.fieldtypes import FIELD_TYPES, scale_of, types_in
 from flowdeck.engine.messages import M, Message
-from flowdeck.engine.phrases import a_field, said_by
+from flowdeck.engine.phrases import a_field, listing, said_by, suggestion
 from flowdeck.engine.rollup_sql import NotInSql, condition
 from flowdeck.engine.schema.checks import Path, unknown_field
 from flowdeck.engine.schema.model import Entity, Field, Rollup
@@ -106,7 +106,14 @@ class _Resolver:
         source_key, via = over.split(".", 1)
         source = self.entities.get(source_key)
         if source is None:
-            self.problem(where, M("unknown entity “%(key)s”", key=source_key))
+            keys = list(self.entities)
+            said = M(
+                "unknown entity “%(key)s”%(hint)s %(listing)s",
+                key=source_key,
+                hint=suggestion(source_key, keys),
+                listing=listing("entities", keys),
+            )
+            self.problem(where, said)
             return None
         ref = source.field(via)
         if ref is None or ref.type != "reference" or ref.many or ref.to != entity.key:
