@@ -16,7 +16,7 @@ OPEN = {"open", "in_progress", "in_review"}
 
 
 def test_demo_projects_hold_the_roll_ups_of_their_tasks(bundled_db, system):
-    """After the demo is loaded through the record services, does every project hold the weighted progress, hours and open tasks of its tasks?"""
+    """With the demo loaded through the record services, does each project hold the weighted progress, hours and open tasks of its tasks?"""
     load_demo(bundled_db, actor=system, password=PASSWORD)
     registry = Catalog(bundled_db).current()
     project, task = registry.entity("project", "project").table, registry.entity("project", "task").table
