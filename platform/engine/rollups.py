@@ -38,7 +38,6 @@ from flowdeck.engine.schema.model import App, Entity, Field
 from flowdeck.engine.storage.tables import AppTables, EntityTables
 
 MAX_LEVELS = 64  # the schema refuses cycles; this only bounds a damaged database
-Pending = dict[tuple[str, int], tuple[EntityTables, dict[str, sa.Table]]]
 
 
 def empty_values(entity: Entity) -> dict[str, Any]:
@@ -64,7 +63,10 @@ def aggregate_of(fld: Field, target_type: Any, source: sa.Table, parent: ColumnE
     src = source.alias("rollup_src")
     if rollup.kind == "tree":
         step = source.alias("rollup_top")
-        tree = sa.select(step.c.id).where(step.c[rollup.via] == parent).cte("rollup_tree", recursive=True, nesting=True)
+        anchor = sa.select(step.c.id).where(step.c[rollup.via] == parent)
+        if isinstance(parent, sa.Column) and parent.table is not None:
+            anchor = anchor.correlate(parent.table)  # the outer UPDATE's row, not a join with its table
+        tree = anchor.cte("rollup_tree", recursive=True, nesting=True)
         down = source.alias("rollup_down")
         tree = tree.union(sa.select(down.c.id).where(down.c[rollup.via] == tree.c.id))
         scope: ColumnElement[bool] = src.c.id.in_(sa.select(tree.c.id))
@@ -123,6 +125,10 @@ def levels(app: App) -> list[list[tuple[str, str]]]:
 
 # -- keeping them up to date ---------------------------------------------------------------
 
+Sources = dict[str, sa.Table]  # roll-up key -> the table it aggregates
+Pending = dict[str, tuple[EntityTables, dict[int, Sources]]]  # target table -> parent id -> its roll-ups
+Written = tuple[int, Mapping[str, Any] | None, Mapping[str, Any] | None]  # (id, before, after)
+
 
 def after_write(
     conn: Connection,
@@ -138,54 +144,50 @@ def after_write(
     if not et.dependents:
         return {}
     own: dict[str, Any] = {}
-    pending = _affected(conn, et, record_id, before, after, changed)
+    pending = _affected(conn, et, [(record_id, before, after)], changed)
     for _ in range(MAX_LEVELS):
         if not pending:
             break
         following: Pending = {}
-        for name, parent_id in sorted(pending):
-            target, keys = pending[(name, parent_id)]
-            found = _recompute(conn, target, parent_id, keys)
-            if found is None:
-                continue
-            row, moved = found
-            if target is et and parent_id == record_id:
-                own.update(moved)
-            if moved:
-                for key, value in _affected(conn, target, parent_id, row, {**row, **moved}, set(moved)).items():
-                    following.setdefault(key, (value[0], {}))[1].update(value[1])
+        for name in sorted(pending):
+            target, parents = pending[name]
+            by_keys: dict[tuple[str, ...], list[int]] = {}
+            for parent_id, sources in parents.items():
+                by_keys.setdefault(tuple(sorted(sources)), []).append(parent_id)
+            for keys, ids in sorted(by_keys.items()):
+                rows, formulas = _recompute(conn, target, sorted(ids), {k: parents[ids[0]][k] for k in keys})
+                if target is et and record_id in ids:
+                    own.update(next(({k: r[k] for k in (*keys, *formulas)} for r in rows if r["id"] == record_id), {}))
+                written: list[Written] = [(r["id"], r, r) for r in rows]
+                for table_name, (up, more) in _affected(conn, target, written, set(keys) | formulas).items():
+                    for parent_id, sources in more.items():
+                        following.setdefault(table_name, (up, {}))[1].setdefault(parent_id, {}).update(sources)
         pending = following
     return own
 
 
-def _affected(
-    conn: Connection,
-    et: EntityTables,
-    record_id: int,
-    before: Mapping[str, Any] | None,
-    after: Mapping[str, Any] | None,
-    changed: set[str] | None,
-) -> Pending:
-    """The parents (table, id) whose roll-ups a write of `et`'s record moves, with the
-    roll-up fields to recompute and the table each aggregates."""
+def _affected(conn: Connection, et: EntityTables, written: list[Written], changed: set[str] | None) -> Pending:
+    """The parents whose roll-ups the writes of `et`'s records move, with the roll-ups to
+    recompute and the table each aggregates: for a reverse reference the parents before and
+    after (a moved child leaves one and joins another), for a tree every ancestor."""
     out: Pending = {}
     for fld, target in et.dependents:
         rollup = fld.rollup
         assert rollup is not None
         if rollup.kind == "rows":
-            if after is None or (changed is not None and rollup.source not in changed):
+            if changed is not None and rollup.source not in changed:
                 continue
-            parents = {record_id}
+            parents = {rid for rid, _, after in written if after is not None}
             source = target.children[rollup.source]
         else:
             if changed is not None and not changed & rollup.reads:
                 continue
-            parents = {v for v in ((before or {}).get(rollup.via), (after or {}).get(rollup.via)) if v is not None}
+            parents = {v for _, before, after in written for v in ((before or {}).get(rollup.via), (after or {}).get(rollup.via)) if v}
             if rollup.kind == "tree" and parents:
                 parents = _ancestors(conn, et, parents)
             source = et.table
         for parent_id in parents:
-            out.setdefault((target.table.name, parent_id), (target, {}))[1][fld.key] = source
+            out.setdefault(target.table.name, (target, {}))[1].setdefault(parent_id, {})[fld.key] = source
     return out
 
 
@@ -205,39 +207,38 @@ def _ancestors(conn: Connection, et: EntityTables, starts: set[int]) -> set[int]
     return set(conn.execute(statement, {"starts": sorted(starts)}).scalars())
 
 
-def _recompute(
-    conn: Connection, target: EntityTables, parent_id: int, keys: Mapping[str, sa.Table]
-) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """Lock the parent, compute each of its roll-ups `keys` in one aggregate statement, and
-    write those that moved; None when the parent no longer exists."""
+def _recompute(conn: Connection, target: EntityTables, ids: list[int], sources: Sources) -> tuple[list[dict[str, Any]], set[str]]:
+    """Recompute the roll-ups `sources` of the parents `ids`: on PostgreSQL their rows are
+    locked first, in id order, so the aggregates (a later statement, a new snapshot) see
+    every child committed before; then one UPDATE sets each parent's roll-ups to their
+    aggregates where one differs. Returns the rows that moved (as written) and the formulas
+    computed again because they read a roll-up that moved."""
     dialect = conn.dialect.name
-    lock = dialect == "postgresql"
     table = target.table
-    locked = target.statement(("rollup", "lock", lock), lambda: _select_row(table, lock))
-    found = conn.execute(locked, {"parent_id": parent_id}).mappings().first()
-    if found is None:
-        return None
-    row = dict(found)
-    moved: dict[str, Any] = {}
-    for key in sorted(keys):
-        fld = target.entity.get_field(key)
-        source = keys[key]
+    if dialect == "postgresql":
+        conn.execute(target.statement(("rollup", "lock"), lambda: _lock_rows(table)), {"ids": ids})
+    keys = tuple(sorted(sources))
 
-        def build(fld: Field = fld, source: sa.Table = source) -> Any:
-            return sa.select(aggregate_of(fld, table.c[fld.key].type, source, sa.bindparam("parent_id"), dialect))
+    def build() -> Any:
+        values = {k: aggregate_of(target.entity.get_field(k), table.c[k].type, sources[k], table.c.id, dialect) for k in keys}
+        moved = sa.or_(*(table.c[k].is_distinct_from(values[k]) for k in keys))
+        ids_in = table.c.id.in_(sa.bindparam("ids", expanding=True))
+        # What the next level up needs of a row that moved: its roll-ups and its references.
+        vias = {fld.rollup.via for fld, _ in target.dependents if fld.rollup is not None and fld.rollup.kind != "rows"}
+        returned = [table.c.id, *(table.c[k] for k in keys), *(table.c[v] for v in sorted(vias - set(keys)))]
+        return table.update().where(ids_in, moved).values(values).returning(*returned)
 
-        value = conn.execute(target.statement(("rollup", key, dialect), build), {"parent_id": parent_id}).scalar()
-        if value != row.get(key):
-            moved[key] = value
-    if moved:
-        conn.execute(table.update().where(table.c.id == parent_id).values(moved))
-        moved.update(_formulas_reading(conn, target, parent_id, set(moved)))
-    return row, moved
+    rows = [dict(r) for r in conn.execute(target.statement(("rollup", keys, dialect), build), {"ids": ids}).mappings()]
+    formulas: set[str] = set()
+    for row in rows:
+        computed = _formulas_reading(conn, target, row["id"], set(keys))
+        row.update(computed)
+        formulas |= set(computed)
+    return rows, formulas
 
 
-def _select_row(table: sa.Table, lock: bool) -> Any:
-    query = sa.select(table).where(table.c.id == sa.bindparam("parent_id"))
-    return query.with_for_update() if lock else query
+def _lock_rows(table: sa.Table) -> Any:
+    return sa.select(table.c.id).where(table.c.id.in_(sa.bindparam("ids", expanding=True))).order_by(table.c.id).with_for_update()
 
 
 def _formulas_reading(conn: Connection, target: EntityTables, record_id: int, moved: set[str]) -> dict[str, Any]:

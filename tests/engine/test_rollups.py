@@ -15,9 +15,9 @@ import sqlalchemy as sa
 from flowdeck.engine import records, workflow
 from flowdeck.engine.apps import apply_document
 from flowdeck.engine.messages import ENGLISH, render
+from flowdeck.engine.permissions import Actor
 from flowdeck.engine.registry import Catalog
 from flowdeck.engine.schema.loader import check_document
-from flowdeck.engine.permissions import Actor
 from tests.support.documents import rollup_app
 
 
@@ -156,7 +156,7 @@ def test_two_writers_changing_two_children_of_one_parent(world, databases):
 
 
 def test_plan_rebuilds_a_new_rollup_in_one_statement_per_level(db, install, system):
-    """Does adding roll-ups to a document with records fill them for every record, one set-based UPDATE per roll-up and level, as the plan says?"""
+    """Does adding roll-ups to a document with records fill every record, one set-based UPDATE per roll-up and level, as planned?"""
     document = rollup_app()
     added = {k: document["entities"]["project"]["fields"].pop(k) for k in ("cost", "milestone_cost", "remaining")}
     added_tree = document["entities"]["milestone"]["fields"].pop("tree_cost")
