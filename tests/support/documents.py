@@ -215,19 +215,25 @@ def rollup_app() -> dict[str, Any]:
                 "fields": {
                     "name": {"type": "text", "required": True},
                     "budget": {"type": "money"},
-                    "lines": {"type": "table", "fields": {"item": {"type": "text"}, "amount": {"type": "money"}, "paid": {"type": "boolean"}}},
+                    "lines": {
+                        "type": "table", "fields": {"item": {"type": "text"}, "amount": {"type": "money"}, "paid": {"type": "boolean"}},
+                    },
                     "progress": {
                         "type": "rollup", "over": "task.project", "aggregate": "weighted_average",
                         "field": "progress", "weight": "estimate", "where": "state != 'cancelled'",
                     },
-                    "cost": {"type": "rollup", "over": "task.project", "aggregate": "sum", "field": "cost", "where": "state != 'cancelled'"},
+                    "cost": {
+                        "type": "rollup", "over": "task.project", "aggregate": "sum", "field": "cost", "where": "state != 'cancelled'",
+                    },
                     "open_tasks": {"type": "rollup", "over": "task.project", "aggregate": "count", "where": "state == 'todo'"},
                     "tasks": {"type": "rollup", "over": "task.project", "aggregate": "count"},
                     "first_due": {"type": "rollup", "over": "task.project", "aggregate": "min", "field": "due"},
                     "last_due": {"type": "rollup", "over": "task.project", "aggregate": "max", "field": "due"},
                     "max_estimate": {"type": "rollup", "over": "task.project", "aggregate": "max", "field": "estimate"},
                     "mean_progress": {"type": "rollup", "over": "task.project", "aggregate": "average", "field": "progress"},
-                    "all_done": {"type": "rollup", "over": "task.project", "aggregate": "all", "condition": "state in ['done', 'cancelled']"},
+                    "all_done": {
+                        "type": "rollup", "over": "task.project", "aggregate": "all", "condition": "state in ['done', 'cancelled']",
+                    },
                     "any_blocked": {"type": "rollup", "over": "task.project", "aggregate": "any", "field": "blocked"},
                     "milestone_cost": {"type": "rollup", "over": "milestone.project", "aggregate": "sum", "field": "tree_cost"},
                     "lines_total": {"type": "rollup", "over": "lines", "aggregate": "sum", "field": "amount"},
