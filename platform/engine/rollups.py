@@ -182,29 +182,23 @@ def _affected(conn: Connection, et: EntityTables, written: list[Written], change
         else:
             if changed is not None and not changed & rollup.reads:
                 continue
+            # For a tree these are the parents; their ancestors are found by the UPDATE itself.
             parents = {v for _, before, after in written for v in ((before or {}).get(rollup.via), (after or {}).get(rollup.via)) if v}
-            if rollup.kind == "tree" and parents:
-                parents = _ancestors(conn, et, parents)
             source = et.table
         for parent_id in parents:
             out.setdefault(target.table.name, (target, {}))[1].setdefault(parent_id, {})[fld.key] = source
     return out
 
 
-def _ancestors(conn: Connection, et: EntityTables, starts: set[int]) -> set[int]:
-    """`starts` and every record above them in the entity's tree."""
+def _ancestors(et: EntityTables) -> Any:
+    """The ids bound as `ids` and every record above them in the entity's tree."""
     via = et.entity.tree
     assert via is not None
     table = et.table
-
-    def build() -> Any:
-        found = sa.select(table.c.id).where(table.c.id.in_(sa.bindparam("starts", expanding=True))).cte("rollup_up", recursive=True)
-        up = table.alias("rollup_parent")
-        found = found.union(sa.select(up.c[via]).where((up.c.id == found.c.id) & up.c[via].is_not(None)))
-        return sa.select(found.c.id)
-
-    statement = et.statement(("rollup", "ancestors"), build)
-    return set(conn.execute(statement, {"starts": sorted(starts)}).scalars())
+    found = sa.select(table.c.id).where(table.c.id.in_(sa.bindparam("ids", expanding=True))).cte("rollup_up", recursive=True)
+    up = table.alias("rollup_parent")
+    found = found.union(sa.select(up.c[via]).where((up.c.id == found.c.id) & up.c[via].is_not(None)))
+    return sa.select(found.c.id)
 
 
 def _recompute(conn: Connection, target: EntityTables, ids: list[int], sources: Sources) -> tuple[list[dict[str, Any]], set[str]]:
@@ -215,14 +209,23 @@ def _recompute(conn: Connection, target: EntityTables, ids: list[int], sources: 
     computed again because they read a roll-up that moved."""
     dialect = conn.dialect.name
     table = target.table
-    if dialect == "postgresql":
-        conn.execute(target.statement(("rollup", "lock"), lambda: _lock_rows(table)), {"ids": ids})
     keys = tuple(sorted(sources))
+    # A tree roll-up moves every ancestor of the parents too: the statements find them.
+    tree = any(target.entity.get_field(k).rollup.kind == "tree" for k in keys)  # type: ignore[union-attr]
+
+    def rows_in() -> Any:
+        return table.c.id.in_(_ancestors(target) if tree else sa.bindparam("ids", expanding=True))
+
+    if dialect == "postgresql":
+        lock = target.statement(
+            ("rollup", "lock", tree), lambda: sa.select(table.c.id).where(rows_in()).order_by(table.c.id).with_for_update()
+        )
+        conn.execute(lock, {"ids": ids})
 
     def build() -> Any:
         values = {k: aggregate_of(target.entity.get_field(k), table.c[k].type, sources[k], table.c.id, dialect) for k in keys}
         moved = sa.or_(*(table.c[k].is_distinct_from(values[k]) for k in keys))
-        ids_in = table.c.id.in_(sa.bindparam("ids", expanding=True))
+        ids_in = rows_in()
         # What the next level up needs of a row that moved: its roll-ups and its references.
         vias = {fld.rollup.via for fld, _ in target.dependents if fld.rollup is not None and fld.rollup.kind != "rows"}
         returned = [table.c.id, *(table.c[k] for k in keys), *(table.c[v] for v in sorted(vias - set(keys)))]
@@ -235,10 +238,6 @@ def _recompute(conn: Connection, target: EntityTables, ids: list[int], sources: 
         row.update(computed)
         formulas |= set(computed)
     return rows, formulas
-
-
-def _lock_rows(table: sa.Table) -> Any:
-    return sa.select(table.c.id).where(table.c.id.in_(sa.bindparam("ids", expanding=True))).order_by(table.c.id).with_for_update()
 
 
 def _formulas_reading(conn: Connection, target: EntityTables, record_id: int, moved: set[str]) -> dict[str, Any]:
