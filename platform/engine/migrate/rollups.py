@@ -17,7 +17,7 @@ from flowdeck.engine.messages import M
 from flowdeck.engine.migrate.formulas import changed_formulas
 from flowdeck.engine.migrate.plan import Step
 from flowdeck.engine.records import recompute_entity
-from flowdeck.engine.rollups import levels, rebuild_statement
+from flowdeck.engine.rollups import levels, rebuild_statement, source_table
 from flowdeck.engine.schema.model import Entity, Field
 
 if TYPE_CHECKING:
@@ -68,7 +68,13 @@ def _rebuild_step(p: Planner, entity_key: str, fld: Field, level: int, rebuilt: 
     rebuilt.add((entity_key, fld.key))
 
     def rebuild(conn: Connection) -> None:
-        conn.execute(rebuild_statement(p.new, p.new.get(entity_key), fld, conn.dialect.name))
+        target = p.new.get(entity_key)
+        if conn.dialect.name == "postgresql":
+            # Fresh statistics of the rows aggregated: without them (rows just loaded or
+            # converted by this plan) the planner may hash-join whole tables for every parent.
+            source = source_table(p.new, target, fld)
+            conn.exec_driver_sql(f"ANALYZE {conn.dialect.identifier_preparer.quote(source.name)}")
+        conn.execute(rebuild_statement(p.new, target, fld, conn.dialect.name))
 
     description = M(
         "rebuilds the roll-up %(field)s of the %(count)s %(entity)s records in one set-based UPDATE statement (level %(level)s)",
