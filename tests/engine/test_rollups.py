@@ -216,3 +216,24 @@ def test_schema_errors_name_their_json_paths():
     assert "unknown field “costs”" in found["entities.project.fields.unknown.field"]
     assert "either “field”" in found["entities.project.fields.no_test"]
     assert "roll-up cycle: task.loop → task.loop_total → task.loop" in found["entities.task.fields.loop.over"]
+
+
+def test_changing_a_tree_rollup_rebuilds_it_and_what_reads_it(db, install, system):
+    """Does changing a tree roll-up's aggregate rebuild it for every task, then the formulas and the roll-ups above that read it?"""
+    document = rollup_app()
+    world = World(db, install(document), system)
+    p = world.create("project", name="P")
+    m = world.create("milestone", name="M", project=p)
+    top = world.create("task", name="top", milestone=m, cost="1")
+    mid = world.create("task", name="mid", parent=top, cost="2")
+    world.create("task", name="leaf", parent=mid, cost="4")
+    document["entities"]["task"]["fields"]["below_cost"]["aggregate"] = "max"
+    result = apply_document(db, copy.deepcopy(document), actor=system)
+    said = [render(step.description, ENGLISH) for step in result.plan.steps]
+    assert any(s.startswith("rebuilds the roll-up below_cost of the 3 task records") for s in said)
+    assert any(s.startswith("recomputes") and "tree_cost" in s for s in said)
+    world.registry = Catalog(db).current()
+    assert world.values("task", top)["below_cost"] == Decimal("4.00")  # the largest cost below, no longer the sum
+    assert world.values("task", top)["tree_cost"] == Decimal("5.00")
+    assert world.values("milestone", m)["tree_cost"] == Decimal("5.00")
+    assert world.values("project", p)["milestone_cost"] == Decimal("5.00")
