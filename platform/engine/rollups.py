@@ -213,14 +213,19 @@ def _recompute(conn: Connection, target: EntityTables, ids: list[int], sources: 
     # A tree roll-up moves every ancestor of the parents too: the statements find them.
     tree = any(target.entity.get_field(k).rollup.kind == "tree" for k in keys)  # type: ignore[union-attr]
 
-    def rows_in() -> Any:
-        return table.c.id.in_(_ancestors(target) if tree else sa.bindparam("ids", expanding=True))
-
+    listed = sa.bindparam("ids", expanding=True)
     if dialect == "postgresql":
+        # The ancestors first, then the rows by their ids: the planner reads a short list of
+        # ids by the primary key, but may scan the whole table for ids a recursive CTE gives.
+        if tree:
+            ids = sorted(conn.execute(target.statement(("rollup", "ancestors"), lambda: _ancestors(target)), {"ids": ids}).scalars())
         lock = target.statement(
-            ("rollup", "lock", tree), lambda: sa.select(table.c.id).where(rows_in()).order_by(table.c.id).with_for_update()
+            ("rollup", "lock"), lambda: sa.select(table.c.id).where(table.c.id.in_(listed)).order_by(table.c.id).with_for_update()
         )
         conn.execute(lock, {"ids": ids})
+
+    def rows_in() -> Any:
+        return table.c.id.in_(_ancestors(target) if tree and dialect != "postgresql" else listed)
 
     def build() -> Any:
         values = {k: aggregate_of(target.entity.get_field(k), table.c[k].type, sources[k], table.c.id, dialect) for k in keys}
@@ -231,7 +236,8 @@ def _recompute(conn: Connection, target: EntityTables, ids: list[int], sources: 
         returned = [table.c.id, *(table.c[k] for k in keys), *(table.c[v] for v in sorted(vias - set(keys)))]
         return table.update().where(ids_in, moved).values(values).returning(*returned)
 
-    rows = [dict(r) for r in conn.execute(target.statement(("rollup", keys, dialect), build), {"ids": ids}).mappings()]
+    statement = target.statement(("rollup", keys, dialect, tree), build)
+    rows = [dict(r) for r in conn.execute(statement, {"ids": ids}).mappings()]
     formulas: set[str] = set()
     for row in rows:
         computed = _formulas_reading(conn, target, row["id"], set(keys))
