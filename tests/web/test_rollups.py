@@ -54,3 +54,18 @@ def test_the_form_shows_a_roll_up_read_only_and_a_post_cannot_set_it(db, pm, cli
     response = client.post(f"/a/pm/project/{pid}/edit", data={"csrf_token": token, "name": "P", "cost": "99"})
     assert response.status_code in (200, 422)
     assert db.read(lambda c: records.fetch_record(c, pm.entity("pm", "project"), pid)).values["cost"] == 0
+
+
+def test_the_builder_and_its_preview_show_an_app_with_roll_ups(db, pm, client, make_user):
+    """Do the document editor and the preview draw an app with roll-up fields, the preview's form without an input for them?"""
+    from flowdeck.engine.schema import writing
+
+    make_user("boss", is_admin=True)
+    token = signed_in(client, "boss")
+    editor = client.get("/admin/apps/pm/edit")
+    assert editor.status_code == 200 and "milestone_cost" in text(editor)
+    document = writing.dumps(rollup_app())
+    preview = client.post("/admin/apps/pm/preview", data={"csrf_token": token, "document": document, "entity": "project"})
+    body = text(preview)
+    assert preview.status_code == 200 and 'name="name"' in body
+    assert not re.search(r'<input[^>]*name="cost"', body)
