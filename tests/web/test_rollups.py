@@ -8,6 +8,7 @@ import re
 import pytest
 
 from flowdeck.engine import records
+from flowdeck.engine.schema import writing
 from tests.support.documents import rollup_app
 from tests.support.web import login, signed_in, text
 
@@ -58,8 +59,6 @@ def test_the_form_shows_a_roll_up_read_only_and_a_post_cannot_set_it(db, pm, cli
 
 def test_the_builder_and_its_preview_show_an_app_with_roll_ups(db, pm, client, make_user):
     """Do the document editor and the preview draw an app with roll-up fields, the preview's form without an input for them?"""
-    from flowdeck.engine.schema import writing
-
     make_user("boss", is_admin=True)
     token = signed_in(client, "boss")
     editor = client.get("/admin/apps/pm/edit")
