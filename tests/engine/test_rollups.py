@@ -72,6 +72,10 @@ def test_each_aggregate_over_reverse_references(world):
     assert v["mean_progress"] == Decimal("40.00")  # (100 + 20 + 0) / 3
     assert v["all_done"] is False and v["any_blocked"] is True
     assert v["remaining"] == Decimal("984.25")  # the formula reads the roll-up
+    world.create("task", name="d", project=p, progress=90)  # no estimate: left out of the weighting and the estimate's count
+    v = world.values("project", p)
+    assert v["progress"] == Decimal("40.00") and v["tasks"] == 4 and v["estimated"] == 3
+    assert v["mean_estimate"] == Decimal("3.33")  # (1 + 3 + 6) / 3, a decimal of whole numbers
 
 
 def test_transitions_and_updates_move_the_parent_without_bumping_its_version(world):

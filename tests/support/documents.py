@@ -230,6 +230,8 @@ def rollup_app() -> dict[str, Any]:
                     "first_due": {"type": "rollup", "over": "task.project", "aggregate": "min", "field": "due"},
                     "last_due": {"type": "rollup", "over": "task.project", "aggregate": "max", "field": "due"},
                     "max_estimate": {"type": "rollup", "over": "task.project", "aggregate": "max", "field": "estimate"},
+                    "estimated": {"type": "rollup", "over": "task.project", "aggregate": "count", "field": "estimate"},
+                    "mean_estimate": {"type": "rollup", "over": "task.project", "aggregate": "average", "field": "estimate"},
                     "mean_progress": {"type": "rollup", "over": "task.project", "aggregate": "average", "field": "progress"},
                     "all_done": {
                         "type": "rollup", "over": "task.project", "aggregate": "all", "condition": "state in ['done', 'cancelled']",
