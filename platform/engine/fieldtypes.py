@@ -332,7 +332,8 @@ def _numeric_column(field: Field) -> TypeEngine[Any]:
 
 
 def _computed_column(field: Field) -> TypeEngine[Any]:
-    result = FIELD_TYPES[field.result or "decimal"]
+    """The column of a derived value (a formula's or a roll-up's): its result type's."""
+    result = FIELD_TYPES[field.value_type]
     assert result.column is not None
     return result.column(field)
 
@@ -547,6 +548,18 @@ FIELD_TYPES: dict[str, FieldType] = {
             offered=False,
             in_child_rows=False,
         ),
+        FieldType(
+            name="rollup",
+            keys=frozenset(
+                {"type", "label", "help", "over", "aggregate", "field", "weight", "where", "condition", "indexed", "show_if", "was"}
+            ),
+            coerce=_not_settable,
+            column=_computed_column,
+            operators=_NUMBER_OPS,
+            family="computed",
+            offered=False,
+            in_child_rows=False,
+        ),
     )
 }
 
@@ -574,8 +587,8 @@ def is_many(field: Field) -> bool:
 
 
 def operators_for(field: Field) -> tuple[str, ...]:
-    """A computed field or a lookup filters like the type of its values."""
-    if field.value_type != field.type:
+    """A computed field, a roll-up or a lookup filters like the type of its values."""
+    if field.derived:
         return FIELD_TYPES[field.value_type].operators
     if is_many(field):
         return _MANY_OPS

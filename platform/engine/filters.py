@@ -140,7 +140,7 @@ def _typed_one(key: str, op: str, item: Any, field: Field | None) -> Any:
         return item
     if field.type == "autonumber":
         return FIELD_TYPES["text"].coerce(field, item)
-    target = field if field.value_type == field.type else _result_field(field)
+    target = field if not field.derived else _result_field(field)
     return FIELD_TYPES[target.type].coerce(target, item)
 
 

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from flowdeck.engine import approval_core, clock, events, history
+from flowdeck.engine import approval_core, clock, events, history, rollups
 from flowdeck.engine.autonumber import next_number
 from flowdeck.engine.computed import compute_values
 from flowdeck.engine.effects import first_state
@@ -77,7 +77,7 @@ class Record:
 # -- reading ---------------------------------------------------------------------------
 
 
-def _row_to_record(et: EntityTables, row: Mapping[str, Any]) -> Record:
+def row_to_record(et: EntityTables, row: Mapping[str, Any]) -> Record:
     entity = et.entity
     values = {f.key: row[f.key] for f in entity.stored_fields() if f.key in row}
     values.update({key: row[key] for key in et.lookups if key in row})
@@ -149,7 +149,7 @@ def fetch_record(conn: Connection, et: EntityTables, record_id: int, *, for_upda
     row = conn.execute(query, {"record_id": record_id}).mappings().first()
     if row is None:
         raise NotFound(M("%(entity)s #%(id)s does not exist", entity=et.entity.label, id=record_id))
-    record = _row_to_record(et, row)
+    record = row_to_record(et, row)
     for key, per_record in load_links(conn, et, [record_id]).items():
         record.values[key] = per_record[record_id]
     for key, per_record in load_children(conn, et, [record_id]).items():
@@ -355,6 +355,7 @@ def create_record(
     given, errors = _parse(entity, raw, access)
     values = default_values(entity, actor, clock.today(now))
     values.update(given)
+    values.update(rollups.empty_values(entity))
     system = {
         "id": None,
         "state": state,
@@ -394,6 +395,7 @@ def create_record(
     history.add_entry(
         conn, app=entity.app, entity=entity.key, record_id=record_id, actor_id=actor.user_id, action="create", changes=changes, at=now
     )
+    values.update(rollups.after_write(conn, et, record_id, None, values, None))
     events.record_written(
         conn, "record.created", app=entity.app, entity=entity.key, record_id=record_id, actor_id=actor.user_id, at=now, before={},
         after=values, changed={c.field for c in changes}, state_before=None, state_after=state, model=entity,
@@ -477,6 +479,8 @@ def save_values(
         comment=comment,
         at=now,
     )
+    moved = changed | ({"state"} if new_state is not None and new_state != record.state else set())
+    values.update(rollups.after_write(conn, et, record.id, record.values, values, moved))
     kind = "record.transitioned" if new_state is not None else "record.updated"
     events.record_written(
         conn, kind, app=entity.app, entity=entity.key, record_id=record.id, actor_id=actor.user_id, at=now, before=record.values,
@@ -560,6 +564,7 @@ def delete_record(conn: Connection, et: EntityTables, record_id: int, *, actor: 
             M("%(entity)s #%(id)s was changed by someone else", entity=et.entity.label, id=record_id), current_version=record.version
         )
     conn.execute(et.table.delete().where(et.table.c.id == record_id))
+    rollups.after_write(conn, et, record_id, record.values, None, None)
     snapshot = diff(et.entity, record.values, {})
     history.add_entry(
         conn, app=et.entity.app, entity=et.entity.key, record_id=record_id, actor_id=actor.user_id, action="delete", changes=snapshot
@@ -568,39 +573,3 @@ def delete_record(conn: Connection, et: EntityTables, record_id: int, *, actor: 
         conn, "record.deleted", app=et.entity.app, entity=et.entity.key, record_id=record_id, actor_id=actor.user_id,
         at=dt.datetime.now(dt.UTC),before=record.values, after={}, changed=(), state_before=record.state, state_after=None, model=et.entity,
     )  # fmt: skip
-
-
-def recompute_entity(conn: Connection, et: EntityTables, batch: int = 500) -> int:
-    """Recompute stored formulas of every record (after a formula changed). Returns the count."""
-    entity = et.entity
-    last_id = 0
-    count = 0
-    computed_columns = [k for k in entity.computed_order if k in et.table.c]
-    while True:
-        rows = conn.execute(with_lookups(et).where(et.table.c.id > last_id).order_by(et.table.c.id).limit(batch)).mappings().all()
-        if not rows:
-            return count
-        ids = [r["id"] for r in rows]
-        links = load_links(conn, et, ids)
-        children = load_children(conn, et, ids)
-        for row in rows:
-            record = _row_to_record(et, row)
-            for key, per in links.items():
-                record.values[key] = per[record.id]
-            for key, per in children.items():
-                record.values[key] = per[record.id]
-            before = {k: record.values.get(k) for k in computed_columns}
-            child_before = {k: [dict(r) for r in record.values.get(k, [])] for k in et.children}
-            compute_values(entity, record.values, record.system(None), log_problems=True)
-            changed = {k: record.values[k] for k in computed_columns if record.values[k] != before[k]}
-            if changed:
-                conn.execute(et.table.update().where(et.table.c.id == record.id).values(changed))
-            for key in et.children:
-                if record.values.get(key) != child_before[key]:
-                    child = et.children[key]
-                    for item in record.values.get(key, []):
-                        data = {c: item.get(c) for c in entity.get_field(key).computed_order}
-                        if data:
-                            conn.execute(child.update().where(child.c.id == item["id"]).values(data))
-            count += 1
-        last_id = ids[-1]

@@ -324,7 +324,7 @@ class _Resolver:
             return self.moment(raw, bound)
         if vtype in types_in("text", "serial"):
             return raw
-        target = replace(fld, type=vtype, lookup=None) if vtype != fld.type else fld  # a formula's result, a lookup's field
+        target = replace(fld, type=vtype, lookup=None) if fld.derived else fld  # a formula's or roll-up's result, a lookup's field
         return FIELD_TYPES[target.type].coerce(target, raw)
 
     def moment(self, raw: str, bound: str) -> dt.datetime:

@@ -302,3 +302,77 @@ def automation_app(*automations: dict[str, Any]) -> dict[str, Any]:
         },
         "automations": list(automations),
     }
+
+
+def rollup_app() -> dict[str, Any]:
+    """Projects, milestones and tasks (a tree) with a roll-up of each kind: reverse
+    references, child rows and the task tree, and a roll-up of a roll-up three levels up."""
+    states = {"todo": {"category": "todo"}, "done": {"category": "done"}, "cancelled": {"category": "done"}}
+    transitions = [
+        {"key": "finish", "from": "todo", "to": "done"},
+        {"key": "cancel", "from": ["todo", "done"], "to": "cancelled"},
+        {"key": "reopen", "from": ["done", "cancelled"], "to": "todo"},
+    ]
+    return {
+        "key": "pm",
+        "label": "PM",
+        "roles": {"lead": {"label": "Lead"}},
+        "entities": {
+            "project": {
+                "fields": {
+                    "name": {"type": "text", "required": True},
+                    "budget": {"type": "money"},
+                    "lines": {
+                        "type": "table", "fields": {"item": {"type": "text"}, "amount": {"type": "money"}, "paid": {"type": "boolean"}},
+                    },
+                    "progress": {
+                        "type": "rollup", "over": "task.project", "aggregate": "weighted_average",
+                        "field": "progress", "weight": "estimate", "where": "state != 'cancelled'",
+                    },
+                    "cost": {
+                        "type": "rollup", "over": "task.project", "aggregate": "sum", "field": "cost", "where": "state != 'cancelled'",
+                    },
+                    "open_tasks": {"type": "rollup", "over": "task.project", "aggregate": "count", "where": "state == 'todo'"},
+                    "tasks": {"type": "rollup", "over": "task.project", "aggregate": "count"},
+                    "first_due": {"type": "rollup", "over": "task.project", "aggregate": "min", "field": "due"},
+                    "last_due": {"type": "rollup", "over": "task.project", "aggregate": "max", "field": "due"},
+                    "max_estimate": {"type": "rollup", "over": "task.project", "aggregate": "max", "field": "estimate"},
+                    "estimated": {"type": "rollup", "over": "task.project", "aggregate": "count", "field": "estimate"},
+                    "mean_estimate": {"type": "rollup", "over": "task.project", "aggregate": "average", "field": "estimate"},
+                    "mean_progress": {"type": "rollup", "over": "task.project", "aggregate": "average", "field": "progress"},
+                    "all_done": {
+                        "type": "rollup", "over": "task.project", "aggregate": "all", "condition": "state in ['done', 'cancelled']",
+                    },
+                    "any_blocked": {"type": "rollup", "over": "task.project", "aggregate": "any", "field": "blocked"},
+                    "milestone_cost": {"type": "rollup", "over": "milestone.project", "aggregate": "sum", "field": "tree_cost"},
+                    "lines_total": {"type": "rollup", "over": "lines", "aggregate": "sum", "field": "amount"},
+                    "lines_paid": {"type": "rollup", "over": "lines", "aggregate": "all", "field": "paid"},
+                    "remaining": {"type": "computed", "result": "money", "formula": "budget - cost"},
+                },
+            },
+            "milestone": {
+                "fields": {
+                    "name": {"type": "text", "required": True},
+                    "project": {"type": "reference", "to": "project"},
+                    "tree_cost": {"type": "rollup", "over": "task.milestone", "aggregate": "sum", "field": "tree_cost"},
+                },
+            },
+            "task": {
+                "tree": "parent",
+                "fields": {
+                    "name": {"type": "text", "required": True},
+                    "project": {"type": "reference", "to": "project"},
+                    "milestone": {"type": "reference", "to": "milestone"},
+                    "parent": {"type": "reference", "to": "task"},
+                    "estimate": {"type": "integer"},
+                    "progress": {"type": "percent"},
+                    "cost": {"type": "money"},
+                    "due": {"type": "date"},
+                    "blocked": {"type": "boolean"},
+                    "below_cost": {"type": "rollup", "over": "tree", "aggregate": "sum", "field": "cost"},
+                    "tree_cost": {"type": "computed", "result": "money", "formula": "coalesce(cost, 0) + below_cost"},
+                },
+                "workflow": {"states": states, "transitions": transitions},
+            },
+        },
+    }  # fmt: skip

@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from flowdeck.engine.lookup_values import fill_copies
+from flowdeck.engine.computed import compute_values
+from flowdeck.engine.lookup_values import fill_copies, with_lookups
 from flowdeck.engine.messages import M
 from flowdeck.engine.migrate.plan import Step
-from flowdeck.engine.records import recompute_entity
+from flowdeck.engine.records import load_children, load_links, row_to_record
 from flowdeck.engine.schema.model import Entity
 from flowdeck.engine.storage.tables import EntityTables
 
@@ -92,3 +93,39 @@ def formula_changes(p: Planner, et: EntityTables, old_entity: Entity | None) -> 
     # Recomputing reads every table of the entity, so it waits until new tables exist.
     description = M("recomputes %(fields)s for the %(count)s existing %(entity)s records", fields=changed, count=records, entity=entity_key)
     p.deferred.append(Step(description, recompute, "data"))
+
+
+def recompute_entity(conn: Connection, et: EntityTables, batch: int = 500) -> int:
+    """Recompute stored formulas of every record (after a formula changed). Returns the count."""
+    entity = et.entity
+    last_id = 0
+    count = 0
+    computed_columns = [k for k in entity.computed_order if k in et.table.c]
+    while True:
+        rows = conn.execute(with_lookups(et).where(et.table.c.id > last_id).order_by(et.table.c.id).limit(batch)).mappings().all()
+        if not rows:
+            return count
+        ids = [r["id"] for r in rows]
+        links = load_links(conn, et, ids)
+        children = load_children(conn, et, ids)
+        for row in rows:
+            record = row_to_record(et, row)
+            for key, per in links.items():
+                record.values[key] = per[record.id]
+            for key, per in children.items():
+                record.values[key] = per[record.id]
+            before = {k: record.values.get(k) for k in computed_columns}
+            child_before = {k: [dict(r) for r in record.values.get(k, [])] for k in et.children}
+            compute_values(entity, record.values, record.system(None), log_problems=True)
+            changed = {k: record.values[k] for k in computed_columns if record.values[k] != before[k]}
+            if changed:
+                conn.execute(et.table.update().where(et.table.c.id == record.id).values(changed))
+            for key in et.children:
+                if record.values.get(key) != child_before[key]:
+                    child = et.children[key]
+                    for item in record.values.get(key, []):
+                        data = {c: item.get(c) for c in entity.get_field(key).computed_order}
+                        if data:
+                            conn.execute(child.update().where(child.c.id == item["id"]).values(data))
+            count += 1
+        last_id = ids[-1]

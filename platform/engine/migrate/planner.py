@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 
 from flowdeck.engine.fieldtypes import is_many
 from flowdeck.engine.messages import M, Message, plain
-from flowdeck.engine.migrate import archive, structure
+from flowdeck.engine.migrate import archive, rollups, structure
 from flowdeck.engine.migrate.plan import MAX_SAMPLES, Plan, Question, Step
 from flowdeck.engine.migrate.timing import timing_notes
 from flowdeck.engine.schema.model import App, Entity, Field
@@ -124,6 +124,7 @@ class Planner:
         if created:
             structure.create_tables(self, created)
         self.plan.steps.extend(self.deferred)
+        rollups.rollup_changes(self)
         archive.archive_removed(self)
         asked = sorted(q.id for q in self.plan.questions)
         unasked = sorted(set(self.choices) - set(asked))

@@ -213,7 +213,7 @@ class TypeChange:
             )
             return
         self.values = values
-        if fld.is_computed:
+        if fld.derived:
             self.final: dict[int, Any] = {}
             self.cleared: list[tuple[int, Any]] = []
             self.kept_lossy: list[tuple[int, Any, Any]] = []

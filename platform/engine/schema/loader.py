@@ -30,6 +30,7 @@ from flowdeck.engine.schema.checks import (
 from flowdeck.engine.schema.fields import FieldChecks, formula_order
 from flowdeck.engine.schema.lookups import LookupChecks
 from flowdeck.engine.schema.model import App, Entity, Label, Permissions, Role, Section, humanize
+from flowdeck.engine.schema.rollups import resolve_rollups
 from flowdeck.engine.schema.shape import check_shape, parse_document
 from flowdeck.engine.schema.timing import TimingChecks
 from flowdeck.engine.schema.views import ViewChecks
@@ -85,7 +86,9 @@ class _Builder(FieldChecks, LookupChecks, WorkflowChecks, ViewChecks, TimingChec
         roles = tuple(
             Role(key, Label.of(spec.get("label"), humanize(key)), opt_label(spec.get("description"))) for key, spec in doc["roles"].items()
         )
-        entities = self.resolve_lookups([self.entity(key, spec) for key, spec in doc["entities"].items()])
+        entities = self.resolve_lookups(
+            resolve_rollups(doc, tuple(self.entity(key, spec) for key, spec in doc["entities"].items()), self.problem)
+        )
         typed = {e.key: {f.key: f for f in e.fields} for e in entities}
         schedules = self.schedules(doc.get("schedules", []), typed)
         return App(

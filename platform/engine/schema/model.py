@@ -55,6 +55,36 @@ class Lookup:
 
 
 @dataclass(frozen=True)
+class Rollup:
+    """What a roll-up field aggregates, resolved by the loader.
+
+    `source` is the entity (or, for child rows, the table field) whose records are
+    aggregated; `via` the reference that points at the parent (`parent_id` for child rows);
+    `kind` is `reverse` (records of `source` whose `via` is this record), `rows` (this
+    record's child rows) or `tree` (every descendant through the entity's `tree` field).
+    """
+
+    over: str
+    kind: str
+    source: str
+    via: str
+    aggregate: str
+    field: str | None = None
+    weight: str | None = None
+    where: Expression | None = None
+    condition: Expression | None = None
+
+    @property
+    def reads(self) -> frozenset[str]:
+        """The source fields whose change can move the result (the reference included)."""
+        names = {n for n in (self.field, self.weight, self.via) if n}
+        for expression in (self.where, self.condition):
+            if expression is not None:
+                names |= expression.names
+        return frozenset(names)
+
+
+@dataclass(frozen=True)
 class Field:
     key: str
     type: str
@@ -88,6 +118,7 @@ class Field:
     was: str | None = None
     computed_order: tuple[str, ...] = ()
     lookup: Lookup | None = None
+    rollup: Rollup | None = None
 
     @property
     def is_computed(self) -> bool:
@@ -114,11 +145,16 @@ class Field:
             return self.result or "decimal"
         if self.lookup is not None:
             return self.lookup.value_type or "text"
-        return self.type
+        return self.result or self.type
+
+    @property
+    def derived(self) -> bool:
+        """Its value is worked out by the engine (a formula, a roll-up or a lookup), never typed."""
+        return self.result is not None or self.type == "computed" or self.lookup is not None
 
     @property
     def editable(self) -> bool:
-        return not (self.read_only or self.lookup is not None or self.type in ("computed", "autonumber"))
+        return not (self.read_only or self.derived or self.type == "autonumber")
 
     def option(self, key: str) -> Option | None:
         return next((o for o in self.options if o.key == key), None)

@@ -92,7 +92,7 @@ def supported(old: Field, new: Field) -> bool:
     """Can values of `old` be converted to `new` at all (value by value)?"""
     if old.is_table or new.is_table:
         return False
-    if new.is_computed:
+    if new.derived:
         return True
     if new.value_type == "autonumber":
         return False
@@ -167,7 +167,7 @@ def _checked(new: Field, value: Any) -> Outcome:
     if base_type(new) == "select" and new.option(value) is None:
         return _failed(M('"%(value)s" is not one of the options (%(options)s)', value=value, options=list(new.option_keys())))
     try:
-        if not new.is_computed:
+        if not new.derived:
             FIELD_TYPES[new.type].check(new, value)
     except InvalidValue as exc:
         return _failed(said_by(exc))

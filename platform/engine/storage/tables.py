@@ -60,6 +60,9 @@ class EntityTables:
     children: dict[str, sa.Table] = field(default_factory=dict)
     statements: dict[object, sa.Executable] = field(default_factory=dict, compare=False, repr=False)
     """Statements of a fixed shape on these tables, built once (`statement`)."""
+    dependents: list[tuple[Field, EntityTables]] = field(default_factory=list, compare=False, repr=False)
+    """The roll-ups (field, the entity holding it) that aggregate this entity's records or
+    its child rows, so a write here knows which parents to recompute (`engine.rollups`)."""
     lookups: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     """Live lookups: field key -> the scalar subquery reading its value for a row of `table`
     (`storage/lookup_sql.py`); they have no column."""
@@ -172,6 +175,11 @@ def build_app_tables(app: App, metadata: sa.MetaData | None = None) -> AppTables
         if table.name not in metadata.tables:
             table.to_metadata(metadata)
     entities = {entity.key: _entity_tables(app.key, entity, metadata) for entity in app.entities}
+    for et in entities.values():
+        for fld in et.entity.fields:
+            if fld.rollup is not None:
+                source = et if fld.rollup.kind == "rows" else entities[fld.rollup.source]
+                source.dependents.append((fld, et))
     tables = AppTables(app=app, metadata=metadata, entities=entities)
     attach_lookups(tables)
     return tables

@@ -1,0 +1,264 @@
+"""Roll-up fields kept up to date in the transaction of the write that moves them.
+
+A write of a record (create, update, transition, delete) asks `after_write` which parents'
+roll-ups it moves: for a reverse reference (`task.project`) the parents it pointed at before
+and after the write (so moving a task updates the old and the new project), for child rows
+the record itself, for a tree (`over: "tree"`) every ancestor up to the root. Per level and
+parent table, one UPDATE sets the parents' roll-ups to their aggregates (each a correlated
+aggregate statement over the parent's source rows, never the children loaded into Python)
+where one differs, and returns the rows that moved: those are written records for the next
+level up (task -> parent task -> milestone -> project), until nothing moves. On PostgreSQL
+the parents' rows are locked first (`SELECT ... FOR UPDATE`, by id, tables in name order);
+SQLite's `BEGIN IMMEDIATE` already serializes writers.
+
+Locking before the aggregate makes it exact under concurrency: two transactions changing
+two children of one parent queue on the parent's row lock, and the second's aggregate (a
+new statement, so a new snapshot under READ COMMITTED) sees the first's committed child.
+
+A recompute is not an edit: it neither bumps the parent's `version` (a form open on the
+parent does not conflict because a child changed) nor writes a history entry (the child's
+own entry records the cause), as Jira and Jiandaoyun do with their computed roll-ups.
+Formulas of the parent that read a roll-up are computed again with it.
+
+`rebuild_statement` is the set-based form the migration plan runs when a roll-up is added
+or changed: one `UPDATE target SET col = (SELECT aggregate ... WHERE via = target.id)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import ColumnElement
+
+from flowdeck.engine.computed import compute_values
+from flowdeck.engine.rollup_sql import aggregate, condition
+from flowdeck.engine.schema.model import App, Entity, Field
+from flowdeck.engine.storage.tables import AppTables, EntityTables
+
+MAX_LEVELS = 64  # the schema refuses cycles; this only bounds a damaged database
+
+
+def empty_values(entity: Entity) -> dict[str, Any]:
+    """The roll-ups of a new record over other records (none can point at it yet): 0 for
+    `sum` and `count`, true for `all`, false for `any`, empty for the rest."""
+    empty = {"sum": 0, "count": 0, "all": True, "any": False}
+    return {f.key: empty.get(f.rollup.aggregate) for f in entity.fields if f.rollup is not None and f.rollup.kind != "rows"}
+
+
+def source_table(app_tables: AppTables, target: EntityTables, fld: Field) -> sa.Table:
+    """The table whose rows a roll-up aggregates."""
+    assert fld.rollup is not None
+    if fld.rollup.kind == "rows":
+        return target.children[fld.rollup.source]
+    return app_tables.get(fld.rollup.source).table
+
+
+def aggregate_of(fld: Field, target_type: Any, source: sa.Table, parent: ColumnElement[Any], dialect: str) -> Any:
+    """The scalar SELECT of `fld`'s aggregate over the source rows of the parent `parent`
+    (a bound id, or the outer UPDATE's id column in a rebuild)."""
+    rollup = fld.rollup
+    assert rollup is not None
+    src = source.alias("rollup_src")
+    if rollup.kind == "tree":
+        step = source.alias("rollup_top")
+        anchor = sa.select(step.c.id).where(step.c[rollup.via] == parent)
+        if isinstance(parent, sa.Column) and parent.table is not None:
+            anchor = anchor.correlate(parent.table)  # the outer UPDATE's row, not a join with its table
+        tree = anchor.cte("rollup_tree", recursive=True, nesting=True)
+        down = source.alias("rollup_down")
+        tree = tree.union(sa.select(down.c.id).where(down.c[rollup.via] == tree.c.id))
+        scope: ColumnElement[bool] = src.c.id.in_(sa.select(tree.c.id))
+    else:
+        scope = src.c[rollup.via] == parent
+    columns = {c.key: c for c in src.c}
+    conditions = [scope]
+    if rollup.where is not None:
+        conditions.append(condition(rollup.where, columns))
+    value = src.c[rollup.field] if rollup.field else None
+    weight = src.c[rollup.weight] if rollup.weight else None
+    test = value.is_(sa.true()) if value is not None else None
+    if rollup.condition is not None:
+        test = condition(rollup.condition, columns)
+    expression = aggregate(rollup.aggregate, value, weight, test, target_type, dialect)
+    return sa.select(expression).where(*conditions).scalar_subquery()
+
+
+def rebuild_statement(app_tables: AppTables, target: EntityTables, fld: Field, dialect: str) -> sa.Update:
+    """One set-based UPDATE that gives every record of `target` its roll-up `fld`."""
+    column = target.table.c[fld.key]
+    computed = aggregate_of(fld, column.type, source_table(app_tables, target, fld), target.table.c.id, dialect)
+    return target.table.update().values({fld.key: computed})
+
+
+def levels(app: App) -> list[list[tuple[str, str]]]:
+    """The roll-ups of `app` by level: a roll-up comes after those it reads (directly, or
+    through a formula of its source), so rebuilding level by level reads finished values."""
+    depth: dict[tuple[str, str], int] = {}
+
+    def level(entity_key: str, key: str, seen: frozenset[tuple[str, str]]) -> int:
+        node = (entity_key, key)
+        if node in depth:
+            return depth[node]
+        fld = app.get_entity(entity_key).field(key)
+        if fld is None or node in seen:
+            return 0
+        if fld.formula is not None:
+            return max((level(entity_key, n, seen | {node}) for n in fld.formula.names), default=0)
+        if fld.rollup is None or fld.rollup.kind == "rows":
+            return 1 if fld.rollup is not None else 0
+        reads = fld.rollup.reads - {fld.rollup.via}
+        found = 1 + max((level(fld.rollup.source, n, seen | {node}) for n in reads), default=0)
+        depth[node] = found
+        return found
+
+    for entity in app.entities:
+        for fld in entity.fields:
+            if fld.rollup is not None:
+                depth[(entity.key, fld.key)] = level(entity.key, fld.key, frozenset())
+    out: dict[int, list[tuple[str, str]]] = {}
+    for node, n in depth.items():
+        out.setdefault(n, []).append(node)
+    return [sorted(out[n]) for n in sorted(out)]
+
+
+# -- keeping them up to date ---------------------------------------------------------------
+
+Sources = dict[str, sa.Table]  # roll-up key -> the table it aggregates
+Pending = dict[str, tuple[EntityTables, dict[int, Sources]]]  # target table -> parent id -> its roll-ups
+Written = tuple[int, Mapping[str, Any] | None, Mapping[str, Any] | None]  # (id, before, after)
+
+
+def after_write(
+    conn: Connection,
+    et: EntityTables,
+    record_id: int,
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any] | None,
+    changed: set[str] | None,
+) -> dict[str, Any]:
+    """Recompute every roll-up the write of record `record_id` moves, level by level up.
+    `before`/`after` are its values (None for a create/delete); `changed` the fields that
+    changed (with `state`), None for all. Returns the record's own roll-ups that moved."""
+    if not et.dependents:
+        return {}
+    own: dict[str, Any] = {}
+    pending = _affected(conn, et, [(record_id, before, after)], changed)
+    for _ in range(MAX_LEVELS):
+        if not pending:
+            break
+        following: Pending = {}
+        for name in sorted(pending):
+            target, parents = pending[name]
+            by_keys: dict[tuple[str, ...], list[int]] = {}
+            for parent_id, sources in parents.items():
+                by_keys.setdefault(tuple(sorted(sources)), []).append(parent_id)
+            for keys, ids in sorted(by_keys.items()):
+                rows, formulas = _recompute(conn, target, sorted(ids), {k: parents[ids[0]][k] for k in keys})
+                if target is et and record_id in ids:
+                    own.update(next(({k: r[k] for k in (*keys, *formulas)} for r in rows if r["id"] == record_id), {}))
+                written: list[Written] = [(r["id"], r, r) for r in rows]
+                for table_name, (up, more) in _affected(conn, target, written, set(keys) | formulas).items():
+                    for parent_id, sources in more.items():
+                        following.setdefault(table_name, (up, {}))[1].setdefault(parent_id, {}).update(sources)
+        pending = following
+    return own
+
+
+def _affected(conn: Connection, et: EntityTables, written: list[Written], changed: set[str] | None) -> Pending:
+    """The parents whose roll-ups the writes of `et`'s records move, with the roll-ups to
+    recompute and the table each aggregates: for a reverse reference the parents before and
+    after (a moved child leaves one and joins another), for a tree every ancestor."""
+    out: Pending = {}
+    for fld, target in et.dependents:
+        rollup = fld.rollup
+        assert rollup is not None
+        if rollup.kind == "rows":
+            if changed is not None and rollup.source not in changed:
+                continue
+            parents = {rid for rid, _, after in written if after is not None}
+            source = target.children[rollup.source]
+        else:
+            if changed is not None and not changed & rollup.reads:
+                continue
+            # For a tree these are the parents; their ancestors are found by the UPDATE itself.
+            parents = {v for _, before, after in written for v in ((before or {}).get(rollup.via), (after or {}).get(rollup.via)) if v}
+            source = et.table
+        for parent_id in parents:
+            out.setdefault(target.table.name, (target, {}))[1].setdefault(parent_id, {})[fld.key] = source
+    return out
+
+
+def _ancestors(et: EntityTables) -> Any:
+    """The ids bound as `ids` and every record above them in the entity's tree."""
+    via = et.entity.tree
+    assert via is not None
+    table = et.table
+    found = sa.select(table.c.id).where(table.c.id.in_(sa.bindparam("ids", expanding=True))).cte("rollup_up", recursive=True)
+    up = table.alias("rollup_parent")
+    found = found.union(sa.select(up.c[via]).where((up.c.id == found.c.id) & up.c[via].is_not(None)))
+    return sa.select(found.c.id)
+
+
+def _recompute(conn: Connection, target: EntityTables, ids: list[int], sources: Sources) -> tuple[list[dict[str, Any]], set[str]]:
+    """Recompute the roll-ups `sources` of the parents `ids`: on PostgreSQL their rows are
+    locked first, in id order, so the aggregates (a later statement, a new snapshot) see
+    every child committed before; then one UPDATE sets each parent's roll-ups to their
+    aggregates where one differs. Returns the rows that moved (as written) and the formulas
+    computed again because they read a roll-up that moved."""
+    dialect = conn.dialect.name
+    table = target.table
+    keys = tuple(sorted(sources))
+    # A tree roll-up moves every ancestor of the parents too: the statements find them.
+    tree = any(target.entity.get_field(k).rollup.kind == "tree" for k in keys)  # type: ignore[union-attr]
+
+    listed = sa.bindparam("ids", expanding=True)
+    if dialect == "postgresql":
+        # The ancestors first, then the rows by their ids: the planner reads a short list of
+        # ids by the primary key, but may scan the whole table for ids a recursive CTE gives.
+        if tree:
+            ids = sorted(conn.execute(target.statement(("rollup", "ancestors"), lambda: _ancestors(target)), {"ids": ids}).scalars())
+        lock = target.statement(
+            ("rollup", "lock"), lambda: sa.select(table.c.id).where(table.c.id.in_(listed)).order_by(table.c.id).with_for_update()
+        )
+        conn.execute(lock, {"ids": ids})
+
+    def rows_in() -> Any:
+        return table.c.id.in_(_ancestors(target) if tree and dialect != "postgresql" else listed)
+
+    def build() -> Any:
+        values = {k: aggregate_of(target.entity.get_field(k), table.c[k].type, sources[k], table.c.id, dialect) for k in keys}
+        moved = sa.or_(*(table.c[k].is_distinct_from(values[k]) for k in keys))
+        ids_in = rows_in()
+        # What the next level up needs of a row that moved: its roll-ups and its references.
+        vias = {fld.rollup.via for fld, _ in target.dependents if fld.rollup is not None and fld.rollup.kind != "rows"}
+        returned = [table.c.id, *(table.c[k] for k in keys), *(table.c[v] for v in sorted(vias - set(keys)))]
+        return table.update().where(ids_in, moved).values(values).returning(*returned)
+
+    statement = target.statement(("rollup", keys, dialect, tree), build)
+    rows = [dict(r) for r in conn.execute(statement, {"ids": ids}).mappings()]
+    formulas: set[str] = set()
+    for row in rows:
+        computed = _formulas_reading(conn, target, row["id"], set(keys))
+        row.update(computed)
+        formulas |= set(computed)
+    return rows, formulas
+
+
+def _formulas_reading(conn: Connection, target: EntityTables, record_id: int, moved: set[str]) -> dict[str, Any]:
+    """Formulas of the parent that read a roll-up that moved, computed again and written."""
+    entity = target.entity
+    reading = [k for k in entity.computed_order if entity.get_field(k).formula is not None]
+    if not reading or not any(entity.get_field(k).formula.names & moved for k in reading):  # type: ignore[union-attr]
+        return {}
+    from flowdeck.engine.records import fetch_record  # records writes through this module
+
+    record = fetch_record(conn, target, record_id)
+    before = {k: record.values.get(k) for k in reading}
+    compute_values(entity, record.values, record.system(None), log_problems=True)
+    changed = {k: record.values[k] for k in reading if k in target.table.c and record.values[k] != before[k]}
+    if changed:
+        conn.execute(target.table.update().where(target.table.c.id == record_id).values(changed))
+    return changed
