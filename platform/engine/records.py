@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from flowdeck.engine import approval_core, clock, history
 from flowdeck.engine.autonumber import next_number
 from flowdeck.engine.computed import compute_values
+from flowdeck.engine.constraints import check_constraints, lock_related
 from flowdeck.engine.effects import first_state
 from flowdeck.engine.errors import Conflict, NotFound, RecordInvalid
 from flowdeck.engine.fieldtypes import FIELD_TYPES, InvalidValue, is_many, resolve_date, to_json
@@ -367,6 +368,8 @@ def create_record(
         access = access_for(entity, state, actor)
         compute_values(entity, values, system, log_problems=True)
     check_record(conn, et, values, system, access, record_id=None, changed={f.key for f in entity.fields}, known=errors)
+    lock_related(conn, entity, None, values)
+    check_constraints(conn, et, values, system, record_id=None, changed={f.key for f in entity.fields})
     for fld in entity.fields:
         if fld.type == "autonumber" and fld.format:
             values[fld.key] = next_number(conn, entity.app, entity.key, fld.key, fld.format, clock.today(now))
@@ -437,6 +440,9 @@ def save_values(
     check_record(conn, et, values, system, access, record_id=record.id, changed=changed, known=known)
     if not changes and new_state is None and not comment:
         return record
+    lock_related(conn, entity, record.values, values)
+    moved = new_state is not None and new_state != record.state
+    check_constraints(conn, et, values, system, record_id=record.id, changed=changed, transition=transition, state_changed=moved)
     if before_write is not None:
         before_write(changed)
     row = {key: values.get(key) for key in changed if key in et.table.c}
@@ -544,6 +550,7 @@ def delete_record(conn: Connection, et: EntityTables, record_id: int, *, actor: 
         raise Conflict(
             M("%(entity)s #%(id)s was changed by someone else", entity=et.entity.label, id=record_id), current_version=record.version
         )
+    lock_related(conn, et.entity, record.values, None)
     conn.execute(et.table.delete().where(et.table.c.id == record_id))
     snapshot = diff(et.entity, record.values, {})
     history.add_entry(

@@ -16,6 +16,7 @@ from flowdeck.engine.messages import M
 from flowdeck.engine.permissions import Actor, FieldAccess
 from flowdeck.engine.records import Record, fetch_record, save_values
 from flowdeck.engine.storage.tables import EntityTables
+from flowdeck.engine.constraints import check_constraints
 from flowdeck.engine.workflow import apply_transition, check_transition, find_transition, refuse_if_pending
 
 
@@ -42,6 +43,10 @@ def request_approval(
     _, approval = approval_of(et, transition_key)
     refuse_if_pending(conn, et, record)
     given, comment = check_transition(conn, et, record, transition, actor=actor, values=values, comment=comment)
+    # Rules across records are told now, not only when the last approver decides (then
+    # they are checked again, against the records as they are at that moment).
+    system = {**record.system(actor.user_id), "state": transition.to}
+    check_constraints(conn, et, {**record.values, **given}, system, record_id=record.id, changed=set(given), transition=transition.key)
     if given or (expected_version is not None and expected_version != record.version):
         record = save_values(
             conn, et, record, given, actor=actor, expected_version=expected_version, access=FieldAccess(), now=now, action="update"

@@ -26,6 +26,7 @@ from flowdeck.engine.schema.checks import (
     opt_label,
     unknown_field,
 )
+from flowdeck.engine.schema.constraints import ConstraintChecks, with_guards
 from flowdeck.engine.schema.fields import FieldChecks, formula_order
 from flowdeck.engine.schema.model import App, Entity, Label, Permissions, Role, Section, humanize
 from flowdeck.engine.schema.shape import check_shape, parse_document
@@ -74,7 +75,7 @@ def check_document(source: str | bytes | Mapping[str, Any]) -> list[SchemaProble
     return []
 
 
-class _Builder(FieldChecks, WorkflowChecks, ViewChecks):
+class _Builder(FieldChecks, WorkflowChecks, ViewChecks, ConstraintChecks):
     """Checks meaning while building the model; collects problems instead of stopping."""
 
     def build(self) -> App:
@@ -82,7 +83,7 @@ class _Builder(FieldChecks, WorkflowChecks, ViewChecks):
         roles = tuple(
             Role(key, Label.of(spec.get("label"), humanize(key)), opt_label(spec.get("description"))) for key, spec in doc["roles"].items()
         )
-        entities = tuple(self.entity(key, spec) for key, spec in doc["entities"].items())
+        entities = with_guards([self.entity(key, spec) for key, spec in doc["entities"].items()])
         return App(
             key=doc["key"],
             label=Label.of(doc["label"]),
@@ -139,6 +140,7 @@ class _Builder(FieldChecks, WorkflowChecks, ViewChecks):
         permissions = Permissions(
             **{action: self.roles((*path, "permissions", action), perms.get(action)) for action in ("read", "create", "update", "delete")}
         )
+        constraints = self.constraints((*path, "constraints"), spec.get("constraints", []), key, spec, scope)
         views = tuple(self.view((*path, "views", vk), vk, vs, by_key, workflow) for vk, vs in spec.get("views", {}).items())
         search = spec.get("search")
         if search is None:
@@ -165,6 +167,7 @@ class _Builder(FieldChecks, WorkflowChecks, ViewChecks):
             search=search_fields,
             description=opt_label(spec.get("description")),
             computed_order=formula_order(fields),
+            constraints=constraints,
         )
 
     def sections(self, path: Path, specs: Sequence[Mapping[str, Any]], fields: Mapping[str, Any]) -> tuple[Section, ...]:
