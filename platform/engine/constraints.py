@@ -47,17 +47,15 @@ class ConstraintBroken(RecordInvalid):
     """A save refused by a rule across records; `records` are the (entity, id) it names."""
 
     def __init__(self, message: Message, records: Iterable[tuple[str, int]] = ()) -> None:
-        super().__init__({RECORD_LEVEL: [message]})
+        super().__init__({RECORD_LEVEL: [message]}, records)
         self.message = message
-        self.records = list(records)
 
 
 class ConstraintRefusesTransition(TransitionRefused):
     """A transition refused by a rule across records; `records` as for ConstraintBroken."""
 
     def __init__(self, message: Message, records: Iterable[tuple[str, int]] = ()) -> None:
-        self.records = list(records)
-        super().__init__(message)
+        super().__init__(message, records=records)
 
 
 def record_name(label: Any, record_id: int, title: Any) -> Message:
