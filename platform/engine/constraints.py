@@ -192,7 +192,10 @@ def _overlap(conn: Connection, et: EntityTables, constraint: Constraint, env: Ma
     for row in _matching(conn, query, constraint.where, env.get("me")):
         other_end_value = row[constraint.end] if row[constraint.end] is not None else row[constraint.start]
         said = M(
-            "overlaps %(record)s (%(start)s – %(end)s)", record=_named(et.entity, row), start=_shown(row[constraint.start]), end=_shown(other_end_value)
+            "overlaps %(record)s (%(start)s – %(end)s)",
+            record=_named(et.entity, row),
+            start=_shown(row[constraint.start]),
+            end=_shown(other_end_value),
         )
         return said, [(et.entity.key, row["id"])]
     return None
@@ -221,7 +224,9 @@ def _total_siblings(conn: Connection, et: EntityTables, constraint: Constraint, 
     return _compare(constraint, et.entity.get_field(constraint.field).label, total, env, names, [(et.entity.key, r["id"]) for r in counted])
 
 
-def _compare(constraint: Constraint, label: Any, total: Decimal, env: Mapping[str, Any], names: list[Message], records: list[tuple[str, int]]) -> Found:
+def _compare(
+    constraint: Constraint, label: Any, total: Decimal, env: Mapping[str, Any], names: list[Message], records: list[tuple[str, int]]
+) -> Found:
     """A total against its bounds (worked out on the record being checked)."""
     counting = M("counting %(records)s", records=names) if names else M("counting no other record")
     for bound, broken in (("max", lambda t, b: t > b), ("min", lambda t, b: t < b), ("equals", lambda t, b: t != b)):
@@ -239,11 +244,29 @@ def _compare(constraint: Constraint, label: Any, total: Decimal, env: Mapping[st
         if broken(total, limit):
             shown = _plain(total)
             if bound == "max":
-                said = M("the total of %(field)s would be %(total)s, more than %(limit)s (%(counting)s)", field=label, total=shown, limit=_plain(limit), counting=counting)
+                said = M(
+                    "the total of %(field)s would be %(total)s, more than %(limit)s (%(counting)s)",
+                    field=label,
+                    total=shown,
+                    limit=_plain(limit),
+                    counting=counting,
+                )
             elif bound == "min":
-                said = M("the total of %(field)s would be %(total)s, less than %(limit)s (%(counting)s)", field=label, total=shown, limit=_plain(limit), counting=counting)
+                said = M(
+                    "the total of %(field)s would be %(total)s, less than %(limit)s (%(counting)s)",
+                    field=label,
+                    total=shown,
+                    limit=_plain(limit),
+                    counting=counting,
+                )
             else:
-                said = M("the total of %(field)s is %(total)s; it must be exactly %(limit)s (%(counting)s)", field=label, total=shown, limit=_plain(limit), counting=counting)
+                said = M(
+                    "the total of %(field)s is %(total)s; it must be exactly %(limit)s (%(counting)s)",
+                    field=label,
+                    total=shown,
+                    limit=_plain(limit),
+                    counting=counting,
+                )
             return said, records
     return None
 
@@ -270,7 +293,9 @@ def _related_rows(conn: Connection, et: EntityTables, related: Related, record_i
     return iter(conn.execute(_related_query(et, related, record_id)).mappings())
 
 
-def _guard(conn: Connection, et: EntityTables, constraint: Constraint, related: Related, env: Mapping[str, Any], record_id: int | None) -> Found:
+def _guard(
+    conn: Connection, et: EntityTables, constraint: Constraint, related: Related, env: Mapping[str, Any], record_id: int | None
+) -> Found:
     me = env.get("me")
     condition = related.where.source if related.where is not None else None
     if constraint.kind == "exists":

@@ -34,7 +34,12 @@ def test_the_rules_app_loads():
 @pytest.mark.parametrize(
     ("entity", "rule", "path", "said"),
     [
-        ("report", {"key": "u", "unique": ["team", "wek"]}, "entities.report.constraints[1].unique[1]", "unknown field “wek” (did you mean “week”?)"),
+        (
+            "report",
+            {"key": "u", "unique": ["team", "wek"]},
+            "entities.report.constraints[1].unique[1]",
+            "unknown field “wek” (did you mean “week”?)",
+        ),
         (
             "leave",
             {"key": "o", "no_overlap": {"start": "title", "end": "end_date"}},
@@ -53,7 +58,12 @@ def test_the_rules_app_loads():
             "entities.leave.constraints[2].total.field",
             "“title” is a text field; a total adds up number fields",
         ),
-        ("leave", {"key": "t", "total": {"field": "days"}}, "entities.leave.constraints[2].total", "needs a bound: “max”, “min” or “equals”"),
+        (
+            "leave",
+            {"key": "t", "total": {"field": "days"}},
+            "entities.leave.constraints[2].total",
+            "needs a bound: “max”, “min” or “equals”",
+        ),
         (
             "leave",
             {"key": "t", "total": {"field": "days", "max": "allowance +"}},
@@ -92,7 +102,12 @@ def test_the_rules_app_loads():
         ),
         ("report", {"key": "one_per_week", "unique": ["team"]}, "entities.report.constraints[1].key", None),
         ("report", {"key": "k"}, "entities.report.constraints[1]", None),
-        ("report", {"key": "k", "unique": ["team"], "exists": {"entity": "task", "via": "milestone"}}, "entities.report.constraints[1]", None),
+        (
+            "report",
+            {"key": "k", "unique": ["team"], "exists": {"entity": "task", "via": "milestone"}},
+            "entities.report.constraints[1]",
+            None,
+        ),
         # a condition over records reads their single values: not a many-valued reference
         ("task", {"key": "w", "unique": ["title"], "where": "len(depends_on) > 0"}, "entities.task.constraints[1].where", None),
     ],
@@ -127,7 +142,10 @@ def test_adding_a_rule_that_stored_records_break_is_planned_with_a_count_and_app
     _, plan, *_ = db.read(lambda c: plan_change(c, with_unique))
     lines = [str(line) for line in plan.describe()]
     assert plan.ready
-    assert f"rule “one_per_week” of Report: 3 stored records break it (#{ids[0]} \"A\", #{ids[1]} \"B\", #{ids[2]} \"C\"); they are kept" in "\n".join(lines)
+    assert (
+        f'rule “one_per_week” of Report: 3 stored records break it (#{ids[0]} "A", #{ids[1]} "B", #{ids[2]} "C"); they are kept'
+        in "\n".join(lines)
+    )
     apply_document(db, with_unique, actor=system)
     report = Catalog(db).current().entity(APP, "report")
     assert db.read(lambda c: records.fetch_record(c, report, ids[0])).values["title"] == "A"
@@ -161,5 +179,5 @@ def test_the_plan_counts_overlaps_and_guards_over_related_records(db, install, s
     _, plan, *_ = db.read(lambda c: plan_change(c, new))
     text = "\n".join(str(line) for line in plan.describe())
     assert "rule “no_overlap” of Leave request: 2 stored records break it" in text
-    assert "rule “no_open_tasks” of Milestone: 1 stored record breaks it (#%s \"Beta\")" % beta in text
+    assert f'rule “no_open_tasks” of Milestone: 1 stored record breaks it (#{beta} "Beta")' in text
     assert "balance" not in text and "tasks_done" not in text

@@ -37,7 +37,12 @@ RULES_APP: dict[str, Any] = {
             },
             "workflow": _flow(
                 ["draft", "pending", "rejected", "approved"],
-                [("submit", "draft", "pending"), ("approve", "pending", "approved"), ("reject", "pending", "rejected"), ("reopen", "rejected", "draft")],
+                [
+                    ("submit", "draft", "pending"),
+                    ("approve", "pending", "approved"),
+                    ("reject", "pending", "rejected"),
+                    ("reopen", "rejected", "draft"),
+                ],
             ),
             "constraints": [
                 {
@@ -48,7 +53,12 @@ RULES_APP: dict[str, Any] = {
                 },
                 {
                     "key": "balance",
-                    "total": {"field": "days", "scope": ["employee", "year"], "where": "state in ['pending', 'approved']", "max": "allowance"},
+                    "total": {
+                        "field": "days",
+                        "scope": ["employee", "year"],
+                        "where": "state in ['pending', 'approved']",
+                        "max": "allowance",
+                    },
                 },
             ],
         },
@@ -60,7 +70,11 @@ RULES_APP: dict[str, Any] = {
             "fields": {"title": {"type": "text", "required": True}},
             "workflow": _flow(["draft", "submitted"], [("submit", "draft", "submitted")]),
             "constraints": [
-                {"key": "weights_100", "total": {"entity": "key_result", "via": "objective", "field": "weight", "equals": 100}, "on": ["submit"]}
+                {
+                    "key": "weights_100",
+                    "total": {"entity": "key_result", "via": "objective", "field": "weight", "equals": 100},
+                    "on": ["submit"],
+                }
             ],
         },
         "key_result": {

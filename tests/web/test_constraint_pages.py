@@ -29,7 +29,7 @@ def test_a_refused_save_names_and_links_the_conflicting_record(client, db, insta
     assert f"Leave must not overlap: overlaps Leave request #{first} “May” (2026-05-01 – 2026-05-03)" in page
     assert f'href="/a/{APP}/leave/{first}"' in page
     chinese = html_lib.unescape(text(client.post(f"/a/{APP}/leave/new", data=form, headers={"Accept-Language": "zh"})))
-    assert "请假时间不能重叠" in chinese and f"请假申请 #{first}" in chinese
+    assert f"请假时间不能重叠：与 请假申请 #{first}“May”（2026-05-01 – 2026-05-03）时间重叠" in chinese
 
 
 def test_a_refused_transition_names_and_links_the_open_task(client, db, install, make_user):

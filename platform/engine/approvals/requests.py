@@ -11,12 +11,12 @@ from sqlalchemy.engine import Connection
 from flowdeck.engine import history, notifications
 from flowdeck.engine.approval_core import APPROVED, PENDING, WITHDRAWN, acted_approvers, close_round, create_round, pending_approvers
 from flowdeck.engine.approvals.rows import ApprovalClosed, Outcome, approval_of, closed_message, context, lock_request, now_or
+from flowdeck.engine.constraints import check_constraints
 from flowdeck.engine.errors import Forbidden
 from flowdeck.engine.messages import M
 from flowdeck.engine.permissions import Actor, FieldAccess
 from flowdeck.engine.records import Record, fetch_record, save_values
 from flowdeck.engine.storage.tables import EntityTables
-from flowdeck.engine.constraints import check_constraints
 from flowdeck.engine.workflow import apply_transition, check_transition, find_transition, refuse_if_pending
 
 

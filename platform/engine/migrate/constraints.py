@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from flowdeck.engine.expressions import Expression, ExpressionError
-from flowdeck.engine.messages import M, Mn
+from flowdeck.engine.messages import Mn
 from flowdeck.engine.migrate.plan import MAX_SAMPLES
 from flowdeck.engine.schema.model import Constraint, Entity
 from flowdeck.engine.storage.tables import EntityTables, side_table_name, table_name
@@ -51,8 +51,10 @@ def constraint_changes(p: Planner, et: EntityTables, old_entity: Entity | None) 
         samples = p.record_samples(entity, et.table.name, found[:SAMPLES])
         p.note(
             Mn(
-                "rule “%(key)s” of %(entity)s: %(num)s stored record breaks it (%(records)s); it is kept, and the rule applies to its next change",
-                "rule “%(key)s” of %(entity)s: %(num)s stored records break it (%(records)s); they are kept, and the rule applies to their next change",
+                "rule “%(key)s” of %(entity)s: %(num)s stored record breaks it (%(records)s); "
+                "it is kept, and the rule applies to its next change",
+                "rule “%(key)s” of %(entity)s: %(num)s stored records break it (%(records)s); "
+                "they are kept, and the rule applies to their next change",
                 len(found),
                 key=constraint.key,
                 entity=entity.label,

@@ -35,7 +35,7 @@ def _value_type(spec: Mapping[str, Any]) -> str:
 def _single(spec: Mapping[str, Any]) -> bool:
     """A field with one value in its record's own column (what a rule may compare)."""
     kind = str(spec.get("type"))
-    return kind in FIELD_TYPES and not FIELD_TYPES[kind].family == "table" and not spec.get("many") and kind != "multiselect"
+    return kind in FIELD_TYPES and FIELD_TYPES[kind].family != "table" and not spec.get("many") and kind != "multiselect"
 
 
 def row_scope(fields: Mapping[str, Any], *, has_workflow: bool) -> Scope:
@@ -60,7 +60,9 @@ class ConstraintChecks(Checks):
             cpath = (*path, index)
             key = spec["key"]
             if key in seen:
-                self.problem((*cpath, "key"), M("constraint “%(key)s” is already defined at constraints[%(index)s]", key=key, index=seen[key]))
+                self.problem(
+                    (*cpath, "key"), M("constraint “%(key)s” is already defined at constraints[%(index)s]", key=key, index=seen[key])
+                )
             seen.setdefault(key, index)
             kinds = [k for k in KINDS if k in spec]
             if len(kinds) != 1:
@@ -136,7 +138,9 @@ class ConstraintChecks(Checks):
             return None
         kind = _value_type(fields[key])
         if kind not in _DATES or not _single(fields[key]):
-            self.problem(path, M("“%(key)s” is %(field_kind)s; a range needs date or date and time fields", key=key, field_kind=a_field(kind)))
+            self.problem(
+                path, M("“%(key)s” is %(field_kind)s; a range needs date or date and time fields", key=key, field_kind=a_field(kind))
+            )
             return None
         return key
 
@@ -160,7 +164,9 @@ class ConstraintChecks(Checks):
             self.problem((*path, "equals"), M("cannot be combined with “min” or “max”"))
         if "via" in spec or "entity" in spec:
             if "scope" in spec:
-                self.problem((*path, "scope"), M("a total adds up either the records in a scope or related records (“entity” and “via”), not both"))
+                self.problem(
+                    (*path, "scope"), M("a total adds up either the records in a scope or related records (“entity” and “via”), not both")
+                )
             related = self._related(path, spec, entity_key, required_where=False)
             if related is None:
                 return None
@@ -198,7 +204,10 @@ class ConstraintChecks(Checks):
         if other_key not in entities:
             keys = list(entities)
             hint = suggestion(other_key, keys)
-            self.problem((*path, "entity"), M("unknown entity “%(key)s”%(hint)s %(listing)s", key=other_key, hint=hint, listing=listing("entities", keys)))
+            self.problem(
+                (*path, "entity"),
+                M("unknown entity “%(key)s”%(hint)s %(listing)s", key=other_key, hint=hint, listing=listing("entities", keys)),
+            )
             return None
         other = entities[other_key]
         other_fields: Mapping[str, Any] = other["fields"]
@@ -208,7 +217,10 @@ class ConstraintChecks(Checks):
             self.problem((*path, "via"), unknown_field(via, list(other_fields)))
             return None
         if ref.get("type") != "reference" or ref.get("to") != entity_key:
-            self.problem((*path, "via"), M("“%(key)s” of “%(entity)s” must be a reference to “%(target)s”", key=via, entity=other_key, target=entity_key))
+            self.problem(
+                (*path, "via"),
+                M("“%(key)s” of “%(entity)s” must be a reference to “%(target)s”", key=via, entity=other_key, target=entity_key),
+            )
             return None
         if required_where and "where" not in spec:
             self.problem(path, M("needs a “where”: the condition every related record must meet"))
