@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import Blueprint, current_app, jsonify, redirect, request, send_file, url_for
 from flask.blueprints import BlueprintSetupState
@@ -118,15 +118,19 @@ def _show_url(et: EntityTables, record_id: int) -> str:
 # -- create and edit --------------------------------------------------------------------------
 
 
-def conflict_links(et: EntityTables, pairs: list[tuple[str, int]]) -> list[dict[str, str]]:
+class Link(NamedTuple):
+    href: str
+    name: str
+
+
+def conflict_links(et: EntityTables, pairs: list[tuple[str, int]]) -> list[Link]:
     """Links to the records a refusal names (a rule across records): `Task #12`."""
     app = registry().app(et.entity.app).app
     links = []
     for entity_key, record_id in pairs:
         other = app.entity(entity_key)
         if other is not None:
-            url = url_for(".show", app=app.key, entity=entity_key, record_id=record_id)
-            links.append({"url": url, "text": f"{tr(other.label)} #{record_id}"})
+            links.append(Link(url_for(".show", app=app.key, entity=entity_key, record_id=record_id), f"{tr(other.label)} #{record_id}"))
     return links
 
 

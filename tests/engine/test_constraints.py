@@ -93,7 +93,9 @@ def test_overlapping_leave_is_refused_naming_the_other_request(db, registry, sys
     assert said(caught.value.message) == (
         f"Leave must not overlap: overlaps Leave request #{first.id} “2026-05-01..2026-05-03” (2026-05-01 – 2026-05-03)"
     )
-    assert zh(caught.value.message) == f"请假时间不能重叠：与 请假申请 #{first.id}“2026-05-01..2026-05-03”（2026-05-01 – 2026-05-03）时间重叠"
+    assert (
+        zh(caught.value.message) == f"请假时间不能重叠：与 请假申请 #{first.id}“2026-05-01..2026-05-03”（2026-05-01 – 2026-05-03）时间重叠"
+    )
     assert leave(db, registry, system, ann, "2026-05-04", "2026-05-05").id  # the day after
     assert leave(db, registry, system, ben, "2026-05-01", "2026-05-03").id  # another employee
 
