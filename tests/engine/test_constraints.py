@@ -285,3 +285,28 @@ def test_accepting_a_milestone_while_an_open_task_is_added_is_ordered(db, regist
     outcomes = _race(db, [accept, add])
     assert isinstance(outcomes[1], records.Record), outcomes
     assert isinstance(outcomes[0], (records.Record, ConstraintRefusesTransition)), outcomes
+
+
+def test_sqlite_write_transactions_queue_from_their_begin(db):
+    """On SQLite, does a second write transaction wait at its BEGIN until the first one
+    commits, so a rule's check never runs beside another writer's (why SQLite needs no
+    advisory lock)?"""
+    if db.dialect != "sqlite":
+        pytest.skip("SQLite's own locking; PostgreSQL takes the advisory locks")
+    events: list[str] = []
+    first_began = threading.Event()
+
+    def second() -> None:
+        first_began.wait(timeout=10)
+        db.run(lambda conn: events.append("second began"))
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    with db.engine.connect() as conn:
+        conn = conn.execution_options(flowdeck_write=True)
+        with conn.begin():
+            first_began.set()
+            thread.join(timeout=0.5)  # the second is still waiting at BEGIN IMMEDIATE
+            events.append("first commits")
+    thread.join(timeout=10)
+    assert events == ["first commits", "second began"]

@@ -46,7 +46,9 @@ def request_approval(
     # Rules across records are told now, not only when the last approver decides (then
     # they are checked again, against the records as they are at that moment).
     system = {**record.system(actor.user_id), "state": transition.to}
-    check_constraints(conn, et, {**record.values, **given}, system, record_id=record.id, changed=set(given), transition=transition.key)
+    check_constraints(
+        conn, et, {**record.values, **given}, system, record_id=record.id, changed=set(given), transition=transition.key, state_changed=True
+    )
     if given or (expected_version is not None and expected_version != record.version):
         record = save_values(
             conn, et, record, given, actor=actor, expected_version=expected_version, access=FieldAccess(), now=now, action="update"
