@@ -328,19 +328,21 @@ def _total_related(conn: Connection, et: EntityTables, constraint: Constraint, e
             total += _number(row[constraint.field])
             counted.append(row)
     names = [record_name(related.label, r["id"], r.get(related.title)) for r in counted[:MAX_NAMED]]
-    metadata_label = _related_field_label(et, related, constraint.field)
-    return _compare(constraint, metadata_label, total, env, names, [(related.entity, r["id"]) for r in counted])
+    label = _related_field_label(related, constraint.field)
+    return _compare(constraint, label, total, env, names, [(related.entity, r["id"]) for r in counted])
 
 
-def _related_field_label(et: EntityTables, related: Related, key: str) -> Any:
-    labels = dict(related.field_labels)
-    return labels.get(key, key)
+def _related_field_label(related: Related, key: str) -> Any:
+    return dict(related.field_labels).get(key, key)
 
 
 def lock_related(conn: Connection, entity: Entity, before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> None:
     """Saving or deleting a record that rules of other records read (a task under a
-    milestone whose acceptance needs its tasks done): wait for the rule's lock of each record
-    it points at, before and after the change, so a check running now finishes first."""
+    milestone whose acceptance needs its tasks done): hold the rule's lock of each record it
+    points at, before and after the change, until this transaction ends, so a check of the
+    rule either sees this change or runs before it. Taken after the write: the check's side
+    holds the record's row lock before the rule's lock, and a write that sets a reference
+    waits for that row (its foreign key) before this lock, so the two never wait in a cycle."""
     keys = []
     for guard in entity.guarded_by:
         for values in (before, after):

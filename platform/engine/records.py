@@ -368,7 +368,6 @@ def create_record(
         access = access_for(entity, state, actor)
         compute_values(entity, values, system, log_problems=True)
     check_record(conn, et, values, system, access, record_id=None, changed={f.key for f in entity.fields}, known=errors)
-    lock_related(conn, entity, None, values)
     check_constraints(conn, et, values, system, record_id=None, changed={f.key for f in entity.fields})
     for fld in entity.fields:
         if fld.type == "autonumber" and fld.format:
@@ -386,6 +385,7 @@ def create_record(
         raise _integrity_error(entity, exc) from None
     _write_links(conn, et, record_id, values, et.links)
     _write_children(conn, et, record_id, values, et.children)
+    lock_related(conn, entity, None, values)
     changes = diff(entity, {}, values)
     if state is not None:
         changes.insert(0, history.Change("state", None, state))
@@ -440,7 +440,6 @@ def save_values(
     check_record(conn, et, values, system, access, record_id=record.id, changed=changed, known=known)
     if not changes and new_state is None and not comment:
         return record
-    lock_related(conn, entity, record.values, values)
     moved = new_state is not None and new_state != record.state
     check_constraints(conn, et, values, system, record_id=record.id, changed=changed, transition=transition, state_changed=moved)
     if before_write is not None:
@@ -459,6 +458,7 @@ def save_values(
         raise Conflict(M("%(entity)s #%(id)s was changed by someone else; reload it and try again", entity=entity.label, id=record.id))
     _write_links(conn, et, record.id, values, [k for k in et.links if k in changed])
     _write_children(conn, et, record.id, values, [k for k in et.children if k in changed])
+    lock_related(conn, entity, record.values, values)
     if new_state is not None and new_state != record.state:
         changes.insert(0, history.Change("state", record.state, new_state))
     history.add_entry(
@@ -550,8 +550,8 @@ def delete_record(conn: Connection, et: EntityTables, record_id: int, *, actor: 
         raise Conflict(
             M("%(entity)s #%(id)s was changed by someone else", entity=et.entity.label, id=record_id), current_version=record.version
         )
-    lock_related(conn, et.entity, record.values, None)
     conn.execute(et.table.delete().where(et.table.c.id == record_id))
+    lock_related(conn, et.entity, record.values, None)
     snapshot = diff(et.entity, record.values, {})
     history.add_entry(
         conn, app=et.entity.app, entity=et.entity.key, record_id=record_id, actor_id=actor.user_id, action="delete", changes=snapshot

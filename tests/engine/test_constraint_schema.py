@@ -11,6 +11,7 @@ import pytest
 from flowdeck.engine import records
 from flowdeck.engine.apps import apply_document, plan_change
 from flowdeck.engine.constraints import ConstraintBroken
+from flowdeck.engine.merge import merge_documents
 from flowdeck.engine.registry import Catalog
 from flowdeck.engine.schema.loader import check_document
 from tests.support.constraint_apps import APP, rules_app
@@ -181,3 +182,15 @@ def test_the_plan_counts_overlaps_and_guards_over_related_records(db, install, s
     assert "rule “no_overlap” of Leave request: 2 stored records break it" in text
     assert f'rule “no_open_tasks” of Milestone: 1 stored record breaks it (#{beta} "Beta")' in text
     assert "balance" not in text and "tasks_done" not in text
+
+
+def test_an_upgrade_keeps_the_rules_a_team_added_and_takes_the_new_ones():
+    """Are rules merged by key in a three-way merge: a team's own rule and one the new
+    document adds both kept, with no conflict?"""
+    base = rules_app()
+    local, incoming = rules_app(), rules_app()
+    local["entities"]["report"]["constraints"].append({"key": "ours", "unique": ["title"]})
+    incoming["entities"]["report"]["constraints"].append({"key": "theirs", "unique": ["team", "title"]})
+    merged = merge_documents(base, local, incoming)
+    assert merged.conflicts == []
+    assert [c["key"] for c in merged.document["entities"]["report"]["constraints"]] == ["one_per_week", "ours", "theirs"]
