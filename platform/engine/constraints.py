@@ -145,25 +145,47 @@ def _check(conn: Connection, et: EntityTables, constraint: Constraint, env: Mapp
     if any(v is None for v in scope_values):
         return None  # an empty scope value shares a scope with nothing (as SQL's NULL)
     take_locks(conn, [lock_key(entity.app, entity.key, constraint.key, scope_values)])
-    query = sa.select(et.table).order_by(et.table.c.id)
-    for key, value in zip(constraint.scope, scope_values, strict=True):
-        query = query.where(et.table.c[key] == value)
-    if record_id is not None:
-        query = query.where(et.table.c.id != record_id)
+    params = {f"scope_{i}": value for i, value in enumerate(scope_values)}
+    params["record_id"] = record_id or 0  # ids start at 1: 0 leaves no record out
     me = env.get("me")
+    query = et.statement(("constraint", constraint.key), lambda: _siblings(et, constraint))
     if constraint.kind == "unique":
-        for row in _matching(conn, query, constraint.where, me):
+        for row in _matching(conn, query, params, constraint.where, me):
             said = M("%(record)s already has the same %(fields)s", record=_named(entity, row), fields=_labels(entity, constraint.scope))
             return said, [(entity.key, row["id"])]
         return None
     if constraint.kind == "no_overlap":
-        return _overlap(conn, et, constraint, env, query)
-    return _total_siblings(conn, et, constraint, env, query)
+        return _overlap(conn, et, constraint, env, query, params)
+    return _total_siblings(conn, et, constraint, env, query, params)
 
 
-def _matching(conn: Connection, query: sa.Select[Any], where: Expression | None, me: Any) -> Iterator[Mapping[str, Any]]:
+def _siblings(et: EntityTables, constraint: Constraint) -> sa.Select[Any]:
+    """The other records in the rule's scope: built once per rule (values as parameters),
+    so SQLAlchemy reuses its compiled form at every save."""
+    table = et.table
+    read = {"id", et.entity.title, constraint.field, constraint.start, constraint.end}
+    for expression in (constraint.where, constraint.filter):
+        read |= set(expression.names) if expression is not None else set()
+    columns = [c for c in table.c if c.name in read]  # the row a condition reads, not every column
+    query = sa.select(*columns).where(table.c.id != sa.bindparam("record_id")).order_by(table.c.id)
+    for index, key in enumerate(constraint.scope):
+        query = query.where(table.c[key] == sa.bindparam(f"scope_{index}"))
+    if constraint.kind == "no_overlap":
+        assert constraint.start is not None and constraint.end is not None
+        other_start = table.c[constraint.start]
+        other_end = sa.func.coalesce(table.c[constraint.end], other_start)
+        if constraint.day_bounds:  # whole days: 1-3 May and 3-5 May share the 3rd
+            query = query.where(other_start <= sa.bindparam("end"), other_end >= sa.bindparam("start"))
+        else:  # moments: 10:00-11:00 and 11:00-12:00 follow each other
+            query = query.where(other_start < sa.bindparam("end"), other_end > sa.bindparam("start"))
+    return query
+
+
+def _matching(
+    conn: Connection, query: sa.Select[Any], params: Mapping[str, Any], where: Expression | None, me: Any
+) -> Iterator[Mapping[str, Any]]:
     """The rows of `query` that meet `where` (read as rows of their own, with `me`)."""
-    for row in conn.execute(query).mappings():
+    for row in conn.execute(query, params).mappings():
         if _holds(where, {**row, "me": me}):
             yield row
 
@@ -176,20 +198,15 @@ def _labels(entity: Entity, keys: Iterable[str]) -> list[Any]:
     return [entity.get_field(k).label for k in keys]
 
 
-def _overlap(conn: Connection, et: EntityTables, constraint: Constraint, env: Mapping[str, Any], query: sa.Select[Any]) -> Found:
+def _overlap(
+    conn: Connection, et: EntityTables, constraint: Constraint, env: Mapping[str, Any], query: sa.Select[Any], params: dict[str, Any]
+) -> Found:
     assert constraint.start is not None and constraint.end is not None
     start, end = env.get(constraint.start), env.get(constraint.end)
     if start is None:
         return None
-    end = start if end is None else end
-    table = et.table
-    other_start = table.c[constraint.start]
-    other_end = sa.func.coalesce(table.c[constraint.end], other_start)
-    if constraint.day_bounds:  # whole days: 1-3 May and 3-5 May share the 3rd
-        query = query.where(other_start <= end, other_end >= start)
-    else:  # moments: 10:00-11:00 and 11:00-12:00 follow each other
-        query = query.where(other_start < end, other_end > start)
-    for row in _matching(conn, query, constraint.where, env.get("me")):
+    params = {**params, "start": start, "end": start if end is None else end}
+    for row in _matching(conn, query, params, constraint.where, env.get("me")):
         other_end_value = row[constraint.end] if row[constraint.end] is not None else row[constraint.start]
         said = M(
             "overlaps %(record)s (%(start)s – %(end)s)",
@@ -209,11 +226,13 @@ def _number(value: Any) -> Decimal:
     return value if isinstance(value, Decimal) else Decimal(str(value))
 
 
-def _total_siblings(conn: Connection, et: EntityTables, constraint: Constraint, env: Mapping[str, Any], query: sa.Select[Any]) -> Found:
+def _total_siblings(
+    conn: Connection, et: EntityTables, constraint: Constraint, env: Mapping[str, Any], query: sa.Select[Any], params: Mapping[str, Any]
+) -> Found:
     assert constraint.field is not None
     total = Decimal(0)
     counted: list[Mapping[str, Any]] = []
-    for row in _matching(conn, query, constraint.where, env.get("me")):
+    for row in _matching(conn, query, params, constraint.where, env.get("me")):
         if row[constraint.field] is not None and _holds(constraint.filter, {**row, "me": env.get("me")}):
             total += _number(row[constraint.field])
             counted.append(row)
@@ -277,20 +296,21 @@ def _plain(number: Decimal) -> Any:
     return int(normal) if normal == normal.to_integral_value() else normal
 
 
-def _related_query(et: EntityTables, related: Related, record_id: int) -> sa.Select[Any]:
+def _related_query(et: EntityTables, related: Related) -> sa.Select[Any]:
     metadata = et.table.metadata
     other = metadata.tables[table_name(et.entity.app, related.entity)]
     query = sa.select(other).order_by(other.c.id)
     if related.many:
         link = metadata.tables[side_table_name(et.entity.app, related.entity, related.via)]
-        return query.where(other.c.id.in_(sa.select(link.c.record_id).where(link.c.value == record_id)))
-    return query.where(other.c[related.via] == record_id)
+        return query.where(other.c.id.in_(sa.select(link.c.record_id).where(link.c.value == sa.bindparam("record_id"))))
+    return query.where(other.c[related.via] == sa.bindparam("record_id"))
 
 
 def _related_rows(conn: Connection, et: EntityTables, related: Related, record_id: int | None) -> Iterator[Mapping[str, Any]]:
     if record_id is None:
         return iter(())  # a record being created has no related records yet
-    return iter(conn.execute(_related_query(et, related, record_id)).mappings())
+    query = et.statement(("related", related.entity, related.via), lambda: _related_query(et, related))
+    return iter(conn.execute(query, {"record_id": record_id}).mappings())
 
 
 def _guard(
