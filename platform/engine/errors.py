@@ -46,11 +46,13 @@ class SchemaInvalid(FlowdeckError):
 class RecordInvalid(FlowdeckError):
     """Record data that does not fit the entity; `errors` maps field keys to messages.
 
-    The key `_record` holds problems that belong to no single field.
+    The key `_record` holds problems that belong to no single field. `records` are the
+    other records a problem names, as (entity key, id): the web links them.
     """
 
-    def __init__(self, errors: Mapping[str, Sequence[Message | str]]) -> None:
+    def __init__(self, errors: Mapping[str, Sequence[Message | str]], records: Iterable[tuple[str, int]] = ()) -> None:
         self.errors: dict[str, list[Message | str]] = {k: list(v) for k, v in errors.items()}
+        self.records = list(records)
         super().__init__("; ".join(f"{k}: {', '.join(str(m) for m in v)}" for k, v in self.errors.items()))
 
 
@@ -81,10 +83,12 @@ class NotFound(FlowdeckError):
 
 
 class TransitionRefused(FlowdeckError):
-    """A workflow transition that is not allowed now; the message says why."""
+    """A workflow transition that is not allowed now; the message says why. `records`:
+    the other records it names, as for RecordInvalid."""
 
-    def __init__(self, message: Message | str, missing: Iterable[str] = ()) -> None:
+    def __init__(self, message: Message | str, missing: Iterable[str] = (), records: Iterable[tuple[str, int]] = ()) -> None:
         self.missing = list(missing)
+        self.records = list(records)
         super().__init__(message)
 
 

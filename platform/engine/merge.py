@@ -10,7 +10,7 @@ The merge follows the document's structure, so that edits to different parts nev
 
 - objects are merged key by key (roles, entities, fields, states, views, labels...);
 - lists whose items carry a `key` are merged as keyed collections: workflow transitions,
-  approval steps, select options (a bare option string is its own key), automations;
+  approval steps, select options (a bare option string is its own key), automations, entity `constraints`;
 - entity `sections` are merged by position when no side added or removed one;
 - any other list (`columns`, `search`, `roles` lists, `from`...) is one value.
 
@@ -43,7 +43,7 @@ SIDES = (LOCAL, INCOMING)
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Lists merged as keyed collections, by the name of the object key that holds them.
-KEYED_LISTS = frozenset({"transitions", "steps", "options", "automations"})
+KEYED_LISTS = frozenset({"transitions", "steps", "options", "automations", "constraints"})
 # Lists merged item by item when all three sides have the same length.
 POSITIONAL_LISTS = frozenset({"sections", "rules"})
 

@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from flowdeck.engine import approval_core, clock, events, history, rollups
 from flowdeck.engine.autonumber import next_number
 from flowdeck.engine.computed import compute_values
+from flowdeck.engine.constraints import check_constraints, lock_related
 from flowdeck.engine.effects import first_state
 from flowdeck.engine.errors import Conflict, NotFound, RecordInvalid
 from flowdeck.engine.fieldtypes import FIELD_TYPES, InvalidValue, is_many, resolve_date, to_json
@@ -373,6 +374,7 @@ def create_record(
         access = access_for(entity, state, actor)
         compute_values(entity, values, system, log_problems=True)
     check_record(conn, et, values, system, access, record_id=None, changed={f.key for f in entity.fields}, known=errors)
+    check_constraints(conn, et, values, system, record_id=None, changed={f.key for f in entity.fields})
     for fld in entity.fields:
         if fld.type == "autonumber" and fld.format:
             values[fld.key] = next_number(conn, entity.app, entity.key, fld.key, fld.format, clock.today(now))
@@ -389,6 +391,7 @@ def create_record(
         raise _integrity_error(entity, exc) from None
     _write_links(conn, et, record_id, values, et.links)
     _write_children(conn, et, record_id, values, et.children)
+    lock_related(conn, entity, None, values)
     changes = diff(entity, {}, values)
     if state is not None:
         changes.insert(0, history.Change("state", None, state))
@@ -449,6 +452,8 @@ def save_values(
     check_record(conn, et, values, system, access, record_id=record.id, changed=changed, known=known)
     if not changes and new_state is None and not comment:
         return record
+    moved = new_state is not None and new_state != record.state
+    check_constraints(conn, et, values, system, record_id=record.id, changed=changed, transition=transition, state_changed=moved)
     if before_write is not None:
         before_write(changed)
     row = {key: values.get(key) for key in changed if key in et.table.c}
@@ -465,6 +470,7 @@ def save_values(
         raise Conflict(M("%(entity)s #%(id)s was changed by someone else; reload it and try again", entity=entity.label, id=record.id))
     _write_links(conn, et, record.id, values, [k for k in et.links if k in changed])
     _write_children(conn, et, record.id, values, [k for k in et.children if k in changed])
+    lock_related(conn, entity, record.values, values)
     if new_state is not None and new_state != record.state:
         changes.insert(0, history.Change("state", record.state, new_state))
     history.add_entry(
@@ -564,6 +570,7 @@ def delete_record(conn: Connection, et: EntityTables, record_id: int, *, actor: 
             M("%(entity)s #%(id)s was changed by someone else", entity=et.entity.label, id=record_id), current_version=record.version
         )
     conn.execute(et.table.delete().where(et.table.c.id == record_id))
+    lock_related(conn, et.entity, record.values, None)
     rollups.after_write(conn, et, record_id, record.values, None, None)
     snapshot = diff(et.entity, record.values, {})
     history.add_entry(

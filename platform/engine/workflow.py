@@ -255,7 +255,8 @@ def apply_transition(
             comment=comment,
         )
     except RecordInvalid as exc:
-        raise TransitionRefused(field_problems(entity, exc.errors), missing=[k for k in exc.errors if entity.field(k) is not None]) from exc
+        missing = [k for k in exc.errors if entity.field(k) is not None]
+        raise TransitionRefused(field_problems(entity, exc.errors), missing=missing, records=exc.records) from exc
 
 
 def transition_record(

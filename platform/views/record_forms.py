@@ -56,7 +56,7 @@ def write(work: Callable[[Connection], T], form: webforms.FormInput) -> T:
         try:
             result = work(conn)
         except RecordInvalid as exc:
-            raise RecordInvalid(form.problems(exc.errors)) from None
+            raise RecordInvalid(form.problems(exc.errors), exc.records) from None
         if form.errors or form.refused:
             raise RecordInvalid(form.problems())
         return result

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import Blueprint, current_app, jsonify, redirect, request, send_file, url_for
 from flask.blueprints import BlueprintSetupState
@@ -121,6 +121,22 @@ def _show_url(et: EntityTables, record_id: int) -> str:
 # -- create and edit --------------------------------------------------------------------------
 
 
+class Link(NamedTuple):
+    href: str
+    name: str
+
+
+def conflict_links(et: EntityTables, pairs: list[tuple[str, int]]) -> list[Link]:
+    """Links to the records a refusal names (a rule across records): `Task #12`."""
+    app = registry().app(et.entity.app).app
+    links = []
+    for entity_key, record_id in pairs:
+        other = app.entity(entity_key)
+        if other is not None:
+            links.append(Link(url_for(".show", app=app.key, entity=entity_key, record_id=record_id), f"{tr(other.label)} #{record_id}"))
+    return links
+
+
 def _form(
     et: EntityTables,
     actor: Actor,
@@ -129,6 +145,7 @@ def _form(
     form: webforms.FormInput | None = None,
     errors: Mapping[str, list[Message | str]] | None = None,
     conflict: bool = False,
+    conflicts: list[tuple[str, int]] | None = None,
     status: int = 200,
 ) -> Response:
     entity = et.entity
@@ -147,6 +164,7 @@ def _form(
         page=page,
         errors=errors,
         general_errors=page.general_errors(entity, errors),
+        conflicts=conflict_links(et, conflicts or []),
         conflict=conflict,
         action=action,
         cancel=cancel,
@@ -168,7 +186,7 @@ def new(app: str, entity: str) -> Response:
     try:
         created = record_forms.write(lambda conn: records.create_record(conn, et, form.raw, actor=actor), form)
     except RecordInvalid as exc:
-        return _form(et, actor, None, form=form, errors=exc.errors, status=_status(422))
+        return _form(et, actor, None, form=form, errors=exc.errors, conflicts=exc.records, status=_status(422))
     return _done(_show_url(et, created.id))
 
 
@@ -185,7 +203,7 @@ def edit(app: str, entity: str, record_id: int) -> Response:
     try:
         record_forms.write(lambda conn: records.update_record(conn, et, record_id, form.raw, actor=actor, expected_version=version), form)
     except RecordInvalid as exc:
-        return _form(et, actor, record, form=form, errors=exc.errors, status=_status(422))
+        return _form(et, actor, record, form=form, errors=exc.errors, conflicts=exc.records, status=_status(422))
     except Conflict:
         # Show the record as it is now (its version too), with the user's input over it.
         return _form(et, actor, _load(et, record_id, actor), form=form, conflict=True, status=_status(409))
@@ -342,10 +360,11 @@ def _transition_page(
     form: webforms.FormInput | None = None,
     errors: Mapping[str, list[str]] | None = None,
     message: str | None = None,
+    conflicts: list[tuple[str, int]] | None = None,
     status: int = 200,
 ) -> Response:
     """What a transition needs: the dialog (htmx) or a page with the same form. `errors`
-    are already in the user's language."""
+    are already in the user's language; `conflicts` the records a refusal names."""
     entity = et.entity
     step = item.transition
     offered = workflow.dialog_fields(entity, record, step, actor, item.missing)
@@ -362,6 +381,7 @@ def _transition_page(
         page=page,
         errors=dict(errors or {}),
         message=message,
+        conflicts=conflict_links(et, conflicts or []),
         blocked=reason,
         comment_text=request.form.get("comment", "") if request.method == "POST" else "",
         in_dialog=is_htmx(),
@@ -448,7 +468,8 @@ def _refused(et: EntityTables, actor: Actor, record: records.Record, key: str, f
             message = say(item.blocked_by)
         else:
             message = say(exc.message)
-    return _transition_page(et, actor, record, item, form=form, errors=errors, message=message, status=_status(422))
+    conflicts = exc.records if isinstance(exc, (RecordInvalid, TransitionRefused)) else []
+    return _transition_page(et, actor, record, item, form=form, errors=errors, message=message, conflicts=conflicts, status=_status(422))
 
 
 # -- files -----------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 from flowdeck.engine import events, history, notifications
 from flowdeck.engine.approval_core import APPROVED, PENDING, WITHDRAWN, acted_approvers, close_round, create_round, pending_approvers
 from flowdeck.engine.approvals.rows import ApprovalClosed, Outcome, approval_of, closed_message, context, lock_request, now_or
+from flowdeck.engine.constraints import check_constraints
 from flowdeck.engine.errors import Forbidden
 from flowdeck.engine.messages import M
 from flowdeck.engine.permissions import Actor, FieldAccess
@@ -42,6 +43,12 @@ def request_approval(
     _, approval = approval_of(et, transition_key)
     refuse_if_pending(conn, et, record)
     given, comment = check_transition(conn, et, record, transition, actor=actor, values=values, comment=comment)
+    # Rules across records are told now, not only when the last approver decides (then
+    # they are checked again, against the records as they are at that moment).
+    system = {**record.system(actor.user_id), "state": transition.to}
+    check_constraints(
+        conn, et, {**record.values, **given}, system, record_id=record.id, changed=set(given), transition=transition.key, state_changed=True
+    )
     if given or (expected_version is not None and expected_version != record.version):
         record = save_values(
             conn, et, record, given, actor=actor, expected_version=expected_version, access=FieldAccess(), now=now, action="update"

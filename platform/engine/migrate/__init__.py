@@ -27,6 +27,7 @@ approvals. Storage stays below them and imports neither.
 | `questions.py` | the state and option questions and the record moves that answer them |
 | `withdrawals.py` | approval requests withdrawn by a change |
 | `formulas.py` | formulas computed again |
+| `constraints.py` | rules across records added or changed: the stored records that break them, counted in the plan |
 | `archive.py` | archiving removed entities and fields, and bringing them back |
 | `fields.py`, `entries.py` | a field's stored shape and type words; history entries of moved records |
 """

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 
 from flowdeck.engine.fieldtypes import is_many
 from flowdeck.engine.messages import M, Message, plain
-from flowdeck.engine.migrate import archive, rollups, structure
+from flowdeck.engine.migrate import archive, constraints, rollups, structure
 from flowdeck.engine.migrate.plan import MAX_SAMPLES, Plan, Question, Step
 from flowdeck.engine.migrate.timing import timing_notes
 from flowdeck.engine.schema.model import App, Entity, Field
@@ -115,6 +115,7 @@ class Planner:
                 created.append(et.table)
             else:
                 structure.entity_changes(self, et, old_entity)
+                constraints.constraint_changes(self, et, old_entity)
             for key, link in et.links.items():
                 structure.side_table(self, et, key, link, created)
             for key, child in et.children.items():

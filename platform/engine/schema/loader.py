@@ -27,6 +27,7 @@ from flowdeck.engine.schema.checks import (
     opt_label,
     unknown_field,
 )
+from flowdeck.engine.schema.constraints import ConstraintChecks, with_guards
 from flowdeck.engine.schema.fields import FieldChecks, formula_order
 from flowdeck.engine.schema.lookups import LookupChecks
 from flowdeck.engine.schema.model import App, Entity, Label, Permissions, Role, Section, humanize
@@ -78,7 +79,7 @@ def check_document(source: str | bytes | Mapping[str, Any]) -> list[SchemaProble
     return []
 
 
-class _Builder(FieldChecks, LookupChecks, WorkflowChecks, ViewChecks, TimingChecks, AutomationChecks):
+class _Builder(FieldChecks, LookupChecks, WorkflowChecks, ViewChecks, TimingChecks, AutomationChecks, ConstraintChecks):
     """Checks meaning while building the model; collects problems instead of stopping."""
 
     def build(self) -> App:
@@ -86,8 +87,8 @@ class _Builder(FieldChecks, LookupChecks, WorkflowChecks, ViewChecks, TimingChec
         roles = tuple(
             Role(key, Label.of(spec.get("label"), humanize(key)), opt_label(spec.get("description"))) for key, spec in doc["roles"].items()
         )
-        entities = self.resolve_lookups(
-            resolve_rollups(doc, tuple(self.entity(key, spec) for key, spec in doc["entities"].items()), self.problem)
+        entities = with_guards(
+            self.resolve_lookups(resolve_rollups(doc, tuple(self.entity(key, spec) for key, spec in doc["entities"].items()), self.problem))
         )
         typed = {e.key: {f.key: f for f in e.fields} for e in entities}
         schedules = self.schedules(doc.get("schedules", []), typed)
@@ -149,6 +150,7 @@ class _Builder(FieldChecks, LookupChecks, WorkflowChecks, ViewChecks, TimingChec
         permissions = Permissions(
             **{action: self.roles((*path, "permissions", action), perms.get(action)) for action in ("read", "create", "update", "delete")}
         )
+        constraints = self.constraints((*path, "constraints"), spec.get("constraints", []), key, spec, scope)
         views = tuple(self.view((*path, "views", vk), vk, vs, by_key, workflow) for vk, vs in spec.get("views", {}).items())
         search = spec.get("search")
         if search is None:
@@ -176,6 +178,7 @@ class _Builder(FieldChecks, LookupChecks, WorkflowChecks, ViewChecks, TimingChec
             description=opt_label(spec.get("description")),
             computed_order=formula_order(fields),
             reminders=self.reminders((*path, "reminders"), spec.get("reminders", []), raw_fields),
+            constraints=constraints,
         )
 
     def sections(self, path: Path, specs: Sequence[Mapping[str, Any]], fields: Mapping[str, Any]) -> tuple[Section, ...]:

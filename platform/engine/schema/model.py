@@ -317,6 +317,67 @@ class View:
 
 
 @dataclass(frozen=True)
+class Related:
+    """The records of another entity (or this one) whose reference `via` points at the
+    record being checked: a milestone's tasks (`task.milestone`), the tasks that depend on
+    this one (`task.depends_on`, many-valued). `where` picks the records that count."""
+
+    entity: str
+    label: Label
+    title: str
+    via: str
+    many: bool = False
+    where: Expression | None = None
+    field_labels: tuple[tuple[str, Label], ...] = ()
+
+
+@dataclass(frozen=True)
+class Guard:
+    """A rule of another entity that reads this entity's records through `via`: saving one
+    of them waits for that rule's lock on the record `via` points at."""
+
+    entity: str
+    constraint: str
+    via: str
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """A rule across records (`constraints` of an entity), checked on save and at
+    transitions (only at the transitions in `on` when given).
+
+    `kind` is one of `unique` (no other record with the same `scope` values),
+    `no_overlap` (no other record in the scope whose `start`..`end` range meets this
+    one's), `total` (the sum of `field` over the scope's records or the `related` ones,
+    within `min`/`max` or `equals`), `none`, `all`, `exists` (over the `related` records).
+    `where` says which records of this entity the rule is about; `filter` which of the
+    summed records count (a total's own `where`)."""
+
+    key: str
+    kind: str
+    message: Label | None = None
+    where: Expression | None = None
+    on: tuple[str, ...] | None = None
+    scope: tuple[str, ...] = ()
+    start: str | None = None
+    end: str | None = None
+    day_bounds: bool = True
+    field: str | None = None
+    filter: Expression | None = None
+    related: Related | None = None
+    min: Expression | None = None
+    max: Expression | None = None
+    equals: Expression | None = None
+    reads: frozenset[str] = frozenset()
+    """The names of this entity the rule reads: when none of them changed, a save does
+    not check it again (records that broke a rule added later keep their other edits)."""
+
+    def applies_at(self, transition: str | None) -> bool:
+        """Whether it is checked at this save (`None`) or transition."""
+        return self.on is None or (transition is not None and transition in self.on)
+
+
+@dataclass(frozen=True)
 class Permissions:
     """Which roles may do what; `None` for an action means every role of the app."""
 
@@ -381,6 +442,8 @@ class Entity:
     description: Label | None = None
     computed_order: tuple[str, ...] = ()
     reminders: tuple[Reminder, ...] = ()
+    constraints: tuple[Constraint, ...] = ()
+    guarded_by: tuple[Guard, ...] = ()
 
     def field(self, key: str) -> Field | None:
         return self._by_key.get(key)
