@@ -126,7 +126,7 @@ def test_unknown_chat_channel_is_skipped_and_recorded(db, setup, make_user):
     _drain(db)
     [run] = all_runs(db)
     assert run.status == "done"
-    assert run.changes["sent"][0]["chat"] == [{"channel": "chat:nowhere", "skipped": "no such enabled channel"}]
+    assert run.changes["sent"][0]["chat"] == [{"channel": "chat:nowhere", "skipped": "no_channel"}]
     assert _told(db, agent) == ["Changed: vpn down"]
 
 

@@ -139,7 +139,9 @@ def _check_notify(ctx: CheckContext, path: Path, spec: Mapping[str, Any]) -> Any
         return None
     for key in to:
         if key not in RECIPIENT_KINDS:
-            ctx.checks.problem((*path, "to", key), M("“%(key)s” is not a kind of recipient (%(kinds)s)", key=key, kinds=", ".join(RECIPIENT_KINDS)))
+            ctx.checks.problem(
+                (*path, "to", key), M("“%(key)s” is not a kind of recipient (%(kinds)s)", key=key, kinds=", ".join(RECIPIENT_KINDS))
+            )
     for key in ("actor", "watchers", "created_by"):
         if key in to and not isinstance(to[key], bool):
             ctx.checks.problem((*path, "to", key), M("must be true or false"))
@@ -186,7 +188,9 @@ def recipients(run: RunContext, settings: Any) -> list[int]:
 def _post_chat(run: RunContext, key: str, text: Label) -> dict[str, Any]:
     link = f"/a/{run.app.key}/{run.et.entity.key}/{run.record.id}" if run.record is not None else None
     delivery = store.post(run.conn, key, plain(text), link=link, now=run.now)
-    return {"channel": f"{CHAT}{key}", "delivery": delivery} if delivery is not None else {"channel": f"{CHAT}{key}", "skipped": "no such enabled channel"}
+    return (
+        {"channel": f"{CHAT}{key}", "delivery": delivery} if delivery is not None else {"channel": f"{CHAT}{key}", "skipped": "no_channel"}
+    )
 
 
 def _run_notify(run: RunContext, settings: Any) -> None:
