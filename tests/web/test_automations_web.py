@@ -18,7 +18,12 @@ RULES = (
         "stamp",
         {"on": "created"},
         {"do": "set", "fields": {"note": "'seen ' + title"}},
-        {"do": "notify", "to": {"actor": True}, "channels": ["in_app", "chat:nowhere"], "message": {"en": "Seen {title}", "zh": "已看 {title}"}},
+        {
+            "do": "notify",
+            "to": {"actor": True},
+            "channels": ["in_app", "chat:nowhere"],
+            "message": {"en": "Seen {title}", "zh": "已看 {title}"},
+        },
     ),
     rule(
         "escalate",
