@@ -84,7 +84,8 @@ def test_a_resolved_incident_resolves_its_waiting_tickets(world):
 
 
 def test_a_sev1_incident_goes_to_the_duty_chat_and_its_watchers_hear_of_the_fix(world):
-    """Is a new Sev 1 incident told to the ops managers (the `ops-duty` chat skipped and logged while not set up), and its resolution to its watchers but not to who resolved it?"""
+    """Is a new Sev 1 incident told to the ops managers (the `ops-duty` chat skipped and logged while it is not set up),
+    and its resolution to its watchers but not to the person who resolved it?"""
     values = {"title": "Data centre power", "severity": "sev1", "impact": "company", "services": ["network"]}
     iid = world.create("operations", "incident", "engineer", {**values, "started_at": "2026-11-20T09:00:00+08:00"})
     et = world.et("operations", "incident")
