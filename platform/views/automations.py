@@ -122,7 +122,11 @@ def test_run() -> Response:
             except NotFound:
                 problem = _("There is no record #%(id)s.", id=record)
     sent = [
-        {"text": tr(Label(item["message"])) if "message" in item else item.get("body", ""), "to": _names(item.get("to") or [])}
+        {
+            "text": tr(Label(item["message"])) if "message" in item else item.get("body", ""),
+            "to": _names(item.get("to") or []),
+            "chat": item.get("chat") or [],
+        }
         for item in (trial.sent if trial is not None else [])
     ]
     return render("admin/automation_test.html", rules=rules, chosen=chosen, record=record, trial=trial, problem=problem, sent=sent)

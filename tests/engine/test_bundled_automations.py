@@ -11,7 +11,7 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
-from flowdeck.engine import models, notifications, records
+from flowdeck.engine import models, notifications, records, watchers
 from flowdeck.engine.db import Database
 from flowdeck.engine.jobs.runner import Runner
 from tests.support.bundled_world import World, change_request, day, new_project
@@ -81,6 +81,29 @@ def test_a_resolved_incident_resolves_its_waiting_tickets(world):
     resolved = world.db.read(lambda c: records.fetch_record(c, et, waiting))
     assert resolved.values["resolution_code"] == "fixed" and "Resolved with incident" in resolved.values["resolution"]
     assert any("is resolved: please confirm" in s for s in _automation_notices(world, "staff"))
+
+
+def test_a_sev1_incident_goes_to_the_duty_chat_and_its_watchers_hear_of_the_fix(world):
+    """Is a new Sev 1 incident told to the ops managers (the `ops-duty` chat skipped and logged while it is not set up),
+    and its resolution to its watchers but not to the person who resolved it?"""
+    values = {"title": "Data centre power", "severity": "sev1", "impact": "company", "services": ["network"]}
+    iid = world.create("operations", "incident", "engineer", {**values, "started_at": "2026-11-20T09:00:00+08:00"})
+    et = world.et("operations", "incident")
+    world.db.run(lambda c: watchers.set_following(c, et, iid, actor=world.actors["cab1"], following=True))
+    _drain(world)
+    assert any(s.startswith("Sev 1 incident") for s in _automation_notices(world, "opsmgr"))
+    runs = models.automation_runs
+    [changes] = world.db.read(
+        lambda c: c.execute(sa.select(runs.c.changes).where(runs.c.rule == "incident_sev1_to_duty_chat")).scalars().all()
+    )
+    assert changes["sent"][0]["chat"] == [{"channel": "chat:ops-duty", "skipped": "no_channel"}]
+    world.move(
+        "operations", "incident", iid, "acknowledge", "engineer", commander=world.ids["engineer"], detected_at="2026-11-20T09:05:00+08:00"
+    )
+    world.move("operations", "incident", iid, "resolve", "engineer", resolved_at="2026-11-20T10:00:00+08:00")
+    _drain(world)
+    assert any("is resolved." in s for s in _automation_notices(world, "cab1"))
+    assert not any("is resolved." in s for s in _automation_notices(world, "engineer")), "the creator resolved it himself"
 
 
 def name_of(world, ticket_id: int) -> str:

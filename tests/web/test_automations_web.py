@@ -18,7 +18,12 @@ RULES = (
         "stamp",
         {"on": "created"},
         {"do": "set", "fields": {"note": "'seen ' + title"}},
-        {"do": "notify", "to": {"actor": True}, "message": {"en": "Seen {title}", "zh": "已看 {title}"}},
+        {
+            "do": "notify",
+            "to": {"actor": True},
+            "channels": ["in_app", "chat:nowhere"],
+            "message": {"en": "Seen {title}", "zh": "已看 {title}"},
+        },
     ),
     rule(
         "escalate",
@@ -101,6 +106,7 @@ def test_test_run_shows_the_diff_and_writes_nothing(app, db, install, make_user)
     token = csrf_token(client, "/admin/automations/test")
     page = text(client.post("/admin/automations/test", data={"csrf_token": token, "rule": "ops:stamp", "record": str(low.id)}))
     assert "would run" in page and "edited" in page and "seen low one" in page and "Seen low one → Root" in page
+    assert "chat:nowhere (no such chat channel on this instance: skipped)" in page
     moved = text(client.post("/admin/automations/test", data={"csrf_token": token, "rule": "ops:shut", "record": str(low.id)}))
     assert "<td>state</td><td>new</td><td>closed</td>" in moved
     assert snapshot() == before
