@@ -3,6 +3,13 @@
 They are declared once here and migrated with Alembic (`engine/migrations`); record tables
 are generated from app documents instead (`engine/storage`). System table names start with
 `fd_` and never contain `__`, which every record table name does, so the two cannot collide.
+
+This module holds the core tables (people, apps and versions, history, comments, files,
+notifications, approvals, audit); the newer tables are grouped by concept in `work.py`
+(jobs, schedule runs, automations), `integrations.py` (webhooks, chat channels) and
+`calendars.py`, all on the one `Base` of `base.py`. Every class and table alias is
+re-exported here, so `models.jobs` or `from flowdeck.engine.models import Base` work as
+before, and importing this package registers every table on `Base.metadata` (Alembic).
 """
 
 from __future__ import annotations
@@ -11,33 +18,14 @@ import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
+from flowdeck.engine.models.base import NAMING as NAMING
+from flowdeck.engine.models.base import Base, BigId, DocumentJSON, JSONType, MessageJSON, utcnow
+from flowdeck.engine.models.calendars import BusinessCalendar, CalendarDay
+from flowdeck.engine.models.integrations import ChatChannel, ChatDelivery, WebhookCall, WebhookDelivery, WebhookEndpoint, WebhookHook
+from flowdeck.engine.models.work import AutomationRun, AutomationState, Job, ScheduleRun
 from flowdeck.engine.sqltypes import UTCDateTime
-
-JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
-# PostgreSQL's JSONB reorders object keys, and key order is meaning in an app document
-# (field order, the first state): documents are kept as plain JSON, which keeps the text.
-DocumentJSON = sa.JSON()
-BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-MessageJSON = sa.JSON(none_as_null=True)
-"""A stored message (`Message.to_json()`); None is SQL NULL (no message), not JSON null."""
-
-NAMING = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-class Base(DeclarativeBase):
-    metadata = sa.MetaData(naming_convention=NAMING)
 
 
 class User(Base):
@@ -405,287 +393,6 @@ class PasswordReset(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-
-
-class Job(Base):
-    """A piece of work done later by a worker (`engine/jobs`): written in the transaction of
-    the change that causes it, claimed with a lease, retried with backoff, kept with its
-    outcome. `status`: queued (waiting for `run_at`), running (leased until `lease_until`),
-    done, failed (an error retrying cannot fix) or dead (attempts used up)."""
-
-    __tablename__ = "fd_jobs"
-    __table_args__ = (
-        sa.Index("ix_fd_jobs_due", "status", "run_at"),
-        sa.Index("ix_fd_jobs_kind", "kind", "id"),
-    )
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    kind: Mapped[str] = mapped_column(sa.String(60))
-    payload: Mapped[Any] = mapped_column(DocumentJSON)
-    status: Mapped[str] = mapped_column(sa.String(10), default="queued")
-    run_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
-    max_attempts: Mapped[int] = mapped_column(sa.Integer, default=5)
-    dedupe_key: Mapped[str | None] = mapped_column(sa.String(200), unique=True)
-    lease_token: Mapped[str | None] = mapped_column(sa.String(32))
-    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    worker: Mapped[str | None] = mapped_column(sa.String(100))
-    last_error: Mapped[str | None] = mapped_column(sa.Text)
-    result: Mapped[Any | None] = mapped_column(sa.JSON(none_as_null=True))
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    duration_ms: Mapped[int | None] = mapped_column(sa.Integer)
-
-
-class ChatChannel(Base):
-    """A group bot of WeCom, DingTalk or Feishu that notifications can be posted to
-    (`engine/channels`). Its address and signing secret are instance settings, never in an
-    app document (documents are exported and shared). `tokens`/`tokens_at` are its token
-    bucket: `per_minute` messages a minute, the overflow folded into one digest."""
-
-    __tablename__ = "fd_chat_channels"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    key: Mapped[str] = mapped_column(sa.String(40), unique=True)
-    platform: Mapped[str] = mapped_column(sa.String(20))
-    url: Mapped[str] = mapped_column(sa.String(1000))
-    secret: Mapped[str | None] = mapped_column(sa.String(200))
-    language: Mapped[str] = mapped_column(sa.String(10), default="zh")
-    per_minute: Mapped[int] = mapped_column(sa.Integer, default=20)
-    enabled: Mapped[bool] = mapped_column(sa.Boolean, default=True)
-    tokens: Mapped[float] = mapped_column(sa.Float, default=0.0)
-    tokens_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    digest_due: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
-class ChatDelivery(Base):
-    """One message for one chat channel: queued, sent, folded (waiting for the channel's
-    digest), digested (sent inside the digest `digest_id`) or failed; with the platform's
-    answer, kept for the delivery log."""
-
-    __tablename__ = "fd_chat_deliveries"
-    __table_args__ = (sa.Index("ix_fd_chat_deliveries_channel", "channel_id", "status", "id"),)
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    channel_id: Mapped[int] = mapped_column(sa.ForeignKey("fd_chat_channels.id", ondelete="CASCADE"))
-    status: Mapped[str] = mapped_column(sa.String(10), default="queued")
-    title_json: Mapped[Any] = mapped_column(MessageJSON)
-    body_json: Mapped[Any | None] = mapped_column(MessageJSON)
-    link: Mapped[str | None] = mapped_column(sa.String(1000))
-    digest_id: Mapped[int | None] = mapped_column(BigId)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    response: Mapped[str | None] = mapped_column(sa.Text)
-
-
-class BusinessCalendar(Base):
-    """A business calendar apps name by key (`engine/calendars`): working windows per weekday
-    (`name`: a label, text or {"en", "zh"}; `week`: seven lists of "09:00-12:00" texts, Monday first), an IANA zone, the data package
-    calendar its official days come from (`source`), and the years an admin marked complete."""
-
-    __tablename__ = "fd_calendars"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    key: Mapped[str] = mapped_column(sa.String(40), unique=True)
-    name: Mapped[Any] = mapped_column(sa.JSON)
-    time_zone: Mapped[str] = mapped_column(sa.String(64))
-    week: Mapped[Any] = mapped_column(sa.JSON)
-    source: Mapped[str | None] = mapped_column(sa.String(20))
-    is_default: Mapped[bool] = mapped_column(sa.Boolean, default=False)
-    complete_years: Mapped[Any] = mapped_column(sa.JSON, default=list)
-    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
-class CalendarDay(Base):
-    """A day an admin set apart on a calendar: a company day off or an extra working day,
-    typed or imported from an ICS file (`origin`). It wins over the official day."""
-
-    __tablename__ = "fd_calendar_days"
-    __table_args__ = (sa.UniqueConstraint("calendar_id", "day"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    calendar_id: Mapped[int] = mapped_column(sa.ForeignKey("fd_calendars.id", ondelete="CASCADE"), index=True)
-    day: Mapped[dt.date] = mapped_column(sa.Date)
-    working: Mapped[bool] = mapped_column(sa.Boolean)
-    label: Mapped[str] = mapped_column(sa.String(200), default="")
-    origin: Mapped[str] = mapped_column(sa.String(10), default="admin")
-
-
-class WebhookEndpoint(Base):
-    """Where an app's events are sent (`engine/webhooks/outgoing.py`): the URL, the kinds of
-    event and entities it wants, its signing secret, and whether it is on (and why not).
-    `failures` counts the deliveries in a row that used up their attempts; `failing_since`
-    is when that run of failures began (a success resets both)."""
-
-    __tablename__ = "fd_webhook_endpoints"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    app: Mapped[str] = mapped_column(sa.String(40), index=True)
-    url: Mapped[str] = mapped_column(sa.Text)
-    description: Mapped[str] = mapped_column(sa.Text, default="")
-    events: Mapped[Any] = mapped_column(DocumentJSON)
-    entities: Mapped[Any] = mapped_column(DocumentJSON)
-    secret: Mapped[str] = mapped_column(sa.String(100))
-    enabled: Mapped[bool] = mapped_column(sa.Boolean, default=True)
-    disabled_json: Mapped[Any | None] = mapped_column(MessageJSON)
-    disabled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    failures: Mapped[int] = mapped_column(sa.Integer, default=0)
-    failing_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("fd_users.id", ondelete="SET NULL"))
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
-class WebhookDelivery(Base):
-    """One message to one endpoint: the exact body fixed when the event happened, its
-    `message_id` (the `webhook-id` header, the same on every attempt and replay) and what
-    the last attempt sent and got back. `status`: pending, retrying, delivered, failed
-    (attempts used up or refused) or skipped (the endpoint was off or gone)."""
-
-    __tablename__ = "fd_webhook_deliveries"
-    __table_args__ = (
-        sa.Index("ix_fd_webhook_deliveries_endpoint", "endpoint_id", "id"),
-        sa.Index("ix_fd_webhook_deliveries_app", "app", "id"),
-    )
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    endpoint_id: Mapped[int] = mapped_column(sa.ForeignKey("fd_webhook_endpoints.id", ondelete="CASCADE"))
-    app: Mapped[str] = mapped_column(sa.String(40))
-    event_type: Mapped[str] = mapped_column(sa.String(60))
-    message_id: Mapped[str] = mapped_column(sa.String(60))
-    entity: Mapped[str | None] = mapped_column(sa.String(40))
-    record_id: Mapped[int | None] = mapped_column(sa.BigInteger)
-    body: Mapped[str] = mapped_column(sa.Text)
-    status: Mapped[str] = mapped_column(sa.String(10), default="pending")
-    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
-    replay_of: Mapped[int | None] = mapped_column(sa.BigInteger)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    last_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    request_headers: Mapped[Any | None] = mapped_column(sa.JSON(none_as_null=True))
-    response_code: Mapped[int | None] = mapped_column(sa.Integer)
-    response_headers: Mapped[Any | None] = mapped_column(sa.JSON(none_as_null=True))
-    response_body: Mapped[str | None] = mapped_column(sa.Text)
-    last_error: Mapped[str | None] = mapped_column(sa.Text)
-    duration_ms: Mapped[int | None] = mapped_column(sa.Integer)
-
-
-class WebhookHook(Base):
-    """An incoming webhook of an app (`engine/webhooks/incoming.py`): a caller holding its
-    token creates a record, or updates / moves the record a payload value identifies,
-    acting as `run_as`. Only the token's SHA-256 is kept."""
-
-    __tablename__ = "fd_webhook_hooks"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    app: Mapped[str] = mapped_column(sa.String(40), index=True)
-    key: Mapped[str] = mapped_column(sa.String(40), unique=True)
-    name: Mapped[str] = mapped_column(sa.String(200))
-    token_hash: Mapped[str] = mapped_column(sa.String(64))
-    token_hint: Mapped[str] = mapped_column(sa.String(8))
-    entity: Mapped[str] = mapped_column(sa.String(40))
-    action: Mapped[str] = mapped_column(sa.String(12))
-    mapping: Mapped[Any] = mapped_column(DocumentJSON)
-    match_field: Mapped[str | None] = mapped_column(sa.String(40))
-    match_path: Mapped[str | None] = mapped_column(sa.String(200))
-    transition: Mapped[str | None] = mapped_column(sa.String(40))
-    run_as: Mapped[int | None] = mapped_column(sa.ForeignKey("fd_users.id", ondelete="SET NULL"))
-    enabled: Mapped[bool] = mapped_column(sa.Boolean, default=True)
-    created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("fd_users.id", ondelete="SET NULL"))
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
-class WebhookCall(Base):
-    """One call of an incoming webhook, kept whatever its outcome: the answer's status,
-    what it did (`outcome`, the record), why it refused (message JSON) and the start of
-    the body it was sent."""
-
-    __tablename__ = "fd_webhook_calls"
-    __table_args__ = (sa.Index("ix_fd_webhook_calls_hook", "hook_id", "at"),)
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    hook_id: Mapped[int] = mapped_column(sa.ForeignKey("fd_webhook_hooks.id", ondelete="CASCADE"))
-    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    status_code: Mapped[int] = mapped_column(sa.Integer)
-    outcome: Mapped[str] = mapped_column(sa.String(20))
-    record_id: Mapped[int | None] = mapped_column(sa.BigInteger)
-    error_json: Mapped[Any | None] = mapped_column(MessageJSON)
-    remote_addr: Mapped[str | None] = mapped_column(sa.String(64))
-    body: Mapped[str | None] = mapped_column(sa.Text)
-
-
-class ScheduleRun(Base):
-    """One occurrence of a schedule that ran, was skipped or needs attention (`engine/schedules`).
-    The unique (app, schedule, occurrence) is the lock that makes each occurrence run once,
-    whatever the number of workers; a manual run has a key of its own (`manual:...`)."""
-
-    __tablename__ = "fd_schedule_runs"
-    __table_args__ = (
-        sa.UniqueConstraint("app", "schedule", "occurrence"),
-        sa.Index("ix_fd_schedule_runs_app_schedule_id", "app", "schedule", "id"),
-    )
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    app: Mapped[str] = mapped_column(sa.String(40))
-    schedule: Mapped[str] = mapped_column(sa.String(60))
-    occurrence: Mapped[str] = mapped_column(sa.String(60))
-    occurrence_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    status: Mapped[str] = mapped_column(sa.String(20))
-    records_created: Mapped[int] = mapped_column(sa.Integer, default=0)
-    error: Mapped[str | None] = mapped_column(sa.Text)
-    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("fd_users.id", ondelete="SET NULL"))
-    job_id: Mapped[int | None] = mapped_column(BigId)
-    finished_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
-class AutomationRun(Base):
-    """One run of an automation rule (`engine/automations`): written in the transaction of
-    the event that triggered it, finished in the transaction that applies its actions.
-    `status`: queued, done, failed, skipped (rate limit, paused, condition false in a
-    replay) or loop_stopped (the chain of automations reached the depth limit). `inputs`
-    holds the event (kind, values before/after, changed keys), `changes` what the actions did."""
-
-    __tablename__ = "fd_automation_runs"
-    __table_args__ = (
-        sa.Index("ix_fd_automation_runs_rule", "app", "rule", "id"),
-        sa.Index("ix_fd_automation_runs_record", "app", "entity", "record_id"),
-        sa.Index("ix_fd_automation_runs_status", "status", "id"),
-    )
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    app: Mapped[str] = mapped_column(sa.String(60))
-    rule: Mapped[str] = mapped_column(sa.String(60))
-    entity: Mapped[str] = mapped_column(sa.String(60))
-    record_id: Mapped[int | None] = mapped_column(BigId)
-    event: Mapped[str] = mapped_column(sa.String(40))
-    status: Mapped[str] = mapped_column(sa.String(12), default="queued")
-    depth: Mapped[int] = mapped_column(sa.Integer, default=1)
-    actor_id: Mapped[int | None] = mapped_column(BigId)
-    inputs: Mapped[Any] = mapped_column(sa.JSON(none_as_null=True))
-    changes: Mapped[Any | None] = mapped_column(sa.JSON(none_as_null=True))
-    error: Mapped[Any | None] = mapped_column(MessageJSON)
-    attempt: Mapped[int] = mapped_column(sa.Integer, default=0)
-    job_id: Mapped[int | None] = mapped_column(BigId)
-    duration_ms: Mapped[int | None] = mapped_column(sa.Integer)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-
-
-class AutomationState(Base):
-    """What a rule remembers between runs: failures in a row (5 pause it), whether it is
-    paused, and the round-robin cursor of its `assign` actions."""
-
-    __tablename__ = "fd_automation_state"
-
-    app: Mapped[str] = mapped_column(sa.String(60), primary_key=True)
-    rule: Mapped[str] = mapped_column(sa.String(60), primary_key=True)
-    failures: Mapped[int] = mapped_column(sa.Integer, default=0)
-    paused: Mapped[bool] = mapped_column(sa.Boolean, default=False)
-    paused_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    cursor: Mapped[Any | None] = mapped_column(sa.JSON(none_as_null=True))
 
 
 users = User.__table__
