@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection
 from flowdeck.engine import history, models, notifications, org, users
 from flowdeck.engine.errors import TransitionRefused
 from flowdeck.engine.expressions import ExpressionError
-from flowdeck.engine.fieldtypes import to_json
+from flowdeck.engine.jsonvalues import to_json
 from flowdeck.engine.messages import M, Message
 from flowdeck.engine.schema.model import Approval, ApprovalStep, Entity, Transition
 

@@ -593,26 +593,3 @@ def operators_for(field: Field) -> tuple[str, ...]:
     if is_many(field):
         return _MANY_OPS
     return FIELD_TYPES[field.type].operators
-
-
-def to_json(field: Field, value: Any) -> Any:
-    """A JSON-safe form of a value, for history, exports and the API."""
-    if value is None:
-        return None
-    if isinstance(value, list):
-        return [to_json_scalar(v) for v in value]
-    return to_json_scalar(value)
-
-
-def to_json_scalar(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {k: to_json_scalar(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [to_json_scalar(v) for v in value]
-    return value

@@ -29,7 +29,8 @@ from flowdeck.engine.computed import compute_values
 from flowdeck.engine.constraints import check_constraints, lock_related
 from flowdeck.engine.effects import first_state
 from flowdeck.engine.errors import Conflict, NotFound, RecordInvalid
-from flowdeck.engine.fieldtypes import FIELD_TYPES, InvalidValue, is_many, resolve_date, to_json
+from flowdeck.engine.fieldtypes import FIELD_TYPES, InvalidValue, is_many, resolve_date
+from flowdeck.engine.jsonvalues import to_json
 from flowdeck.engine.lookup_values import fill_lookups, with_lookups
 from flowdeck.engine.messages import M, Message
 from flowdeck.engine.permissions import Actor, FieldAccess, field_access, require

@@ -12,7 +12,8 @@ from typing import Any
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields
 
-from flowdeck.engine.fieldtypes import FIELD_TYPES, InvalidValue, to_json
+from flowdeck.engine.fieldtypes import FIELD_TYPES, InvalidValue
+from flowdeck.engine.jsonvalues import to_json
 from flowdeck.engine.messages import M, Message
 from flowdeck.engine.schema.model import Entity, Field
 

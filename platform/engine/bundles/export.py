@@ -41,7 +41,7 @@ from flowdeck.engine.bundles.format import (
     with_source,
 )
 from flowdeck.engine.db import Database
-from flowdeck.engine.fieldtypes import to_json_scalar
+from flowdeck.engine.jsonvalues import to_json_scalar
 from flowdeck.engine.messages import M
 from flowdeck.engine.records import load_children, load_links
 from flowdeck.engine.registry import Registry, load_registry

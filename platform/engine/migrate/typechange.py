@@ -17,7 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from flowdeck.engine import models
-from flowdeck.engine.fieldtypes import FIELD_TYPES, to_json_scalar
+from flowdeck.engine.fieldtypes import FIELD_TYPES
+from flowdeck.engine.jsonvalues import to_json_scalar
 from flowdeck.engine.messages import M, Message, plain
 from flowdeck.engine.migrate.archive import definition_of
 from flowdeck.engine.migrate.entries import chunks, log_moves, now, touch

@@ -37,7 +37,8 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from flowdeck.engine import clock
-from flowdeck.engine.fieldtypes import FIELD_TYPES, MAX_INTEGER, MAX_NUMBER, InvalidValue, scale_of, to_json_scalar, types_in
+from flowdeck.engine.fieldtypes import FIELD_TYPES, MAX_INTEGER, MAX_NUMBER, InvalidValue, scale_of, types_in
+from flowdeck.engine.jsonvalues import to_json_scalar
 from flowdeck.engine.messages import M, Message
 from flowdeck.engine.phrases import Words, said_by
 from flowdeck.engine.schema.model import Field, Label, Option, humanize
