@@ -99,7 +99,7 @@ def send_reminder(conn: Connection, payload: dict[str, Any], context: JobContext
         et = tables.entities[str(payload["entity"])]
         record_id, at = int(payload["record"]), dt.datetime.fromisoformat(str(payload["at"]))
     except (KeyError, TypeError, ValueError, NotFound) as exc:
-        raise PermanentError(f"the payload names no reminder: {exc}") from None
+        raise PermanentError("the payload names no reminder") from exc
     reminder = next((r for r in et.entity.reminders if r.key == payload.get("reminder")), None)
     if reminder is None:
         return {"skipped": "reminder_removed"}

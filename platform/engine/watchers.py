@@ -74,6 +74,19 @@ def _message(event: events.Event, title: str) -> Message | None:
     return None
 
 
+def _told_by_the_approval(conn: Connection, event: events.Event) -> list[int]:
+    """A transition that ends an approval round already tells its requester ("Approved: …",
+    "Rejected: …"): they are not told twice."""
+    workflow = event.model.workflow
+    transition = workflow.transition(event.transition) if workflow is not None and event.transition else None
+    if transition is None or transition.approval is None:
+        return []
+    r = models.approval_requests
+    where = (r.c.app == event.app) & (r.c.entity == event.entity) & (r.c.record_id == event.record_id) & (r.c.transition == transition.key)
+    requester = conn.execute(sa.select(r.c.requester_id).where(where).order_by(r.c.id.desc()).limit(1)).scalar()
+    return [requester] if requester is not None else []
+
+
 def tell_watchers(conn: Connection, event: events.Event) -> None:
     """The listener: commenters start following; watchers hear of transitions and comments."""
     if event.model is None or event.kind not in ("record.transitioned", "comment.added"):
@@ -82,7 +95,8 @@ def tell_watchers(conn: Connection, event: events.Event) -> None:
         _start_following(conn, event)
     created_by, title = _created_by(conn, event)
     message = _message(event, title)
-    audience = [u for u in watcher_ids(conn, event.app, event.entity, event.record_id, created_by) if u != event.actor_id]
+    told = {event.actor_id, *_told_by_the_approval(conn, event)}
+    audience = [u for u in watcher_ids(conn, event.app, event.entity, event.record_id, created_by) if u not in told]
     if message is None or not audience:
         return
     key = f"watch:{event.app}:{event.entity}:{event.record_id}:{event.kind}:{event.data.get('comment_id') or event.at.isoformat()}"

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from flowdeck.catalogs import say
-from flowdeck.engine import comments, models, notifications, records, users, watchers, workflow
+from flowdeck.engine import approvals, comments, models, notifications, records, users, watchers, workflow
 from flowdeck.engine.errors import Forbidden
 from tests.support.documents import effects_app
 
@@ -86,3 +86,16 @@ def test_mail_follows_the_users_choice(db, task, make_user):
     db.run(lambda c: users.set_mail_notifications(c, mo.user_id, False))
     db.run(lambda c: comments.add_comment(c, task, rec.id, "any news?", actor=lea))
     assert len(_notices(db, mo)) == 2 and _mail_jobs(db) == 1
+
+
+def test_an_approved_transition_tells_other_watchers_but_not_its_requester_twice(db, task, make_user):
+    """Does the requester get only the approval's own notice, while another watcher hears the record moved?"""
+    mo = make_user("mo", {"demo": ["member"]})
+    sam = make_user("sam", {"demo": ["member"]})
+    lead = make_user("lea", {"demo": ["lead"]})
+    rec = db.run(lambda c: records.create_record(c, task, {"title": "Big job", "estimate": "200"}, actor=mo))
+    db.run(lambda c: watchers.set_following(c, task, rec.id, actor=sam, following=True))
+    outcome = db.run(lambda c: approvals.request_approval(c, task, rec.id, "approve", actor=mo))
+    db.run(lambda c: approvals.decide(c, task, outcome.request_id, actor=lead, approve=True))
+    assert [say(n.message, "en").split(":")[0] for n in _notices(db, mo)] == ["Approved"]
+    assert [say(n.message, "en") for n in _notices(db, sam)] == ["“Big job” moved to Done"]
