@@ -18,8 +18,8 @@ The due jobs are of a kind this script registers, `bench.noop`, whose handler wr
 nothing: what is measured is the tick's own work (claim, lease, finish) per due job, which is
 what must not grow with the armed jobs. A tick is `Runner.run_due()` as `flowdeck tick`
 calls it; before each one the due jobs are put back to queued. Prints the seconds per tick,
-the ratio sparse / dense, and EXPLAIN (ANALYZE, BUFFERS) of the claim and of the idle
-worker's next-due query with a million armed (they must use `ix_fd_jobs_due`, no
+the ratio sparse / dense, and EXPLAIN (ANALYZE, BUFFERS) of the claim's two reads and of the
+idle worker's two next-due reads with a million armed (they must use `ix_fd_jobs_due`, no
 sequential scan of fd_jobs).
 """
 
@@ -100,16 +100,10 @@ def analyze(db: Database) -> None:
 
 def explain(db: Database, now: dt.datetime) -> dict[str, str]:
     """The plans of the statements a tick and an idle worker send, as PostgreSQL runs them."""
-    claim = (
-        sa.select(J.c.id, J.c.kind, J.c.payload, J.c.attempts)
-        .where(queue._due(now, None))
-        .order_by(J.c.run_at, J.c.id)
-        .limit(1)
-        .with_for_update(skip_locked=True)
-    )
+    expired, queued = (statement.with_for_update(skip_locked=True) for statement in queue.claim_statements(now, None))
     plans = {}
     with db.engine.connect() as conn:
-        for name, statement in (("claim", claim), *queue.next_due_statements(None)):
+        for name, statement in (("claim_expired", expired), ("claim_queued", queued), *queue.next_due_statements(None)):
             sql = str(statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
             rows = conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + sql).scalars().all()
             plans[name] = "\n".join(rows)
