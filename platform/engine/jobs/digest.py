@@ -169,7 +169,8 @@ def _lock(conn: Connection, user_id: int, day: dt.date, now: dt.datetime, job_id
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     values = {"user_id": user_id, "day": day, "status": "running", "notifications": 0, "covered_until": now, "job_id": job_id,
               "finished_at": now}  # fmt: skip
-    return bool(conn.execute(dialect.insert(R).values(**values).on_conflict_do_nothing(index_elements=["user_id", "day"])).rowcount)
+    statement = dialect.insert(R).values(**values).on_conflict_do_nothing(index_elements=["user_id", "day"]).returning(R.c.id)
+    return conn.execute(statement).first() is not None
 
 
 def _since(conn: Connection, user_id: int, day: dt.date, at: dt.datetime, now: dt.datetime) -> dt.datetime:
