@@ -154,15 +154,15 @@ def test_the_digest_lists_the_days_unread_notifications_grouped_in_chinese(db, i
     assert mail["To"] == "lin@example.test"
     assert subject(mail) == "[Flowdeck] " + say(M("Your daily digest: %(num)s unread notifications", num=3), "zh")
     text = body(mail)
-    assert "演示 · 任务 #%d" % world["one"] in text and "演示 · 任务 #%d" % world["two"] in text
-    assert text.index("任务 #%d" % world["one"]) < text.index("任务 #%d" % world["two"])
-    block_one = text.split("任务 #%d" % world["one"])[1].split("任务 #%d" % world["two"])[0]
+    assert f"演示 · 任务 #{world['one']}" in text and f"演示 · 任务 #{world['two']}" in text
+    assert text.index(f"任务 #{world['one']}") < text.index(f"任务 #{world['two']}")
+    block_one = text.split(f"任务 #{world['one']}")[1].split(f"任务 #{world['two']}")[0]
     assert say(SAID, "zh") in block_one and "Ann" in block_one and f"http://fd.test/a/demo/task/{world['one']}" in block_one
     assert "财务审核" in text and "Finance review" not in text
     for left_out in ("already seen", "deleted record", "app that is gone"):
         assert left_out not in text
     assert [r["status"] for r in digest_runs(db)] == ["sent"] and digest_runs(db)[0]["notifications"] == 3
-    assert ("digest:%d:20261209T1000Z" % lin, "queued") in digest_jobs(db)
+    assert (f"digest:{lin}:20261209T1000Z", "queued") in digest_jobs(db)
     assert at(db, inbox, local(9, 18)) == {"done": 1}
     assert len(inbox.messages) == 1, "an empty day sends nothing"
     assert [r["status"] for r in digest_runs(db)] == ["sent", "empty"]
@@ -177,7 +177,7 @@ def test_the_digest_is_english_for_an_english_reader(db, inbox, world):
     [mail] = inbox.messages
     assert subject(mail) == "[Flowdeck] Your daily digest: 1 unread notification"
     text = body(mail)
-    assert "Demo · Task #%d" % world["one"] in text and "Approval needed: Submit of “仓储系统” (Finance review)" in text
+    assert f"Demo · Task #{world['one']}" in text and "Approval needed: Submit of “仓储系统” (Finance review)" in text
     assert "http://fd.test/notifications" in text
 
 
@@ -222,9 +222,9 @@ def test_a_tick_after_downtime_sends_one_digest_and_arms_the_next(db, inbox, wor
     notify(db, lin, world["two"])
     assert at(db, inbox, local(11, 12)) == {"done": 1}
     [mail] = inbox.messages
-    assert "任务 #%d" % world["one"] in body(mail) and "任务 #%d" % world["two"] in body(mail)
+    assert f"任务 #{world['one']}" in body(mail) and f"任务 #{world['two']}" in body(mail)
     assert len(digest_runs(db)) == 1
-    assert ("digest:%d:20261211T1000Z" % lin, "queued") in digest_jobs(db)
+    assert (f"digest:{lin}:20261211T1000Z", "queued") in digest_jobs(db)
     assert at(db, inbox, local(11, 12, 5)) == {}
 
 
@@ -274,7 +274,7 @@ def test_quiet_hours_hold_mail_and_release_one_mail_at_their_end(db, inbox, worl
     assert at(db, inbox, local(9, 7, 59)) == {}
     assert len(inbox.messages) == 1
     held = db.read(lambda c: c.execute(sa.select(models.jobs.c.dedupe_key).where(models.jobs.c.kind == "mail.held")).scalars().all())
-    assert held == ["mailheld:%d:20261209T0000Z" % ann]
+    assert held == [f"mailheld:{ann}:20261209T0000Z"]
     assert at(db, inbox, local(9, 8)) == {"done": 1}
     assert len(inbox.messages) == 2
     mail = inbox.messages[1]

@@ -23,8 +23,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from flowdeck.engine.models.base import NAMING as NAMING
 from flowdeck.engine.models.base import Base, BigId, DocumentJSON, JSONType, MessageJSON, utcnow
 from flowdeck.engine.models.calendars import BusinessCalendar, CalendarDay
-from flowdeck.engine.models.mail import DigestRun, MailPreference
 from flowdeck.engine.models.integrations import ChatChannel, ChatDelivery, WebhookCall, WebhookDelivery, WebhookEndpoint, WebhookHook
+from flowdeck.engine.models.mail import DigestRun, MailPreference
 from flowdeck.engine.models.work import AutomationRun, AutomationState, Job, ScheduleRun
 from flowdeck.engine.sqltypes import UTCDateTime
 
