@@ -152,7 +152,7 @@ def test_the_digest_lists_the_days_unread_notifications_grouped_in_chinese(db, i
     assert at(db, inbox, local(8, 18)) == {"done": 1}
     [mail] = inbox.messages
     assert mail["To"] == "lin@example.test"
-    assert subject(mail) == "[Flowdeck] " + say(M("Your daily digest: %(num)s unread notifications", num=3), "zh")
+    assert subject(mail) == "[Flowdeck] " + "每日摘要：3 条未读通知"
     text = body(mail)
     assert f"演示 · 任务 #{world['one']}" in text and f"演示 · 任务 #{world['two']}" in text
     assert text.index(f"任务 #{world['one']}") < text.index(f"任务 #{world['two']}")
