@@ -97,7 +97,8 @@ def parse_time(text: str | None) -> int | None:
 
 
 def hhmm(minutes: int | None) -> str:
-    return "" if minutes is None else f"{minutes // 60:02d}:{minutes % 60:02d}"
+    """Minutes after midnight as `HH:MM`; empty for none or a refused one (the form shows it empty)."""
+    return f"{minutes // 60:02d}:{minutes % 60:02d}" if minutes is not None and 0 <= minutes < 24 * 60 else ""
 
 
 def zone_names() -> list[str]:
@@ -111,10 +112,15 @@ def check(prefs: MailPrefs) -> dict[str, list[Any]]:
         errors["delivery"] = [M("choose immediately, a daily digest or no mail")]
     if not 0 <= prefs.digest_at < 24 * 60:
         errors["digest_at"] = [M("must be a time of day (HH:MM)")]
-    if (prefs.quiet_from is None) != (prefs.quiet_to is None):
-        errors["quiet_to" if prefs.quiet_to is None else "quiet_from"] = [M("quiet hours need a start and an end")]
-    elif prefs.quiet_from is not None and prefs.quiet_from == prefs.quiet_to:
-        errors["quiet_to"] = [M("quiet hours must end at another time than they start")]
+    for key in ("quiet_from", "quiet_to"):
+        value = getattr(prefs, key)
+        if value is not None and not 0 <= value < 24 * 60:
+            errors[key] = [M("must be a time of day (HH:MM)")]
+    if not errors.keys() & {"quiet_from", "quiet_to"}:
+        if (prefs.quiet_from is None) != (prefs.quiet_to is None):
+            errors["quiet_to" if prefs.quiet_to is None else "quiet_from"] = [M("quiet hours need a start and an end")]
+        elif prefs.quiet_from is not None and prefs.quiet_from == prefs.quiet_to:
+            errors["quiet_to"] = [M("quiet hours must end at another time than they start")]
     if prefs.time_zone and prefs.time_zone not in available_timezones():
         errors["time_zone"] = [M("is not a known time zone")]
     return errors

@@ -49,6 +49,12 @@ def watch(app: str, entity: str, record_id: int) -> Response:
     return _button(app, entity, record_id, engine().db.read(read))
 
 
+def _time_or_wrong(text: str | None) -> int:
+    """A typed time; -1 (refused by `check` as no time of day) when it is empty or not one."""
+    found = mailprefs.parse_time(text)
+    return -1 if found is None else found
+
+
 def _choice(form: Any) -> MailPrefs:
     """The form's choice; an unreadable time stays out of range so `check` names it."""
     delivery = form.get("delivery") or ("immediate" if form.get("mail") == "1" else "off")
@@ -57,8 +63,8 @@ def _choice(form: Any) -> MailPrefs:
     return MailPrefs(
         delivery=delivery,
         digest_at=mailprefs.DEFAULT_DIGEST_AT if digest_at is None and delivery != "digest" else (-1 if digest_at is None else digest_at),
-        quiet_from=(mailprefs.parse_time(form.get("quiet_from")) if quiet else None),
-        quiet_to=(mailprefs.parse_time(form.get("quiet_to")) if quiet else None),
+        quiet_from=_time_or_wrong(form.get("quiet_from")) if quiet else None,
+        quiet_to=_time_or_wrong(form.get("quiet_to")) if quiet else None,
         quiet_weekends=form.get("quiet_weekends") == "1",
         time_zone=(form.get("time_zone") or "").strip() or None,
     )

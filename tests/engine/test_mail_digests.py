@@ -316,5 +316,6 @@ def test_a_bad_choice_is_refused_with_messages():
     assert set(mailprefs.check(MailPrefs(quiet_from=60))) == {"quiet_to"}
     assert set(mailprefs.check(MailPrefs(quiet_from=60, quiet_to=60))) == {"quiet_to"}
     assert set(mailprefs.check(MailPrefs(time_zone="Mars/Olympus"))) == {"time_zone"}
+    assert set(mailprefs.check(MailPrefs(quiet_from=-1, quiet_to=24 * 60))) == {"quiet_from", "quiet_to"}
     assert set(mailprefs.check(MailPrefs(delivery="weekly"))) == {"delivery"}
     assert mailprefs.check(MailPrefs(delivery="digest", digest_at=0, quiet_from=0, quiet_to=1)) == {}
