@@ -331,7 +331,9 @@ def notifications_page(
         zones=mailprefs.zone_names(),
         instance_zone=clock.zone().key,
         next_digest=_local(mailprefs.next_digest(stored, now), stored) if stored.delivery == "digest" else None,
-        quiet_until=_local(window[1], stored) if (window := mailprefs.quiet_window(stored, now)) else None,
+        quiet_until=_local(window[1], stored)
+        if stored.delivery == "immediate" and (window := mailprefs.quiet_window(stored, now))
+        else None,
     )
     response.status_code = status
     return response
