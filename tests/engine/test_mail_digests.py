@@ -319,3 +319,33 @@ def test_a_bad_choice_is_refused_with_messages():
     assert set(mailprefs.check(MailPrefs(quiet_from=-1, quiet_to=24 * 60))) == {"quiet_from", "quiet_to"}
     assert set(mailprefs.check(MailPrefs(delivery="weekly"))) == {"delivery"}
     assert mailprefs.check(MailPrefs(delivery="digest", digest_at=0, quiet_from=0, quiet_to=1)) == {}
+
+
+def test_nothing_is_sent_about_what_the_user_may_no_longer_read(db, inbox, world):
+    """When Lin loses her role in the app, does her digest list nothing of it (and so send nothing)?"""
+    lin = world["lin"]
+    choose(db, lin, delivery="digest", digest_at=18 * 60)
+    notify(db, lin, world["one"])
+    db.run(lambda c: users.revoke_role(c, lin, "demo", "member"))
+    assert at(db, inbox, local(8, 18)) == {"done": 1}
+    assert inbox.messages == []
+    assert [r["status"] for r in digest_runs(db)] == ["empty"]
+
+
+def test_a_mail_server_down_to_the_last_attempt_still_arms_the_next_digest(db, inbox, world):
+    """Is a digest the server refuses retried with backoff, recorded failed after the last
+    attempt (the notifications left unmailed), and the next day's digest armed all the same?"""
+    lin = world["lin"]
+    choose(db, lin, delivery="digest", digest_at=18 * 60)
+    notify(db, lin, world["one"])
+    down = SmtpSettings(host="127.0.0.1", port=_free_port(), timeout=2)
+    clock.set_now(local(8, 18))
+    statuses = []
+    for _ in range(12):
+        statuses.append(Runner(db, settings={"FLOWDECK_SMTP": down}, translator=translator, clock=clock.now).run_one())
+        clock.set_now(clock.now() + dt.timedelta(hours=1))
+    assert statuses[:6] == ["queued"] * 5 + ["done"]
+    assert [r["status"] for r in digest_runs(db)] == ["failed"]
+    assert db.read(lambda c: c.execute(sa.select(models.notifications.c.emailed_at)).scalars().all()) == [None]
+    assert (f"digest:{lin}:20261209T1000Z", "queued") in digest_jobs(db)
+    assert inbox.messages == []
