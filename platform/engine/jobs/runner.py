@@ -20,6 +20,7 @@ from flowdeck.engine import schedules as _schedule_kind  # noqa: F401
 from flowdeck.engine.automations import runs as _automation_kinds  # noqa: F401 -- registers `automation.run`
 from flowdeck.engine.channels import sending as _chat_kinds  # noqa: F401 -- registers the chat kinds
 from flowdeck.engine.db import Database
+from flowdeck.engine.jobs import digest as _digest_kinds  # noqa: F401 -- registers mail.digest and mail.held
 from flowdeck.engine.jobs import mail as _builtin_kinds  # noqa: F401
 from flowdeck.engine.jobs import queue
 from flowdeck.engine.jobs.kinds import KINDS, JobContext, PermanentError, UnknownKind
