@@ -22,6 +22,7 @@ from flowdeck.engine.jobs.runner import Runner
 from flowdeck.engine.schema.loader import check_document
 from flowdeck.views.background import periodic_work
 from tests.engine.test_approvals_modes import Flow, app_doc
+from tests.support.web import login
 
 SH = ZoneInfo("Asia/Shanghai")
 J = models.jobs
@@ -341,3 +342,22 @@ def test_the_new_keys_are_checked_at_their_json_paths():
     assert ".if_nobody" in _problems({"if_nobody": "nobody"})
     assert ".escalation[0].do" in _problems({"time_limit": {"hours": 1}, "escalation": [{"after": {"hours": 1}, "do": "shout"}]})
     assert _problems({"time_limit": {"working_hours": 24, "calendar": "cn"}, "if_nobody": {"user": "li.na"}, **CHAIN["steps"][0]}) == {}
+
+
+# -- the record page ---------------------------------------------------------------------------
+
+
+def test_hand_overs_show_on_the_record_page_in_both_languages(flow, client):
+    """After the chain ran: do the record page's history and approval panel say who handed to whom and why, in English and Chinese?"""
+    f = flow(CHAIN)
+    out = f.submit("grace", amount="1.00")
+    run_at(f, ADMINS)
+    login(client, "grace")
+    url = f"/a/ap/claim/{out.record.id}"
+    english = client.get(url, headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "handed over a task of" in english and "reminded the approvers of" in english
+    assert "step “Finance”: from Alice to Mia, no decision within 24 working hours" in english
+    assert "handed over to Mia: no decision within 24 working hours" in english and "Handed over" in english
+    chinese = client.get(url, headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert "步骤“Finance”：由 Alice 转交给 Mia，24 个工作小时内未处理" in chinese
+    assert "已转交给 Mia：24 个工作小时内未处理" in chinese and "转交了审批任务" in chinese
