@@ -20,9 +20,7 @@ from flowdeck.engine import approvals, clock, models, users
 from flowdeck.engine.errors import TransitionRefused
 from flowdeck.engine.jobs.runner import Runner
 from flowdeck.engine.schema.loader import check_document
-from flowdeck.views.background import periodic_work
-from tests.engine.test_approvals_modes import Flow, app_doc
-from tests.support.web import login
+from tests.support.approval_flow import Flow, app_doc
 
 SH = ZoneInfo("Asia/Shanghai")
 J = models.jobs
@@ -73,6 +71,11 @@ def flow(install, db):
         return built
 
     return build
+
+
+def periodic_pass(f: Flow) -> int:
+    """What `flowdeck tick` does before running due jobs (the older steps' overdue pass)."""
+    return f.db.run(lambda c: approvals.escalate_overdue(c, f.registry))
 
 
 def run_at(f: Flow, moment: dt.datetime) -> dict[str, int]:
@@ -167,7 +170,7 @@ def test_two_runners_racing_run_each_stage_once(flow, db):
         barrier.wait()
         try:
             if tick:
-                periodic_work(db)
+                db.run(lambda c: approvals.escalate_overdue(c, f.registry))
             Runner(db, clock=clock.now).run_due()
         except BaseException as exc:  # reported below
             errors.append(exc)
@@ -178,8 +181,8 @@ def test_two_runners_racing_run_each_stage_once(flow, db):
     for thread in threads:
         thread.join(timeout=120)
     assert not errors
-    for record_id in opened:
-        assert stage_actions(f, record_id) == ["reminded", "handed_over", "handed_over", "admins_notified"]
+    for record_id in opened:  # stages due together may run in any order across workers; each once
+        assert sorted(stage_actions(f, record_id)) == ["admins_notified", "handed_over", "handed_over", "reminded"]
         assert f.tasks(record_id, "finance") == {"alice": "handed_over", "dave": "handed_over", "mia": "pending", "carol": "pending"}
     assert sum(m.startswith("Approval stuck") for m in f.notes("root")) == 4
     assert sum(m.startswith("Approval handed to you") for m in f.notes("mia")) == 4
@@ -190,7 +193,7 @@ def test_tick_catches_up_after_downtime_in_order(flow):
     f = flow(CHAIN)
     out = f.submit("grace", amount="1.00")
     clock.set_now(local(2026, 10, 20, 9, 0))
-    periodic_work(f.db)
+    periodic_pass(f)
     assert Runner(f.db, clock=clock.now).run_due() == {"done": 3}
     assert stage_actions(f, out.record.id) == ["reminded", "handed_over", "handed_over", "admins_notified"]
 
@@ -247,11 +250,11 @@ def test_due_hours_steps_arm_no_jobs_and_the_periodic_pass_handles_them(flow):
     assert f.db.read(lambda c: c.execute(sa.select(sa.func.count()).select_from(J).where(J.c.kind == "approval.stage")).scalar()) == 0
     assert f.rounds(out.record.id)[0].steps[0].due_at == OPENED + dt.timedelta(hours=8)
     clock.set_now(OPENED + dt.timedelta(hours=7, minutes=59))
-    periodic_work(f.db)
+    periodic_pass(f)
     assert f.tasks(out.record.id, "finance") == {"dave": "pending"}
     clock.set_now(OPENED + dt.timedelta(hours=8, minutes=1))
-    periodic_work(f.db)
-    periodic_work(f.db)
+    periodic_pass(f)
+    periodic_pass(f)
     assert f.tasks(out.record.id, "finance") == {"dave": "pending", "zed": "pending", "zoe": "pending"}
     assert f.actions(out.record.id).count("overdue") == 1
 
@@ -342,22 +345,3 @@ def test_the_new_keys_are_checked_at_their_json_paths():
     assert ".if_nobody" in _problems({"if_nobody": "nobody"})
     assert ".escalation[0].do" in _problems({"time_limit": {"hours": 1}, "escalation": [{"after": {"hours": 1}, "do": "shout"}]})
     assert _problems({"time_limit": {"working_hours": 24, "calendar": "cn"}, "if_nobody": {"user": "li.na"}, **CHAIN["steps"][0]}) == {}
-
-
-# -- the record page ---------------------------------------------------------------------------
-
-
-def test_hand_overs_show_on_the_record_page_in_both_languages(flow, client):
-    """After the chain ran: do the record page's history and approval panel say who handed to whom and why, in English and Chinese?"""
-    f = flow(CHAIN)
-    out = f.submit("grace", amount="1.00")
-    run_at(f, ADMINS)
-    login(client, "grace")
-    url = f"/a/ap/claim/{out.record.id}"
-    english = client.get(url, headers={"Accept-Language": "en"}).get_data(as_text=True)
-    assert "handed over a task of" in english and "reminded the approvers of" in english
-    assert "step “Finance”: from Alice to Mia, no decision within 24 working hours" in english
-    assert "handed over to Mia: no decision within 24 working hours" in english and "Handed over" in english
-    chinese = client.get(url, headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
-    assert "步骤“Finance”：由 Alice 转交给 Mia，24 个工作小时内未处理" in chinese
-    assert "已转交给 Mia：24 个工作小时内未处理" in chinese and "转交了审批任务" in chinese
