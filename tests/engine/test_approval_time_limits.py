@@ -119,6 +119,7 @@ def test_the_chain_minute_by_minute_on_the_china_calendar(flow):
         f"Approval handed to you: step “Finance” of record #{record_id}, from Alice (no decision within 24 working hours)"
     ]
     assert f.waiting("mia") == ["finance"] and f.waiting("alice") == []
+    assert [i.task_status for i in f.db.read(lambda c: approvals.decided_by(c, f.ids["alice"]))] == ["handed_over"]
     assert run_at(f, ADMINS - MINUTE) == {}
     assert run_at(f, ADMINS) == {"done": 1}
     assert stage_actions(f, record_id) == ["reminded", "handed_over", "handed_over", "admins_notified"]
