@@ -17,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from flowdeck.engine import approvals, clock, models, users
+from flowdeck.engine.bundles.format import approval_usernames, rename_approval_users
 from flowdeck.engine.errors import TransitionRefused
 from flowdeck.engine.jobs.runner import Runner
 from flowdeck.engine.schema.loader import check_document
@@ -346,3 +347,14 @@ def test_the_new_keys_are_checked_at_their_json_paths():
     assert ".if_nobody" in _problems({"if_nobody": "nobody"})
     assert ".escalation[0].do" in _problems({"time_limit": {"hours": 1}, "escalation": [{"after": {"hours": 1}, "do": "shout"}]})
     assert _problems({"time_limit": {"working_hours": 24, "calendar": "cn"}, "if_nobody": {"user": "li.na"}, **CHAIN["steps"][0]}) == {}
+
+
+def test_bundles_carry_and_map_the_users_a_time_limit_names():
+    """A bundle's users and its user mapping: do they include a step's fallback user and a stage's hand-over user?"""
+    step = {"key": "it", "approvers": {"users": ["dave"]}, "if_nobody": {"user": "bea"}, "time_limit": {"hours": 4}}
+    step["escalation"] = [{"after": {"hours": 4}, "do": "hand_to", "user": "otto"}]
+    document = app_doc({"steps": [step]})
+    assert approval_usernames(document) == ["dave", "bea", "otto"]
+    rename_approval_users(document, {"bea": "li.na", "otto": "wang.fang"})
+    renamed = document["entities"]["claim"]["workflow"]["transitions"][0]["approval"]["steps"][0]
+    assert renamed["if_nobody"] == {"user": "li.na"} and renamed["escalation"][0]["user"] == "wang.fang"
