@@ -17,6 +17,7 @@ from typing import Any
 
 from flowdeck.engine import reminders as _reminder_kind  # noqa: F401 -- registers the kinds the engine brings
 from flowdeck.engine import schedules as _schedule_kind  # noqa: F401
+from flowdeck.engine.approvals import timelimits as _approval_kinds  # noqa: F401 -- registers `approval.stage`
 from flowdeck.engine.automations import runs as _automation_kinds  # noqa: F401 -- registers `automation.run`
 from flowdeck.engine.channels import sending as _chat_kinds  # noqa: F401 -- registers the chat kinds
 from flowdeck.engine.db import Database

@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from flowdeck.engine.durations import Duration
 from flowdeck.engine.expressions import Expression
 from flowdeck.engine.recurrence import Recurrence
 from flowdeck.engine.schema.label import Label
@@ -191,6 +192,19 @@ class ApproverSource:
 
 
 @dataclass(frozen=True)
+class EscalationStage:
+    """One stage of a step's escalation chain: what happens `after` (a duration counted from
+    the step's opening) when the step is still waiting. `do` is remind, overdue,
+    hand_to_superior, hand_to, notify_admins or add_role; `user` names the person handed to
+    (the fallback of hand_to_superior), `role` the role added."""
+
+    after: Duration
+    do: str
+    user: str | None = None
+    role: str | None = None
+
+
+@dataclass(frozen=True)
 class ApprovalStep:
     key: str
     label: Label
@@ -202,6 +216,13 @@ class ApprovalStep:
     due_hours: float | None = None
     on_overdue: str = "notify"
     escalation_role: str | None = None
+    if_nobody: str = "escalate"
+    """escalate, role, skip, user or admins: what a step with nobody to approve does."""
+    if_nobody_user: str | None = None
+    time_limit: Duration | None = None
+    escalation: tuple[EscalationStage, ...] = ()
+    """Armed as jobs when the step opens (`approvals/timelimits.py`); empty for steps with
+    `due_hours`, which the periodic overdue pass handles as before."""
 
 
 @dataclass(frozen=True)
