@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from flowdeck.engine.durations import Duration
 from flowdeck.engine.expressions import Expression
 from flowdeck.engine.recurrence import Recurrence
 from flowdeck.engine.schema.label import Label
@@ -251,6 +252,9 @@ class Transition:
     comment: str = "none"
     approval: Approval | None = None
     effects: tuple[Effect, ...] = ()
+    after: Duration | None = None
+    """Set: the system performs this transition after this long in its from-state (`engine.timed`)."""
+    restart_on_comment: bool = False
 
     def allowed_from(self, state: str) -> bool:
         return state in self.sources
