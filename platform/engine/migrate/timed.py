@@ -45,12 +45,14 @@ def timed_steps(conn: Connection, old: App | None, new: AppTables, live_tables: 
     steps: list[Step] = []
     for key, et in new.entities.items():
         was: Entity | None = old.entity(key) if old is not None else None
+        if was is None or et.table.name not in live_tables:
+            continue  # a new entity has no records waiting yet
         old_timed = {t.key: t for t in timed_transitions(was)}
         for transition in timed_transitions(et.entity):
             if _same(old_timed.get(transition.key), transition):
                 continue
             state = transition.sources[0]
-            count = len(_waiting(conn, et, state)) if was is not None and et.table.name in live_tables else 0
+            count = len(_waiting(conn, et, state))
             said = M(
                 "Arm timed transition “%(transition)s” of %(entity)s for %(count)s records already in “%(state)s”",
                 transition=transition.key, entity=key, count=count, state=state,
