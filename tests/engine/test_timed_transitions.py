@@ -1,7 +1,7 @@
 """Time-driven transitions with a held clock: the wait counted in working days on the China
 calendar (Spring Festival 2026 and its make-up Saturdays), restarted by leaving and coming
 back and by a comment, performed once by racing runners, a refusing guard told once, the
-plan arming records already waiting, `flowdeck tick` after downtime, and the document
+plan arming records already waiting, and the document
 checks at their JSON paths."""
 
 from __future__ import annotations
@@ -9,14 +9,11 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import threading
-from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
-from click.testing import CliRunner
 
-from flowdeck.cli import main
-from flowdeck.engine import clock, models, timed
+from flowdeck.engine import models, timed
 from flowdeck.engine.apps import apply_document
 from flowdeck.engine.comments import add_comment
 from flowdeck.engine.errors import Forbidden
@@ -27,55 +24,11 @@ from flowdeck.engine.records import create_record, fetch_record
 from flowdeck.engine.schema.loader import check_document
 from flowdeck.engine.timers import registry
 from flowdeck.engine.workflow import available_transitions, transition_record
+from tests.support.timed import DOC, Clock, sh
 
-SH = ZoneInfo("Asia/Shanghai")
 J = models.jobs
 H = models.history
 N = models.notifications
-
-DOC = {
-    "key": "hd",
-    "label": "Help desk",
-    "roles": {"agent": {}},
-    "entities": {
-        "ticket": {
-            "fields": {"title": {"type": "text", "required": True}, "note": {"type": "text"}},
-            "workflow": {
-                "initial": "open",
-                "states": {
-                    "open": {"category": "todo"},
-                    "resolved": {"label": {"en": "Resolved", "zh": "已解决"}, "category": "done"},
-                    "closed": {"category": "done"},
-                },
-                "transitions": [
-                    {"key": "resolve", "from": "open", "to": "resolved"},
-                    {"key": "reopen", "from": "resolved", "to": "open"},
-                    {"key": "close", "from": "resolved", "to": "closed", "roles": ["agent"]},
-                    {
-                        "key": "auto_close",
-                        "from": "resolved",
-                        "to": "closed",
-                        "after": {"working_days": 7, "calendar": "cn"},
-                        "restart_on_comment": True,
-                    },
-                ],
-            },
-        }
-    },
-}
-
-
-def sh(*parts: int) -> dt.datetime:
-    return dt.datetime(*parts, tzinfo=SH).astimezone(dt.UTC)
-
-
-class Clock:
-    def __init__(self, now: dt.datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
 
 SYSTEM = Actor.system()
 
@@ -243,22 +196,6 @@ def test_the_plan_arms_records_already_waiting_and_removal_leaves_jobs_doing_not
     assert Runner(db, clock=Clock(sh(2026, 3, 20))).run_due() == {"done": 3}
     assert [j.result for j in _timed_jobs(db)] == [{"skipped": "transition_removed"}] * 3
     assert all(_state(db, et, rid) == "resolved" for rid in waiting)
-
-
-def test_tick_after_downtime_performs_the_overdue_transitions(db, et, monkeypatch, tmp_path):
-    """Nothing ran for a month (held clock): does one `flowdeck tick` close the overdue tickets only?"""
-    monkeypatch.setenv("FLOWDECK_DATABASE_URL", db.url)
-    monkeypatch.setenv("FLOWDECK_INSTANCE", str(tmp_path))
-    overdue = _ticket(db, et, now=sh(2026, 3, 2, 10))
-    fresh = _ticket(db, et, now=sh(2026, 4, 1, 10))
-    clock.set_now(sh(2026, 4, 2, 9))
-    try:
-        first = CliRunner().invoke(main, ["tick"])
-        assert first.exit_code == 0, first.output
-        assert "done 1" in first.output
-        assert _state(db, et, overdue) == "closed" and _state(db, et, fresh) == "resolved"
-    finally:
-        clock.set_now(None)
 
 
 BAD = [

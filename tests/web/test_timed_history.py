@@ -13,7 +13,7 @@ from flowdeck.engine.jobs.runner import Runner
 from flowdeck.engine.permissions import Actor
 from flowdeck.engine.records import create_record
 from flowdeck.engine.workflow import transition_record
-from tests.engine.test_timed_transitions import DOC, Clock, sh
+from tests.support.timed import DOC, Clock, sh
 from tests.support.web import signed_in, text
 
 
