@@ -58,7 +58,7 @@ class Cause:
     key: str
     run_id: int | None = None
     depth: int = 1
-    message: Message | None = None
+    message: Message | None = field(default=None, compare=False)
     """What the history entries of changes made under this cause say (a timed transition's
     "by the system after 7 working days in Resolved"); None: the writer's own words."""
 

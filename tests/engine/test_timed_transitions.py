@@ -17,7 +17,7 @@ from flowdeck.engine import models, timed
 from flowdeck.engine.apps import apply_document
 from flowdeck.engine.comments import add_comment
 from flowdeck.engine.errors import Forbidden
-from flowdeck.engine.jobs.runner import Runner
+from flowdeck.engine.jobs.runner import LEASE, Runner
 from flowdeck.engine.messages import render
 from flowdeck.engine.permissions import Actor
 from flowdeck.engine.records import create_record, fetch_record
@@ -152,6 +152,34 @@ def test_the_same_due_job_run_again_does_nothing(db, et):
     assert len(_auto_entries(db, record_id)) == 1
 
 
+def test_two_runners_on_the_same_due_job_transition_once(db, et):
+    """A slow runner's lease runs out and a second runner claims the same job: does the slow
+    one's transition roll back with its lost lease, and the second close the ticket once?"""
+    from flowdeck.engine.jobs import queue
+    from flowdeck.engine.jobs.kinds import JobContext
+
+    record_id = _ticket(db, et, now=sh(2026, 3, 2, 10))
+    due = sh(2026, 3, 11, 10, 1)
+    slow = db.run(lambda c: queue.claim(c, "slow", now=due, lease=LEASE))
+    fast = db.run(lambda c: queue.claim(c, "fast", now=due + LEASE + dt.timedelta(seconds=1), lease=LEASE))
+    assert slow is not None and fast is not None and slow.id == fast.id
+
+    def run(job):
+        def work(c):
+            result = timed.perform(c, dict(job.payload), JobContext(now=due, job_id=job.id, attempt=job.attempt))
+            queue.finish(c, job, result, now=due)
+            return result
+
+        return work
+
+    with pytest.raises(queue.LeaseLost):
+        db.run(run(slow))
+    assert _state(db, et, record_id) == "resolved"  # rolled back with the lost lease
+    assert db.run(run(fast))["transitioned"] == "auto_close"
+    assert _state(db, et, record_id) == "closed" and len(_auto_entries(db, record_id)) == 1
+    assert Runner(db, clock=Clock(due + dt.timedelta(days=1))).run_due() == {}
+
+
 def test_a_refusing_guard_is_logged_and_told_once_not_retried(db, install, make_user):
     """A guard that does not hold: is the job done with the refusal, the admins told once, the record left alone?"""
     document = copy.deepcopy(DOC)
@@ -192,9 +220,18 @@ def test_the_plan_arms_records_already_waiting_and_removal_leaves_jobs_doing_not
     said = [render(line) for line in result.plan.describe()]
     assert "Arm timed transition “auto_close” of ticket for 3 records already in “resolved”" in said
     assert sorted(j.run_at for j in _timed_jobs(db)) == [sh(2026, 3, 11, 10 + n) for n in range(3)]
+    shorter = copy.deepcopy(DOC)
+    shorter["entities"]["ticket"]["workflow"]["transitions"][3]["after"] = {"working_days": 2, "calendar": "cn"}
+    said = [render(line) for line in apply_document(db, shorter, actor=SYSTEM).plan.describe()]
+    assert "Arm timed transition “auto_close” of ticket for 3 records already in “resolved”" in said
+    assert sorted(j.run_at for j in _timed_jobs(db))[:3] == [sh(2026, 3, 4, 10 + n) for n in range(3)]
+    assert Runner(db, clock=Clock(sh(2026, 3, 4, 10, 30))).run_due() == {"done": 1}  # the new, shorter wait
+    assert _state(db, et, waiting[0]) == "closed"
+    waiting = waiting[1:]
     apply_document(db, plain, actor=SYSTEM)
-    assert Runner(db, clock=Clock(sh(2026, 3, 20))).run_due() == {"done": 3}
-    assert [j.result for j in _timed_jobs(db)] == [{"skipped": "transition_removed"}] * 3
+    assert Runner(db, clock=Clock(sh(2026, 3, 20))).run_due() == {"done": 5}
+    results = [j.result for j in _timed_jobs(db)]
+    assert results.count({"skipped": "transition_removed"}) == 5 and len(results) == 6
     assert all(_state(db, et, rid) == "resolved" for rid in waiting)
 
 
