@@ -34,6 +34,7 @@ from flowdeck.engine.messages import M, Message, Mn, Mp
 from flowdeck.engine.notifications import notify
 from flowdeck.engine.permissions import Actor
 from flowdeck.engine.schema.model import Entity, Transition
+from flowdeck.engine.storage.tables import AppTables, EntityTables
 from flowdeck.engine.timers import arm, registry
 
 JOB = "transition.timed"
@@ -99,6 +100,25 @@ def wait_began(conn: Connection, entity: Entity, record_id: int, transition: Tra
         if last is not None and (began is None or last > began):
             began = last
     return began
+
+
+def arm_waiting(conn: Connection, et: EntityTables, transition: Transition) -> int:
+    """Arm the wait of every record now in the transition's from-state, from the moment it
+    entered it (or its last comment): records that got there without an event (a plan that
+    adds the transition, a bundle's imported records). How many jobs were new."""
+    table = et.table
+    query = sa.select(table.c.id, table.c.created_at).where(table.c.state == transition.sources[0]).order_by(table.c.id)
+    waits = []
+    for record_id, created in conn.execute(query).all():
+        began = wait_began(conn, et.entity, int(record_id), transition, fallback=created)
+        if began is not None:
+            waits.append((int(record_id), transition, began))
+    return arm_waits(conn, et.entity, waits)
+
+
+def arm_app(conn: Connection, tables: AppTables) -> int:
+    """`arm_waiting` for every timed transition of an app."""
+    return sum(arm_waiting(conn, et, t) for et in tables.entities.values() for t in timed_transitions(et.entity))
 
 
 def duration_words(duration: Duration) -> Message:

@@ -268,3 +268,20 @@ def test_restart_on_comment_needs_after_and_a_good_document_has_no_problems():
 def test_the_registry_sees_the_duration(db, et):
     transition = db.read(registry).entity("hd", "ticket").entity.workflow.transition("auto_close")
     assert transition.after is not None and transition.after.to_json() == {"working_days": 7, "calendar": "cn"}
+
+
+def test_imported_records_waiting_in_the_state_are_armed(db, et):
+    """A bundle's records go in without events: does the import arm the resolved ones' waits?"""
+    from flowdeck.engine import bundles
+    from flowdeck.engine.registry import load_registry
+
+    _ticket(db, et, now=sh(2026, 3, 2, 10))
+    _ticket(db, et, now=sh(2026, 3, 2, 10), resolve=False)
+    data = db.read(lambda c: bundles.export_bundle(c, load_registry(c), "hd", include_records=True))
+    bundles.import_bundle(db, data, actor=SYSTEM, as_key="hd_copy", user_map={"*": "create"})
+    copied = [j for j in _timed_jobs(db) if j.dedupe_key.startswith("timed:hd_copy:")]
+    assert len(copied) == 1 and copied[0].status == "queued"
+    copy_et = db.read(registry).entity("hd_copy", "ticket")
+    assert Runner(db, clock=Clock(sh(2026, 6, 1))).run_due() == {"done": 2}
+    states = db.read(lambda c: sorted(c.execute(sa.select(copy_et.table.c.state)).scalars()))
+    assert states == ["closed", "open"]

@@ -15,27 +15,21 @@ from flowdeck.engine.migrate.plan import Step
 from flowdeck.engine.migrate.timing import _noop
 from flowdeck.engine.schema.model import App, Entity, Transition
 from flowdeck.engine.storage.tables import AppTables, EntityTables
-from flowdeck.engine.timed import arm_waits, timed_transitions, wait_began
+from flowdeck.engine.timed import arm_waiting, timed_transitions
 
 
 def _same(old: Transition | None, new: Transition) -> bool:
     return old is not None and (old.after, old.sources, old.restart_on_comment) == (new.after, new.sources, new.restart_on_comment)
 
 
-def _waiting(conn: Connection, et: EntityTables, state: str) -> list[tuple[int, object]]:
+def _waiting(conn: Connection, et: EntityTables, state: str) -> int:
     table = et.table
-    query = sa.select(table.c.id, table.c.created_at).where(table.c.state == state).order_by(table.c.id)
-    return [(int(rid), created) for rid, created in conn.execute(query)]
+    return int(conn.execute(sa.select(sa.func.count()).select_from(table).where(table.c.state == state)).scalar() or 0)
 
 
 def _arm_existing(et: EntityTables, transition: Transition) -> Callable[[Connection], None]:
     def run(conn: Connection) -> None:
-        waits = []
-        for record_id, created in _waiting(conn, et, transition.sources[0]):
-            began = wait_began(conn, et.entity, record_id, transition, fallback=created)
-            if began is not None:
-                waits.append((record_id, transition, began))
-        arm_waits(conn, et.entity, waits)
+        arm_waiting(conn, et, transition)
 
     return run
 
@@ -52,7 +46,7 @@ def timed_steps(conn: Connection, old: App | None, new: AppTables, live_tables: 
             if _same(old_timed.get(transition.key), transition):
                 continue
             state = transition.sources[0]
-            count = len(_waiting(conn, et, state))
+            count = _waiting(conn, et, state)
             said = M(
                 "Arm timed transition “%(transition)s” of %(entity)s for %(count)s records already in “%(state)s”",
                 transition=transition.key, entity=key, count=count, state=state,
