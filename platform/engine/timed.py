@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -38,6 +38,7 @@ from flowdeck.engine.storage.tables import AppTables, EntityTables
 from flowdeck.engine.timers import arm, registry
 
 JOB = "transition.timed"
+CHUNK = 500
 log = logging.getLogger(__name__)
 
 
@@ -82,24 +83,38 @@ def wait_began(conn: Connection, entity: Entity, record_id: int, transition: Tra
     """When the record's wait for `transition` began: its last entry into a state (from the
     history; `fallback`, its creation, for a record with no such entry) or, with
     `restart_on_comment`, its last comment if that is later."""
-    h = models.history
-    query = (
-        sa.select(h.c.at, h.c.action, h.c.changes)
-        .where((h.c.app == entity.app) & (h.c.entity == entity.key) & (h.c.record_id == record_id))
-        .order_by(h.c.id.desc())
-    )
-    began = fallback
-    for at, action, changes in conn.execute(query):
-        if action == "create" or any(isinstance(c, dict) and c.get("field") == "state" for c in changes or ()):
-            began = at
-            break
-    if transition.restart_on_comment:
-        c = models.comments
-        mine = (c.c.app == entity.app) & (c.c.entity == entity.key) & (c.c.record_id == record_id)
-        last = conn.execute(sa.select(c.c.created_at).where(mine).order_by(c.c.id.desc()).limit(1)).scalar()
-        if last is not None and (began is None or last > began):
-            began = last
-    return began
+    return waits_began(conn, entity, transition, {record_id: fallback}).get(record_id)
+
+
+def _entered_state(action: str, changes: Any) -> bool:
+    return action == "create" or any(isinstance(c, dict) and c.get("field") == "state" for c in changes or ())
+
+
+def waits_began(conn: Connection, entity: Entity, transition: Transition, fallbacks: Mapping[int, Any]) -> dict[int, dt.datetime]:
+    """`wait_began` of many records (record id -> its creation as the fallback), reading the
+    history and comments a chunk of records per query."""
+    h, c = models.history, models.comments
+    found: dict[int, dt.datetime] = {}
+    ids = sorted(fallbacks)
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        mine = (h.c.app == entity.app) & (h.c.entity == entity.key) & h.c.record_id.in_(chunk)
+        query = sa.select(h.c.record_id, h.c.at, h.c.action, h.c.changes).where(mine).order_by(h.c.record_id, h.c.id.desc())
+        for record_id, at, action, changes in conn.execute(query):
+            if int(record_id) not in found and _entered_state(action, changes):
+                found[int(record_id)] = at
+        if transition.restart_on_comment:
+            said = (c.c.app == entity.app) & (c.c.entity == entity.key) & c.c.record_id.in_(chunk)
+            query = sa.select(c.c.record_id, sa.func.max(c.c.id)).where(said).group_by(c.c.record_id)
+            last_ids = [int(i) for _, i in conn.execute(query)]
+            for record_id, at in conn.execute(sa.select(c.c.record_id, c.c.created_at).where(c.c.id.in_(last_ids))) if last_ids else ():
+                began = found.get(int(record_id))
+                if began is None or at > began:
+                    found[int(record_id)] = at
+    for record_id, fallback in fallbacks.items():
+        if record_id not in found and fallback is not None:
+            found[record_id] = fallback
+    return found
 
 
 def arm_waiting(conn: Connection, et: EntityTables, transition: Transition) -> int:
@@ -108,12 +123,8 @@ def arm_waiting(conn: Connection, et: EntityTables, transition: Transition) -> i
     adds the transition, a bundle's imported records). How many jobs were new."""
     table = et.table
     query = sa.select(table.c.id, table.c.created_at).where(table.c.state == transition.sources[0]).order_by(table.c.id)
-    waits = []
-    for record_id, created in conn.execute(query).all():
-        began = wait_began(conn, et.entity, int(record_id), transition, fallback=created)
-        if began is not None:
-            waits.append((int(record_id), transition, began))
-    return arm_waits(conn, et.entity, waits)
+    began = waits_began(conn, et.entity, transition, {int(rid): created for rid, created in conn.execute(query)})
+    return arm_waits(conn, et.entity, [(record_id, transition, moment) for record_id, moment in sorted(began.items())])
 
 
 def arm_app(conn: Connection, tables: AppTables) -> int:
