@@ -43,6 +43,7 @@ LISTENER_MODULES: tuple[str, ...] = (
     "flowdeck.engine.watchers",
     "flowdeck.engine.webhooks.outgoing",
     "flowdeck.engine.reminders",
+    "flowdeck.engine.timed",
 )
 """Modules whose import subscribes their listeners (imported on the first event)."""
 
@@ -57,6 +58,9 @@ class Cause:
     key: str
     run_id: int | None = None
     depth: int = 1
+    message: Message | None = field(default=None, compare=False)
+    """What the history entries of changes made under this cause say (a timed transition's
+    "by the system after 7 working days in Resolved"); None: the writer's own words."""
 
 
 @dataclass(frozen=True)

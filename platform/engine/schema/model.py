@@ -272,6 +272,9 @@ class Transition:
     comment: str = "none"
     approval: Approval | None = None
     effects: tuple[Effect, ...] = ()
+    after: Duration | None = None
+    """Set: the system performs this transition after this long in its from-state (`engine.timed`)."""
+    restart_on_comment: bool = False
 
     def allowed_from(self, state: str) -> bool:
         return state in self.sources

@@ -25,6 +25,7 @@ from flowdeck.engine.schema.model import (
     Workflow,
     humanize,
 )
+from flowdeck.engine.schema.timed import timed_transition
 
 
 class WorkflowChecks(EffectChecks):
@@ -68,6 +69,7 @@ class WorkflowChecks(EffectChecks):
             approval = (
                 self.approval((*tpath, "approval"), tspec["approval"], fields, scope, state_keys, tspec) if "approval" in tspec else None
             )
+            after, restart_on_comment = timed_transition(self.problem, tpath, tspec, sources)
             transitions.append(
                 Transition(
                     key=key,
@@ -81,6 +83,8 @@ class WorkflowChecks(EffectChecks):
                     comment=tspec.get("comment", "none"),
                     approval=approval,
                     effects=self.effects((*tpath, "effects"), tspec.get("effects", []), fields, typed or {}, scope),
+                    after=after,
+                    restart_on_comment=restart_on_comment,
                 )
             )
             if "guard_message" in tspec and "guard" not in tspec:
