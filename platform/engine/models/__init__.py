@@ -25,7 +25,7 @@ from flowdeck.engine.models.base import Base, BigId, DocumentJSON, JSONType, Mes
 from flowdeck.engine.models.calendars import BusinessCalendar, CalendarDay
 from flowdeck.engine.models.integrations import ChatChannel, ChatDelivery, WebhookCall, WebhookDelivery, WebhookEndpoint, WebhookHook
 from flowdeck.engine.models.mail import DigestRun, MailPreference
-from flowdeck.engine.models.work import AutomationRun, AutomationState, Job, ScheduleRun
+from flowdeck.engine.models.work import AutomationRun, AutomationState, Job, ScheduleRun, SlaCycle
 from flowdeck.engine.sqltypes import UTCDateTime
 
 
@@ -430,5 +430,6 @@ webhook_deliveries = WebhookDelivery.__table__
 webhook_hooks = WebhookHook.__table__
 webhook_calls = WebhookCall.__table__
 schedule_runs = ScheduleRun.__table__
+sla_cycles = SlaCycle.__table__
 automation_runs = AutomationRun.__table__
 automation_state = AutomationState.__table__
