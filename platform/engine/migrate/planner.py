@@ -19,8 +19,8 @@ from flowdeck.engine.fieldtypes import is_many
 from flowdeck.engine.messages import M, Message, plain
 from flowdeck.engine.migrate import archive, constraints, rollups, structure
 from flowdeck.engine.migrate.plan import MAX_SAMPLES, Plan, Question, Step
-from flowdeck.engine.migrate.timed import timed_steps
 from flowdeck.engine.migrate.slas import sla_notes
+from flowdeck.engine.migrate.timed import timed_steps
 from flowdeck.engine.migrate.timing import timing_notes
 from flowdeck.engine.schema.model import App, Entity, Field
 from flowdeck.engine.storage import convert

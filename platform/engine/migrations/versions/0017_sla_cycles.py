@@ -1,7 +1,7 @@
 """SLA cycles: each SLA clock of a record (started, paused, stopped, warned, breached)
 
 Revision ID: 0017
-Revises: 0011
+Revises: 0020
 Create Date: 2026-12-07
 """
 
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 import flowdeck.engine.sqltypes
 
 revision = '0017'
-down_revision = '0011'
+down_revision = '0020'
 branch_labels = None
 depends_on = None
 
