@@ -21,6 +21,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from flowdeck.engine import history, models, notifications, org, users
+from flowdeck.engine.approval_timers import arm_stages
+from flowdeck.engine.durations import add_duration
 from flowdeck.engine.errors import TransitionRefused
 from flowdeck.engine.expressions import ExpressionError
 from flowdeck.engine.jsonvalues import to_json
@@ -31,7 +33,7 @@ R, S, T = models.approval_requests, models.approval_steps, models.approval_tasks
 
 PENDING, APPROVED, REJECTED, WITHDRAWN, RESET, CANCELLED = "pending", "approved", "rejected", "withdrawn", "reset", "cancelled"
 WAITING, SKIPPED, SENT_BACK = "waiting", "skipped", "sent_back"
-AUTO_APPROVED, VOIDED, DELEGATED = "auto_approved", "voided", "delegated"
+AUTO_APPROVED, VOIDED, DELEGATED, HANDED_OVER = "auto_approved", "voided", "delegated", "handed_over"
 YES = (APPROVED, AUTO_APPROVED)
 
 # Why a task is there, or why it ended: stored with the task (`note_json`), shown with it.
@@ -40,6 +42,12 @@ SENT_BACK_NOTE = M("voided: the request was sent back")
 ESCALATED_NOTE = M("escalated: nobody was found for this step, so the requester's superior decides")
 FALLBACK_NOTE = M("nobody was found for this step; taken from the fallback role")
 OVERDUE_NOTE = M("added because the step was overdue")
+NOBODY_NOTES = {
+    "escalated": ESCALATED_NOTE,
+    "fallback_role": FALLBACK_NOTE,
+    "fallback_user": M("nobody was found for this step; sent to the fallback user"),
+    "admins": M("nobody was found for this step; sent to the app admins"),
+}
 
 
 def note_values(note: Message | None) -> dict[str, object]:
@@ -155,19 +163,15 @@ def resolve_step(
         approvers.remove(requester)
         result.events.append("requester_excluded")
     if not approvers:
-        if step.if_nobody_role is not None:
-            approvers = [
-                u for u in _active(conn, users.users_with_role(conn, app, step.if_nobody_role)) if u != requester or approval.self_approval
-            ]
-            origin = "fallback_role"
-        else:
-            approvers = (
-                [u for u in _active(conn, org.heads_upward(conn, requester))[:5] if u != requester][:1] if requester is not None else []
-            )
-            origin = "escalated"
+        if step.if_nobody == "skip":
+            result.events.append("skipped")
+            return result
+        approvers, origin = _nobody_found(conn, app, step, requester)
+        if not approval.self_approval:
+            approvers = [u for u in approvers if u != requester]
         for user_id in approvers:
             result.origin[user_id] = origin
-            result.notes[user_id] = ESCALATED_NOTE if origin == "escalated" else FALLBACK_NOTE
+            result.notes[user_id] = NOBODY_NOTES[origin]
         result.events.append(origin)
     if not approvers:
         raise TransitionRefused(
@@ -188,9 +192,23 @@ def resolve_step(
     return result
 
 
+def _nobody_found(conn: Connection, app: str, step: ApprovalStep, requester: int | None) -> tuple[list[int], str]:
+    """Whom a step with nobody to approve goes to, by its `if_nobody`, and the task origin."""
+    if step.if_nobody == "role" and step.if_nobody_role is not None:
+        return _active(conn, users.users_with_role(conn, app, step.if_nobody_role)), "fallback_role"
+    if step.if_nobody == "user":
+        u = models.users
+        return _active(conn, conn.execute(sa.select(u.c.id).where(u.c.username == step.if_nobody_user)).scalars()), "fallback_user"
+    if step.if_nobody == "admins":
+        u = models.users
+        return _active(conn, conn.execute(sa.select(u.c.id).where(u.c.is_admin).order_by(u.c.id)).scalars()), "admins"
+    heads = _active(conn, org.heads_upward(conn, requester))[:5] if requester is not None else []
+    return [u for u in heads if u != requester][:1], "escalated"
+
+
 def outcome(mode: str, quorum: int | None, statuses: Sequence[str]) -> str | None:
     """ "approved", "rejected" or None (still open) for a step's task statuses."""
-    live = [s for s in statuses if s not in (VOIDED, DELEGATED)]
+    live = [s for s in statuses if s not in (VOIDED, DELEGATED, HANDED_OVER)]
     yes = sum(1 for s in live if s in YES)
     no = sum(1 for s in live if s == REJECTED)
     if mode == "any":
@@ -274,8 +292,15 @@ def activate(conn: Connection, ctx: RoundContext, request_id: int, position: int
         step = ctx.approval.step(key)
         assert step is not None
         resolution = resolve_step(conn, ctx.app, step, ctx.approval, ctx.values, ctx.requester)
+        if not resolution.approvers:  # if_nobody: skip
+            conn.execute(S.update().where(S.c.id == step_id).values(status=SKIPPED, completed_at=now))
+            _log(conn, ctx, "step_skipped", actor_id=None, message=_event_message("skipped", step), now=now)
+            continue
         already = approved_in_round(conn, request_id)
         due = now + dt.timedelta(hours=step.due_hours) if step.due_hours else None
+        if step.time_limit is not None:
+            due = add_duration(now, step.time_limit)
+            arm_stages(conn, step_id, step, now, due)
         conn.execute(S.update().where(S.c.id == step_id).values(status=PENDING, due_at=due))
         conn.execute(R.update().where(R.c.id == request_id).values(current_step=step_position))
         new_tasks: list[int] = []
@@ -334,7 +359,13 @@ def activate(conn: Connection, ctx: RoundContext, request_id: int, position: int
     return APPROVED
 
 
-EVENT_ACTIONS = {"escalated": "escalated", "fallback_role": "escalated", "requester_excluded": "self_excluded"}
+EVENT_ACTIONS = {
+    "escalated": "escalated",
+    "fallback_role": "escalated",
+    "fallback_user": "escalated",
+    "admins": "escalated",
+    "requester_excluded": "self_excluded",
+}
 """The history action of each event of resolving a step's approvers."""
 
 
@@ -343,6 +374,12 @@ def _event_message(event: str, step: ApprovalStep) -> Message:
         return M("step “%(step)s”: no approver found; sent to the requester's superior", step=step.label)
     if event == "fallback_role":
         return M("step “%(step)s”: no approver found; sent to the fallback role %(role)s", step=step.label, role=step.if_nobody_role)
+    if event == "fallback_user":
+        return M("step “%(step)s”: no approver found; sent to the fallback user %(user)s", step=step.label, user=step.if_nobody_user)
+    if event == "admins":
+        return M("step “%(step)s”: no approver found; sent to the app admins", step=step.label)
+    if event == "skipped":
+        return M("step “%(step)s”: no approver found; skipped, as the step says (if_nobody: skip)", step=step.label)
     return M("step “%(step)s”: the requester cannot approve their own request", step=step.label)
 
 

@@ -35,6 +35,8 @@ KINDS: dict[str, Message] = {
     "approval.requested": M("approval requested"),
     "approval.step_decided": M("approval step decided"),
     "approval.decided": M("approval decided"),
+    "sla.warning": M("SLA warning"),
+    "sla.breached": M("SLA breached"),
 }
 """Every kind of event, with its name for admin pages. A new kind is one entry here."""
 
@@ -43,6 +45,8 @@ LISTENER_MODULES: tuple[str, ...] = (
     "flowdeck.engine.watchers",
     "flowdeck.engine.webhooks.outgoing",
     "flowdeck.engine.reminders",
+    "flowdeck.engine.timed",
+    "flowdeck.engine.sla.lifecycle",
 )
 """Modules whose import subscribes their listeners (imported on the first event)."""
 
@@ -57,6 +61,9 @@ class Cause:
     key: str
     run_id: int | None = None
     depth: int = 1
+    message: Message | None = field(default=None, compare=False)
+    """What the history entries of changes made under this cause say (a timed transition's
+    "by the system after 7 working days in Resolved"); None: the writer's own words."""
 
 
 @dataclass(frozen=True)

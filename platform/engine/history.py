@@ -57,7 +57,10 @@ def add_entry(
 ) -> None:
     """Write one entry. `message` is the system's words, `comment` the person's. A change an
     automation makes says so ("by automation X (run #n)") when no other message is given."""
-    if message is None and (cause := events.current_cause()) is not None and cause.kind == "automation":
+    cause = events.current_cause()
+    if message is None and cause is not None and cause.message is not None:
+        message = cause.message
+    elif message is None and cause is not None and cause.kind == "automation":
         message = M("by automation “%(rule)s” (run #%(run)s)", rule=cause.key, run=cause.run_id)
     conn.execute(
         _INSERT,

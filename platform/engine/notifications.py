@@ -3,8 +3,10 @@
 A notification carries a `dedupe_key` where its cause could repeat (a double-clicked
 decision, a retried request): the unique key makes the second insert a no-op, so each
 cause notifies each recipient once. Each notification of a user with an email address
-enqueues a mail job in the same transaction (unless they turned mail off in their profile) (`engine/jobs`), so a rolled-back action never
-sends mail and a mail server that is down only delays it (the job is retried).
+decides its mail in the same transaction (`engine/mailprefs.py`: a mail job now, one mail
+gathering what came in during the user's quiet hours, their daily digest, or none when they
+turned mail off), so a rolled-back action never sends mail and a mail server that is down
+only delays it (the job is retried).
 
 What a notification says is a `Message` (stored as JSON), worded when it is read: on the
 notifications page in the reader's language, in mail in the recipient's (`users.locale`).
@@ -23,8 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from flowdeck.engine import models
-from flowdeck.engine.jobs.queue import enqueue
+from flowdeck.engine import clock, mailprefs, models
 from flowdeck.engine.messages import ENGLISH, Message, Translator, render
 from flowdeck.engine.smtp import open_smtp
 
@@ -67,6 +68,7 @@ def notify(
     `Message`; a `str` (callers not converted yet) is stored as text and shown as it is."""
     said = {"message": None, "message_json": message.to_json()} if isinstance(message, Message) else {"message": message[:2000]}
     created = 0
+    moment = clock.now()
     for user_id in dict.fromkeys(u for u in user_ids if u is not None):
         key = f"{dedupe}:{user_id}"[:200] if dedupe else None
         if key is not None and conn.execute(sa.select(_N.c.id).where(_N.c.dedupe_key == key)).first() is not None:
@@ -81,15 +83,25 @@ def notify(
                 record_id=record_id,
                 actor_id=actor_id,
                 dedupe_key=key,
+                created_at=moment,
                 **said,
             )
             .returning(_N.c.id)
         ).scalar_one()
-        if conn.execute(sa.select(models.users.c.email).where((models.users.c.id == user_id) & models.users.c.mail_notifications)).scalar():
-            enqueue(conn, MAIL_JOB, {"notification": notice_id}, dedupe_key=f"mail:{notice_id}")
+        recipient = conn.execute(_RECIPIENT, {"user_id": user_id}).first()
+        if recipient is not None and recipient.email and recipient.mail_notifications:
+            mailprefs.route(conn, user_id, notice_id, mailprefs.from_row(recipient), now=moment)
         created += 1
     return created
 
+
+_U = models.users
+_RECIPIENT = (
+    sa.select(_U.c.email, _U.c.mail_notifications, *mailprefs.PREF_COLUMNS)
+    .select_from(_U.outerjoin(mailprefs.P, mailprefs.P.c.user_id == _U.c.id))
+    .where(_U.c.id == sa.bindparam("user_id"))
+)
+"""Where and how a notification's mail goes (built once)."""
 
 _LIST = sa.select(
     _N.c.id, _N.c.kind, _N.c.app, _N.c.entity, _N.c.record_id, _N.c.actor_id, _N.c.message_json, _N.c.message, _N.c.created_at, _N.c.read_at

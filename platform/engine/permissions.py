@@ -79,6 +79,9 @@ def require(actor: Actor, entity: Entity, action: str) -> None:
 
 
 def can_transition(actor: Actor, entity: Entity, transition: Transition) -> bool:
+    """May `actor` perform `transition`? A timed one (`after`) is the system's alone."""
+    if transition.after is not None and actor.user_id is not None:
+        return False
     if not can(actor, entity, "update"):
         return False
     return _allowed(actor, entity, transition.roles)

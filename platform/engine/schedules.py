@@ -120,7 +120,7 @@ def _lock(conn: Connection, values: dict[str, Any]) -> bool:
     """Insert the run row; False when this occurrence already has one (ran or skipped)."""
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     statement = dialect.insert(R).values(**values).on_conflict_do_nothing(index_elements=["app", "schedule", "occurrence"])
-    return bool(conn.execute(statement).rowcount)
+    return conn.execute(statement.returning(R.c.id)).first() is not None  # psycopg's row count here is -1 either way
 
 
 def create_records(conn: Connection, tables: AppTables, schedule: Schedule, *, at: dt.datetime, now: dt.datetime) -> int:

@@ -2,9 +2,10 @@
 second arm of the same moment a no-op, even from two transactions at once), and the
 applied apps as a job handler sees them (parsed once per schema generation).
 
-Arming writes `INSERT ... ON CONFLICT (dedupe_key) DO NOTHING`, on SQLite and PostgreSQL
-alike: the job engine's own `enqueue` checks first and inserts after, which two racing
-transactions can both pass.
+Arming writes `INSERT ... ON CONFLICT (dedupe_key) DO NOTHING RETURNING id`, on SQLite and
+PostgreSQL alike: the job engine's own `enqueue` checks first and inserts after, which two
+racing transactions can both pass. The rows returned are the count of new jobs: with
+psycopg, the row count of such an INSERT is -1 whether or not a row went in.
 """
 
 from __future__ import annotations
@@ -45,8 +46,8 @@ def arm(conn: Connection, kind: str, jobs: Sequence[tuple[str, dict[str, Any], d
              "dedupe_key": key, "created_at": created}
             for key, payload, run_at in ordered[start : start + ARM_BATCH]
         ]  # fmt: skip
-        statement = dialect.insert(J).values(rows).on_conflict_do_nothing(index_elements=["dedupe_key"])
-        added += conn.execute(statement).rowcount or 0
+        statement = dialect.insert(J).values(rows).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(J.c.id)
+        added += len(conn.execute(statement).all())
     if added and conn.dialect.name == "postgresql":
         conn.exec_driver_sql(f"NOTIFY {NOTIFY_CHANNEL}")
     return added

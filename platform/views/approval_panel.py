@@ -47,6 +47,7 @@ def status_words() -> dict[str, str]:
         "auto_approved": _("Approved automatically"),
         "voided": _("No longer needed"),
         "delegated": _("Delegated"),
+        "handed_over": _("Handed over"),
     }
 
 
@@ -224,7 +225,7 @@ def record_panel(conn: sa.Connection, et: EntityTables, record: records.Record, 
                 )
                 for t in step.tasks
             ]
-            live = sum(1 for t in step.tasks if t.status not in ("voided", "delegated"))
+            live = sum(1 for t in step.tasks if t.status not in ("voided", "delegated", "handed_over"))
             steps.append(
                 StepLine(
                     key=step.key,

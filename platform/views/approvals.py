@@ -11,6 +11,7 @@ with a way back.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from flask import Blueprint, Flask, flash, g, redirect, render_template, request
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
-from flowdeck.engine import approvals, notifications, users
+from flowdeck.engine import approvals, clock, mailprefs, notifications
 from flowdeck.engine.errors import Forbidden, RecordInvalid, TransitionRefused
 from flowdeck.engine.permissions import Actor
 from flowdeck.engine.schema.model import Entity
@@ -308,10 +309,39 @@ def delegate(request_id: int) -> Response:
 def notification_list() -> Response:
     actor = require_actor()
     assert actor.user_id is not None
-    items, mail_on = engine().db.read(
-        lambda conn: (notifications.list_notifications(conn, actor.user_id), users.mail_notifications(conn, actor.user_id))
+    return notifications_page(actor.user_id)
+
+
+def notifications_page(
+    user_id: int, choice: mailprefs.MailPrefs | None = None, errors: dict[str, list[str]] | None = None, *, status: int = 200,
+    quiet_on: bool | None = None,
+) -> Response:  # fmt: skip
+    """The notifications page with the mail settings form: the stored choice, or the one
+    just refused (`choice`, `errors`) so the user corrects it instead of typing it again."""
+    items, stored = engine().db.read(lambda conn: (notifications.list_notifications(conn, user_id), mailprefs.load(conn, user_id)))
+    prefs = choice or stored
+    now = clock.now()
+    response = render(
+        "approvals/notifications.html",
+        items=items,
+        prefs=prefs,
+        errors=errors or {},
+        quiet_on=prefs.quiet_from is not None if quiet_on is None else quiet_on,
+        hhmm=mailprefs.hhmm,
+        zones=mailprefs.zone_names(),
+        instance_zone=clock.zone().key,
+        next_digest=_local(mailprefs.next_digest(stored, now), stored) if stored.delivery == "digest" else None,
+        quiet_until=_local(window[1], stored)
+        if stored.delivery == "immediate" and (window := mailprefs.quiet_window(stored, now))
+        else None,
     )
-    return render("approvals/notifications.html", items=items, mail_on=mail_on)
+    response.status_code = status
+    return response
+
+
+def _local(moment: dt.datetime, prefs: mailprefs.MailPrefs) -> str:
+    """A moment in the user's mail time zone, which may not be the page's."""
+    return f"{moment.astimezone(prefs.zone()):%Y-%m-%d %H:%M} ({prefs.zone().key})"
 
 
 @bp.post("/notifications/read")

@@ -107,6 +107,11 @@ def _other_actions() -> dict[str, str]:
         "self_excluded": _("noted that the requester cannot approve"),
         "approval_reset": _("reset the approvals of"),
         "late_decision": _("voted after the decision on"),
+        "handed_over": _("handed over a task of"),
+        "handover_failed": _("could not hand over a task of"),
+        "reminded": _("reminded the approvers of"),
+        "admins_notified": _("told the app admins about"),
+        "step_skipped": _("skipped a step of"),
     }
 
 

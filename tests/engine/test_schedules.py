@@ -312,3 +312,19 @@ def test_occurrences_far_from_the_start_keep_the_rules_phase(rule):
         moment = full.after(moment)
         expected.append(moment.replace(tzinfo=SH).astimezone(dt.UTC))
     assert recurrence.after(after, 5) == expected
+
+
+def test_the_locks_say_whether_they_took_the_row(db):
+    """`_lock` and `timers.arm` report a second insert of the same key as not taken on both
+    databases (psycopg gives -1 as the row count of `INSERT ... ON CONFLICT DO NOTHING`, so a
+    row count would say "taken" twice and the occurrence would run twice)."""
+    from flowdeck.engine.timers import arm
+
+    values = {"app": "pm", "schedule": "weekly", "occurrence": "20261211T0800Z", "status": "ran", "records_created": 0}
+    assert db.run(lambda c: schedules._lock(c, values)) is True
+    assert db.run(lambda c: schedules._lock(c, values)) is False
+    moment = local(2026, 12, 11, 16, 0)
+    job = ("lock-probe:1", {"n": 1}, moment)
+    assert db.run(lambda c: arm(c, "lock.probe", [job, ("lock-probe:2", {"n": 2}, moment)])) == 2
+    assert db.run(lambda c: arm(c, "lock.probe", [job, ("lock-probe:3", {"n": 3}, moment)])) == 1
+    assert db.read(lambda c: c.execute(sa.select(sa.func.count()).select_from(J).where(J.c.dedupe_key.like("lock-probe:%"))).scalar()) == 3

@@ -48,7 +48,7 @@ def test_the_mail_choice_is_saved_from_the_notifications_page(app, db, make_user
     client = app.test_client()
     login(client, "lea")
     page = client.get("/notifications").get_data(as_text=True)
-    assert 'name="mail" value="1" checked' in page
+    assert 'name="delivery" value="immediate" checked' in page
     token = csrf_token(client, "/notifications")
     assert client.post("/account/notifications", data={}).status_code == 400
     response = client.post("/account/notifications", data={"csrf_token": token})

@@ -16,7 +16,8 @@ Everything said to a person (refusals, notes, history, notifications) is a `Mess
     requests.py    request_approval, withdraw
     decisions.py   decide (approve, reject), send_back
     handovers.py   add_approver (加签), delegate
-    escalation.py  escalate_overdue
+    escalation.py  escalate_overdue (steps with due_hours), flag_overdue
+    timelimits.py  the `approval.stage` job: a time limit's escalation chain, hand-overs
     queries.py     timeline, the inbox, counts, request_context, display names
     choices.py     what a user may do with a pending request; board marks; changed values
 """

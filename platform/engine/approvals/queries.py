@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from flowdeck.engine import models, users
-from flowdeck.engine.approval_core import APPROVED, AUTO_APPROVED, DELEGATED, PENDING, REJECTED, R, S, T
+from flowdeck.engine.approval_core import APPROVED, AUTO_APPROVED, DELEGATED, HANDED_OVER, PENDING, REJECTED, R, S, T
 from flowdeck.engine.approvals.rows import REQUEST_COLUMNS, RequestRow
 from flowdeck.engine.errors import NotFound
 from flowdeck.engine.messages import M, Message
@@ -136,7 +136,7 @@ def decided_by(conn: Connection, user_id: int, limit: int = 100) -> list[InboxIt
         sa.select(*REQUEST_COLUMNS, S.c.key, T.c.status)
         .join(T, T.c.request_id == R.c.id)
         .join(S, S.c.id == T.c.step_id)
-        .where((T.c.approver_id == user_id) & T.c.status.in_([APPROVED, REJECTED, AUTO_APPROVED, DELEGATED]))
+        .where((T.c.approver_id == user_id) & T.c.status.in_([APPROVED, REJECTED, AUTO_APPROVED, DELEGATED, HANDED_OVER]))
         .order_by(T.c.decided_at.desc())
         .limit(limit)
     )

@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from flowdeck.engine import clock
 from flowdeck.engine.approval_core import APPROVED, CANCELLED, REJECTED, RESET, WITHDRAWN, R, RoundContext, S, T
 from flowdeck.engine.errors import FlowdeckError, NotFound, TransitionRefused
 from flowdeck.engine.messages import M, Message
@@ -62,7 +63,7 @@ REQUEST_COLUMNS = (
 
 
 def now_or(now: dt.datetime | None) -> dt.datetime:
-    return now or dt.datetime.now(dt.UTC)
+    return now or clock.now()
 
 
 def approval_of(et: EntityTables, transition_key: str) -> tuple[Transition, Approval]:

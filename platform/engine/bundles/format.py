@@ -133,17 +133,23 @@ def _approver_sources(document: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
             approval = transition.get("approval") if isinstance(transition, Mapping) else None
             steps = approval.get("steps") if isinstance(approval, Mapping) else None
             for step in steps if isinstance(steps, list) else []:
-                approvers = step.get("approvers") if isinstance(step, Mapping) else None
-                for source in approvers if isinstance(approvers, list) else [approvers]:
+                if not isinstance(step, Mapping):
+                    continue
+                approvers = step.get("approvers")
+                stages = step.get("escalation")
+                # the people a step names besides its approvers: `if_nobody: {"user"}`, a stage's `user`
+                more = [step.get("if_nobody"), *(stages if isinstance(stages, list) else [])]
+                for source in [*(approvers if isinstance(approvers, list) else [approvers]), *more]:
                     if isinstance(source, dict):
                         yield source
 
 
 def approval_usernames(document: Mapping[str, Any]) -> list[str]:
-    """Usernames approval steps name (`{"users": [...]}`), in document order, once each."""
+    """Usernames approval steps name (`{"users": [...]}`, a fallback or hand-over `user`), in document order, once each."""
     found: dict[str, None] = {}
     for source in _approver_sources(document):
-        for name in source.get("users") or []:
+        named = source.get("users")
+        for name in [*(named if isinstance(named, list) else []), source.get("user")]:
             if isinstance(name, str):
                 found[name] = None
     return list(found)
@@ -154,3 +160,5 @@ def rename_approval_users(document: dict[str, Any], mapping: Mapping[str, str]) 
     for source in _approver_sources(document):
         if isinstance(source.get("users"), list):
             source["users"] = list(dict.fromkeys(mapping.get(n, n) for n in source["users"]))
+        if isinstance(source.get("user"), str):
+            source["user"] = mapping.get(source["user"], source["user"])

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from flowdeck.engine import apps, audit, files, models, users
+from flowdeck.engine import apps, audit, files, models, timed, users
 from flowdeck.engine.bundles.errors import BundleInvalid, ImportNeedsMapping, ImportRefused, MergeConflicts
 from flowdeck.engine.bundles.format import DEFAULT_LIMITS, BundleUser, Limits
 from flowdeck.engine.bundles.plan import ImportPlan
@@ -131,8 +131,10 @@ def import_bundle(
         counts: dict[str, int] = {}
         blobs: list[str] = []
         if plan.imports_records:
-            loader = RecordLoader(conn, build_app_tables(result.app), info, prepared, actor, files_dir)
+            tables = build_app_tables(result.app)
+            loader = RecordLoader(conn, tables, info, prepared, actor, files_dir)
             counts = loader.run()
+            timed.arm_app(conn, tables)  # imported records waiting in a state (no event armed them)
             blobs = loader.blobs_needed
         if not dry_run and blobs:
             _store_blobs(info, blobs, files_dir)

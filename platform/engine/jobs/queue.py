@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from flowdeck.engine import models
+from flowdeck.engine import clock, models
 
 J = models.jobs
 STATUSES = ("queued", "running", "done", "failed", "dead")
@@ -38,7 +38,8 @@ class Claimed:
 
 
 def now_utc() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    """The runners' moment: `clock.now()`, so a clock held in a test holds `flowdeck tick` too."""
+    return clock.now()
 
 
 def enqueue(

@@ -17,13 +17,16 @@ from typing import Any
 
 from flowdeck.engine import reminders as _reminder_kind  # noqa: F401 -- registers the kinds the engine brings
 from flowdeck.engine import schedules as _schedule_kind  # noqa: F401
+from flowdeck.engine.approvals import timelimits as _approval_kinds  # noqa: F401 -- registers `approval.stage`
 from flowdeck.engine.automations import runs as _automation_kinds  # noqa: F401 -- registers `automation.run`
 from flowdeck.engine.channels import sending as _chat_kinds  # noqa: F401 -- registers the chat kinds
 from flowdeck.engine.db import Database
+from flowdeck.engine.jobs import digest as _digest_kinds  # noqa: F401 -- registers mail.digest and mail.held
 from flowdeck.engine.jobs import mail as _builtin_kinds  # noqa: F401
 from flowdeck.engine.jobs import queue
 from flowdeck.engine.jobs.kinds import KINDS, JobContext, PermanentError, UnknownKind
 from flowdeck.engine.messages import Translator
+from flowdeck.engine.sla import timers as _sla_kinds  # noqa: F401 -- registers `sla.timer`
 from flowdeck.engine.webhooks import outgoing as _webhook_kinds  # noqa: F401 -- registers webhook.deliver
 
 log = logging.getLogger("flowdeck.jobs")

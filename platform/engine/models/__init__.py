@@ -7,7 +7,7 @@ are generated from app documents instead (`engine/storage`). System table names 
 This module holds the core tables (people, apps and versions, history, comments, files,
 notifications, approvals, audit); the newer tables are grouped by concept in `work.py`
 (jobs, schedule runs, automations), `integrations.py` (webhooks, chat channels) and
-`calendars.py`, all on the one `Base` of `base.py`. Every class and table alias is
+`calendars.py` and `mail.py` (mail delivery choices, digests), all on the one `Base` of `base.py`. Every class and table alias is
 re-exported here, so `models.jobs` or `from flowdeck.engine.models import Base` work as
 before, and importing this package registers every table on `Base.metadata` (Alembic).
 """
@@ -24,7 +24,8 @@ from flowdeck.engine.models.base import NAMING as NAMING
 from flowdeck.engine.models.base import Base, BigId, DocumentJSON, JSONType, MessageJSON, utcnow
 from flowdeck.engine.models.calendars import BusinessCalendar, CalendarDay
 from flowdeck.engine.models.integrations import ChatChannel, ChatDelivery, WebhookCall, WebhookDelivery, WebhookEndpoint, WebhookHook
-from flowdeck.engine.models.work import AutomationRun, AutomationState, Job, ScheduleRun
+from flowdeck.engine.models.mail import DigestRun, MailPreference
+from flowdeck.engine.models.work import AutomationRun, AutomationState, Job, ScheduleRun, SlaCycle
 from flowdeck.engine.sqltypes import UTCDateTime
 
 
@@ -417,6 +418,8 @@ audit = AuditEntry.__table__
 signin_failures = SigninFailure.__table__
 password_resets = PasswordReset.__table__
 jobs = Job.__table__
+mail_prefs = MailPreference.__table__
+digest_runs = DigestRun.__table__
 chat_channels = ChatChannel.__table__
 chat_deliveries = ChatDelivery.__table__
 watchers = Watcher.__table__
@@ -427,5 +430,6 @@ webhook_deliveries = WebhookDelivery.__table__
 webhook_hooks = WebhookHook.__table__
 webhook_calls = WebhookCall.__table__
 schedule_runs = ScheduleRun.__table__
+sla_cycles = SlaCycle.__table__
 automation_runs = AutomationRun.__table__
 automation_state = AutomationState.__table__

@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from flowdeck.engine.durations import Duration
 from flowdeck.engine.expressions import Expression
 from flowdeck.engine.recurrence import Recurrence
 from flowdeck.engine.schema.label import Label
@@ -191,6 +192,19 @@ class ApproverSource:
 
 
 @dataclass(frozen=True)
+class EscalationStage:
+    """One stage of a step's escalation chain: what happens `after` (a duration counted from
+    the step's opening) when the step is still waiting. `do` is remind, overdue,
+    hand_to_superior, hand_to, notify_admins or add_role; `user` names the person handed to
+    (the fallback of hand_to_superior), `role` the role added."""
+
+    after: Duration
+    do: str
+    user: str | None = None
+    role: str | None = None
+
+
+@dataclass(frozen=True)
 class ApprovalStep:
     key: str
     label: Label
@@ -202,6 +216,13 @@ class ApprovalStep:
     due_hours: float | None = None
     on_overdue: str = "notify"
     escalation_role: str | None = None
+    if_nobody: str = "escalate"
+    """escalate, role, skip, user or admins: what a step with nobody to approve does."""
+    if_nobody_user: str | None = None
+    time_limit: Duration | None = None
+    escalation: tuple[EscalationStage, ...] = ()
+    """Armed as jobs when the step opens (`approvals/timelimits.py`); empty for steps with
+    `due_hours`, which the periodic overdue pass handles as before."""
 
 
 @dataclass(frozen=True)
@@ -251,6 +272,9 @@ class Transition:
     comment: str = "none"
     approval: Approval | None = None
     effects: tuple[Effect, ...] = ()
+    after: Duration | None = None
+    """Set: the system performs this transition after this long in its from-state (`engine.timed`)."""
+    restart_on_comment: bool = False
 
     def allowed_from(self, state: str) -> bool:
         return state in self.sources
@@ -426,6 +450,43 @@ class Schedule:
 
 
 @dataclass(frozen=True)
+class SlaCondition:
+    """When an SLA starts, pauses or stops (any part that holds): a state entered (`states`;
+    for a pause, being in one), the record created (`on`), an expression that becomes true
+    (for a pause: holds), or an event such as a comment by someone holding one of `roles`."""
+
+    states: tuple[str, ...] = ()
+    on: str | None = None
+    when: Expression | None = None
+    event: str | None = None
+    roles: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SlaGoal:
+    """A goal: the first whose `when` holds (None: always) is the cycle's; `duration` is the
+    checked document value (`durations.duration_of` reads it)."""
+
+    duration: Mapping[str, Any]
+    when: Expression | None = None
+
+
+@dataclass(frozen=True)
+class Sla:
+    """An SLA definition of an entity. `version` is a hash of the definition's behaviour
+    (everything but its label), kept on each cycle it starts (`engine/sla/versions.py`)."""
+
+    key: str
+    label: Label
+    start: SlaCondition
+    stop: SlaCondition
+    goals: tuple[SlaGoal, ...]
+    pause: SlaCondition | None = None
+    warning: int = 75
+    version: int = 0
+
+
+@dataclass(frozen=True)
 class Entity:
     key: str
     app: str
@@ -444,6 +505,7 @@ class Entity:
     reminders: tuple[Reminder, ...] = ()
     constraints: tuple[Constraint, ...] = ()
     guarded_by: tuple[Guard, ...] = ()
+    slas: tuple[Sla, ...] = ()
 
     def field(self, key: str) -> Field | None:
         return self._by_key.get(key)

@@ -10,6 +10,7 @@ from typing import Any
 from flowdeck.engine.expressions import Scope
 from flowdeck.engine.fieldtypes import types_in
 from flowdeck.engine.messages import M
+from flowdeck.engine.schema.approval_timing import if_nobody, step_clock
 from flowdeck.engine.schema.checks import Path, opt_label, unknown_field, unknown_state
 from flowdeck.engine.schema.effects import EffectChecks
 from flowdeck.engine.schema.model import (
@@ -24,6 +25,7 @@ from flowdeck.engine.schema.model import (
     Workflow,
     humanize,
 )
+from flowdeck.engine.schema.timed import timed_transition
 
 
 class WorkflowChecks(EffectChecks):
@@ -67,6 +69,7 @@ class WorkflowChecks(EffectChecks):
             approval = (
                 self.approval((*tpath, "approval"), tspec["approval"], fields, scope, state_keys, tspec) if "approval" in tspec else None
             )
+            after, restart_on_comment = timed_transition(self.problem, tpath, tspec, sources)
             transitions.append(
                 Transition(
                     key=key,
@@ -80,6 +83,8 @@ class WorkflowChecks(EffectChecks):
                     comment=tspec.get("comment", "none"),
                     approval=approval,
                     effects=self.effects((*tpath, "effects"), tspec.get("effects", []), fields, typed or {}, scope),
+                    after=after,
+                    restart_on_comment=restart_on_comment,
                 )
             )
             if "guard_message" in tspec and "guard" not in tspec:
@@ -164,10 +169,8 @@ class WorkflowChecks(EffectChecks):
                         count=len(set(listed)),
                     ),
                 )
-            if_nobody = sspec.get("if_nobody", "escalate")
-            nobody_role = if_nobody.get("role") if isinstance(if_nobody, dict) else None
-            if nobody_role is not None and nobody_role not in self.role_keys:
-                self.unknown_role((*spath, "if_nobody", "role"), nobody_role)
+            nobody = if_nobody(self, (*spath, "if_nobody"), sspec.get("if_nobody", "escalate"))
+            timing = step_clock(self, spath, sspec)
             escalation_role = sspec.get("escalation_role")
             if escalation_role is not None and escalation_role not in self.role_keys:
                 self.unknown_role((*spath, "escalation_role"), escalation_role)
@@ -183,7 +186,11 @@ class WorkflowChecks(EffectChecks):
                     mode=mode,
                     quorum=quorum,
                     when=self.expression((*spath, "when"), sspec.get("when"), scope),
-                    if_nobody_role=nobody_role,
+                    if_nobody_role=nobody.role,
+                    if_nobody=nobody.kind,
+                    if_nobody_user=nobody.user,
+                    time_limit=timing.time_limit,
+                    escalation=timing.escalation,
                     due_hours=sspec.get("due_hours"),
                     on_overdue=sspec.get("on_overdue", "notify"),
                     escalation_role=escalation_role,
