@@ -156,7 +156,8 @@ def after_write(
             for parent_id, sources in parents.items():
                 by_keys.setdefault(tuple(sorted(sources)), []).append(parent_id)
             for keys, ids in sorted(by_keys.items()):
-                rows, formulas = _recompute(conn, target, sorted(ids), {k: parents[ids[0]][k] for k in keys})
+                wanted = (target is et and record_id in ids) or _read_above(target, set(keys))
+                rows, formulas = _recompute(conn, target, sorted(ids), {k: parents[ids[0]][k] for k in keys}, returning=wanted)
                 if target is et and record_id in ids:
                     own.update(next(({k: r[k] for k in (*keys, *formulas)} for r in rows if r["id"] == record_id), {}))
                 written: list[Written] = [(r["id"], r, r) for r in rows]
@@ -165,6 +166,15 @@ def after_write(
                         following.setdefault(table_name, (up, {}))[1].setdefault(parent_id, {}).update(sources)
         pending = following
     return own
+
+
+def _read_above(target: EntityTables, keys: set[str]) -> bool:
+    """Whether anything reads the roll-ups `keys` of `target` once they moved: a formula of
+    the parent, or a roll-up one level up. If nothing does, the UPDATE returns no rows (the
+    top level of a cascade, a tree's roll-up nobody rolls up further)."""
+    if any(f.formula is not None and f.formula.names & keys for f in target.entity.fields):
+        return True
+    return any(fld.rollup is not None and fld.rollup.kind != "rows" and fld.rollup.reads & keys for fld, _ in target.dependents)
 
 
 def _affected(conn: Connection, et: EntityTables, written: list[Written], changed: set[str] | None) -> Pending:
@@ -221,28 +231,33 @@ def _lock(target: EntityTables, tree: bool, single: bool) -> Any:
     return sa.select(table.c.id).where(table.c.id == sa.any_(above)).order_by(table.c.id).with_for_update()
 
 
-def _update(target: EntityTables, keys: tuple[str, ...], sources: Sources, dialect: str, tree: bool, single: bool) -> Any:
+def _update(target: EntityTables, keys: tuple[str, ...], sources: Sources, dialect: str, tree: bool, single: bool, returning: bool) -> Any:
     """One UPDATE of the parents whose roll-ups `keys` differ from their aggregates. The
     aggregates are computed once per parent, in a derived table the UPDATE joins (`UPDATE
     ... FROM`), not once for SET and again for the "did it move" test. Returns what the
-    next level up needs of a row that moved: its roll-ups and its references."""
+    next level up needs of a row that moved (its roll-ups and its references), if `returning`."""
     table = target.table
     row = table.alias("rollup_parent_row")
     values = {k: aggregate_of(target.entity.get_field(k), table.c[k].type, sources[k], row.c.id, dialect).label(k) for k in keys}
     scope = row.c.id.in_(_ancestors(target, single)) if tree else _listed(row, single)
     new = sa.select(row.c.id, *values.values()).where(scope).subquery("rollup_new")
     moved = sa.or_(*(table.c[k].is_distinct_from(new.c[k]) for k in keys))
+    statement = table.update().where(table.c.id == new.c.id, moved).values({k: new.c[k] for k in keys})
+    if not returning:
+        return statement
     vias = {fld.rollup.via for fld, _ in target.dependents if fld.rollup is not None and fld.rollup.kind != "rows"}
     returned = [table.c.id, *(table.c[k] for k in keys), *(table.c[v] for v in sorted(vias - set(keys)))]
-    return table.update().where(table.c.id == new.c.id, moved).values({k: new.c[k] for k in keys}).returning(*returned)
+    return statement.returning(*returned)
 
 
-def _recompute(conn: Connection, target: EntityTables, ids: list[int], sources: Sources) -> tuple[list[dict[str, Any]], set[str]]:
+def _recompute(
+    conn: Connection, target: EntityTables, ids: list[int], sources: Sources, *, returning: bool
+) -> tuple[list[dict[str, Any]], set[str]]:
     """Recompute the roll-ups `sources` of the parents `ids`: on PostgreSQL their rows are
     locked first, in id order, so the aggregates (a later statement, a new snapshot) see
     every child committed before; then one UPDATE sets each parent's roll-ups to their
     aggregates where one differs. Returns the rows that moved (as written) and the formulas
-    computed again because they read a roll-up that moved."""
+    computed again because they read a roll-up that moved (none unless `returning`)."""
     dialect = conn.dialect.name
     keys = tuple(sorted(sources))
     # A tree roll-up moves every ancestor of the parents too: the statements find them.
@@ -254,8 +269,13 @@ def _recompute(conn: Connection, target: EntityTables, ids: list[int], sources: 
         if not ids:
             return [], set()
     single = len(ids) == 1
-    statement = target.statement(("rollup", keys, dialect, tree, single), lambda: _update(target, keys, sources, dialect, tree, single))
-    rows = [dict(r) for r in conn.execute(statement, {"one": ids[0]} if single else {"ids": ids}).mappings()]
+    statement = target.statement(
+        ("rollup", keys, dialect, tree, single, returning), lambda: _update(target, keys, sources, dialect, tree, single, returning)
+    )
+    result = conn.execute(statement, {"one": ids[0]} if single else {"ids": ids})
+    if not returning:
+        return [], set()
+    rows = [dict(r) for r in result.mappings()]
     formulas: set[str] = set()
     for row in rows:
         computed = _formulas_reading(conn, target, row["id"], set(keys))
