@@ -59,6 +59,9 @@ ROLLUPS = {
 }
 
 
+SALT = Decimal(time.time_ns() // 1000 % 10**6) / 100  # this run's cents, so that --reuse writes new values
+
+
 def document(key: str) -> dict[str, Any]:
     return {
         "key": key,
@@ -166,7 +169,7 @@ def timed_saves(db: Database, et: Any, leaves: list[int], saves: int, offset: in
     times = []
     for n in range(offset, offset + saves):
         leaf = leaves[(n * 7919) % len(leaves)]
-        cost = str(Decimal(100 + n))  # a new value every save: no save is skipped as unchanged
+        cost = str(100 + n + SALT)  # a new value every save (and run): no save is skipped as unchanged
         started, cpu = time.perf_counter(), time.process_time()
         db.run(lambda c, leaf=leaf, cost=cost: records.update_record(c, et, leaf, {"cost": cost}, actor=actor, expected_version=None))
         times.append((time.perf_counter() - started, time.process_time() - cpu))
