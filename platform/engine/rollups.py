@@ -3,13 +3,16 @@
 A write of a record (create, update, transition, delete) asks `after_write` which parents'
 roll-ups it moves: for a reverse reference (`task.project`) the parents it pointed at before
 and after the write (so moving a task updates the old and the new project), for child rows
-the record itself, for a tree (`over: "tree"`) every ancestor up to the root. Per level and
-parent table, one UPDATE sets the parents' roll-ups to their aggregates (each a correlated
-aggregate statement over the parent's source rows, never the children loaded into Python)
-where one differs, and returns the rows that moved: those are written records for the next
-level up (task -> parent task -> milestone -> project), until nothing moves. On PostgreSQL
-the parents' rows are locked first (`SELECT ... FOR UPDATE`, by id, tables in name order);
-SQLite's `BEGIN IMMEDIATE` already serializes writers.
+the record itself, for a tree (`over: "tree"`) every ancestor up to the root. A write that
+changes no field a roll-up reads (its field, weight, reference or filter) issues no roll-up
+statement at all. Per level and parent table, one UPDATE sets the parents' roll-ups to their
+aggregates (each computed once per parent in a derived table the UPDATE joins, never the
+children loaded into Python) where one differs, and returns the rows that moved if anything
+reads them: those are written records for the next level up (task -> parent task ->
+milestone -> project), until nothing moves, so a level whose values stayed stops the
+cascade. On PostgreSQL the parents' rows (with a tree's ancestors) are locked first
+(`SELECT ... FOR UPDATE`, by id, tables in name order); SQLite's `BEGIN IMMEDIATE` already
+serializes writers.
 
 Locking before the aggregate makes it exact under concurrency: two transactions changing
 two children of one parent queue on the parent's row lock, and the second's aggregate (a
