@@ -159,7 +159,7 @@ def after_write(
             for parent_id, sources in parents.items():
                 by_keys.setdefault(tuple(sorted(sources)), []).append(parent_id)
             for keys, ids in sorted(by_keys.items()):
-                wanted = (target is et and record_id in ids) or _read_above(target, set(keys))
+                wanted = (target is et and record_id in ids) or _read_above(target, keys)
                 rows, formulas = _recompute(conn, target, sorted(ids), {k: parents[ids[0]][k] for k in keys}, returning=wanted)
                 if target is et and record_id in ids:
                     own.update(next(({k: r[k] for k in (*keys, *formulas)} for r in rows if r["id"] == record_id), {}))
@@ -171,13 +171,19 @@ def after_write(
     return own
 
 
-def _read_above(target: EntityTables, keys: set[str]) -> bool:
+def _read_above(target: EntityTables, keys: tuple[str, ...]) -> bool:
     """Whether anything reads the roll-ups `keys` of `target` once they moved: a formula of
     the parent, or a roll-up one level up. If nothing does, the UPDATE returns no rows (the
-    top level of a cascade, a tree's roll-up nobody rolls up further)."""
-    if any(f.formula is not None and f.formula.names & keys for f in target.entity.fields):
-        return True
-    return any(fld.rollup is not None and fld.rollup.kind != "rows" and fld.rollup.reads & keys for fld, _ in target.dependents)
+    top level of a cascade, a tree's roll-up nobody rolls up further). Kept with the
+    table's statements: it depends on the schema generation only."""
+    found = target.statements.get(("rollup", "read_above", keys))
+    if found is None:
+        names = set(keys)
+        found = any(f.formula is not None and f.formula.names & names for f in target.entity.fields) or any(
+            fld.rollup is not None and fld.rollup.kind != "rows" and fld.rollup.reads & names for fld, _ in target.dependents
+        )
+        target.statements[("rollup", "read_above", keys)] = found
+    return bool(found)
 
 
 def _affected(conn: Connection, et: EntityTables, written: list[Written], changed: set[str] | None) -> Pending:
