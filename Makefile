@@ -7,7 +7,7 @@ PORT ?= 5000
 export FLOWDECK_INSTANCE ?= $(CURDIR)/instance
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 
-.PHONY: run test test-sqlite test-postgres lint security format clean translations bench bench-lookups screenshots lock
+.PHONY: run test test-sqlite test-postgres lint security format clean translations bench bench-lookups bench-rollups screenshots lock
 
 # Installs the exact versions of constraints.txt (the ones the test suite passed with).
 $(BIN)/flowdeck: pyproject.toml constraints.txt
@@ -83,6 +83,12 @@ bench: $(VENV)/.bench-installed
 # N=10000 on a temporary SQLite file; LOOKUP_BENCH_ARGS="--url postgresql+psycopg://... --tasks 1000000".
 bench-lookups: $(VENV)/.bench-installed
 	$(BIN)/python bench/lookups.py $(LOOKUP_BENCH_ARGS)
+
+# Roll-ups (issue #12): saves with three levels of roll-ups against saves without, list pages
+# with a roll-up column, and the plan's rebuild; interleaved rounds, in process. N=10000 on a
+# temporary SQLite file; ROLLUP_BENCH_ARGS="--url postgresql://... --tasks 1000000 --trees 4".
+bench-rollups: $(VENV)/.bench-installed
+	$(BIN)/python bench/rollups.py $(ROLLUP_BENCH_ARGS)
 
 $(VENV)/.bench-installed: $(BIN)/flowdeck pyproject.toml
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[test,redis,bench]'

@@ -3,13 +3,16 @@
 A write of a record (create, update, transition, delete) asks `after_write` which parents'
 roll-ups it moves: for a reverse reference (`task.project`) the parents it pointed at before
 and after the write (so moving a task updates the old and the new project), for child rows
-the record itself, for a tree (`over: "tree"`) every ancestor up to the root. Per level and
-parent table, one UPDATE sets the parents' roll-ups to their aggregates (each a correlated
-aggregate statement over the parent's source rows, never the children loaded into Python)
-where one differs, and returns the rows that moved: those are written records for the next
-level up (task -> parent task -> milestone -> project), until nothing moves. On PostgreSQL
-the parents' rows are locked first (`SELECT ... FOR UPDATE`, by id, tables in name order);
-SQLite's `BEGIN IMMEDIATE` already serializes writers.
+the record itself, for a tree (`over: "tree"`) every ancestor up to the root. A write that
+changes no field a roll-up reads (its field, weight, reference or filter) issues no roll-up
+statement at all. Per level and parent table, one UPDATE sets the parents' roll-ups to their
+aggregates (each computed once per parent in a derived table the UPDATE joins, never the
+children loaded into Python) where one differs, and returns the rows that moved if anything
+reads them: those are written records for the next level up (task -> parent task ->
+milestone -> project), until nothing moves, so a level whose values stayed stops the
+cascade. On PostgreSQL the parents' rows (with a tree's ancestors) are locked first
+(`SELECT ... FOR UPDATE`, by id, tables in name order); SQLite's `BEGIN IMMEDIATE` already
+serializes writers.
 
 Locking before the aggregate makes it exact under concurrency: two transactions changing
 two children of one parent queue on the parent's row lock, and the second's aggregate (a
@@ -156,7 +159,8 @@ def after_write(
             for parent_id, sources in parents.items():
                 by_keys.setdefault(tuple(sorted(sources)), []).append(parent_id)
             for keys, ids in sorted(by_keys.items()):
-                rows, formulas = _recompute(conn, target, sorted(ids), {k: parents[ids[0]][k] for k in keys})
+                wanted = (target is et and record_id in ids) or _read_above(target, keys)
+                rows, formulas = _recompute(conn, target, sorted(ids), {k: parents[ids[0]][k] for k in keys}, returning=wanted)
                 if target is et and record_id in ids:
                     own.update(next(({k: r[k] for k in (*keys, *formulas)} for r in rows if r["id"] == record_id), {}))
                 written: list[Written] = [(r["id"], r, r) for r in rows]
@@ -165,6 +169,21 @@ def after_write(
                         following.setdefault(table_name, (up, {}))[1].setdefault(parent_id, {}).update(sources)
         pending = following
     return own
+
+
+def _read_above(target: EntityTables, keys: tuple[str, ...]) -> bool:
+    """Whether anything reads the roll-ups `keys` of `target` once they moved: a formula of
+    the parent, or a roll-up one level up. If nothing does, the UPDATE returns no rows (the
+    top level of a cascade, a tree's roll-up nobody rolls up further). Kept with the
+    table's statements: it depends on the schema generation only."""
+    found = target.statements.get(("rollup", "read_above", keys))
+    if found is None:
+        names = set(keys)
+        found = any(f.formula is not None and f.formula.names & names for f in target.entity.fields) or any(
+            fld.rollup is not None and fld.rollup.kind != "rows" and fld.rollup.reads & names for fld, _ in target.dependents
+        )
+        target.statements[("rollup", "read_above", keys)] = found
+    return bool(found)
 
 
 def _affected(conn: Connection, et: EntityTables, written: list[Written], changed: set[str] | None) -> Pending:
@@ -191,54 +210,81 @@ def _affected(conn: Connection, et: EntityTables, written: list[Written], change
     return out
 
 
-def _ancestors(et: EntityTables) -> Any:
-    """The ids bound as `ids` and every record above them in the entity's tree."""
+def _listed(table: sa.Table | Any, single: bool) -> ColumnElement[bool]:
+    """`table.id` is the bound id (`one`), or one of the bound ids (`ids`). One parent is the
+    common case: a plain parameter keeps the compiled SQL as it is, where an expanding list
+    makes SQLAlchemy render the statement again for every execution."""
+    return table.c.id == sa.bindparam("one") if single else table.c.id.in_(sa.bindparam("ids", expanding=True))
+
+
+def _ancestors(et: EntityTables, single: bool) -> Any:
+    """The bound ids and every record above them in the entity's tree."""
     via = et.entity.tree
     assert via is not None
     table = et.table
-    found = sa.select(table.c.id).where(table.c.id.in_(sa.bindparam("ids", expanding=True))).cte("rollup_up", recursive=True)
+    found = sa.select(table.c.id).where(_listed(table, single)).cte("rollup_up", recursive=True)
     up = table.alias("rollup_parent")
     found = found.union(sa.select(up.c[via]).where((up.c.id == found.c.id) & up.c[via].is_not(None)))
     return sa.select(found.c.id)
 
 
-def _recompute(conn: Connection, target: EntityTables, ids: list[int], sources: Sources) -> tuple[list[dict[str, Any]], set[str]]:
+def _lock(target: EntityTables, tree: bool, single: bool) -> Any:
+    """PostgreSQL: lock the parents' rows (for a tree, with every ancestor) in id order, and
+    return their ids. The ancestors come as `id = ANY(ARRAY(recursive CTE))`: an array the
+    planner reads by the primary key, where `id IN (recursive CTE)` made it scan the table
+    (about a second a save at 100,000 tasks)."""
+    table = target.table
+    if not tree:
+        return sa.select(table.c.id).where(_listed(table, single)).order_by(table.c.id).with_for_update()
+    above = sa.func.array(_ancestors(target, single).scalar_subquery())
+    return sa.select(table.c.id).where(table.c.id == sa.any_(above)).order_by(table.c.id).with_for_update()
+
+
+def _update(target: EntityTables, keys: tuple[str, ...], sources: Sources, dialect: str, tree: bool, single: bool, returning: bool) -> Any:
+    """One UPDATE of the parents whose roll-ups `keys` differ from their aggregates. The
+    aggregates are computed once per parent, in a derived table the UPDATE joins (`UPDATE
+    ... FROM`), not once for SET and again for the "did it move" test. Returns what the
+    next level up needs of a row that moved (its roll-ups and its references), if `returning`."""
+    table = target.table
+    row = table.alias("rollup_parent_row")
+    values = {k: aggregate_of(target.entity.get_field(k), table.c[k].type, sources[k], row.c.id, dialect).label(k) for k in keys}
+    scope = row.c.id.in_(_ancestors(target, single)) if tree else _listed(row, single)
+    new = sa.select(row.c.id, *values.values()).where(scope).subquery("rollup_new")
+    moved = sa.or_(*(table.c[k].is_distinct_from(new.c[k]) for k in keys))
+    statement = table.update().where(table.c.id == new.c.id, moved).values({k: new.c[k] for k in keys})
+    if not returning:
+        return statement
+    vias = {fld.rollup.via for fld, _ in target.dependents if fld.rollup is not None and fld.rollup.kind != "rows"}
+    returned = [table.c.id, *(table.c[k] for k in keys), *(table.c[v] for v in sorted(vias - set(keys)))]
+    return statement.returning(*returned)
+
+
+def _recompute(
+    conn: Connection, target: EntityTables, ids: list[int], sources: Sources, *, returning: bool
+) -> tuple[list[dict[str, Any]], set[str]]:
     """Recompute the roll-ups `sources` of the parents `ids`: on PostgreSQL their rows are
     locked first, in id order, so the aggregates (a later statement, a new snapshot) see
     every child committed before; then one UPDATE sets each parent's roll-ups to their
     aggregates where one differs. Returns the rows that moved (as written) and the formulas
-    computed again because they read a roll-up that moved."""
+    computed again because they read a roll-up that moved (none unless `returning`)."""
     dialect = conn.dialect.name
-    table = target.table
     keys = tuple(sorted(sources))
     # A tree roll-up moves every ancestor of the parents too: the statements find them.
     tree = any(target.entity.get_field(k).rollup.kind == "tree" for k in keys)  # type: ignore[union-attr]
-
-    listed = sa.bindparam("ids", expanding=True)
     if dialect == "postgresql":
-        # The ancestors first, then the rows by their ids: the planner reads a short list of
-        # ids by the primary key, but may scan the whole table for ids a recursive CTE gives.
-        if tree:
-            ids = sorted(conn.execute(target.statement(("rollup", "ancestors"), lambda: _ancestors(target)), {"ids": ids}).scalars())
-        lock = target.statement(
-            ("rollup", "lock"), lambda: sa.select(table.c.id).where(table.c.id.in_(listed)).order_by(table.c.id).with_for_update()
-        )
-        conn.execute(lock, {"ids": ids})
-
-    def rows_in() -> Any:
-        return table.c.id.in_(_ancestors(target) if tree and dialect != "postgresql" else listed)
-
-    def build() -> Any:
-        values = {k: aggregate_of(target.entity.get_field(k), table.c[k].type, sources[k], table.c.id, dialect) for k in keys}
-        moved = sa.or_(*(table.c[k].is_distinct_from(values[k]) for k in keys))
-        ids_in = rows_in()
-        # What the next level up needs of a row that moved: its roll-ups and its references.
-        vias = {fld.rollup.via for fld, _ in target.dependents if fld.rollup is not None and fld.rollup.kind != "rows"}
-        returned = [table.c.id, *(table.c[k] for k in keys), *(table.c[v] for v in sorted(vias - set(keys)))]
-        return table.update().where(ids_in, moved).values(values).returning(*returned)
-
-    statement = target.statement(("rollup", keys, dialect, tree), build)
-    rows = [dict(r) for r in conn.execute(statement, {"ids": ids}).mappings()]
+        lock = target.statement(("rollup", "lock", tree, len(ids) == 1), lambda: _lock(target, tree, len(ids) == 1))
+        ids = list(conn.execute(lock, {"one": ids[0]} if len(ids) == 1 else {"ids": ids}).scalars())
+        tree = False  # the locked ids hold the ancestors
+        if not ids:
+            return [], set()
+    single = len(ids) == 1
+    statement = target.statement(
+        ("rollup", keys, dialect, tree, single, returning), lambda: _update(target, keys, sources, dialect, tree, single, returning)
+    )
+    result = conn.execute(statement, {"one": ids[0]} if single else {"ids": ids})
+    if not returning:
+        return [], set()
+    rows = [dict(r) for r in result.mappings()]
     formulas: set[str] = set()
     for row in rows:
         computed = _formulas_reading(conn, target, row["id"], set(keys))

@@ -241,3 +241,17 @@ def test_changing_a_tree_rollup_rebuilds_it_and_what_reads_it(db, install, syste
     assert world.values("task", top)["tree_cost"] == Decimal("5.00")
     assert world.values("milestone", m)["tree_cost"] == Decimal("5.00")
     assert world.values("project", p)["milestone_cost"] == Decimal("5.00")
+
+
+def test_moving_a_branch_between_two_trees_updates_both(world):
+    """Does moving a sub-task from one tree to another (two parents in one save) update every ancestor of both, and the milestones above?"""
+    p = world.create("project", name="P")
+    m1, m2 = world.create("milestone", name="M1", project=p), world.create("milestone", name="M2", project=p)
+    tops = [world.create("task", name=f"top{i}", milestone=m, cost="1") for i, m in enumerate((m1, m2))]
+    mids = [world.create("task", name=f"mid{i}", parent=top, cost="2") for i, top in enumerate(tops)]
+    leaf = world.create("task", name="leaf", parent=mids[0], cost="4")
+    world.update("task", leaf, parent=mids[1])
+    assert [world.values("task", t)["below_cost"] for t in (*tops, *mids)] == [Decimal("2.00"), Decimal("6.00"), 0, Decimal("4.00")]
+    assert world.values("milestone", m1)["tree_cost"] == Decimal("3.00")
+    assert world.values("milestone", m2)["tree_cost"] == Decimal("7.00")
+    assert world.values("project", p)["milestone_cost"] == Decimal("10.00")

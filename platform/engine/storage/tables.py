@@ -58,8 +58,9 @@ class EntityTables:
     table: sa.Table
     links: dict[str, sa.Table] = field(default_factory=dict)
     children: dict[str, sa.Table] = field(default_factory=dict)
-    statements: dict[object, sa.Executable] = field(default_factory=dict, compare=False, repr=False)
-    """Statements of a fixed shape on these tables, built once (`statement`)."""
+    statements: dict[object, Any] = field(default_factory=dict, compare=False, repr=False)
+    """Statements of a fixed shape on these tables, built once (`statement`), and facts of
+    the schema the writes ask every time (whether a roll-up is read further up)."""
     dependents: list[tuple[Field, EntityTables]] = field(default_factory=list, compare=False, repr=False)
     """The roll-ups (field, the entity holding it) that aggregate this entity's records or
     its child rows, so a write here knows which parents to recompute (`engine.rollups`)."""
