@@ -93,21 +93,51 @@ class Event:
 
 Listener = Callable[[Connection, Event], None]
 _listeners: list[Listener] = []
+_interests: dict[Listener, Any] = {}
+_subscriptions = [0]
+"""Grows with every (un)subscription: the per-registry index of who listens is keyed by it."""
 _loaded = False
 _cause: contextvars.ContextVar[Cause | None] = contextvars.ContextVar("flowdeck_event_cause", default=None)
 
 
-def subscribe(listener: Listener) -> Listener:
-    """Add a listener (once; usable as a decorator). It runs in the writer's transaction:
-    whatever it raises rolls the change back, so a listener only records what to do later."""
+def subscribe(listener: Listener, *, interest: Any = None) -> Listener:
+    """Add a listener (once). It runs in the writer's transaction: whatever it raises rolls
+    the change back, so a listener only records what to do later. `interest(conn, registry)`
+    names the (app, entity, kind) it listens to under a registry (`listening.Interest`),
+    asked once per registry; without one it is told of every event."""
     if listener not in _listeners:
         _listeners.append(listener)
+        _interests[listener] = interest
+        _subscriptions[0] += 1
     return listener
+
+
+def listens(interest: Any) -> Callable[[Listener], Listener]:
+    """`subscribe` with an interest, as a decorator."""
+    return lambda listener: subscribe(listener, interest=interest)
 
 
 def unsubscribe(listener: Listener) -> None:
     with contextlib.suppress(ValueError):
         _listeners.remove(listener)
+        _interests.pop(listener, None)
+        _subscriptions[0] += 1
+
+
+def listeners_for(conn: Connection, app: str, entity: str, kind: str) -> tuple[Listener, ...]:
+    """The listeners of one (app, entity, kind), from the index of the current registry; when
+    every listener listens to everything, no registry is needed."""
+    _load()
+    if all(_interests.get(listener) is None for listener in _listeners):
+        return tuple(_listeners)
+    from flowdeck.engine import listening  # the registry's loader imports the writers, which import this
+
+    registry = listening.registry_for(conn)
+    memo_key = ("events.listening", _subscriptions[0])
+    index = registry.memo.get(memo_key)
+    if index is None:
+        index = registry.memo[memo_key] = listening.build(conn, registry, [(x, _interests.get(x)) for x in _listeners])
+    return index.get((app, entity, kind), index[None])  # type: ignore[union-attr]
 
 
 def _load() -> None:
@@ -139,9 +169,15 @@ def emit(conn: Connection, event: Event) -> None:
         return
     if event.kind not in KINDS:
         raise ValueError(event.kind)  # an unknown kind is a programming error
+    _tell(conn, event, listeners_for(conn, event.app, event.entity, event.kind))
+
+
+def _tell(conn: Connection, event: Event, listeners: tuple[Listener, ...]) -> None:
+    if not listeners:
+        return
     if event.cause is None and (cause := _cause.get()) is not None:
         event = Event(**{**event.__dict__, "cause": cause})
-    for listener in tuple(_listeners):
+    for listener in listeners:
         listener(conn, event)
 
 
@@ -163,15 +199,16 @@ def record_written(
     model: Any = None,
 ) -> None:
     """`emit` for the record writers (create, update, transition, delete), which build
-    nothing when nobody listens."""
-    _load()
-    if _listeners:
-        emit(
+    nothing when nobody listens to this app, entity and kind."""
+    listeners = listeners_for(conn, app, entity, kind)
+    if listeners:
+        _tell(
             conn,
             Event(
                 kind, app, entity, record_id, actor_id, at, dict(before), dict(after), frozenset(changed),
                 state_before, state_after, transition, model=model,
             ),
+            listeners,
         )  # fmt: skip
 
 
@@ -188,6 +225,6 @@ def approval_event(
     **data: Any,
 ) -> None:
     """`emit` for the approval services: the request's id, transition, step and outcome in `data`."""
-    _load()
-    if _listeners:
-        emit(conn, Event(kind, app, entity, record_id, actor_id, at, data=data, model=model))
+    listeners = listeners_for(conn, app, entity, kind)
+    if listeners:
+        _tell(conn, Event(kind, app, entity, record_id, actor_id, at, data=data, model=model), listeners)

@@ -12,8 +12,8 @@ state is of the `done` category is not reminded of (a finished task is not due).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -21,12 +21,16 @@ from sqlalchemy.engine import Connection
 from flowdeck.engine import clock, events, models
 from flowdeck.engine.errors import NotFound
 from flowdeck.engine.jobs.kinds import JobContext, JobKind, PermanentError, register
+from flowdeck.engine.listening import entities
 from flowdeck.engine.messages import M, Mp
 from flowdeck.engine.notifications import notify
 from flowdeck.engine.recurrence import shift_working_days
 from flowdeck.engine.schema.model import Entity, Reminder
 from flowdeck.engine.schema.timing import CREATOR, ROLE_PREFIX
 from flowdeck.engine.timers import arm, registry, stamp
+
+if TYPE_CHECKING:  # the registry's loader imports this module
+    from flowdeck.engine.registry import Registry
 
 JOB = "reminder.notify"
 DEFAULT_AT = dt.time(9, 0)
@@ -134,12 +138,20 @@ def send_reminder(conn: Connection, payload: dict[str, Any], context: JobContext
 register(JobKind(JOB, Mp("a kind of job", "Reminder"), send_reminder, max_attempts=5))
 
 
-@events.subscribe
+WRITES = ("record.created", "record.updated", "record.transitioned")
+
+
+def interest(conn: Connection, registry: Registry) -> Iterable[tuple[str, str, str]]:
+    """Writes to entities that have reminders."""
+    return [(app, key, kind) for app, key, entity in entities(registry) if entity.reminders for kind in WRITES]  # type: ignore[attr-defined]
+
+
+@events.listens(interest)
 def arm_on_write(conn: Connection, event: events.Event) -> None:
     """The listener: a created record arms all its reminders, a changed one those whose
     date field changed (entities without reminders stop at the first check)."""
     entity = event.model
-    if entity is None or not entity.reminders or event.kind not in ("record.created", "record.updated", "record.transitioned"):
+    if entity is None or not entity.reminders or event.kind not in WRITES:
         return
     changed = None if event.kind == "record.created" else set(event.changed)
     arm_record(conn, entity, event.record_id, event.after, now=event.at, changed=changed)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -58,8 +59,27 @@ def schema_generation(conn: Connection) -> int:
     return int(value or 0)
 
 
+_IN_TRANSACTION = "flowdeck.schema_generation"
+
+
+def transaction_generation(conn: Connection) -> int:
+    """The schema generation as this transaction first read it: read once per transaction.
+    A write's listeners (automations, webhooks, the events' index) each need it, and one
+    transaction may write many records; a bump in the transaction replaces the kept value."""
+    found = conn.info.get(_IN_TRANSACTION)
+    transaction = conn.get_transaction()
+    if found is not None and transaction is not None and found[0]() is transaction:
+        return int(found[1])
+    value = schema_generation(conn)
+    transaction = conn.get_transaction()
+    if transaction is not None:
+        conn.info[_IN_TRANSACTION] = (weakref.ref(transaction), value)
+    return value
+
+
 def bump_schema_generation(conn: Connection) -> int:
     updated = conn.execute(models.meta.update().where(models.meta.c.key == "schema_generation").values(value=models.meta.c.value + 1))
     if updated.rowcount == 0:
         conn.execute(models.meta.insert().values(key="schema_generation", value=1))
+    conn.info.pop(_IN_TRANSACTION, None)
     return schema_generation(conn)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -30,12 +30,16 @@ from flowdeck.engine.calendars.model import CalendarError
 from flowdeck.engine.durations import Duration, add_duration
 from flowdeck.engine.errors import DatabaseUnavailable, FlowdeckError, NotFound
 from flowdeck.engine.jobs.kinds import JobContext, JobKind, PermanentError, register
+from flowdeck.engine.listening import entities
 from flowdeck.engine.messages import M, Message, Mn, Mp
 from flowdeck.engine.notifications import notify
 from flowdeck.engine.permissions import Actor
 from flowdeck.engine.schema.model import Entity, Transition
 from flowdeck.engine.storage.tables import AppTables, EntityTables
 from flowdeck.engine.timers import arm, registry
+
+if TYPE_CHECKING:  # the registry's loader imports the listeners
+    from flowdeck.engine.registry import Registry
 
 JOB = "transition.timed"
 CHUNK = 500
@@ -238,7 +242,15 @@ def _state_of(conn: Connection, app: str, entity: str, record_id: int) -> str | 
     return conn.execute(sa.select(table.c.state).where(table.c.id == record_id)).scalar()
 
 
-@events.subscribe
+ARMING = ("record.created", "record.transitioned", "comment.added")
+
+
+def interest(conn: Connection, registry: Registry) -> list[tuple[str, str, str]]:
+    """Entering states and comments of entities that have timed transitions."""
+    return [(app, key, kind) for app, key, entity in entities(registry) if timed_transitions(entity) for kind in ARMING]  # type: ignore[arg-type]
+
+
+@events.listens(interest)
 def arm_on_event(conn: Connection, event: events.Event) -> None:
     """The listener: entering a state begins the wait of the timed transitions leaving it;
     a comment begins it again for those with `restart_on_comment`."""

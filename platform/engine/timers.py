@@ -11,20 +11,20 @@ psycopg, the row count of such an INSERT is -1 whether or not a row went in.
 from __future__ import annotations
 
 import datetime as dt
-import threading
-import weakref
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
 from flowdeck.engine import models
 from flowdeck.engine.jobs.kinds import KINDS
 from flowdeck.engine.jobs.queue import NOTIFY_CHANNEL, now_utc
-from flowdeck.engine.registry import Registry, load_registry
-from flowdeck.engine.system import schema_generation
+from flowdeck.engine.listening import registry_for
+
+if TYPE_CHECKING:
+    from flowdeck.engine.registry import Registry
 
 J = models.jobs
 ARM_BATCH = 500
@@ -62,19 +62,7 @@ def stamp(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y%m%dT%H%MZ")
 
 
-_registries: weakref.WeakKeyDictionary[Engine, Registry] = weakref.WeakKeyDictionary()
-_lock = threading.Lock()
-
-
 def registry(conn: Connection) -> Registry:
-    """The applied apps of this connection's database, loaded again when a document changed."""
-    generation = schema_generation(conn)
-    key = conn.engine
-    found = _registries.get(key)
-    if found is not None and found.generation == generation:
-        return found
-    with _lock:
-        found = _registries.get(key)
-        if found is None or found.generation != generation:
-            found = _registries[key] = load_registry(conn)
-        return found
+    """The applied apps of this connection's database, loaded again when a document changed
+    (the listeners' registry: one per database engine)."""
+    return registry_for(conn)

@@ -10,16 +10,21 @@ off in their profile) by mail.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from flowdeck.engine import events, models, notifications
+from flowdeck.engine.listening import entities
 from flowdeck.engine.messages import M, Message
 from flowdeck.engine.permissions import Actor
 from flowdeck.engine.records import get_record
 from flowdeck.engine.storage.tables import EntityTables, table_name
+
+if TYPE_CHECKING:  # the registry's loader imports this module
+    from flowdeck.engine.registry import Registry
 
 W = models.watchers
 NOTICE_KIND = "watching"
@@ -89,7 +94,7 @@ def _told_by_the_approval(conn: Connection, event: events.Event) -> list[int]:
 
 def tell_watchers(conn: Connection, event: events.Event) -> None:
     """The listener: commenters start following; watchers hear of transitions and comments."""
-    if event.model is None or event.kind not in ("record.transitioned", "comment.added"):
+    if event.model is None or event.kind not in TOLD:
         return
     if event.kind == "comment.added":
         _start_following(conn, event)
@@ -112,4 +117,12 @@ def following_state(conn: Connection, app: str, entity: str, record_id: int, use
     return {"following": user_id in ids, "count": len(ids)}
 
 
-events.subscribe(tell_watchers)
+TOLD = ("record.transitioned", "comment.added")
+
+
+def interest(conn: Connection, registry: Registry) -> Iterable[tuple[str, str, str]]:
+    """Transitions and comments of every entity (who watches is per record)."""
+    return [(app, key, kind) for app, key, _ in entities(registry) for kind in TOLD]
+
+
+events.subscribe(tell_watchers, interest=interest)

@@ -3,40 +3,24 @@ kind) the enabled rules whose trigger listens to that kind. The listener's cost 
 event no rule listens to is then one generation read and one dictionary lookup, whatever
 the number of rules in the app.
 
-The registry is kept per database engine and swapped when the schema generation changes
-(the same rule as `Catalog`), so a worker picks up a newly applied document at once."""
+The registry is `listening.registry_for`'s: one per database engine, swapped when the schema
+generation changes (the same rule as `Catalog`), so a worker picks up a newly applied
+document at once."""
 
 from __future__ import annotations
 
-import threading
-import weakref
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
 from flowdeck.engine.automations.triggers import TRIGGERS
-from flowdeck.engine.registry import Registry, load_registry
+from flowdeck.engine.listening import registry_for
+from flowdeck.engine.registry import Registry
 from flowdeck.engine.schema.model import Automation
-from flowdeck.engine.system import schema_generation
 
 Index = Mapping[tuple[str, str, str], tuple[Automation, ...]]
-_registries: weakref.WeakKeyDictionary[Engine, Registry] = weakref.WeakKeyDictionary()
-_lock = threading.Lock()
 _KEY = "automations.index"
-
-
-def registry_for(conn: Connection) -> Registry:
-    """The registry of the current schema generation of `conn`'s database."""
-    generation = schema_generation(conn)
-    engine = conn.engine
-    found = _registries.get(engine)
-    if found is not None and found.generation == generation:
-        return found
-    with _lock:
-        found = _registries.get(engine)
-        if found is None or found.generation != generation:
-            found = _registries[engine] = load_registry(conn)
-        return found
+__all__ = ["Index", "build", "index_for", "interest", "registry_for"]
 
 
 def build(registry: Registry) -> Index:
@@ -55,3 +39,8 @@ def index_for(registry: Registry) -> Index:
     if found is None:
         found = registry.memo[_KEY] = build(registry)
     return found  # type: ignore[return-value]
+
+
+def interest(conn: Connection, registry: Registry) -> Iterable[tuple[str, str, str]]:
+    """What the automations listener listens to: the keys some enabled rule is indexed under."""
+    return index_for(registry).keys()

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 from flowdeck.engine import events, models, records
 from flowdeck.engine.automations import runs
 from flowdeck.engine.automations.base import jsonable
-from flowdeck.engine.automations.index import index_for, registry_for
+from flowdeck.engine.automations.index import index_for, interest, registry_for
 from flowdeck.engine.automations.triggers import TRIGGERS
 from flowdeck.engine.errors import NotFound
 from flowdeck.engine.expressions import CHANGED_KEY, ExpressionError
@@ -137,7 +137,7 @@ def queue_run(conn: Connection, rule: Automation, app: str, event: events.Event,
     return run_id
 
 
-@events.subscribe
+@events.listens(interest)
 def on_event(conn: Connection, event: events.Event) -> None:
     """Queue a run for every rule this event starts."""
     registry = registry_for(conn)

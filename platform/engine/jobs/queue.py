@@ -78,20 +78,30 @@ def enqueue(
     return int(job_id)
 
 
-def _due(now: dt.datetime, kinds: tuple[str, ...] | None) -> Any:
-    due = ((J.c.status == "queued") & (J.c.run_at <= now)) | ((J.c.status == "running") & (J.c.lease_until < now))
+def claim_statements(now: dt.datetime, kinds: tuple[str, ...] | None) -> list[Any]:
+    """The claim's reads, in turn: a running job whose lease ran out (a crashed worker's;
+    few rows: only running jobs are looked at), then the earliest due queued job. Each is one
+    range of `ix_fd_jobs_due` (status, run_at) read in order up to its first row, so a claim
+    costs the same with a million jobs armed for later or ten thousand due (one statement
+    with both under an OR was a bitmap of every due row, sorted, for each claim)."""
+    expired = (J.c.status == "running") & (J.c.lease_until < now)
+    queued = (J.c.status == "queued") & (J.c.run_at <= now)
     if kinds is not None:
-        due = due & J.c.kind.in_(kinds)
-    return due
+        expired, queued = expired & J.c.kind.in_(kinds), queued & J.c.kind.in_(kinds)
+    columns = (J.c.id, J.c.kind, J.c.payload, J.c.attempts)
+    return [sa.select(*columns).where(where).order_by(J.c.run_at, J.c.id).limit(1) for where in (expired, queued)]
 
 
 def claim(conn: Connection, worker: str, *, now: dt.datetime, lease: dt.timedelta, kinds: tuple[str, ...] | None = None) -> Claimed | None:
     """Lease the next due job (or a running one whose lease ran out) to `worker`. Run it in
     a write transaction of its own and commit before running the job."""
-    query = sa.select(J.c.id, J.c.kind, J.c.payload, J.c.attempts).where(_due(now, kinds)).order_by(J.c.run_at, J.c.id).limit(1)
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    row = conn.execute(query).first()
+    row = None
+    for query in claim_statements(now, kinds):
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        row = conn.execute(query).first()
+        if row is not None:
+            break
     if row is None:
         return None
     token = secrets.token_hex(16)
@@ -164,14 +174,21 @@ def retry(conn: Connection, job_id: int, *, now: dt.datetime | None = None) -> b
     return bool(changed.rowcount)
 
 
+def next_due_statements(kinds: tuple[str, ...] | None) -> list[tuple[str, Any]]:
+    """The two reads of `next_due`, named: each is one end of `ix_fd_jobs_due` (status, run_at)
+    or a range of the few running jobs, so an idle worker's look costs the same with a million
+    jobs armed for later (one `MIN` over both statuses read every queued job)."""
+    queued = sa.select(sa.func.min(J.c.run_at)).where(J.c.status == "queued")
+    running = sa.select(sa.func.min(J.c.lease_until)).where(J.c.status == "running")
+    if kinds is not None:
+        queued, running = queued.where(J.c.kind.in_(kinds)), running.where(J.c.kind.in_(kinds))
+    return [("next_queued", queued), ("next_lease_end", running)]
+
+
 def next_due(conn: Connection, *, kinds: tuple[str, ...] | None = None) -> dt.datetime | None:
     """When the next queued job is due (or a running lease ends): how long a worker may sleep."""
-    query = sa.select(sa.func.min(sa.case((J.c.status == "queued", J.c.run_at), else_=J.c.lease_until))).where(
-        J.c.status.in_(("queued", "running"))
-    )
-    if kinds is not None:
-        query = query.where(J.c.kind.in_(kinds))
-    return conn.execute(query).scalar()
+    found = [value for _, statement in next_due_statements(kinds) if (value := conn.execute(statement).scalar()) is not None]
+    return min(found) if found else None
 
 
 def purge(conn: Connection, *, before: dt.datetime) -> int:

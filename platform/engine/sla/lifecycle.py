@@ -20,17 +20,21 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from flowdeck.engine import events, models
 from flowdeck.engine.expressions import Expression, ExpressionError
+from flowdeck.engine.listening import entities
 from flowdeck.engine.schema.model import Entity, Sla, SlaCondition, SlaGoal
 from flowdeck.engine.sla.clocks import goal_seconds, running_moments
 from flowdeck.engine.sla.status import elapsed_between
 from flowdeck.engine.sla.timers import arm_cycle, open_cycles
+
+if TYPE_CHECKING:  # the registry's loader imports the listeners
+    from flowdeck.engine.registry import Registry
 
 C = models.sla_cycles
 RECORD_KINDS = ("record.created", "record.updated", "record.transitioned")
@@ -229,7 +233,12 @@ def on_stop_event(conn: Connection, entity: Entity, event: events.Event) -> None
             _save(conn, _held(cycle, event.at, "stopped"), cycle)
 
 
-@events.subscribe
+def interest(conn: Connection, registry: Registry) -> list[tuple[str, str, str]]:
+    """Every event of entities that have SLAs."""
+    return [(app, key, kind) for app, key, entity in entities(registry) if getattr(entity, "slas", ()) for kind in events.KINDS]
+
+
+@events.listens(interest)
 def follow(conn: Connection, event: events.Event) -> None:
     """The listener (entities without SLAs stop at the first check). A deleted record's
     cycles go with it."""

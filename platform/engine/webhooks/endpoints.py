@@ -1,7 +1,11 @@
 """Outgoing webhook endpoints of an app, as its admins configure them: the URL (checked
 against the address policy when saved, and again at every send), which kinds of event and
 which entities, the signing secret (`whsec_` + base64, shown once when made or rotated,
-masked after), and on/off with the reason it went off."""
+masked after), and on/off with the reason it went off.
+
+Saving, turning on or off and deleting an endpoint bump the schema generation: which events
+an app's endpoints want is kept per registry (`outgoing.endpoint_index`), as the rules are,
+so a record write does not read the endpoints."""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from sqlalchemy.engine import Connection
 from flowdeck.engine import events, models
 from flowdeck.engine.errors import FlowdeckError, NotFound
 from flowdeck.engine.messages import M, Message
+from flowdeck.engine.system import bump_schema_generation
 from flowdeck.engine.webhooks.addresses import AddressPolicy, AddressRefused, check_url
 
 E = models.webhook_endpoints
@@ -141,6 +146,7 @@ def create_endpoint(
         .values(**values, app=app, secret=secret, enabled=True, failures=0, created_by=actor_id, created_at=now, updated_at=now)
         .returning(E.c.id)
     ).scalar_one()
+    bump_schema_generation(conn)  # who listens to which events changed: every process's index goes
     return int(endpoint_id), secret
 
 
@@ -160,6 +166,7 @@ def update_endpoint(
     get_endpoint(conn, app, endpoint_id, lock=True)
     values = _checked(url, description, kinds, entities, known_entities, policy)
     conn.execute(E.update().where(E.c.id == endpoint_id).values(**values, updated_at=now))
+    bump_schema_generation(conn)
 
 
 def rotate_secret(conn: Connection, app: str, endpoint_id: int, *, now: dt.datetime) -> str:
@@ -179,6 +186,7 @@ def set_enabled(conn: Connection, app: str, endpoint_id: int, enabled: bool, *, 
         said = reason or M("turned off by an admin")
         values = {"enabled": False, "disabled_json": said.to_json(), "disabled_at": now}
     conn.execute(E.update().where(E.c.id == endpoint_id).values(**values, updated_at=now))
+    bump_schema_generation(conn)
 
 
 def delete_endpoint(conn: Connection, app: str, endpoint_id: int) -> None:
@@ -186,3 +194,4 @@ def delete_endpoint(conn: Connection, app: str, endpoint_id: int) -> None:
     get_endpoint(conn, app, endpoint_id, lock=True)
     conn.execute(models.webhook_deliveries.delete().where(models.webhook_deliveries.c.endpoint_id == endpoint_id))
     conn.execute(E.delete().where(E.c.id == endpoint_id))
+    bump_schema_generation(conn)

@@ -18,8 +18,8 @@ import datetime as dt
 import decimal
 import json
 import secrets
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -27,11 +27,15 @@ from sqlalchemy.engine import Connection
 from flowdeck.engine import events, models
 from flowdeck.engine.jobs import queue
 from flowdeck.engine.jobs.kinds import JobContext, JobKind, register
+from flowdeck.engine.listening import registry_for
 from flowdeck.engine.messages import Mn, Mp
 from flowdeck.engine.notifications import notify
 from flowdeck.engine.webhooks.addresses import AddressPolicy, AddressRefused, check_url
 from flowdeck.engine.webhooks.endpoints import Endpoint, endpoint_from, set_enabled
 from flowdeck.engine.webhooks.sending import SendFailed, post, signed_headers
+
+if TYPE_CHECKING:  # the registry's loader imports the listeners
+    from flowdeck.engine.registry import Registry
 
 E = models.webhook_endpoints
 D = models.webhook_deliveries
@@ -138,15 +142,38 @@ def _store(
     return delivery_id
 
 
-_LISTENING = sa.select(E.c.id, E.c.events, E.c.entities).where((E.c.app == sa.bindparam("app")) & E.c.enabled)
-"""Built once: every record write runs it, and building a statement costs more than running it."""
+_ENABLED = sa.select(E.c.id, E.c.app, E.c.events, E.c.entities).where(E.c.enabled).order_by(E.c.id)
+_KEY = "webhooks.endpoints"
+Wanted = dict[tuple[str, str], tuple[tuple[int, frozenset[str]], ...]]
 
 
-@events.subscribe
+def endpoint_index(conn: Connection, registry: Registry) -> Wanted:
+    """Per (app, event kind), the enabled endpoints that want it with the entities they name
+    (empty: all): read once per registry, since a change of endpoints bumps the generation."""
+    found = registry.memo.get(_KEY)
+    if found is None:
+        wanted: dict[tuple[str, str], list[tuple[int, frozenset[str]]]] = {}
+        for row in conn.execute(_ENABLED):
+            for kind in row.events or ():
+                wanted.setdefault((row.app, kind), []).append((int(row.id), frozenset(row.entities or ())))
+        found = registry.memo[_KEY] = {key: tuple(endpoints) for key, endpoints in wanted.items()}
+    return found  # type: ignore[return-value]
+
+
+def interest(conn: Connection, registry: Registry) -> Iterable[tuple[str, str, str]]:
+    """The (app, entity, kind) some enabled endpoint wants."""
+    for (app, kind), endpoints in endpoint_index(conn, registry).items():
+        known = registry.apps[app].entities if app in registry.apps else {}
+        for _, entities in endpoints:
+            for entity in entities or known:
+                yield app, entity, kind
+
+
+@events.listens(interest)
 def on_event(conn: Connection, event: events.Event) -> None:
     """The listener: one delivery per enabled endpoint of the app that wants this event."""
-    rows = conn.execute(_LISTENING, {"app": event.app}).all()
-    wanted = [row.id for row in rows if event.kind in row.events and (not row.entities or event.entity in row.entities)]
+    endpoints = endpoint_index(conn, registry_for(conn)).get((event.app, event.kind), ())
+    wanted = [endpoint_id for endpoint_id, entities in endpoints if not entities or event.entity in entities]
     if not wanted:
         return
     body = encode(event_payload(conn, event))
