@@ -24,7 +24,7 @@ from flowdeck.engine.models.base import NAMING as NAMING
 from flowdeck.engine.models.base import Base, BigId, DocumentJSON, JSONType, MessageJSON, utcnow
 from flowdeck.engine.models.calendars import BusinessCalendar, CalendarDay
 from flowdeck.engine.models.integrations import ChatChannel, ChatDelivery, WebhookCall, WebhookDelivery, WebhookEndpoint, WebhookHook
-from flowdeck.engine.models.work import AutomationRun, AutomationState, Job, ScheduleRun
+from flowdeck.engine.models.work import AutomationRun, AutomationState, Job, ScheduleRun, SlaCycle
 from flowdeck.engine.sqltypes import UTCDateTime
 
 
@@ -427,5 +427,6 @@ webhook_deliveries = WebhookDelivery.__table__
 webhook_hooks = WebhookHook.__table__
 webhook_calls = WebhookCall.__table__
 schedule_runs = ScheduleRun.__table__
+sla_cycles = SlaCycle.__table__
 automation_runs = AutomationRun.__table__
 automation_state = AutomationState.__table__

@@ -1,4 +1,4 @@
-"""Tables of the work done after the change that causes it: jobs, schedule runs, automation runs.
+"""Tables of the work done after the change that causes it: jobs, schedule runs, automation runs, SLA cycles.
 
 Every background mechanism (`engine/jobs`, `engine/schedules`, `engine/automations`) writes
 its rows in the transaction of the change and finishes them from a worker, so these tables
@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from flowdeck.engine.models.base import Base, BigId, DocumentJSON, MessageJSON, utcnow
+from flowdeck.engine.models.base import Base, BigId, DocumentJSON, JSONType, MessageJSON, utcnow
 from flowdeck.engine.sqltypes import UTCDateTime
 
 
@@ -118,3 +118,38 @@ class AutomationState(Base):
     paused: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     paused_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     cursor: Mapped[Any | None] = mapped_column(sa.JSON(none_as_null=True))
+
+
+class SlaCycle(Base):
+    """One cycle of an SLA on a record (`engine/sla`): started, paused and resumed, stopped
+    by the record-events listener, warned and breached by timer jobs. A reopened record
+    resumes the same cycle with the working time already used. `version` is the definition's
+    version when the cycle started (`engine/sla/versions.py`); a cycle keeps its goal and
+    version, so editing a definition only reaches cycles started afterwards. The current cycle
+    of a record and SLA is the one with the highest `cycle`."""
+
+    __tablename__ = "fd_sla_cycles"
+    __table_args__ = (
+        sa.UniqueConstraint("app", "entity", "record_id", "sla", "cycle"),
+        sa.Index("ix_fd_sla_cycles_due", "app", "entity", "sla", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    app: Mapped[str] = mapped_column(sa.String(64))
+    entity: Mapped[str] = mapped_column(sa.String(64))
+    record_id: Mapped[int] = mapped_column(sa.BigInteger)
+    sla: Mapped[str] = mapped_column(sa.String(64))
+    cycle: Mapped[int] = mapped_column(sa.Integer, default=1)
+    version: Mapped[int] = mapped_column(sa.Integer)
+    goal: Mapped[Any] = mapped_column(JSONType)
+    goal_seconds: Mapped[int] = mapped_column(sa.BigInteger)
+    calendar: Mapped[str | None] = mapped_column(sa.String(64))
+    status: Mapped[str] = mapped_column(sa.String(16))
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    running_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    used_seconds: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    warn_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    warned_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    breached_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    stopped_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -33,6 +33,7 @@ from flowdeck.engine.schema.lookups import LookupChecks
 from flowdeck.engine.schema.model import App, Entity, Label, Permissions, Role, Section, humanize
 from flowdeck.engine.schema.rollups import resolve_rollups
 from flowdeck.engine.schema.shape import check_shape, parse_document
+from flowdeck.engine.schema.slas import SlaChecks
 from flowdeck.engine.schema.timing import TimingChecks
 from flowdeck.engine.schema.views import ViewChecks
 from flowdeck.engine.schema.workflows import WorkflowChecks
@@ -79,7 +80,7 @@ def check_document(source: str | bytes | Mapping[str, Any]) -> list[SchemaProble
     return []
 
 
-class _Builder(FieldChecks, LookupChecks, WorkflowChecks, ViewChecks, TimingChecks, AutomationChecks, ConstraintChecks):
+class _Builder(FieldChecks, LookupChecks, WorkflowChecks, ViewChecks, TimingChecks, AutomationChecks, ConstraintChecks, SlaChecks):
     """Checks meaning while building the model; collects problems instead of stopping."""
 
     def build(self) -> App:
@@ -179,6 +180,7 @@ class _Builder(FieldChecks, LookupChecks, WorkflowChecks, ViewChecks, TimingChec
             computed_order=formula_order(fields),
             reminders=self.reminders((*path, "reminders"), spec.get("reminders", []), raw_fields),
             constraints=constraints,
+            slas=self.slas((*path, "slas"), spec.get("slas", []), spec, scope),
         )
 
     def sections(self, path: Path, specs: Sequence[Mapping[str, Any]], fields: Mapping[str, Any]) -> tuple[Section, ...]:

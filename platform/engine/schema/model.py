@@ -429,6 +429,43 @@ class Schedule:
 
 
 @dataclass(frozen=True)
+class SlaCondition:
+    """When an SLA starts, pauses or stops (any part that holds): a state entered (`states`;
+    for a pause, being in one), the record created (`on`), an expression that becomes true
+    (for a pause: holds), or an event such as a comment by someone holding one of `roles`."""
+
+    states: tuple[str, ...] = ()
+    on: str | None = None
+    when: Expression | None = None
+    event: str | None = None
+    roles: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SlaGoal:
+    """A goal: the first whose `when` holds (None: always) is the cycle's; `duration` is the
+    checked document value (`durations.duration_of` reads it)."""
+
+    duration: Mapping[str, Any]
+    when: Expression | None = None
+
+
+@dataclass(frozen=True)
+class Sla:
+    """An SLA definition of an entity. `version` is a hash of the definition's behaviour
+    (everything but its label), kept on each cycle it starts (`engine/sla/versions.py`)."""
+
+    key: str
+    label: Label
+    start: SlaCondition
+    stop: SlaCondition
+    goals: tuple[SlaGoal, ...]
+    pause: SlaCondition | None = None
+    warning: int = 75
+    version: int = 0
+
+
+@dataclass(frozen=True)
 class Entity:
     key: str
     app: str
@@ -447,6 +484,7 @@ class Entity:
     reminders: tuple[Reminder, ...] = ()
     constraints: tuple[Constraint, ...] = ()
     guarded_by: tuple[Guard, ...] = ()
+    slas: tuple[Sla, ...] = ()
 
     def field(self, key: str) -> Field | None:
         return self._by_key.get(key)

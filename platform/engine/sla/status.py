@@ -1,0 +1,117 @@
+"""What the SLA clocks of a page of records say now: the read API of lists, boards and the
+record page (`views` and the `sla` field type read here, never the cycle rows themselves).
+
+A cycle row holds the working seconds used before its current running stretch; the elapsed
+time up to `now` is that plus the working time since `running_since` on the goal's calendar,
+so nothing has to be written for the clock to move. One statement per page of records.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from flowdeck.engine import models
+from flowdeck.engine.calendars import arithmetic, book
+from flowdeck.engine.calendars.model import Calendar, CalendarError
+from flowdeck.engine.durations import SECONDS
+from flowdeck.engine.schema.label import Label
+from flowdeck.engine.schema.model import Entity
+
+C = models.sla_cycles
+
+
+@dataclass(frozen=True)
+class SlaStatus:
+    sla: str
+    label: Label
+    status: str
+    due_at: dt.datetime | None
+    elapsed_seconds: int
+    goal_seconds: int
+    remaining_seconds: int
+    warned: bool
+    breached: bool
+    tone: str
+
+
+def calendar_named(key: str | None) -> Calendar:
+    """The calendar a cycle counts on (its own, else the instance default when it was removed)."""
+    current = book.current()
+    try:
+        return current.get(key)
+    except CalendarError:
+        return current.default
+
+
+def is_working_goal(goal: Mapping[str, Any]) -> bool:
+    """Whether a goal counts working time (else wall-clock time)."""
+    return any(key.startswith("working_") for key in goal if key in SECONDS)
+
+
+def elapsed_between(goal: Mapping[str, Any], calendar: str | None, start: dt.datetime, end: dt.datetime) -> int:
+    """The seconds a goal counts from `start` to `end`: working time on the calendar for a
+    working goal, wall-clock time otherwise."""
+    if end <= start:
+        return 0
+    if not is_working_goal(goal):
+        return int((end - start).total_seconds())
+    return int(arithmetic.working_time_between(calendar_named(calendar), start, end).total_seconds())
+
+
+def elapsed_of(row: Any, now: dt.datetime) -> int:
+    """Working seconds a cycle row has used up to `now`."""
+    used = int(row.used_seconds)
+    if row.status == "running" and row.running_since is not None:
+        used += elapsed_between(row.goal, row.calendar, row.running_since, now)
+    return used
+
+
+def status_of(row: Any, label: Label, now: dt.datetime) -> SlaStatus:
+    """The status of one cycle row at `now` (a running cycle past its goal counts as
+    breached before the breach job has run, so a lagging worker never shows it green)."""
+    elapsed = elapsed_of(row, now)
+    goal = int(row.goal_seconds)
+    breached = row.breached_at is not None or elapsed >= goal
+    warned = breached or row.warned_at is not None or (row.warn_at is not None and now >= row.warn_at)
+    status = ("breached" if breached else "met") if row.status == "stopped" else row.status
+    tone = "grey" if status == "met" else "red" if breached else "amber" if warned else "green"
+    due = row.due_at if row.status == "running" else None
+    return SlaStatus(row.sla, label, status, due, elapsed, goal, goal - elapsed, warned, breached, tone)
+
+
+def current_cycles(entity: Entity, record_ids: Sequence[int]) -> sa.Select:
+    """The current (highest) cycle of each SLA of the records: one statement."""
+    inner = C.alias("later")
+    latest = (
+        sa.select(sa.func.max(inner.c.cycle))
+        .where(inner.c.app == C.c.app, inner.c.entity == C.c.entity, inner.c.record_id == C.c.record_id, inner.c.sla == C.c.sla)
+        .scalar_subquery()
+    )
+    return sa.select(C).where(
+        C.c.app == entity.app,
+        C.c.entity == entity.key,
+        C.c.record_id.in_(list(record_ids)),
+        C.c.sla.in_([s.key for s in entity.slas]),
+        C.c.cycle == latest,
+    )
+
+
+def statuses(conn: Connection, entity: Entity, record_ids: Sequence[int], now: dt.datetime) -> dict[int, tuple[SlaStatus, ...]]:
+    """The current cycle of each SLA of each record (records without a cycle are absent); one statement."""
+    if not record_ids or not entity.slas:
+        return {}
+    order = {s.key: index for index, s in enumerate(entity.slas)}
+    labels = {s.key: s.label for s in entity.slas}
+    found: dict[int, list[Any]] = {}
+    for row in conn.execute(current_cycles(entity, record_ids)):
+        found.setdefault(int(row.record_id), []).append(row)
+    return {
+        record_id: tuple(status_of(row, labels[row.sla], now) for row in sorted(rows, key=lambda r: order[r.sla]))
+        for record_id, rows in found.items()
+    }
