@@ -14,21 +14,11 @@ import sqlalchemy as sa
 from markupsafe import Markup
 from sqlalchemy.engine import Connection
 
-from flowdeck.engine.calendars import book
-from flowdeck.engine.sla.status import SlaStatus
+from flowdeck.engine import models
+from flowdeck.engine.sla.status import SlaStatus, calendar_named
 from flowdeck.engine.storage.tables import EntityTables
 from flowdeck.views.i18n import tr
 from flowdeck.views.sla_badges import badge, status_name, working_time
-
-_cycles = sa.table(
-    "fd_sla_cycles",
-    sa.column("app", sa.String()),
-    sa.column("entity", sa.String()),
-    sa.column("record_id", sa.BigInteger()),
-    sa.column("sla", sa.String()),
-    sa.column("cycle", sa.Integer()),
-    sa.column("calendar", sa.String()),
-)
 
 
 @dataclass(frozen=True)
@@ -47,7 +37,7 @@ class SlaRow:
 
 def _calendars(conn: Connection, et: EntityTables, record_id: int) -> dict[str, str | None]:
     """The calendar key of each SLA's current cycle of the record (None: the default one)."""
-    c = _cycles
+    c = models.sla_cycles
     rows = conn.execute(
         sa.select(c.c.sla, c.c.calendar)
         .where(c.c.app == et.entity.app, c.c.entity == et.entity.key, c.c.record_id == record_id)
@@ -57,10 +47,7 @@ def _calendars(conn: Connection, et: EntityTables, record_id: int) -> dict[str, 
 
 
 def _calendar_name(key: str | None) -> str:
-    try:
-        return tr(book.current().get(key).name)
-    except KeyError:
-        return key or ""
+    return tr(calendar_named(key).name)
 
 
 def _row(st: SlaStatus, calendar: str | None) -> SlaRow:

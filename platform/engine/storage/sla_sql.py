@@ -14,26 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from flowdeck.engine.sqltypes import UTCDateTime
+from flowdeck.engine import models
 
 if TYPE_CHECKING:
     from flowdeck.engine.storage.tables import AppTables
 
-# The columns this module reads; the table itself is the engine's model (`models.work`).
-cycles = sa.table(
-    "fd_sla_cycles",
-    sa.column("app", sa.String()),
-    sa.column("entity", sa.String()),
-    sa.column("record_id", sa.BigInteger()),
-    sa.column("sla", sa.String()),
-    sa.column("cycle", sa.Integer()),
-    sa.column("due_at", UTCDateTime()),
-)
-
-
 def due_at(app: str, entity: str, sla: str, record_id: sa.ColumnElement[Any]) -> sa.ScalarSelect[Any]:
     """The current cycle's due time of `sla` for the record whose id is `record_id`."""
-    current = cycles.alias("sla_cur")
+    current = models.sla_cycles.alias("sla_cur")
     return (
         sa.select(current.c.due_at)
         .where(current.c.app == app, current.c.entity == entity, current.c.sla == sla, current.c.record_id == record_id)
