@@ -35,6 +35,8 @@ KINDS: dict[str, Message] = {
     "approval.requested": M("approval requested"),
     "approval.step_decided": M("approval step decided"),
     "approval.decided": M("approval decided"),
+    "sla.warning": M("SLA warning"),
+    "sla.breached": M("SLA breached"),
 }
 """Every kind of event, with its name for admin pages. A new kind is one entry here."""
 
@@ -43,6 +45,7 @@ LISTENER_MODULES: tuple[str, ...] = (
     "flowdeck.engine.watchers",
     "flowdeck.engine.webhooks.outgoing",
     "flowdeck.engine.reminders",
+    "flowdeck.engine.sla.lifecycle",
 )
 """Modules whose import subscribes their listeners (imported on the first event)."""
 

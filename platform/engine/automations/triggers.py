@@ -101,6 +101,26 @@ def _button(ctx: CheckContext, path: Path, spec: Mapping[str, Any]) -> dict[str,
     return {"roles": tuple(roles) if roles is not None else None, "label": Label.of(label) if label is not None else None}
 
 
+def _slas(ctx: CheckContext, path: Path, spec: Mapping[str, Any]) -> frozenset[str] | None:
+    """The SLAs of the rule's entity a warning or breach trigger narrows to (None: every one)."""
+    if "slas" not in spec:
+        return None
+    known = [s.get("key") for s in ctx.document["entities"].get(ctx.entity, {}).get("slas", []) if isinstance(s, Mapping)]
+    names = spec["slas"]
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        ctx.checks.problem((*path, "slas"), M("must be a list of SLA keys"))
+        return None
+    for index, name in enumerate(names):
+        if name not in known:
+            said = M("unknown SLA “%(key)s”%(hint)s %(listing)s", key=name, hint=suggestion(name, known), listing=choices(known))
+            ctx.checks.problem((*path, "slas", index), said)
+    return frozenset(names)
+
+
+def _in_slas(settings: frozenset[str] | None, event: Event) -> bool:
+    return settings is None or event.data.get("sla") in settings
+
+
 TRIGGERS: dict[str, TriggerType] = {}
 
 
@@ -139,6 +159,8 @@ for _entry in (
         _decided,
     ),
     TriggerType("comment_added", M("comment added"), ("comment.added",)),
+    TriggerType("sla_warning", M("SLA warning (its warning threshold reached)"), ("sla.warning",), frozenset({"slas"}), _slas, _in_slas),
+    TriggerType("sla_breached", M("SLA breached (its goal passed)"), ("sla.breached",), frozenset({"slas"}), _slas, _in_slas),
     TriggerType("button", M("button on the record page"), (), frozenset({"roles", "label"}), _button, lambda s, e: False, pressed=True),
 ):
     register(_entry)

@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from flowdeck.engine import models
+from flowdeck.engine import clock, models
 
 J = models.jobs
 STATUSES = ("queued", "running", "done", "failed", "dead")
@@ -38,7 +38,8 @@ class Claimed:
 
 
 def now_utc() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    """The engine's clock (`clock.now()`): a held clock in tests moves the queue too."""
+    return clock.now()
 
 
 def enqueue(

@@ -24,6 +24,7 @@ from flowdeck.engine.jobs import mail as _builtin_kinds  # noqa: F401
 from flowdeck.engine.jobs import queue
 from flowdeck.engine.jobs.kinds import KINDS, JobContext, PermanentError, UnknownKind
 from flowdeck.engine.messages import Translator
+from flowdeck.engine.sla import timers as _sla_kinds  # noqa: F401 -- registers `sla.timer`
 from flowdeck.engine.webhooks import outgoing as _webhook_kinds  # noqa: F401 -- registers webhook.deliver
 
 log = logging.getLogger("flowdeck.jobs")
