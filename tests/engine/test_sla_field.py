@@ -123,7 +123,11 @@ def test_the_field_is_read_only_and_formulas_read_it_as_a_moment(db, system, des
         db.run(lambda c: records.create_record(c, et, {"title": "x", "resolution_due": "2026-12-08T10:00"}, actor=system))
     assert "resolution_due" in refused.value.errors
     doc = document()
-    doc["entities"]["ticket"]["fields"]["late"] = {"type": "computed", "result": "boolean", "formula": "resolution_due != null and resolution_due < now()"}
+    doc["entities"]["ticket"]["fields"]["late"] = {
+        "type": "computed",
+        "result": "boolean",
+        "formula": "resolution_due != null and resolution_due < now()",
+    }
     assert check_document(doc) == []
 
 
