@@ -65,12 +65,14 @@ def status_name(st: SlaStatus) -> str:
 
 
 def badge(st: SlaStatus, *, named: bool = True) -> Markup:
-    """One SLA as a badge in its tone; the due time (when running) in its tooltip."""
-    text = f"{tr(st.label)} · {time_text(st)}" if named else time_text(st)
+    """One SLA as a badge in its tone; the due time (when running) in its tooltip. On a
+    narrow card the SLA's name gives way (ellipsis), never the time."""
     tip = tr(st.label)
     if st.due_at is not None:
         tip = _("%(sla)s: due %(due)s", sla=tip, due=format_datetime(st.due_at, "short"))
-    return Markup('<span class="badge sla sla-{}" title="{}">{}</span>').format(st.tone, tip, text)
+    time = Markup('<span class="sla-time">{}</span>').format(time_text(st))
+    name = Markup('<span class="sla-name">{}</span> ').format(tr(st.label)) if named else Markup("")
+    return Markup('<span class="badge sla sla-{}" title="{}">{}{}</span>').format(st.tone, tip, name, time)
 
 
 def sla_cell(found: Statuses, record_id: int, sla: str) -> str:

@@ -25,7 +25,11 @@ def tickets(db, install, make_user):
 
 
 def _badges(html: str) -> list[tuple[str, str]]:
-    return re.findall(r'<span class="badge sla sla-(\w+)" title="[^"]*">([^<]*)</span>', html)
+    """(tone, "name · time") of each SLA badge ("time" alone for a list cell)."""
+    found = re.findall(
+        r'<span class="badge sla sla-(\w+)" title="[^"]*">((?:<span class="sla-(?:name|time)">[^<]*</span> ?)+)</span>', html
+    )
+    return [(tone, " · ".join(re.findall(r">([^<]*)</span>", inner))) for tone, inner in found]
 
 
 def _card(html: str, record_id: int) -> str:
