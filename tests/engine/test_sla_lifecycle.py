@@ -163,3 +163,31 @@ def test_a_new_cycle_after_a_stop_and_an_edited_definition_keeps_old_cycles(desk
     assert old["version"] != new["version"] == d.et.entity.slas[1].version
     d.update((2026, 3, 2, 11, 0), t, priority="p1")  # an old version's cycle keeps its goal
     assert d.sla(t, "resolution", 2026, 3, 2, 11, 0).goal_seconds == 16 * 3600
+
+
+def test_the_plan_names_slas_changed_added_removed_with_open_records(desk_app, db):
+    """Does the change review name the changed, added and removed SLAs with how many records
+    have a running or paused cycle (a stopped cycle not counted)?"""
+    from flowdeck.engine.apps import plan_change
+
+    d = desk_app
+    tickets = [d.create((2026, 3, 2, 9, 0)) for _ in range(3)]
+    d.move((2026, 3, 2, 10, 0), tickets[0], "take")
+    d.move((2026, 3, 2, 10, 0), tickets[0], "resolve")  # stopped: not open
+    d.move((2026, 3, 2, 10, 0), tickets[1], "take")
+    d.move((2026, 3, 2, 10, 0), tickets[1], "wait")  # paused: open
+    doc = desk()
+    slas = doc["entities"]["ticket"]["slas"]
+    slas[1]["warning"] = 80
+    slas[0] = {**slas[0], "key": "handling"}
+    slas[0]["label"] = {"en": "Handling", "zh": "处理时限"}
+    _app, plan, *_ = db.read(lambda c: plan_change(c, doc))
+    said = {str(step.description) for step in plan.steps if step.kind == "note"}
+    assert {
+        "Change SLA “resolution” of ticket: 2 open records keep the definition their cycle started with;"
+        " cycles started from now on use the new one",
+        "Add SLA “handling” to ticket (cycles start for records that meet its start from now on)",
+        "Remove SLA “response” from ticket: 3 open records stop being timed",
+    } <= said
+    unchanged = {str(step.description) for step in db.read(lambda c: plan_change(c, desk()))[1].steps}
+    assert not any("SLA" in text for text in unchanged)

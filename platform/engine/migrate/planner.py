@@ -19,6 +19,7 @@ from flowdeck.engine.fieldtypes import is_many
 from flowdeck.engine.messages import M, Message, plain
 from flowdeck.engine.migrate import archive, constraints, rollups, structure
 from flowdeck.engine.migrate.plan import MAX_SAMPLES, Plan, Question, Step
+from flowdeck.engine.migrate.slas import sla_notes
 from flowdeck.engine.migrate.timing import timing_notes
 from flowdeck.engine.schema.model import App, Entity, Field
 from flowdeck.engine.storage import convert
@@ -195,6 +196,7 @@ def make_plan(
     plan = planner.run()
     archive.take_out_restored(planner)
     plan.steps.extend(timing_notes(old.document if old is not None else None, new.app))
+    plan.steps.extend(sla_notes(conn, old, new.app))
     return plan
 
 

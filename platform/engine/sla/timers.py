@@ -69,6 +69,8 @@ def mark(conn: Connection, payload: dict[str, Any], context: JobContext) -> dict
         entity = registry(conn).entity(row.app, row.entity).entity
     except (KeyError, NotFound):
         return done  # the app or entity is gone: marked, nobody to tell
+    if all(s.key != row.sla for s in entity.slas):
+        return done  # a removed definition: its rules are gone too
     data = {"sla": row.sla, "cycle": row.cycle, "at": at.isoformat()}
     events.emit(conn, events.Event(kind, row.app, row.entity, int(row.record_id), None, at, data=data, model=entity))
     return done
