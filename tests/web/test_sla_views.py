@@ -51,6 +51,17 @@ def test_board_cards_show_a_badge_per_live_sla_in_its_tone(client, tickets):
     assert not [s for _, s in _badges(_card(html, tickets["met"])) if "resolution" in s]
 
 
+def test_the_board_quick_filter_keeps_what_breaches_within_the_hour(client, tickets):
+    """Does the board offer a quick filter per `sla` field, and does it keep only the cards due within the hour
+    (the breached one and the one due at 14:30)?"""
+    signed_in(client, "ann")
+    assert 'name="resolution_due__lte" value="$now+1h"' in text(client.get("/a/desk/ticket/v/board"))
+    html = text(client.get("/a/desk/ticket/v/board?resolution_due__lte=%24now%2B1h"))
+    shown = {int(i) for i in re.findall(r'<li id="k(\d+)"', html)}
+    assert shown == {tickets["red"], tickets["amber"]}
+    assert 'value="$now+1h" checked' in html
+
+
 def test_the_list_shows_the_badge_and_sorts_by_due_time(client, tickets):
     """Is the `sla` column a badge (grey "met" for the resolved ticket), and does sorting by it put the soonest due first?"""
     signed_in(client, "ann")
