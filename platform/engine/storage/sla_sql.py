@@ -19,6 +19,7 @@ from flowdeck.engine import models
 if TYPE_CHECKING:
     from flowdeck.engine.storage.tables import AppTables
 
+
 def due_at(app: str, entity: str, sla: str, record_id: sa.ColumnElement[Any]) -> sa.ScalarSelect[Any]:
     """The current cycle's due time of `sla` for the record whose id is `record_id`."""
     current = models.sla_cycles.alias("sla_cur")
