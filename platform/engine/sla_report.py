@@ -118,7 +118,7 @@ def sla_report(
         .where(C.c.app == entity.app, C.c.entity == entity.key, C.c.sla == sla)
         .where(sa.or_(C.c.status == "stopped", C.c.breached_at.is_not(None)))
         .where(moment >= bounds[0], moment < bounds[-1])
-        .group_by(which, grouped)
+        .group_by(which, *([grouped] if by else []))
     )
     rows = [ReportRow(starts[int(p)], v, int(met or 0), int(late or 0)) for p, v, met, late in conn.execute(statement)]
     rows.sort(key=lambda r: (r.period, r.value is None, str(r.value)))
