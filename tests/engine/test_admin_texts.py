@@ -184,8 +184,8 @@ def test_schema_problems_in_chinese():
             "不是有效的 JSON（第 1 行第 16 列）：应为用双引号括起的属性名"
         ),
         "entities.task.colour: unknown key (allowed: constraints, description, fields, label, permissions, plural, reminders, search, "
-        "sections, slas, title, tree, views, workflow)": "entities.task.colour：未知的键（允许的键：constraints、description、fields、label、"
-        "permissions、plural、reminders、search、sections、slas、title、tree、views、workflow）",
+        "sections, slas, title, tree, views, workflow)": "entities.task.colour：未知的键（允许的键：constraints、description、fields、"
+        "label、permissions、plural、reminders、search、sections、slas、title、tree、views、workflow）",
         'entities.task.fields.estimate.type: unknown field type "dec" (did you mean “decimal”?); expected one of: text, markdown, '
         "integer, decimal, money, percent, rating, date, datetime, boolean, select, multiselect, user, reference, email, url, phone, "
         "attachment, autonumber, table, computed, lookup, sla, rollup": (

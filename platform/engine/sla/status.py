@@ -72,13 +72,14 @@ def elapsed_of(row: Any, now: dt.datetime) -> int:
     return used
 
 
-def status_of(row: Any, label: Label, now: dt.datetime) -> SlaStatus:
-    """The status of one cycle row at `now` (a running cycle past its goal counts as
-    breached before the breach job has run, so a lagging worker never shows it green)."""
+def status_of(row: Any, label: Label, now: dt.datetime, warning: int = 75) -> SlaStatus:
+    """The status of one cycle row at `now` (a cycle past its warning threshold or goal
+    counts as warned or breached before its job has run, so a lagging worker never shows it
+    green)."""
     elapsed = elapsed_of(row, now)
     goal = int(row.goal_seconds)
     breached = row.breached_at is not None or elapsed >= goal
-    warned = breached or row.warned_at is not None or (row.warn_at is not None and now >= row.warn_at)
+    warned = breached or row.warned_at is not None or elapsed * 100 >= goal * warning
     status = ("breached" if breached else "met") if row.status == "stopped" else row.status
     tone = "grey" if status == "met" else "red" if breached else "amber" if warned else "green"
     due = row.due_at if row.status == "running" else None
@@ -108,10 +109,11 @@ def statuses(conn: Connection, entity: Entity, record_ids: Sequence[int], now: d
         return {}
     order = {s.key: index for index, s in enumerate(entity.slas)}
     labels = {s.key: s.label for s in entity.slas}
+    warnings = {s.key: s.warning for s in entity.slas}
     found: dict[int, list[Any]] = {}
     for row in conn.execute(current_cycles(entity, record_ids)):
         found.setdefault(int(row.record_id), []).append(row)
     return {
-        record_id: tuple(status_of(row, labels[row.sla], now) for row in sorted(rows, key=lambda r: order[r.sla]))
+        record_id: tuple(status_of(row, labels[row.sla], now, warnings[row.sla]) for row in sorted(rows, key=lambda r: order[r.sla]))
         for record_id, rows in found.items()
     }
