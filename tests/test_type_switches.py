@@ -38,6 +38,7 @@ OWN_BEHAVIOUR = {
     "boolean": "a checkbox: true, false or not set",
     "text": "the plain text a computed result or an unknown key falls back to",
     "lookup": "its value is read through references from a field of another record, with that field's type",
+    "sla": "its value is the due time of the current cycle of one of the entity's SLAs, read from the cycles",
 }
 
 # (file under platform/, the type names of one literal) -> why it may list them.

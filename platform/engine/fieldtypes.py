@@ -18,9 +18,9 @@ from typing import Any
 from sqlalchemy import BigInteger, Boolean, Date, String, Text
 from sqlalchemy.types import TypeEngine
 
-from flowdeck.engine import clock
 from flowdeck.engine.fieldkinds import InvalidValue, check_rating, rating_settings
 from flowdeck.engine.messages import M, Message
+from flowdeck.engine.moments import MomentOutOfRange, resolve_date, resolve_datetime
 from flowdeck.engine.schema.model import Field
 from flowdeck.engine.sqltypes import ScaledDecimal, UTCDateTime
 from flowdeck.engine.textinput import controls_refusal, has_controls
@@ -202,49 +202,6 @@ def _check_range(field: Field, value: Any) -> None:
         raise InvalidValue(M("must be at least %(min)s", min=field.min))
     if high is not None and value > high:
         raise InvalidValue(M("must be at most %(max)s", max=field.max))
-
-
-def resolve_date(value: Any, today: dt.date | None = None) -> dt.date:
-    """Dates in documents and filters: ISO dates, or `today`, `today+7`, `today-30`."""
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    text = str(value).strip()
-    match = re.fullmatch(r"\$?today(?:([+-])(\d{1,4})d?)?", text)
-    if match:
-        base = today or clock.today()
-        if match.group(1):
-            days = int(match.group(2)) * (1 if match.group(1) == "+" else -1)
-            return base + dt.timedelta(days=days)
-        return base
-    return dt.date.fromisoformat(text)
-
-
-class MomentOutOfRange(ValueError):
-    """A date and time whose UTC moment falls outside the years 1 to 9999."""
-
-
-def resolve_datetime(value: Any) -> dt.datetime:
-    if isinstance(value, dt.datetime):
-        result = value
-    elif isinstance(value, dt.date):
-        result = dt.datetime.combine(value, dt.time())
-    else:
-        text = str(value).strip()
-        if re.fullmatch(r"\$?now", text):
-            return dt.datetime.now(dt.UTC)
-        if re.fullmatch(r"\$?today(?:[+-]\d{1,4}d?)?", text):
-            return clock.start_of(resolve_date(text))
-        if text.endswith("Z"):
-            text = text[:-1] + "+00:00"
-        result = dt.datetime.fromisoformat(text)
-    if result.tzinfo is None:
-        result = result.replace(tzinfo=dt.UTC)
-    try:
-        return result.astimezone(dt.UTC)
-    except OverflowError:  # 0001-01-01T00:00+08:00 is in year 0 in UTC
-        raise MomentOutOfRange(value) from None
 
 
 def _date(field: Field, raw: Any) -> dt.date:
@@ -545,6 +502,16 @@ FIELD_TYPES: dict[str, FieldType] = {
             column=_lookup_column,
             operators=_CHOICE_OPS,
             family="lookup",
+            offered=False,
+            in_child_rows=False,
+        ),
+        FieldType(
+            name="sla",
+            keys=frozenset({"type", "label", "help", "sla", "show_if"}),
+            coerce=_not_settable,
+            column=lambda f: UTCDateTime(),
+            operators=_NUMBER_OPS,
+            family="computed",
             offered=False,
             in_child_rows=False,
         ),

@@ -28,6 +28,7 @@ from flowdeck.views import (
     records,
     schedules_admin,
     security,
+    sla_report,
     topbar,
     view_pages,  # noqa: F401 - its routes (showing a view of any type) join the lists blueprint
     watching,
@@ -68,6 +69,7 @@ def register_blueprints(app: Flask) -> None:
         automations,
         bundled_admin,
         org,
+        sla_report,
     ):
         app.register_blueprint(module.bp)
     app.register_blueprint(webhooks_admin.bp)

@@ -45,6 +45,7 @@ from flowdeck.views.field_widgets import FIELD_WIDGETS
 from flowdeck.views.i18n import gettext as _
 from flowdeck.views.i18n import say, tr
 from flowdeck.views.lifecycle import entity_tables, posted_version, render
+from flowdeck.views.sla_badges import SlaMarks, page_statuses
 from flowdeck.views.state import engine
 
 bp = Blueprint("boards", __name__)
@@ -164,6 +165,7 @@ class BoardPage:
     targets: Mapping[str | None, Sequence[str | None]]
     url: str = ""
     approvals: approval_views.CardMarks | None = None
+    slas: SlaMarks | None = None
     hidden: Callable[[str | None], frozenset[str]] = lambda state: frozenset()
     """The fields hidden from the reader in a state: a card never shows them."""
     _lane_cards: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
@@ -206,6 +208,8 @@ class BoardPage:
             more = f"<p>{values}</p>" if values else ""
             if marks is not None:
                 more += marks.html(record_id)
+            if self.slas is not None:
+                more += self.slas.html(record_id)
             out.append(f'<li id="k{record_id}" data-v="{int(card["version"])}"{swap}><a href="{href}{record_id}">{text}</a>{more}</li>')
         return Markup("".join(out))  # noqa: S704 -- every part above is escaped or an integer
 
@@ -351,7 +355,9 @@ def _build_page(conn: Connection, et: EntityTables, view: View, board: Board, pa
     ctx = build_context(conn, et, [_distinct_values(board, keys, lane_key)], keys)
     marks = approval_views.card_marks(conn, et, view.key, [card["id"] for card in board.cards], actor)
     targets = boards.move_targets(actor, et, view)
-    return BoardPage(et, view, board, ctx, params, targets, url=url, approvals=marks, hidden=hidden_by_state(et.entity, actor))
+    slas = SlaMarks(page_statuses(conn, et, [card["id"] for card in board.cards])) if et.entity.slas else None
+    hidden = hidden_by_state(et.entity, actor)
+    return BoardPage(et, view, board, ctx, params, targets, url=url, approvals=marks, slas=slas, hidden=hidden)
 
 
 # -- routes -----------------------------------------------------------------------------

@@ -35,6 +35,8 @@ class DisplayContext:
     users: dict[int, str] = field(default_factory=dict)
     refs: dict[tuple[str, int], str] = field(default_factory=dict)
     files: dict[int, str] = field(default_factory=dict)
+    slas: Mapping[int, tuple[Any, ...]] = field(default_factory=dict)
+    """The SLA statuses of the page's records (`views.sla_badges`), when it shows `sla` fields."""
 
 
 def build_context(

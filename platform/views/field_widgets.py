@@ -266,6 +266,7 @@ FIELD_WIDGETS: dict[str, FieldWidget] = {
     "table": FieldWidget("table", _show_rows, "empty", lazy_gettext("Table (line items)"), grouped=True, wide=True),
     "computed": FieldWidget("readonly", _show_number, "number", lazy_gettext("Computed")),
     "lookup": FieldWidget("readonly", _show_lookup, "empty", lazy_gettext("Lookup (a field of a linked record)")),
+    "sla": FieldWidget("readonly", _show_datetime, "date", lazy_gettext("SLA due time")),
     "rollup": FieldWidget("readonly", _show_number, "number", lazy_gettext("Roll-up")),
 }
 

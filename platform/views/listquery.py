@@ -53,6 +53,7 @@ from flowdeck.engine.errors import ValueRefused
 from flowdeck.engine.fieldtypes import FIELD_TYPES, InvalidValue, resolve_date, types_in
 from flowdeck.engine.filters import CATEGORIES, normalize_condition
 from flowdeck.engine.messages import M
+from flowdeck.engine.moments import relative_now
 from flowdeck.engine.query import MAX_PAGE_SIZE, SYSTEM_SORTABLE, Query
 from flowdeck.engine.schema.loader import SYSTEM_FIELD_TYPES
 from flowdeck.engine.schema.model import Entity, Field, Label, View, humanize
@@ -327,8 +328,11 @@ class _Resolver:
         target = replace(fld, type=vtype, lookup=None) if fld.derived else fld  # a formula's or roll-up's result, a lookup's field
         return FIELD_TYPES[target.type].coerce(target, raw)
 
-    def moment(self, raw: str, bound: str) -> dt.datetime:
-        """A date-time bound; a bare date is the start (gte) or the whole day (lte) there."""
+    def moment(self, raw: str, bound: str) -> dt.datetime | str:
+        """A date-time bound; a bare date is the start (gte) or the whole day (lte) there;
+        `$now+1h` stays as written, read when the query runs (a saved view stays relative)."""
+        if relative_now(raw) is not None:
+            return raw
         if _ISO_DATE.match(raw) or _RELATIVE_DATE.match(raw):
             day = resolve_date(raw) + dt.timedelta(days=1 if bound == "lte" else 0)
             naive = dt.datetime.combine(day, dt.time())

@@ -36,7 +36,7 @@ from flowdeck.engine.permissions import Actor, can, hidden_by_state, hidden_ever
 from flowdeck.engine.query import Page, query_records, query_up_to
 from flowdeck.engine.schema.model import Entity, Field, Label, View
 from flowdeck.engine.storage.tables import EntityTables
-from flowdeck.views import audit_log, listbar, listquery
+from flowdeck.views import audit_log, listbar, listquery, sla_badges
 from flowdeck.views.auth import login_required, require_actor
 from flowdeck.views.display import DisplayContext, badge, build_context, show
 from flowdeck.views.field_widgets import FIELD_WIDGETS, widget
@@ -160,6 +160,8 @@ def _load(conn: Connection, et: EntityTables, spec: ListSpec, actor: Actor) -> L
     if page.rows == [] and page.total and page.page > page.pages:
         page = query_records(conn, et, replace(query, page=page.pages), actor=actor)
     ctx = build_context(conn, et, page.rows, keys=spec.columns)
+    if any(f.sla for f in et.entity.fields if f.key in spec.columns):
+        ctx.slas = sla_badges.page_statuses(conn, et, [r["id"] for r in page.rows])
     people = [(u.id, u.display_name) for u in users.list_users(conn, active_only=True)]
     saved = saved_views.list_saved_views(conn, et.entity.app, et.entity.key, actor=actor)
     return Loaded(page=page, ctx=ctx, people=people, saved=saved, problem=problem)
@@ -324,6 +326,9 @@ def _cell_renderer(entity: Entity, col: Column, ctx: DisplayContext) -> Callable
         badges = {state: str(html) for state, html in _state_badges(entity).items()}
         return lambda row, href: badges.get(row.get("state"), "")
     fld = col.field
+    if fld.sla is not None:
+        sla = fld.sla
+        return lambda row, href: sla_badges.sla_cell(ctx.slas, row["id"], sla)
     if widget(fld.value_type).cached and not fld.is_many:
         locale, tz = lang(), str(get_timezone())
         shown = _memo(lambda value: _formatted(fld.value_type, fld.scale, fld.currency, fld.max, locale, tz, value))

@@ -9,7 +9,7 @@ fields a rule hides from this user are left out of the page and of its history.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +29,8 @@ from flowdeck.views.i18n import gettext as _
 from flowdeck.views.i18n import say, tr
 from flowdeck.views.markdown import render_comment
 from flowdeck.views.record_forms import attachment_ids, error_label, names_for
+from flowdeck.views.sla_badges import page_statuses
+from flowdeck.views.sla_panel import SlaRow, record_slas
 
 
 @dataclass
@@ -100,6 +102,8 @@ class RecordPage:
     approvals: approval_views.Panel | None = None
     formula_problems: Mapping[str, Message] = field(default_factory=dict)
     """Why a computed field shows no value (its formula failed or gave the wrong kind)."""
+    slas: Sequence[SlaRow] = ()
+    """The SLA panel's rows (`views.sla_panel`)."""
 
 
 # -- history -----------------------------------------------------------------------------------------
@@ -255,6 +259,8 @@ def load_page(conn: Connection, et: EntityTables, record_id: int, actor: Actor) 
     people += [{"created_by": request.requester_id}] if request else []
     people += [{key: v} for changes in typed for fld, key, old, new in changes for v in (old, new) if _ids_only(fld, v)]
     ctx = names_for(conn, et, people)
+    ctx.slas = page_statuses(conn, et, [record_id])
+    slas = record_slas(conn, et, record_id, ctx.slas.get(record_id, ()))
     mentioned = comments.users_named(conn, [c.body for c in notes])
     stored = files.describe_files(conn, set().union(*attachment_ids(entity, record.values).values()))
     pending = _pending(conn, entity, request, actor, ctx) if request else None
@@ -278,4 +284,5 @@ def load_page(conn: Connection, et: EntityTables, record_id: int, actor: Actor) 
         approvals=approval_views.record_panel(conn, et, record, actor),
         # `me` as when the values were computed: the last writer
         formula_problems=computed.formula_problems(entity, record.values, record.system(record.updated_by)),
+        slas=slas,
     )

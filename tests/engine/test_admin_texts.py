@@ -188,10 +188,10 @@ def test_schema_problems_in_chinese():
         "label、permissions、plural、reminders、search、sections、slas、title、tree、views、workflow）",
         'entities.task.fields.estimate.type: unknown field type "dec" (did you mean “decimal”?); expected one of: text, markdown, '
         "integer, decimal, money, percent, rating, date, datetime, boolean, select, multiselect, user, reference, email, url, phone, "
-        "attachment, autonumber, table, computed, lookup, rollup": (
+        "attachment, autonumber, table, computed, lookup, sla, rollup": (
             'entities.task.fields.estimate.type：未知的字段类型 "dec"（是不是想写“decimal”？）；'
             "可选值：text、markdown、integer、decimal、money、percent、rating、date、datetime、boolean、select、multiselect、user、reference、email、"
-            "url、phone、attachment、autonumber、table、computed、lookup、rollup"
+            "url、phone、attachment、autonumber、table、computed、lookup、sla、rollup"
         ),
         "entities.task.label: must be text or an object with “en” and/or “zh” texts (got a number)": (
             "entities.task.label：必须是文本，或包含 “en” 和/或 “zh” 文本的对象（实际为数字）"

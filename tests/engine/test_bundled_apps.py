@@ -24,7 +24,7 @@ EXPECTED = {
         "status_report": {"all", "red_amber"},
     },
     "operations": {
-        "ticket": {"queue", "mine", "my_requests", "sla_breached", "to_confirm", "complaints", "all", "board"},
+        "ticket": {"queue", "mine", "my_requests", "due_soon", "sla_breached", "to_confirm", "complaints", "all", "board"},
         "incident": {"open", "major", "review_pending", "all", "board"},
         "kpi": {"dashboard", "off_target", "mine", "by_category"},
         "improvement": {"board", "all", "mine"},

@@ -78,6 +78,9 @@ class FieldChecks(Checks):
         result = spec.get("result")
         if ftype == "computed" and result is None:
             result = "decimal"
+        if ftype == "sla":
+            result = "datetime"  # its value is the current cycle's due time
+            self.sla_name((*path, "sla"), spec.get("sla"), entity_key)
         if "currency" in spec and ftype == "computed" and result != "money":
             self.problem((*path, "currency"), M("applies only when “result” is “money”"))
 
@@ -113,6 +116,7 @@ class FieldChecks(Checks):
             was=spec.get("was"),
             computed_order=formula_order(children),
             lookup=Lookup(tuple(spec["from"].split(".")), spec.get("mode", "live")) if "from" in spec else None,
+            sla=spec.get("sla"),
         )
         if ftype == "computed" and options:
             self.computed_codes(path, field)
@@ -127,6 +131,19 @@ class FieldChecks(Checks):
         if field.min_length is not None and field.max_length is not None and field.min_length > field.max_length:
             self.problem((*path, "min_length"), M("is larger than max_length (%(max)s)", max=field.max_length))
         return field
+
+    def sla_name(self, path: Path, key: Any, entity_key: str) -> None:
+        """An `sla` field names one of its entity's `slas` (read from the document as written:
+        the SLA definitions themselves are checked where they are parsed)."""
+        if not isinstance(key, str):
+            return
+        declared = self.doc["entities"].get(entity_key, {}).get("slas") or []
+        keys = [s["key"] for s in declared if isinstance(s, Mapping) and isinstance(s.get("key"), str)]
+        if key not in keys:
+            if keys:
+                self.problem(path, M("unknown SLA “%(key)s”%(hint)s (SLAs: %(keys)s)", key=key, hint=suggestion(key, keys), keys=keys))
+            else:
+                self.problem(path, M("unknown SLA “%(key)s”: the entity declares no “slas”", key=key))
 
     def check_renames(self, path: Path, fields: Mapping[str, Any]) -> None:
         """`was` of the fields of an entity, or of the columns of a table field."""

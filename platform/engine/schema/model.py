@@ -120,6 +120,8 @@ class Field:
     computed_order: tuple[str, ...] = ()
     lookup: Lookup | None = None
     rollup: Rollup | None = None
+    sla: str | None = None
+    """An `sla` field's SLA key: its value is that SLA's current due time (read, never stored)."""
 
     @property
     def is_computed(self) -> bool:
@@ -127,8 +129,9 @@ class Field:
 
     @property
     def is_live_lookup(self) -> bool:
-        """A live lookup has no column: its value is read through its references."""
-        return self.lookup is not None and self.lookup.live
+        """No column: the value is read with the record (a live lookup through its references,
+        an `sla` field from the SLA's cycles)."""
+        return (self.lookup is not None and self.lookup.live) or self.sla is not None
 
     @property
     def is_table(self) -> bool:

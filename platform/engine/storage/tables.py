@@ -23,6 +23,7 @@ from flowdeck.engine.fieldtypes import FIELD_TYPES, is_many, types_in
 from flowdeck.engine.schema.model import App, Entity, Field
 from flowdeck.engine.sqltypes import UTCDateTime
 from flowdeck.engine.storage.lookup_sql import attach_lookups
+from flowdeck.engine.storage.sla_sql import attach_slas
 from flowdeck.engine.viewtypes import view_type
 
 MAX_NAME = 63
@@ -183,6 +184,7 @@ def build_app_tables(app: App, metadata: sa.MetaData | None = None) -> AppTables
                 source.dependents.append((fld, et))
     tables = AppTables(app=app, metadata=metadata, entities=entities)
     attach_lookups(tables)
+    attach_slas(tables)
     return tables
 
 
