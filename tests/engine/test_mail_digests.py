@@ -220,10 +220,10 @@ def test_a_tick_after_downtime_sends_one_digest_and_arms_the_next(db, inbox, wor
     notify(db, lin, world["one"])
     clock.set_now(local(10, 12))
     notify(db, lin, world["two"])
-    assert at(db, inbox, local(11, 12)) == {"done": 1}
+    assert at(db, inbox, local(11, 12)) == {"done": 2}, "the 8th's digest, and the 10th's the second notification armed"
     [mail] = inbox.messages
     assert f"任务 #{world['one']}" in body(mail) and f"任务 #{world['two']}" in body(mail)
-    assert len(digest_runs(db)) == 1
+    assert [r["status"] for r in digest_runs(db)] == ["sent", "empty"]
     assert (f"digest:{lin}:20261211T1000Z", "queued") in digest_jobs(db)
     assert at(db, inbox, local(11, 12, 5)) == {}
 
@@ -347,5 +347,66 @@ def test_a_mail_server_down_to_the_last_attempt_still_arms_the_next_digest(db, i
     assert statuses[:6] == ["queued"] * 5 + ["done"]
     assert [r["status"] for r in digest_runs(db)] == ["failed"]
     assert db.read(lambda c: c.execute(sa.select(models.notifications.c.emailed_at)).scalars().all()) == [None]
+    assert (f"digest:{lin}:20261209T1000Z", "queued") in digest_jobs(db)
+    assert inbox.messages == []
+
+
+@pytest.fixture
+def instance_zone(monkeypatch):
+    """Change the instance's time zone (`FLOWDECK_TIMEZONE`) the way an admin's restart does."""
+
+    def change(name: str) -> None:
+        monkeypatch.setenv("FLOWDECK_TIMEZONE", name)
+        clock.zone.cache_clear()
+
+    yield change
+    monkeypatch.undo()
+    clock.zone.cache_clear()
+
+
+def test_a_changed_instance_zone_arms_the_digest_at_its_new_moment(db, inbox, world, instance_zone):
+    """When the admin moves the instance from Shanghai to Berlin, does the 18:00 Shanghai job of
+    a user without a zone of her own arm 18:00 Berlin, and that digest go out?"""
+    lin = world["lin"]
+    db.run(lambda c: mailprefs.save(c, lin, MailPrefs(delivery="digest", digest_at=18 * 60), now=clock.now()))
+    notify(db, lin, world["one"])
+    instance_zone("Europe/Berlin")
+    assert at(db, inbox, local(8, 18)) == {"done": 1}
+    assert inbox.messages == []
+    berlin = dt.datetime(2026, 12, 8, 18, tzinfo=ZoneInfo("Europe/Berlin"))
+    assert (f"digest:{lin}:20261208T1700Z", "queued") in digest_jobs(db)
+    assert at(db, inbox, berlin) == {"done": 1}
+    [mail] = inbox.messages
+    assert f"任务 #{world['one']}" in body(mail)
+
+
+def test_a_notification_arms_a_lost_digest_again(db, inbox, world):
+    """When a digest user's next digest is not armed (lost), does her next notification arm it?"""
+    lin = world["lin"]
+    choose(db, lin, delivery="digest", digest_at=18 * 60)
+    db.run(lambda c: c.execute(models.jobs.delete().where(models.jobs.c.kind == "mail.digest")))
+    notify(db, lin, world["one"])
+    assert digest_jobs(db) == [(f"digest:{lin}:20261208T1000Z", "queued")]
+    notify(db, lin, world["two"])
+    assert len(digest_jobs(db)) == 1, "armed once"
+    assert at(db, inbox, local(8, 18)) == {"done": 1}
+    [mail] = inbox.messages
+    assert subject(mail) == "[Flowdeck] " + "每日摘要：2 条未读通知"
+
+
+def test_a_digest_failing_before_the_mail_at_its_last_attempt_still_arms_the_next(db, inbox, world):
+    """When gathering the digest fails (a stored notification it cannot word) up to the last
+    attempt, is the digest recorded failed and the next day's digest armed all the same?"""
+    lin = world["lin"]
+    choose(db, lin, delivery="digest", digest_at=18 * 60)
+    notify(db, lin, world["one"])
+    db.run(lambda c: c.execute(models.notifications.update().values(message_json={"params": {}})))
+    clock.set_now(local(8, 18))
+    statuses = []
+    for _ in range(12):
+        statuses.append(runner(db, inbox).run_one())
+        clock.set_now(clock.now() + dt.timedelta(hours=1))
+    assert statuses[:6] == ["queued"] * 5 + ["done"]
+    assert [r["status"] for r in digest_runs(db)] == ["failed"]
     assert (f"digest:{lin}:20261209T1000Z", "queued") in digest_jobs(db)
     assert inbox.messages == []

@@ -11,8 +11,12 @@ Exactly once per user and day: the digest job first inserts its `fd_digest_runs`
 (unique per user and local day) with `ON CONFLICT DO NOTHING`; a second job for the same
 day, on any worker, inserts nothing and stops. The job arms the next digest in the same
 transaction, after the later of its moment and now, so a tick after days of downtime sends
-one digest and arms the next one ahead. A digest whose mail the server still refuses at the
-last attempt is recorded `failed` and the next one is armed all the same.
+one digest and arms the next one ahead. A digest that still fails at the last attempt (the
+mail server refuses, or gathering the list fails) is recorded `failed` in a savepoint's
+rollback and the next one is armed all the same. A job whose moment no longer fits the
+user's time or zone (the instance's zone changed) arms the moment that does; and each new
+notification of a digest user arms the next digest too (a no-op while it is armed), so a
+lost arm never stops a user's digests for good.
 """
 
 from __future__ import annotations
@@ -189,18 +193,40 @@ def run_digest(conn: Connection, payload: dict[str, Any], context: JobContext) -
     prefs = mailprefs.load(conn, user_id)
     if prefs.delivery != "digest":
         return {"skipped": "no_digest_chosen"}
-    if mailprefs.next_digest(prefs, at - dt.timedelta(minutes=1)) != at:
-        return {"skipped": "time_changed"}
     now = context.now
+    if mailprefs.next_digest(prefs, at - dt.timedelta(minutes=1)) != at:
+        # the time or the zone (the user's, or the instance's) moved: the moment now due is armed
+        following = mailprefs.arm_digest(conn, user_id, prefs, after=max(now, at))
+        return {"skipped": "time_changed", "next": following.isoformat()}
     following = mailprefs.arm_digest(conn, user_id, prefs, after=max(now, at))
     day = mailprefs.digest_day(prefs, at)
     if not _lock(conn, user_id, day, now, context.job_id):
         return {"skipped": "already_sent", "next": following.isoformat()}
+    gathered: list[Any] = []
+    try:
+        with conn.begin_nested():  # a failure at the last attempt rolls back this, never the lock or the next arm
+            status = _deliver(conn, user_id, day, at, prefs, context, gathered)
+    except Exception as exc:
+        if context.attempt < MAX_ATTEMPTS:
+            raise  # rolled back whole (lock and next arm too); retried with backoff
+        _finish(conn, user_id, day, "failed", len(gathered))
+        return {"failed": f"{type(exc).__name__}: {exc}"[:500], "next": following.isoformat()}
+    _finish(conn, user_id, day, status, len(gathered))
+    if status != "sent":
+        return {"sent": 0, "next": following.isoformat()}
+    return {"sent": len(gathered), "to": gathered[0].email, "next": following.isoformat()}
+
+
+def _deliver(
+    conn: Connection, user_id: int, day: dt.date, at: dt.datetime, prefs: MailPrefs, context: JobContext, gathered: list[Any]
+) -> str:
+    """Gather, mark and mail the digest (`gathered` gets its rows); its status."""
+    now = context.now
     rows = pending(conn, user_id, _since(conn, user_id, day, at, now), now)
     smtp = context.settings.get("FLOWDECK_SMTP")
     if not rows or smtp is None or not rows[0].email:
-        _finish(conn, user_id, day, "empty" if not rows else "mail_off", 0)
-        return {"sent": 0, "next": following.isoformat()}
+        return "empty" if not rows else "mail_off"
+    gathered.extend(rows)
     translator = _translator(context, rows)
     subject = Mn("Your daily digest: %(num)s unread notification", "Your daily digest: %(num)s unread notifications", len(rows))
     intro = M("What happened since your last digest, grouped by record:")
@@ -208,17 +234,9 @@ def run_digest(conn: Connection, payload: dict[str, Any], context: JobContext) -
         conn, rows, smtp, subject=subject, intro=intro, prefs=prefs, base_url=context.settings.get("FLOWDECK_BASE_URL", ""),
         translator=translator,
     )  # fmt: skip
-    try:
-        with conn.begin_nested():
-            _mark(conn, rows, now)
-            _send(smtp, message)
-    except Exception as exc:
-        if context.attempt < MAX_ATTEMPTS:
-            raise  # rolled back whole (lock and next arm too); retried with backoff
-        _finish(conn, user_id, day, "failed", len(rows))
-        return {"failed": f"{type(exc).__name__}: {exc}"[:500], "next": following.isoformat()}
-    _finish(conn, user_id, day, "sent", len(rows))
-    return {"sent": len(rows), "to": rows[0].email, "next": following.isoformat()}
+    _mark(conn, rows, now)
+    _send(smtp, message)
+    return "sent"
 
 
 # -- mail held through quiet hours ---------------------------------------------------------------
