@@ -349,6 +349,12 @@ def test_a_mail_server_down_to_the_last_attempt_still_arms_the_next_digest(db, i
     assert db.read(lambda c: c.execute(sa.select(models.notifications.c.emailed_at)).scalars().all()) == [None]
     assert (f"digest:{lin}:20261209T1000Z", "queued") in digest_jobs(db)
     assert inbox.messages == []
+    clock.set_now(local(9, 10))
+    notify(db, lin, world["two"])
+    assert at(db, inbox, local(9, 18)) == {"done": 1}
+    [mail] = inbox.messages
+    assert subject(mail) == "[Flowdeck] " + "每日摘要：2 条未读通知", "the failed digest's notification is listed the next day"
+    assert f"任务 #{world['one']}" in body(mail) and f"任务 #{world['two']}" in body(mail)
 
 
 @pytest.fixture

@@ -183,8 +183,12 @@ def _since(conn: Connection, user_id: int, day: dt.date, at: dt.datetime, now: d
     return max(last or (at - dt.timedelta(days=1)), now - LOOK_BACK)
 
 
-def _finish(conn: Connection, user_id: int, day: dt.date, status: str, count: int) -> None:
-    conn.execute(R.update().where((R.c.user_id == user_id) & (R.c.day == day)).values(status=status, notifications=count))
+def _finish(conn: Connection, user_id: int, day: dt.date, status: str, count: int, *, covered_until: dt.datetime | None = None) -> None:
+    """Record the run's outcome; a failed run covers only up to where it started (`covered_until`)."""
+    values: dict[str, Any] = {"status": status, "notifications": count}
+    if covered_until is not None:
+        values["covered_until"] = covered_until
+    conn.execute(R.update().where((R.c.user_id == user_id) & (R.c.day == day)).values(**values))
 
 
 def run_digest(conn: Connection, payload: dict[str, Any], context: JobContext) -> dict[str, Any]:
@@ -202,14 +206,15 @@ def run_digest(conn: Connection, payload: dict[str, Any], context: JobContext) -
     day = mailprefs.digest_day(prefs, at)
     if not _lock(conn, user_id, day, now, context.job_id):
         return {"skipped": "already_sent", "next": following.isoformat()}
+    since = _since(conn, user_id, day, at, now)
     gathered: list[Any] = []
     try:
         with conn.begin_nested():  # a failure at the last attempt rolls back this, never the lock or the next arm
-            status = _deliver(conn, user_id, day, at, prefs, context, gathered)
+            status = _deliver(conn, user_id, since, prefs, context, gathered)
     except Exception as exc:
         if context.attempt < MAX_ATTEMPTS:
             raise  # rolled back whole (lock and next arm too); retried with backoff
-        _finish(conn, user_id, day, "failed", len(gathered))
+        _finish(conn, user_id, day, "failed", len(gathered), covered_until=since)  # the next digest lists them again
         return {"failed": f"{type(exc).__name__}: {exc}"[:500], "next": following.isoformat()}
     _finish(conn, user_id, day, status, len(gathered))
     if status != "sent":
@@ -217,12 +222,10 @@ def run_digest(conn: Connection, payload: dict[str, Any], context: JobContext) -
     return {"sent": len(gathered), "to": gathered[0].email, "next": following.isoformat()}
 
 
-def _deliver(
-    conn: Connection, user_id: int, day: dt.date, at: dt.datetime, prefs: MailPrefs, context: JobContext, gathered: list[Any]
-) -> str:
+def _deliver(conn: Connection, user_id: int, since: dt.datetime, prefs: MailPrefs, context: JobContext, gathered: list[Any]) -> str:
     """Gather, mark and mail the digest (`gathered` gets its rows); its status."""
     now = context.now
-    rows = pending(conn, user_id, _since(conn, user_id, day, at, now), now)
+    rows = pending(conn, user_id, since, now)
     smtp = context.settings.get("FLOWDECK_SMTP")
     if not rows or smtp is None or not rows[0].email:
         return "empty" if not rows else "mail_off"
