@@ -41,9 +41,15 @@ class Inbox(Handler):
     def __init__(self):
         super().__init__()
         self.messages = []
+        self.slow: tuple[threading.Event, threading.Event] | None = None
 
     def handle_message(self, message):
         self.messages.append(message)
+        if self.slow is not None:  # a slow server: the sender's transaction stays open meanwhile
+            entered, release = self.slow
+            self.slow = None
+            entered.set()
+            release.wait(timeout=4)
 
 
 def _free_port() -> int:
@@ -416,3 +422,60 @@ def test_a_digest_failing_before_the_mail_at_its_last_attempt_still_arms_the_nex
     assert [r["status"] for r in digest_runs(db)] == ["failed"]
     assert (f"digest:{lin}:20261209T1000Z", "queued") in digest_jobs(db)
     assert inbox.messages == []
+
+
+def race(db, inbox, first: tuple[str, ...], second: tuple[str, ...]) -> None:
+    """Run a job of kind `first` on one worker and, while its mail is being sent (its
+    transaction open), a job of kind `second` on another."""
+    entered, release = threading.Event(), threading.Event()
+    inbox.slow = (entered, release)
+    settings = {"FLOWDECK_SMTP": inbox.smtp, "FLOWDECK_BASE_URL": "http://fd.test"}
+
+    def work():
+        other = Database(db.url)
+        try:
+            Runner(other, settings=settings, translator=translator, clock=clock.now, kinds=first).run_one()
+        finally:
+            other.dispose()
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    try:
+        assert entered.wait(timeout=10)
+        assert Runner(db, settings=settings, translator=translator, clock=clock.now, kinds=second).run_one() == "done"
+    finally:
+        release.set()
+        thread.join()
+
+
+def test_a_digest_racing_the_notifications_own_mail_does_not_send_it_again(db, inbox, world):
+    """When Ann switches to a digest while a notification's own mail job is still waiting, and
+    the digest runs while that mail is being sent, is the notification mailed once?"""
+    ann = world["ann"]
+    choose(db, ann, delivery="immediate")
+    notify(db, ann, world["one"])
+    choose(db, ann, delivery="digest", digest_at=18 * 60)
+    clock.set_now(local(8, 18))
+    race(db, inbox, ("mail.notification",), ("mail.digest",))
+    assert len(inbox.messages) == 1
+    assert subject(inbox.messages[0]).startswith("[Flowdeck] Approval needed")
+    assert [r["status"] for r in digest_runs(db)] == ["empty"]
+
+
+def test_two_held_mails_racing_send_the_night_once(db, inbox, world):
+    """When Ann moved her quiet hours' end in the night (two held mails armed, 07:30 and 08:00)
+    and both run at once after a downtime, is the night mailed once?"""
+    ann = world["ann"]
+    choose(db, ann, delivery="immediate", quiet_from=22 * 60, quiet_to=8 * 60)
+    clock.set_now(local(8, 23))
+    notify(db, ann, world["one"])
+    choose(db, ann, delivery="immediate", quiet_from=22 * 60, quiet_to=7 * 60 + 30)
+    clock.set_now(local(8, 23, 30))
+    notify(db, ann, world["two"])
+    held = db.read(lambda c: c.execute(sa.select(models.jobs.c.dedupe_key).where(models.jobs.c.kind == "mail.held")).scalars().all())
+    assert sorted(held) == [f"mailheld:{ann}:20261208T2330Z", f"mailheld:{ann}:20261209T0000Z"]
+    clock.set_now(local(9, 8, 5))
+    race(db, inbox, ("mail.held",), ("mail.held",))
+    [mail] = inbox.messages
+    assert subject(mail) == "[Flowdeck] 2 notifications during your quiet hours"
+    assert db.read(lambda c: c.execute(sa.select(sa.func.count()).where(models.notifications.c.emailed_at.is_(None))).scalar()) == 0

@@ -5,7 +5,10 @@ What they list: the user's notifications in the window that are still unread and
 mailed yet, and that the user may still read (the app and entity still exist, a role still
 lets them read it, the record is still there). They are grouped by app and record, each
 group with its link, and marked `emailed_at` in the job's transaction, so neither the
-digest nor a late single mail job repeats them. Nothing to list sends nothing.
+digest nor a late single mail job repeats them. Nothing to list sends nothing. Mailed once
+when jobs race: on PostgreSQL the rows are read `FOR UPDATE SKIP LOCKED` (a row another
+mail job is sending is its own), and the mark only takes rows still unmailed (`emailed_at
+IS NULL ... RETURNING id`); the mail lists only the rows this job marked.
 
 Exactly once per user and day: the digest job first inserts its `fd_digest_runs` row
 (unique per user and local day) with `ON CONFLICT DO NOTHING`; a second job for the same
@@ -49,13 +52,16 @@ _COLUMNS = (*MAIL_COLUMNS, _N.c.created_at)
 
 def pending(conn: Connection, user_id: int, since: dt.datetime, until: dt.datetime) -> list[Any]:
     """The user's unread, unmailed notifications created in (since, until] that they may still read."""
-    rows = conn.execute(
+    query = (
         sa.select(*_COLUMNS)
         .join(models.users, models.users.c.id == _N.c.user_id)
         .where((_N.c.user_id == user_id) & _N.c.read_at.is_(None) & _N.c.emailed_at.is_(None))
         .where((_N.c.created_at > since) & (_N.c.created_at <= until))
         .order_by(_N.c.id)
-    ).all()
+    )
+    if conn.dialect.name == "postgresql":  # a row another mail job holds is its to send (SQLite writers queue)
+        query = query.with_for_update(of=_N, skip_locked=True)
+    rows = conn.execute(query).all()
     return readable(conn, user_id, rows) if rows else []
 
 
@@ -144,8 +150,12 @@ def _send(smtp: SmtpSettings, message: EmailMessage) -> None:
         client.send_message(message)
 
 
-def _mark(conn: Connection, rows: Sequence[Any], now: dt.datetime) -> None:
-    conn.execute(_N.update().where(_N.c.id.in_([row.id for row in rows])).values(emailed_at=now))
+def _mark(conn: Connection, rows: Sequence[Any], now: dt.datetime) -> list[Any]:
+    """Mark the rows mailed, each only if no other job mailed it meanwhile; the rows this job
+    marked, the only ones its mail may list."""
+    statement = _N.update().where(_N.c.id.in_([row.id for row in rows]) & _N.c.emailed_at.is_(None)).values(emailed_at=now)
+    marked = set(conn.execute(statement.returning(_N.c.id)).scalars())
+    return [row for row in rows if row.id in marked]
 
 
 def _translator(context: JobContext, rows: Sequence[Any]) -> Translator:
@@ -229,6 +239,9 @@ def _deliver(conn: Connection, user_id: int, since: dt.datetime, prefs: MailPref
     smtp = context.settings.get("FLOWDECK_SMTP")
     if not rows or smtp is None or not rows[0].email:
         return "empty" if not rows else "mail_off"
+    rows = _mark(conn, rows, now)
+    if not rows:
+        return "empty"
     gathered.extend(rows)
     translator = _translator(context, rows)
     subject = Mn("Your daily digest: %(num)s unread notification", "Your daily digest: %(num)s unread notifications", len(rows))
@@ -237,7 +250,6 @@ def _deliver(conn: Connection, user_id: int, since: dt.datetime, prefs: MailPref
         conn, rows, smtp, subject=subject, intro=intro, prefs=prefs, base_url=context.settings.get("FLOWDECK_BASE_URL", ""),
         translator=translator,
     )  # fmt: skip
-    _mark(conn, rows, now)
     _send(smtp, message)
     return "sent"
 
@@ -257,6 +269,9 @@ def run_held(conn: Connection, payload: dict[str, Any], context: JobContext) -> 
         return {"sent": 0}
     if smtp is None:
         return {"skipped": "mail_off"}
+    rows = _mark(conn, rows, context.now)
+    if not rows:
+        return {"sent": 0}
     translator = _translator(context, rows)
     base_url = context.settings.get("FLOWDECK_BASE_URL", "")
     if len(rows) == 1:
@@ -267,7 +282,6 @@ def run_held(conn: Connection, payload: dict[str, Any], context: JobContext) -> 
         message = compose_gathered(
             conn, rows, smtp, subject=subject, intro=intro, prefs=prefs, base_url=base_url, translator=translator
         )  # fmt: skip
-    _mark(conn, rows, context.now)
     _send(smtp, message)
     return {"sent": len(rows), "to": rows[0].email}
 
