@@ -185,6 +185,7 @@ def test_the_digest_is_english_for_an_english_reader(db, inbox, world):
     text = body(mail)
     assert f"Demo · Task #{world['one']}" in text and "Approval needed: Submit of “仓储系统” (Finance review)" in text
     assert "http://fd.test/notifications" in text
+    assert "\n  09:00  Approval needed" in text, "one day's notifications show their time only"
 
 
 def test_two_runners_racing_send_one_digest(db, inbox, world):
@@ -229,6 +230,7 @@ def test_a_tick_after_downtime_sends_one_digest_and_arms_the_next(db, inbox, wor
     assert at(db, inbox, local(11, 12)) == {"done": 2}, "the 8th's digest, and the 10th's the second notification armed"
     [mail] = inbox.messages
     assert f"任务 #{world['one']}" in body(mail) and f"任务 #{world['two']}" in body(mail)
+    assert "  12月8日周二 09:00  " in body(mail) and "  12月10日周四 12:00  " in body(mail), "days apart: each line has its day"
     assert [r["status"] for r in digest_runs(db)] == ["sent", "empty"]
     assert (f"digest:{lin}:20261211T1000Z", "queued") in digest_jobs(db)
     assert at(db, inbox, local(11, 12, 5)) == {}
@@ -479,3 +481,22 @@ def test_two_held_mails_racing_send_the_night_once(db, inbox, world):
     [mail] = inbox.messages
     assert subject(mail) == "[Flowdeck] 2 notifications during your quiet hours"
     assert db.read(lambda c: c.execute(sa.select(sa.func.count()).where(models.notifications.c.emailed_at.is_(None))).scalar()) == 0
+
+
+@pytest.mark.parametrize(
+    ("who", "friday", "saturday"),
+    [("ann", "Fri, Dec 11 23:00", "Sat, Dec 12 10:15"), ("lin", "12月11日周五 23:00", "12月12日周六 10:15")],
+)
+def test_a_weekends_held_mail_shows_each_notifications_day(db, inbox, world, who, friday, saturday):
+    """Does a mail held from Friday night to Monday show each notification's local day and
+    time, worded in the reader's language?"""
+    user = world[who]
+    choose(db, user, delivery="immediate", quiet_from=22 * 60, quiet_to=8 * 60, quiet_weekends=True)
+    clock.set_now(local(11, 23))
+    notify(db, user, world["one"])
+    clock.set_now(local(12, 10, 15))
+    notify(db, user, world["two"])
+    assert at(db, inbox, local(14, 8)) == {"done": 1}
+    [mail] = inbox.messages
+    text = body(mail)
+    assert f"\n  {friday}  " in text and f"\n  {saturday}  " in text, text

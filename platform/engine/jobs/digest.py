@@ -30,6 +30,8 @@ from email.message import EmailMessage
 from typing import Any
 
 import sqlalchemy as sa
+from babel import UnknownLocaleError
+from babel.dates import format_skeleton
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -109,22 +111,35 @@ def _heading(conn: Connection, row: Any) -> Message | str:
 
 def listing(conn: Connection, rows: Sequence[Any], *, zone: Any, base_url: str, translator: Translator) -> str:
     """The body's list: one block per app and record (first come first), each notification
-    with its local time, the record's link under the block."""
+    with its local time (and day, when the rows span several), the record's link under the block."""
     groups: dict[tuple[Any, Any, Any], list[Any]] = {}
     for row in rows:
         groups.setdefault((row.app, row.entity, row.record_id), []).append(row)
+    dated = len({row.created_at.astimezone(zone).date() for row in rows}) > 1
     blocks = []
     for (app, entity, record_id), members in groups.items():
         lines = [render(_heading(conn, members[0]), translator)]
         for row in members:
             said = Message.from_json(row.message_json) if row.message_json else (row.message or "")
-            lines.append(f"  {row.created_at.astimezone(zone):%H:%M}  {render(said, translator)}")
+            lines.append(f"  {_when(row.created_at.astimezone(zone), dated, translator.language)}  {render(said, translator)}")
         if base_url and record_id is not None:
             lines.append(f"  {base_url}/a/{app}/{entity}/{record_id}")
         elif base_url and app is not None:
             lines.append(f"  {base_url}/a/{app}")
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
+
+
+def _when(local: dt.datetime, dated: bool, language: str) -> str:
+    """A line's local time, after its day in the reader's language ("Sat, Dec 12", "12月12日周六")
+    when the mail spans more than one day (a weekend's held mail, a digest after days)."""
+    if not dated:
+        return f"{local:%H:%M}"
+    try:
+        day = format_skeleton("MMMEd", local.date(), locale=(language or "en").replace("-", "_"))
+    except (UnknownLocaleError, ValueError):
+        day = local.date().isoformat()
+    return f"{day} {local:%H:%M}"
 
 
 def compose_gathered(
