@@ -251,6 +251,7 @@ def route(conn: Connection, user_id: int, notice_id: int, prefs: MailPrefs, *, n
     if prefs.delivery == "off":
         return "off"
     if prefs.delivery == "digest":
+        arm_digest(conn, user_id, prefs, after=now)  # keyed: a no-op while the next one is armed; re-arms a lost one
         return "digest"
     window = quiet_window(prefs, now)
     if window is None:

@@ -41,9 +41,15 @@ class Inbox(Handler):
     def __init__(self):
         super().__init__()
         self.messages = []
+        self.slow: tuple[threading.Event, threading.Event] | None = None
 
     def handle_message(self, message):
         self.messages.append(message)
+        if self.slow is not None:  # a slow server: the sender's transaction stays open meanwhile
+            entered, release = self.slow
+            self.slow = None
+            entered.set()
+            release.wait(timeout=4)
 
 
 def _free_port() -> int:
@@ -179,6 +185,7 @@ def test_the_digest_is_english_for_an_english_reader(db, inbox, world):
     text = body(mail)
     assert f"Demo · Task #{world['one']}" in text and "Approval needed: Submit of “仓储系统” (Finance review)" in text
     assert "http://fd.test/notifications" in text
+    assert "\n  09:00  Approval needed" in text, "one day's notifications show their time only"
 
 
 def test_two_runners_racing_send_one_digest(db, inbox, world):
@@ -220,10 +227,11 @@ def test_a_tick_after_downtime_sends_one_digest_and_arms_the_next(db, inbox, wor
     notify(db, lin, world["one"])
     clock.set_now(local(10, 12))
     notify(db, lin, world["two"])
-    assert at(db, inbox, local(11, 12)) == {"done": 1}
+    assert at(db, inbox, local(11, 12)) == {"done": 2}, "the 8th's digest, and the 10th's the second notification armed"
     [mail] = inbox.messages
     assert f"任务 #{world['one']}" in body(mail) and f"任务 #{world['two']}" in body(mail)
-    assert len(digest_runs(db)) == 1
+    assert "  12月8日周二 09:00  " in body(mail) and "  12月10日周四 12:00  " in body(mail), "days apart: each line has its day"
+    assert [r["status"] for r in digest_runs(db)] == ["sent", "empty"]
     assert (f"digest:{lin}:20261211T1000Z", "queued") in digest_jobs(db)
     assert at(db, inbox, local(11, 12, 5)) == {}
 
@@ -349,3 +357,146 @@ def test_a_mail_server_down_to_the_last_attempt_still_arms_the_next_digest(db, i
     assert db.read(lambda c: c.execute(sa.select(models.notifications.c.emailed_at)).scalars().all()) == [None]
     assert (f"digest:{lin}:20261209T1000Z", "queued") in digest_jobs(db)
     assert inbox.messages == []
+    clock.set_now(local(9, 10))
+    notify(db, lin, world["two"])
+    assert at(db, inbox, local(9, 18)) == {"done": 1}
+    [mail] = inbox.messages
+    assert subject(mail) == "[Flowdeck] " + "每日摘要：2 条未读通知", "the failed digest's notification is listed the next day"
+    assert f"任务 #{world['one']}" in body(mail) and f"任务 #{world['two']}" in body(mail)
+
+
+@pytest.fixture
+def instance_zone(monkeypatch):
+    """Change the instance's time zone (`FLOWDECK_TIMEZONE`) the way an admin's restart does."""
+
+    def change(name: str) -> None:
+        monkeypatch.setenv("FLOWDECK_TIMEZONE", name)
+        clock.zone.cache_clear()
+
+    yield change
+    monkeypatch.undo()
+    clock.zone.cache_clear()
+
+
+def test_a_changed_instance_zone_arms_the_digest_at_its_new_moment(db, inbox, world, instance_zone):
+    """When the admin moves the instance from Shanghai to Berlin, does the 18:00 Shanghai job of
+    a user without a zone of her own arm 18:00 Berlin, and that digest go out?"""
+    lin = world["lin"]
+    db.run(lambda c: mailprefs.save(c, lin, MailPrefs(delivery="digest", digest_at=18 * 60), now=clock.now()))
+    notify(db, lin, world["one"])
+    instance_zone("Europe/Berlin")
+    assert at(db, inbox, local(8, 18)) == {"done": 1}
+    assert inbox.messages == []
+    berlin = dt.datetime(2026, 12, 8, 18, tzinfo=ZoneInfo("Europe/Berlin"))
+    assert (f"digest:{lin}:20261208T1700Z", "queued") in digest_jobs(db)
+    assert at(db, inbox, berlin) == {"done": 1}
+    [mail] = inbox.messages
+    assert f"任务 #{world['one']}" in body(mail)
+
+
+def test_a_notification_arms_a_lost_digest_again(db, inbox, world):
+    """When a digest user's next digest is not armed (lost), does her next notification arm it?"""
+    lin = world["lin"]
+    choose(db, lin, delivery="digest", digest_at=18 * 60)
+    db.run(lambda c: c.execute(models.jobs.delete().where(models.jobs.c.kind == "mail.digest")))
+    notify(db, lin, world["one"])
+    assert digest_jobs(db) == [(f"digest:{lin}:20261208T1000Z", "queued")]
+    notify(db, lin, world["two"])
+    assert len(digest_jobs(db)) == 1, "armed once"
+    assert at(db, inbox, local(8, 18)) == {"done": 1}
+    [mail] = inbox.messages
+    assert subject(mail) == "[Flowdeck] " + "每日摘要：2 条未读通知"
+
+
+def test_a_digest_failing_before_the_mail_at_its_last_attempt_still_arms_the_next(db, inbox, world):
+    """When gathering the digest fails (a stored notification it cannot word) up to the last
+    attempt, is the digest recorded failed and the next day's digest armed all the same?"""
+    lin = world["lin"]
+    choose(db, lin, delivery="digest", digest_at=18 * 60)
+    notify(db, lin, world["one"])
+    db.run(lambda c: c.execute(models.notifications.update().values(message_json={"params": {}})))
+    clock.set_now(local(8, 18))
+    statuses = []
+    for _ in range(12):
+        statuses.append(runner(db, inbox).run_one())
+        clock.set_now(clock.now() + dt.timedelta(hours=1))
+    assert statuses[:6] == ["queued"] * 5 + ["done"]
+    assert [r["status"] for r in digest_runs(db)] == ["failed"]
+    assert (f"digest:{lin}:20261209T1000Z", "queued") in digest_jobs(db)
+    assert inbox.messages == []
+
+
+def race(db, inbox, first: tuple[str, ...], second: tuple[str, ...]) -> None:
+    """Run a job of kind `first` on one worker and, while its mail is being sent (its
+    transaction open), a job of kind `second` on another."""
+    entered, release = threading.Event(), threading.Event()
+    inbox.slow = (entered, release)
+    settings = {"FLOWDECK_SMTP": inbox.smtp, "FLOWDECK_BASE_URL": "http://fd.test"}
+
+    def work():
+        other = Database(db.url)
+        try:
+            Runner(other, settings=settings, translator=translator, clock=clock.now, kinds=first).run_one()
+        finally:
+            other.dispose()
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    try:
+        assert entered.wait(timeout=10)
+        assert Runner(db, settings=settings, translator=translator, clock=clock.now, kinds=second).run_one() == "done"
+    finally:
+        release.set()
+        thread.join()
+
+
+def test_a_digest_racing_the_notifications_own_mail_does_not_send_it_again(db, inbox, world):
+    """When Ann switches to a digest while a notification's own mail job is still waiting, and
+    the digest runs while that mail is being sent, is the notification mailed once?"""
+    ann = world["ann"]
+    choose(db, ann, delivery="immediate")
+    notify(db, ann, world["one"])
+    choose(db, ann, delivery="digest", digest_at=18 * 60)
+    clock.set_now(local(8, 18))
+    race(db, inbox, ("mail.notification",), ("mail.digest",))
+    assert len(inbox.messages) == 1
+    assert subject(inbox.messages[0]).startswith("[Flowdeck] Approval needed")
+    assert [r["status"] for r in digest_runs(db)] == ["empty"]
+
+
+def test_two_held_mails_racing_send_the_night_once(db, inbox, world):
+    """When Ann moved her quiet hours' end in the night (two held mails armed, 07:30 and 08:00)
+    and both run at once after a downtime, is the night mailed once?"""
+    ann = world["ann"]
+    choose(db, ann, delivery="immediate", quiet_from=22 * 60, quiet_to=8 * 60)
+    clock.set_now(local(8, 23))
+    notify(db, ann, world["one"])
+    choose(db, ann, delivery="immediate", quiet_from=22 * 60, quiet_to=7 * 60 + 30)
+    clock.set_now(local(8, 23, 30))
+    notify(db, ann, world["two"])
+    held = db.read(lambda c: c.execute(sa.select(models.jobs.c.dedupe_key).where(models.jobs.c.kind == "mail.held")).scalars().all())
+    assert sorted(held) == [f"mailheld:{ann}:20261208T2330Z", f"mailheld:{ann}:20261209T0000Z"]
+    clock.set_now(local(9, 8, 5))
+    race(db, inbox, ("mail.held",), ("mail.held",))
+    [mail] = inbox.messages
+    assert subject(mail) == "[Flowdeck] 2 notifications during your quiet hours"
+    assert db.read(lambda c: c.execute(sa.select(sa.func.count()).where(models.notifications.c.emailed_at.is_(None))).scalar()) == 0
+
+
+@pytest.mark.parametrize(
+    ("who", "friday", "saturday"),
+    [("ann", "Fri, Dec 11 23:00", "Sat, Dec 12 10:15"), ("lin", "12月11日周五 23:00", "12月12日周六 10:15")],
+)
+def test_a_weekends_held_mail_shows_each_notifications_day(db, inbox, world, who, friday, saturday):
+    """Does a mail held from Friday night to Monday show each notification's local day and
+    time, worded in the reader's language?"""
+    user = world[who]
+    choose(db, user, delivery="immediate", quiet_from=22 * 60, quiet_to=8 * 60, quiet_weekends=True)
+    clock.set_now(local(11, 23))
+    notify(db, user, world["one"])
+    clock.set_now(local(12, 10, 15))
+    notify(db, user, world["two"])
+    assert at(db, inbox, local(14, 8)) == {"done": 1}
+    [mail] = inbox.messages
+    text = body(mail)
+    assert f"\n  {friday}  " in text and f"\n  {saturday}  " in text, text

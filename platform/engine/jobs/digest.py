@@ -5,14 +5,21 @@ What they list: the user's notifications in the window that are still unread and
 mailed yet, and that the user may still read (the app and entity still exist, a role still
 lets them read it, the record is still there). They are grouped by app and record, each
 group with its link, and marked `emailed_at` in the job's transaction, so neither the
-digest nor a late single mail job repeats them. Nothing to list sends nothing.
+digest nor a late single mail job repeats them. Nothing to list sends nothing. Mailed once
+when jobs race: on PostgreSQL the rows are read `FOR UPDATE SKIP LOCKED` (a row another
+mail job is sending is its own), and the mark only takes rows still unmailed (`emailed_at
+IS NULL ... RETURNING id`); the mail lists only the rows this job marked.
 
 Exactly once per user and day: the digest job first inserts its `fd_digest_runs` row
 (unique per user and local day) with `ON CONFLICT DO NOTHING`; a second job for the same
 day, on any worker, inserts nothing and stops. The job arms the next digest in the same
 transaction, after the later of its moment and now, so a tick after days of downtime sends
-one digest and arms the next one ahead. A digest whose mail the server still refuses at the
-last attempt is recorded `failed` and the next one is armed all the same.
+one digest and arms the next one ahead. A digest that still fails at the last attempt (the
+mail server refuses, or gathering the list fails) is recorded `failed` in a savepoint's
+rollback and the next one is armed all the same. A job whose moment no longer fits the
+user's time or zone (the instance's zone changed) arms the moment that does; and each new
+notification of a digest user arms the next digest too (a no-op while it is armed), so a
+lost arm never stops a user's digests for good.
 """
 
 from __future__ import annotations
@@ -23,6 +30,8 @@ from email.message import EmailMessage
 from typing import Any
 
 import sqlalchemy as sa
+from babel import UnknownLocaleError
+from babel.dates import format_skeleton
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -45,13 +54,16 @@ _COLUMNS = (*MAIL_COLUMNS, _N.c.created_at)
 
 def pending(conn: Connection, user_id: int, since: dt.datetime, until: dt.datetime) -> list[Any]:
     """The user's unread, unmailed notifications created in (since, until] that they may still read."""
-    rows = conn.execute(
+    query = (
         sa.select(*_COLUMNS)
         .join(models.users, models.users.c.id == _N.c.user_id)
         .where((_N.c.user_id == user_id) & _N.c.read_at.is_(None) & _N.c.emailed_at.is_(None))
         .where((_N.c.created_at > since) & (_N.c.created_at <= until))
         .order_by(_N.c.id)
-    ).all()
+    )
+    if conn.dialect.name == "postgresql":  # a row another mail job holds is its to send (SQLite writers queue)
+        query = query.with_for_update(of=_N, skip_locked=True)
+    rows = conn.execute(query).all()
     return readable(conn, user_id, rows) if rows else []
 
 
@@ -99,22 +111,35 @@ def _heading(conn: Connection, row: Any) -> Message | str:
 
 def listing(conn: Connection, rows: Sequence[Any], *, zone: Any, base_url: str, translator: Translator) -> str:
     """The body's list: one block per app and record (first come first), each notification
-    with its local time, the record's link under the block."""
+    with its local time (and day, when the rows span several), the record's link under the block."""
     groups: dict[tuple[Any, Any, Any], list[Any]] = {}
     for row in rows:
         groups.setdefault((row.app, row.entity, row.record_id), []).append(row)
+    dated = len({row.created_at.astimezone(zone).date() for row in rows}) > 1
     blocks = []
     for (app, entity, record_id), members in groups.items():
         lines = [render(_heading(conn, members[0]), translator)]
         for row in members:
             said = Message.from_json(row.message_json) if row.message_json else (row.message or "")
-            lines.append(f"  {row.created_at.astimezone(zone):%H:%M}  {render(said, translator)}")
+            lines.append(f"  {_when(row.created_at.astimezone(zone), dated, translator.language)}  {render(said, translator)}")
         if base_url and record_id is not None:
             lines.append(f"  {base_url}/a/{app}/{entity}/{record_id}")
         elif base_url and app is not None:
             lines.append(f"  {base_url}/a/{app}")
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
+
+
+def _when(local: dt.datetime, dated: bool, language: str) -> str:
+    """A line's local time, after its day in the reader's language ("Sat, Dec 12", "12月12日周六")
+    when the mail spans more than one day (a weekend's held mail, a digest after days)."""
+    if not dated:
+        return f"{local:%H:%M}"
+    try:
+        day = format_skeleton("MMMEd", local.date(), locale=(language or "en").replace("-", "_"))
+    except (UnknownLocaleError, ValueError):
+        day = local.date().isoformat()
+    return f"{day} {local:%H:%M}"
 
 
 def compose_gathered(
@@ -140,8 +165,12 @@ def _send(smtp: SmtpSettings, message: EmailMessage) -> None:
         client.send_message(message)
 
 
-def _mark(conn: Connection, rows: Sequence[Any], now: dt.datetime) -> None:
-    conn.execute(_N.update().where(_N.c.id.in_([row.id for row in rows])).values(emailed_at=now))
+def _mark(conn: Connection, rows: Sequence[Any], now: dt.datetime) -> list[Any]:
+    """Mark the rows mailed, each only if no other job mailed it meanwhile; the rows this job
+    marked, the only ones its mail may list."""
+    statement = _N.update().where(_N.c.id.in_([row.id for row in rows]) & _N.c.emailed_at.is_(None)).values(emailed_at=now)
+    marked = set(conn.execute(statement.returning(_N.c.id)).scalars())
+    return [row for row in rows if row.id in marked]
 
 
 def _translator(context: JobContext, rows: Sequence[Any]) -> Translator:
@@ -159,7 +188,7 @@ def _moment(payload: dict[str, Any], key: str) -> dt.datetime:
     try:
         return dt.datetime.fromisoformat(str(payload.get(key)))
     except ValueError as exc:
-        raise PermanentError(f"the payload has no moment {key}") from exc
+        raise PermanentError("the payload names no digest or quiet hours moment") from exc
 
 
 # -- the daily digest ------------------------------------------------------------------------------
@@ -179,8 +208,12 @@ def _since(conn: Connection, user_id: int, day: dt.date, at: dt.datetime, now: d
     return max(last or (at - dt.timedelta(days=1)), now - LOOK_BACK)
 
 
-def _finish(conn: Connection, user_id: int, day: dt.date, status: str, count: int) -> None:
-    conn.execute(R.update().where((R.c.user_id == user_id) & (R.c.day == day)).values(status=status, notifications=count))
+def _finish(conn: Connection, user_id: int, day: dt.date, status: str, count: int, *, covered_until: dt.datetime | None = None) -> None:
+    """Record the run's outcome; a failed run covers only up to where it started (`covered_until`)."""
+    values: dict[str, Any] = {"status": status, "notifications": count}
+    if covered_until is not None:
+        values["covered_until"] = covered_until
+    conn.execute(R.update().where((R.c.user_id == user_id) & (R.c.day == day)).values(**values))
 
 
 def run_digest(conn: Connection, payload: dict[str, Any], context: JobContext) -> dict[str, Any]:
@@ -189,18 +222,42 @@ def run_digest(conn: Connection, payload: dict[str, Any], context: JobContext) -
     prefs = mailprefs.load(conn, user_id)
     if prefs.delivery != "digest":
         return {"skipped": "no_digest_chosen"}
-    if mailprefs.next_digest(prefs, at - dt.timedelta(minutes=1)) != at:
-        return {"skipped": "time_changed"}
     now = context.now
+    if mailprefs.next_digest(prefs, at - dt.timedelta(minutes=1)) != at:
+        # the time or the zone (the user's, or the instance's) moved: the moment now due is armed
+        following = mailprefs.arm_digest(conn, user_id, prefs, after=max(now, at))
+        return {"skipped": "time_changed", "next": following.isoformat()}
     following = mailprefs.arm_digest(conn, user_id, prefs, after=max(now, at))
     day = mailprefs.digest_day(prefs, at)
     if not _lock(conn, user_id, day, now, context.job_id):
         return {"skipped": "already_sent", "next": following.isoformat()}
-    rows = pending(conn, user_id, _since(conn, user_id, day, at, now), now)
+    since = _since(conn, user_id, day, at, now)
+    gathered: list[Any] = []
+    try:
+        with conn.begin_nested():  # a failure at the last attempt rolls back this, never the lock or the next arm
+            status = _deliver(conn, user_id, since, prefs, context, gathered)
+    except Exception as exc:
+        if context.attempt < MAX_ATTEMPTS:
+            raise  # rolled back whole (lock and next arm too); retried with backoff
+        _finish(conn, user_id, day, "failed", len(gathered), covered_until=since)  # the next digest lists them again
+        return {"failed": f"{type(exc).__name__}: {exc}"[:500], "next": following.isoformat()}
+    _finish(conn, user_id, day, status, len(gathered))
+    if status != "sent":
+        return {"sent": 0, "next": following.isoformat()}
+    return {"sent": len(gathered), "to": gathered[0].email, "next": following.isoformat()}
+
+
+def _deliver(conn: Connection, user_id: int, since: dt.datetime, prefs: MailPrefs, context: JobContext, gathered: list[Any]) -> str:
+    """Gather, mark and mail the digest (`gathered` gets its rows); its status."""
+    now = context.now
+    rows = pending(conn, user_id, since, now)
     smtp = context.settings.get("FLOWDECK_SMTP")
     if not rows or smtp is None or not rows[0].email:
-        _finish(conn, user_id, day, "empty" if not rows else "mail_off", 0)
-        return {"sent": 0, "next": following.isoformat()}
+        return "empty" if not rows else "mail_off"
+    rows = _mark(conn, rows, now)
+    if not rows:
+        return "empty"
+    gathered.extend(rows)
     translator = _translator(context, rows)
     subject = Mn("Your daily digest: %(num)s unread notification", "Your daily digest: %(num)s unread notifications", len(rows))
     intro = M("What happened since your last digest, grouped by record:")
@@ -208,17 +265,8 @@ def run_digest(conn: Connection, payload: dict[str, Any], context: JobContext) -
         conn, rows, smtp, subject=subject, intro=intro, prefs=prefs, base_url=context.settings.get("FLOWDECK_BASE_URL", ""),
         translator=translator,
     )  # fmt: skip
-    try:
-        with conn.begin_nested():
-            _mark(conn, rows, now)
-            _send(smtp, message)
-    except Exception as exc:
-        if context.attempt < MAX_ATTEMPTS:
-            raise  # rolled back whole (lock and next arm too); retried with backoff
-        _finish(conn, user_id, day, "failed", len(rows))
-        return {"failed": f"{type(exc).__name__}: {exc}"[:500], "next": following.isoformat()}
-    _finish(conn, user_id, day, "sent", len(rows))
-    return {"sent": len(rows), "to": rows[0].email, "next": following.isoformat()}
+    _send(smtp, message)
+    return "sent"
 
 
 # -- mail held through quiet hours ---------------------------------------------------------------
@@ -236,6 +284,9 @@ def run_held(conn: Connection, payload: dict[str, Any], context: JobContext) -> 
         return {"sent": 0}
     if smtp is None:
         return {"skipped": "mail_off"}
+    rows = _mark(conn, rows, context.now)
+    if not rows:
+        return {"sent": 0}
     translator = _translator(context, rows)
     base_url = context.settings.get("FLOWDECK_BASE_URL", "")
     if len(rows) == 1:
@@ -246,7 +297,6 @@ def run_held(conn: Connection, payload: dict[str, Any], context: JobContext) -> 
         message = compose_gathered(
             conn, rows, smtp, subject=subject, intro=intro, prefs=prefs, base_url=base_url, translator=translator
         )  # fmt: skip
-    _mark(conn, rows, context.now)
     _send(smtp, message)
     return {"sent": len(rows), "to": rows[0].email}
 
