@@ -37,7 +37,11 @@ DOC = {
                 "due_date": {"type": "date"},
                 "points": {"type": "integer"},
                 "double": {"type": "computed", "result": "integer", "formula": "points * 2"},
-                "overdue": {"type": "computed", "result": "boolean", "formula": "due_date != null and due_date < today() and state != 'done'"},
+                "overdue": {
+                    "type": "computed",
+                    "result": "boolean",
+                    "formula": "due_date != null and due_date < today() and state != 'done'",
+                },
                 "late_note": {"type": "computed", "result": "text", "formula": "'late' if overdue else null"},
                 "days_left": {"type": "computed", "result": "integer", "formula": "days_between(today(), due_date)"},
             },
@@ -47,7 +51,13 @@ DOC = {
                 "transitions": [{"key": "finish", "from": "open", "to": "done"}, {"key": "reopen", "from": "done", "to": "open"}],
             },
         },
-        "note": {"fields": {"title": {"type": "text", "required": True}, "size": {"type": "integer"}, "twice": {"type": "computed", "result": "integer", "formula": "size * 2"}}},
+        "note": {
+            "fields": {
+                "title": {"type": "text", "required": True},
+                "size": {"type": "integer"},
+                "twice": {"type": "computed", "result": "integer", "formula": "size * 2"},
+            }
+        },
     },
 }
 
@@ -202,9 +212,7 @@ def test_a_formula_reading_now_is_refreshed_every_hour(db, install):
     clock.set_now(sh(2026, 3, 10, 15, 20))
     assert clock_refresh.next_refresh(apps, clock.now()) == sh(2026, 3, 10, 16)
     et = apps.entity("pm", "task")
-    record_id = db.run(
-        lambda c: create_record(c, et, {"title": "T", "ends_at": sh(2026, 3, 10, 15, 45)}, actor=SYSTEM, now=clock.now())
-    ).id
+    record_id = db.run(lambda c: create_record(c, et, {"title": "T", "ends_at": sh(2026, 3, 10, 15, 45)}, actor=SYSTEM, now=clock.now())).id
     _arm(db)
     clock.set_now(sh(2026, 3, 10, 16, 0, 1))
     assert Runner(db).run_due() == {"done": 1}
