@@ -14,6 +14,7 @@ from flowdeck.engine.apps import bundled_documents, read_document
 from flowdeck.engine.jobs.runner import Runner
 from flowdeck.engine.timers import registry
 from flowdeck.engine.workflow import transition_record
+from flowdeck.views.background import periodic_work
 from tests.support.timed import sh
 from tests.support.web import login
 
@@ -60,7 +61,8 @@ def test_overdue_badges_appear_after_midnight_and_go_when_cancelled(client, db, 
     login(client, "lea")
     assert not BADGE.search(_page(client, "/a/project/task/v/board"))
     assert "Data migration" not in _page(client, "/a/project/task/v/overdue")
-    db.run(lambda c: clock_refresh.arm_next(c, registry(c), now=clock.now()))
+    periodic_work(db, now=clock.now())  # each worker's periodic pass and `flowdeck tick` arm the next refresh
+    assert db.run(lambda c: clock_refresh.arm_next(c, registry(c), now=clock.now())) == 0
     clock.set_now(sh(2026, 3, 11, 0, 0, 1))
     assert Runner(db).run_due() == {"done": 1}
     assert len(BADGE.findall(_page(client, "/a/project/task/v/board"))) == 1
