@@ -190,7 +190,8 @@ def test_formulas_not_reading_the_clock_are_never_touched(db, apps):
     assert not [s for s, _ in statements if notes.table.name in s]
     updates = [(s, rows) for s, rows in statements if s.lstrip().upper().startswith("UPDATE") and et.table.name in s]
     assert len(updates) == 1 and updates[0][1] == 1  # one executemany with the one changed record
-    assert "double" not in updates[0][0] and "version" not in updates[0][0] and "updated_at" not in updates[0][0]
+    written = updates[0][0].split(" WHERE ")[0]
+    assert "overdue" in written and "double" not in written and "version" not in written and "updated_at" not in written
     assert _values(db, et, changing)["double"] == 99 and _values(db, et, changing)["overdue"] is True
     assert _values(db, et, steady)["overdue"] is False and _values(db, et, steady)["double"] == 99
     assert db.read(lambda c: c.execute(sa.select(notes.table.c.twice)).scalar_one()) == 77
@@ -217,3 +218,21 @@ def test_a_formula_reading_now_is_refreshed_every_hour(db, install):
     assert Runner(db).run_due() == {"done": 1}
     assert _values(db, et, record_id)["ended"] is True
     assert [j.run_at for j in _jobs(db)] == [sh(2026, 3, 10, 16), sh(2026, 3, 10, 17)]
+
+
+def test_a_record_saved_during_the_refresh_keeps_what_its_save_computed(db, apps, monkeypatch):
+    """A save between the refresh's read and its write (a new version): the refresh's
+    value, worked out from the old values, is not written over the save's."""
+    from flowdeck.engine.migrate import formulas
+
+    et = apps.entity("pm", "task")
+    record_id = _task(db, et, dt.date(2026, 3, 10))
+    read_children = formulas.load_children
+
+    def save_meanwhile(conn, et_, ids):
+        conn.execute(et.table.update().where(et.table.c.id == record_id).values(version=et.table.c.version + 1, state="done"))
+        return read_children(conn, et_, ids)
+
+    monkeypatch.setattr(formulas, "load_children", save_meanwhile)
+    assert db.run(lambda c: clock_refresh.refresh(c, registry(c), now=sh(2026, 3, 11, 0, 0, 1))) == {"pm.task": 1}
+    assert _values(db, et, record_id)["overdue"] is False

@@ -106,7 +106,8 @@ def recompute_entity(
     changed). Only values that differ are written, one executemany UPDATE per batch and set
     of columns, without touching versions, `updated_at` or history: no person changed them.
     `only` (keys, `table.key` for line items) limits what is written, so the clock refresh
-    leaves every other formula alone; `now` is the moment `today()` and `now()` read.
+    leaves every other formula alone; `now` is the moment `today()` and `now()` read. A
+    record saved by someone between the read and the write keeps what its save computed.
     Returns how many records changed."""
     entity = et.entity
     last_id = 0
@@ -134,7 +135,7 @@ def recompute_entity(
             changed = {k: record.values[k] for k in columns if record.values[k] != before[k]}
             touched = bool(changed)
             if changed:
-                updates[tuple(sorted(changed))].append({"_id": record.id, **changed})
+                updates[tuple(sorted(changed))].append({"_id": record.id, "_version": record.version, **changed})
             for key, keys in tables.items():
                 for item, old in zip(record.values.get(key, []), child_before[key], strict=True):
                     if any(item.get(c) != old.get(c) for c in keys):
@@ -142,7 +143,9 @@ def recompute_entity(
                         touched = True
             count += touched
         for keys, values in updates.items():
-            conn.execute(et.table.update().where(et.table.c.id == sa.bindparam("_id")).values({k: sa.bindparam(k) for k in keys}), values)
+            # A record saved meanwhile has a new version and values its save computed: left alone.
+            where = (et.table.c.id == sa.bindparam("_id")) & (et.table.c.version == sa.bindparam("_version"))
+            conn.execute(et.table.update().where(where).values({k: sa.bindparam(k) for k in keys}), values)
         for key, values in child_updates.items():
             child = et.children[key]
             conn.execute(child.update().where(child.c.id == sa.bindparam("_id")).values({c: sa.bindparam(c) for c in tables[key]}), values)
