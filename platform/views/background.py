@@ -16,7 +16,9 @@ from typing import Any
 from flask import Flask
 
 from flowdeck.catalogs import translator
+from flowdeck.engine import clock
 from flowdeck.engine.approvals import escalate_overdue
+from flowdeck.engine.clock_refresh import arm_next
 from flowdeck.engine.db import Database
 from flowdeck.engine.jobs.runner import Runner
 from flowdeck.engine.registry import Catalog
@@ -34,10 +36,12 @@ def runner_for(db: Database, config: Any) -> Runner:
 
 def periodic_work(db: Database, *, now: dt.datetime | None = None) -> None:
     """What runs every minute beside the jobs: overdue approval steps are escalated, and each
-    schedule's next occurrence is armed again if it is missing (a no-op when it is there)."""
+    schedule's next occurrence and the next refresh of formulas that read the clock are armed
+    again if missing (a no-op when they are there)."""
     registry = Catalog(db).current()
     db.run(lambda conn: escalate_overdue(conn, registry))
     db.run(lambda conn: arm_all(conn, registry, now=now or dt.datetime.now(dt.UTC)))
+    db.run(lambda conn: arm_next(conn, registry, now=now or clock.now()))
 
 
 def init_app(app: Flask) -> None:

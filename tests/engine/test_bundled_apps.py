@@ -18,7 +18,7 @@ EXPECTED = {
     "project": {
         "project": {"all", "active", "mine", "at_risk", "over_budget", "ending_soon", "portfolio"},
         "task": {"wbs", "board", "by_priority", "mine", "overdue", "due_this_week", "blocked", "to_review"},
-        "milestone": {"timeline", "upcoming", "missed"},
+        "milestone": {"timeline", "upcoming", "overdue", "missed"},
         "risk": {"register", "high", "mine", "response_overdue", "board"},
         "change_request": {"all", "pending", "major", "board"},
         "status_report": {"all", "red_amber"},

@@ -4,12 +4,16 @@ copied lookups that are new or follow another path (filled in one UPDATE, before
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Collection
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from flowdeck.engine.computed import compute_values
+from flowdeck.engine.expressions import CLOCK_KEY
 from flowdeck.engine.lookup_values import fill_copies, with_lookups
 from flowdeck.engine.messages import M
 from flowdeck.engine.migrate.plan import Step
@@ -95,12 +99,22 @@ def formula_changes(p: Planner, et: EntityTables, old_entity: Entity | None) -> 
     p.deferred.append(Step(description, recompute, "data"))
 
 
-def recompute_entity(conn: Connection, et: EntityTables, batch: int = 500) -> int:
-    """Recompute stored formulas of every record (after a formula changed). Returns the count."""
+def recompute_entity(
+    conn: Connection, et: EntityTables, batch: int = 500, *, only: Collection[str] | None = None, now: dt.datetime | None = None
+) -> int:
+    """Recompute stored formulas of every record (after a formula changed, or the day
+    changed). Only values that differ are written, one executemany UPDATE per batch and set
+    of columns, without touching versions, `updated_at` or history: no person changed them.
+    `only` (keys, `table.key` for line items) limits what is written, so the clock refresh
+    leaves every other formula alone; `now` is the moment `today()` and `now()` read. A
+    record saved by someone between the read and the write keeps what its save computed.
+    Returns how many records changed."""
     entity = et.entity
     last_id = 0
     count = 0
-    computed_columns = [k for k in entity.computed_order if k in et.table.c]
+    columns = [k for k in entity.computed_order if k in et.table.c and (only is None or k in only)]
+    tables = {k: [c for c in entity.get_field(k).computed_order if only is None or f"{k}.{c}" in only] for k in et.children}
+    tables = {k: keys for k, keys in tables.items() if keys}
     while True:
         rows = conn.execute(with_lookups(et).where(et.table.c.id > last_id).order_by(et.table.c.id).limit(batch)).mappings().all()
         if not rows:
@@ -108,24 +122,31 @@ def recompute_entity(conn: Connection, et: EntityTables, batch: int = 500) -> in
         ids = [r["id"] for r in rows]
         links = load_links(conn, et, ids)
         children = load_children(conn, et, ids)
+        updates: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+        child_updates: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for row in rows:
             record = row_to_record(et, row)
-            for key, per in links.items():
+            for key, per in (links | children).items():
                 record.values[key] = per[record.id]
-            for key, per in children.items():
-                record.values[key] = per[record.id]
-            before = {k: record.values.get(k) for k in computed_columns}
-            child_before = {k: [dict(r) for r in record.values.get(k, [])] for k in et.children}
-            compute_values(entity, record.values, record.system(None), log_problems=True)
-            changed = {k: record.values[k] for k in computed_columns if record.values[k] != before[k]}
+            before = {k: record.values.get(k) for k in columns}
+            child_before = {k: [dict(r) for r in record.values.get(k, [])] for k in tables}
+            system = record.system(None) | ({CLOCK_KEY: now} if now is not None else {})
+            compute_values(entity, record.values, system, log_problems=True)
+            changed = {k: record.values[k] for k in columns if record.values[k] != before[k]}
+            touched = bool(changed)
             if changed:
-                conn.execute(et.table.update().where(et.table.c.id == record.id).values(changed))
-            for key in et.children:
-                if record.values.get(key) != child_before[key]:
-                    child = et.children[key]
-                    for item in record.values.get(key, []):
-                        data = {c: item.get(c) for c in entity.get_field(key).computed_order}
-                        if data:
-                            conn.execute(child.update().where(child.c.id == item["id"]).values(data))
-            count += 1
+                updates[tuple(sorted(changed))].append({"_id": record.id, "_version": record.version, **changed})
+            for key, keys in tables.items():
+                for item, old in zip(record.values.get(key, []), child_before[key], strict=True):
+                    if any(item.get(c) != old.get(c) for c in keys):
+                        child_updates[key].append({"_id": item["id"], **{c: item.get(c) for c in keys}})
+                        touched = True
+            count += touched
+        for keys, values in updates.items():
+            # A record saved meanwhile has a new version and values its save computed: left alone.
+            where = (et.table.c.id == sa.bindparam("_id")) & (et.table.c.version == sa.bindparam("_version"))
+            conn.execute(et.table.update().where(where).values({k: sa.bindparam(k) for k in keys}), values)
+        for key, values in child_updates.items():
+            child = et.children[key]
+            conn.execute(child.update().where(child.c.id == sa.bindparam("_id")).values({c: sa.bindparam(c) for c in tables[key]}), values)
         last_id = ids[-1]

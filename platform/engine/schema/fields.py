@@ -315,3 +315,24 @@ def formula_order(fields: Sequence[Field]) -> tuple[str, ...]:
     for key in formulas:
         visit(key)
     return tuple(order)
+
+
+CLOCK_NAMES = frozenset({"today()", "now()"})
+"""What a compiled formula names when it calls the clock (`Expression.names`)."""
+
+
+def clocked_keys(fields: Sequence[Field]) -> tuple[str, ...]:
+    """The formulas whose value changes with time, found from the compiled expressions: those
+    calling `today()` or `now()` (also inside a calendar function) and those reading such a
+    formula, in any depth; a line item's as `table.key`. The clock refresh keeps exactly these
+    up to date (`engine.clock_refresh`)."""
+    nested = {f.key: clocked_keys(f.fields) for f in fields if f.is_table}
+    formulas = {f.key: f.formula.names for f in fields if f.formula is not None}
+    clocked = {key for key, names in formulas.items() if names & CLOCK_NAMES} | {key for key, keys in nested.items() if keys}
+    grew = True
+    while grew:
+        found = {key for key, names in formulas.items() if key not in clocked and names & clocked}
+        clocked |= found
+        grew = bool(found)
+    own = tuple(key for key in formulas if key in clocked)
+    return own + tuple(f"{table}.{key}" for table, keys in nested.items() for key in keys)

@@ -28,7 +28,7 @@ from flowdeck.engine.schema.checks import (
     unknown_field,
 )
 from flowdeck.engine.schema.constraints import ConstraintChecks, with_guards
-from flowdeck.engine.schema.fields import FieldChecks, formula_order
+from flowdeck.engine.schema.fields import FieldChecks, clocked_keys, formula_order
 from flowdeck.engine.schema.lookups import LookupChecks
 from flowdeck.engine.schema.model import App, Entity, Label, Permissions, Role, Section, humanize
 from flowdeck.engine.schema.rollups import resolve_rollups
@@ -178,6 +178,7 @@ class _Builder(FieldChecks, LookupChecks, WorkflowChecks, ViewChecks, TimingChec
             search=search_fields,
             description=opt_label(spec.get("description")),
             computed_order=formula_order(fields),
+            clocked=clocked_keys(fields),
             reminders=self.reminders((*path, "reminders"), spec.get("reminders", []), raw_fields),
             constraints=constraints,
             slas=self.slas((*path, "slas"), spec.get("slas", []), spec, scope),

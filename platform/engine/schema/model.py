@@ -509,6 +509,7 @@ class Entity:
     constraints: tuple[Constraint, ...] = ()
     guarded_by: tuple[Guard, ...] = ()
     slas: tuple[Sla, ...] = ()
+    clocked: tuple[str, ...] = ()  # formulas whose value changes with time (`schema.fields.clocked_keys`)
 
     def field(self, key: str) -> Field | None:
         return self._by_key.get(key)
