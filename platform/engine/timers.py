@@ -4,7 +4,9 @@ applied apps as a job handler sees them (parsed once per schema generation).
 
 Arming writes `INSERT ... ON CONFLICT (dedupe_key) DO NOTHING RETURNING id`, on SQLite and
 PostgreSQL alike: the job engine's own `enqueue` checks first and inserts after, which two
-racing transactions can both pass. The rows returned are the count of new jobs: with
+racing transactions can both pass. The statement is compiled once and given the rows, which
+SQLAlchemy sends as multi-row batches (compiling a VALUES list of 500 rows each time cost
+more than the insert itself). The rows returned are the count of new jobs: with
 psycopg, the row count of such an INSERT is -1 whether or not a row went in.
 """
 
@@ -40,14 +42,14 @@ def arm(conn: Connection, kind: str, jobs: Sequence[tuple[str, dict[str, Any], d
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     added = 0
     ordered = sorted(jobs, key=lambda job: job[0])  # one order for every writer: no deadlock between two armers
+    statement = dialect.insert(J).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(J.c.id)
     for start in range(0, len(ordered), ARM_BATCH):
         rows = [
             {"kind": kind, "payload": payload, "status": "queued", "run_at": run_at, "attempts": 0, "max_attempts": attempts,
              "dedupe_key": key, "created_at": created}
             for key, payload, run_at in ordered[start : start + ARM_BATCH]
         ]  # fmt: skip
-        statement = dialect.insert(J).values(rows).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(J.c.id)
-        added += len(conn.execute(statement).all())
+        added += len(conn.execute(statement, rows).all())
     if added and conn.dialect.name == "postgresql":
         conn.exec_driver_sql(f"NOTIFY {NOTIFY_CHANNEL}")
     return added

@@ -17,6 +17,8 @@ Only working-time goals move; `goal_seconds` stays as it was set when the cycle 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import time
 from collections.abc import Collection, Mapping
 from typing import Any
 
@@ -27,6 +29,7 @@ from flowdeck.engine import models
 from flowdeck.engine.calendars import arithmetic
 from flowdeck.engine.calendars.book import CalendarBook
 from flowdeck.engine.calendars.model import Calendar, CalendarError
+from flowdeck.engine.calendars.timeline import Timeline
 from flowdeck.engine.sla.clocks import warning_seconds
 from flowdeck.engine.sla.status import is_working_goal
 from flowdeck.engine.sla.timers import JOB, job_key
@@ -34,6 +37,8 @@ from flowdeck.engine.timers import arm
 
 C = models.sla_cycles
 WRITE_BATCH = 5000
+TIMELINE_DAYS = dt.timedelta(days=400)
+"""How far past the latest running stretch start the timeline reaches (longer goals walk days)."""
 DEFAULT_WARNING = 75
 Warnings = Mapping[tuple[str, str, str], int]
 """(app, entity, sla key) -> the definition's warning threshold in per cent."""
@@ -54,53 +59,77 @@ def _selection(book: CalendarBook, keys: Collection[str], default_changed: bool)
     return sa.and_(C.c.status == "running", C.c.running_since.is_not(None), named)
 
 
-def _moments(cal: Calendar, since: dt.datetime, goal_secs: int, used: int, warning: int) -> tuple[dt.datetime, dt.datetime]:
-    due = arithmetic.add_working_time(cal, since, dt.timedelta(seconds=goal_secs - used))
-    warn = arithmetic.add_working_time(cal, since, dt.timedelta(seconds=warning_seconds(goal_secs, warning) - used))
-    return due, warn
+class _Adder:
+    """Working time added on one calendar: through its timeline over the cycles' days, by
+    walking days (`arithmetic`) where the timeline ends."""
+
+    def __init__(self, cal: Calendar, moments: list[dt.datetime]) -> None:
+        self.cal = cal
+        first, last = (arithmetic.local_day(cal, m) for m in (min(moments), max(moments)))
+        self.timeline = Timeline(cal, first - arithmetic.ONE_DAY, last + TIMELINE_DAYS)
+
+    def moments(self, since: dt.datetime, goal_secs: int, used: int, warning: int) -> tuple[dt.datetime, dt.datetime]:
+        amounts = (goal_secs - used, warning_seconds(goal_secs, warning) - used)
+        due, warn = (
+            found if found is not None else arithmetic.add_working_time(self.cal, since, dt.timedelta(seconds=seconds))
+            for found, seconds in zip(self.timeline.add_each(since, amounts), amounts, strict=True)
+        )
+        return due, warn
+
+
+def _by_calendar(rows: list[Any], book: CalendarBook) -> dict[str, list[Any]]:
+    """The cycles with working goals, per calendar they count on."""
+    found: dict[str, list[Any]] = {}
+    for row in rows:
+        if is_working_goal(row.goal):
+            found.setdefault(row.calendar if row.calendar in book.calendars else book.default_key, []).append(row)
+    return found
+
+
+def _jobs(row: Any, due: dt.datetime, warn: dt.datetime) -> list[tuple[str, dict[str, Any], dt.datetime]]:
+    """Timer jobs for the moments of a cycle that moved and are not marked yet."""
+    moments = (("breach", due, row.due_at, row.breached_at), ("warning", warn, row.warn_at, row.warned_at))
+    return [
+        (job_key(row.id, what, row.running_since, moment), {"cycle": row.id, "what": what, "at": moment.isoformat()}, moment)
+        for what, moment, before, marked in moments
+        if moment != before and marked is None
+    ]
 
 
 def recompute_cycles(
     conn: Connection, book: CalendarBook, keys: Collection[str], default_changed: bool, warnings: Warnings
-) -> dict[str, int]:
+) -> dict[str, Any]:
     """Work out the moments of every running cycle on the changed calendars again; write and
     arm those that moved. Returns counts (read, groups, moved, jobs, unknown: moments the
-    calendar cannot say, left as they were)."""
+    calendar cannot say, left as they were) and the seconds each phase took."""
+    clock = [time.perf_counter()]
     columns = (C.c.id, C.c.app, C.c.entity, C.c.sla, C.c.goal, C.c.goal_seconds, C.c.calendar, C.c.running_since,
                C.c.used_seconds, C.c.due_at, C.c.warn_at, C.c.warned_at, C.c.breached_at)  # fmt: skip
     rows = conn.execute(sa.select(*columns).where(_selection(book, keys, default_changed)).order_by(C.c.id)).all()
+    clock.append(time.perf_counter())
     cache: dict[tuple[Any, ...], tuple[dt.datetime, dt.datetime] | None] = {}
     moved: list[dict[str, Any]] = []
     jobs: list[tuple[str, dict[str, Any], dt.datetime]] = []
     unknown = 0
-    for row in rows:
-        if not is_working_goal(row.goal):
-            continue
-        cal_key = row.calendar if row.calendar in book.calendars else book.default_key
-        warning = warnings.get((row.app, row.entity, row.sla), DEFAULT_WARNING)
-        group = (cal_key, row.running_since, int(row.goal_seconds), int(row.used_seconds), warning)
-        if group not in cache:
-            try:
-                cache[group] = _moments(book.calendars[cal_key], row.running_since, *group[2:])
-            except CalendarError:
-                cache[group] = None
-        found = cache[group]
-        if found is None:
-            unknown += 1
-            continue
-        due, warn = found
-        if due == row.due_at and warn == row.warn_at:
-            continue
-        moved.append({"b_id": row.id, "b_since": row.running_since, "b_used": row.used_seconds, "b_goal": row.goal_seconds,
-                      "b_due": due, "b_warn": warn})  # fmt: skip
-        if row.breached_at is None:
-            jobs.append(
-                (job_key(row.id, "breach", row.running_since, due), {"cycle": row.id, "what": "breach", "at": due.isoformat()}, due)
-            )
-        if row.warned_at is None:
-            jobs.append(
-                (job_key(row.id, "warning", row.running_since, warn), {"cycle": row.id, "what": "warning", "at": warn.isoformat()}, warn)
-            )
+    for cal_key, cycles in _by_calendar(rows, book).items():
+        adder = _Adder(book.calendars[cal_key], [row.running_since for row in cycles])
+        for row in cycles:
+            group = (cal_key, row.running_since, int(row.goal_seconds), int(row.used_seconds),
+                     warnings.get((row.app, row.entity, row.sla), DEFAULT_WARNING))  # fmt: skip
+            if group not in cache:
+                try:
+                    cache[group] = adder.moments(*group[1:])
+                except CalendarError:
+                    cache[group] = None
+            found = cache[group]
+            if found is None:
+                unknown += 1
+            elif found != (row.due_at, row.warn_at):
+                due, warn = found
+                moved.append({"b_id": row.id, "b_since": row.running_since, "b_used": row.used_seconds,
+                              "b_goal": row.goal_seconds, "b_due": due, "b_warn": warn})  # fmt: skip
+                jobs.extend(_jobs(row, due, warn))
+    clock.append(time.perf_counter())
     statement = (
         C.update()
         .where(C.c.id == sa.bindparam("b_id"), C.c.status == "running", C.c.running_since == sa.bindparam("b_since"),
@@ -109,5 +138,8 @@ def recompute_cycles(
     )  # fmt: skip
     for start in range(0, len(moved), WRITE_BATCH):
         conn.execute(statement, moved[start : start + WRITE_BATCH])
+    clock.append(time.perf_counter())
     armed = arm(conn, JOB, jobs)
-    return {"read": len(rows), "groups": len(cache), "moved": len(moved), "jobs": armed, "unknown": unknown}
+    clock.append(time.perf_counter())
+    phases = dict(zip(("read_s", "compute_s", "write_s", "arm_s"), (round(b - a, 3) for a, b in itertools.pairwise(clock)), strict=True))
+    return {"read": len(rows), "groups": len(cache), "moved": len(moved), "jobs": armed, "unknown": unknown, **phases}
