@@ -4,11 +4,11 @@ changed (`calendar_changes.py` runs this in the `calendars.recompute` job).
 Set-based: one query reads the running cycles counted on the changed calendars, cycles that
 share a calendar, a running stretch start, the time used, the goal and the warning threshold
 are worked out once (a cycle's moments depend on nothing else), and only the rows whose
-moments moved are written, in batches of one prepared UPDATE each. The UPDATE is guarded by
-the columns the moments came from, so a cycle a record save paused, stopped or re-goaled
-meanwhile keeps what that save wrote. The new moments get new timer jobs (their keys hold
-the moment); the old jobs stay queued and do nothing when they run, because marking is
-`... WHERE due_at = :moment` (`sla/timers.py`).
+moments moved are written in batches. The rows are read locked (FOR UPDATE on PostgreSQL; on
+SQLite the job's transaction holds the write lock from its start), so no record save can
+pause, stop or re-goal a cycle between the read and the write. The new moments get new
+timer jobs (their keys hold the moment); the old jobs stay queued and do nothing when they
+run, because marking is `... WHERE due_at = :moment` (`sla/timers.py`).
 
 Only working-time goals move; `goal_seconds` stays as it was set when the cycle started (a
 `working_days` goal was turned into seconds then), and so does the time already used.
@@ -33,7 +33,7 @@ from flowdeck.engine.calendars.timeline import Timeline
 from flowdeck.engine.sla.clocks import warning_seconds
 from flowdeck.engine.sla.status import is_working_goal
 from flowdeck.engine.sla.timers import JOB, job_key
-from flowdeck.engine.timers import arm
+from flowdeck.engine.timers import arm_bulk
 
 C = models.sla_cycles
 WRITE_BATCH = 5000
@@ -96,6 +96,26 @@ def _jobs(row: Any, due: dt.datetime, warn: dt.datetime) -> list[tuple[str, dict
     ]
 
 
+def _write(conn: Connection, moved: list[tuple[int, dt.datetime, dt.datetime]]) -> None:
+    """The new moments, by cycle id: on PostgreSQL `UPDATE ... FROM unnest(arrays)` per batch,
+    on SQLite one prepared UPDATE run over the rows by the driver."""
+    for start in range(0, len(moved), WRITE_BATCH):
+        part = moved[start : start + WRITE_BATCH]
+        if conn.dialect.name == "postgresql":
+            conn.execute(
+                sa.text(
+                    f"UPDATE {C.name} AS c SET due_at = t.d, warn_at = t.w FROM unnest(CAST(:ids AS bigint[]),"
+                    " CAST(:dues AS timestamptz[]), CAST(:warns AS timestamptz[])) AS t(i, d, w) WHERE c.id = t.i"
+                ),
+                {"ids": [m[0] for m in part], "dues": [m[1] for m in part], "warns": [m[2] for m in part]},
+            )
+        else:
+            statement = (
+                C.update().where(C.c.id == sa.bindparam("b_id")).values(due_at=sa.bindparam("b_due"), warn_at=sa.bindparam("b_warn"))
+            )
+            conn.execute(statement, [{"b_id": i, "b_due": d, "b_warn": w} for i, d, w in part])
+
+
 def recompute_cycles(
     conn: Connection, book: CalendarBook, keys: Collection[str], default_changed: bool, warnings: Warnings
 ) -> dict[str, Any]:
@@ -105,10 +125,13 @@ def recompute_cycles(
     clock = [time.perf_counter()]
     columns = (C.c.id, C.c.app, C.c.entity, C.c.sla, C.c.goal, C.c.goal_seconds, C.c.calendar, C.c.running_since,
                C.c.used_seconds, C.c.due_at, C.c.warn_at, C.c.warned_at, C.c.breached_at)  # fmt: skip
-    rows = conn.execute(sa.select(*columns).where(_selection(book, keys, default_changed)).order_by(C.c.id)).all()
+    query = sa.select(*columns).where(_selection(book, keys, default_changed)).order_by(C.c.id)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()  # a record save changing a cycle waits (SQLite: the job holds the write lock)
+    rows = conn.execute(query).all()
     clock.append(time.perf_counter())
     cache: dict[tuple[Any, ...], tuple[dt.datetime, dt.datetime] | None] = {}
-    moved: list[dict[str, Any]] = []
+    moved: list[tuple[int, dt.datetime, dt.datetime]] = []
     jobs: list[tuple[str, dict[str, Any], dt.datetime]] = []
     unknown = 0
     for cal_key, cycles in _by_calendar(rows, book).items():
@@ -126,20 +149,12 @@ def recompute_cycles(
                 unknown += 1
             elif found != (row.due_at, row.warn_at):
                 due, warn = found
-                moved.append({"b_id": row.id, "b_since": row.running_since, "b_used": row.used_seconds,
-                              "b_goal": row.goal_seconds, "b_due": due, "b_warn": warn})  # fmt: skip
+                moved.append((row.id, due, warn))
                 jobs.extend(_jobs(row, due, warn))
     clock.append(time.perf_counter())
-    statement = (
-        C.update()
-        .where(C.c.id == sa.bindparam("b_id"), C.c.status == "running", C.c.running_since == sa.bindparam("b_since"),
-               C.c.used_seconds == sa.bindparam("b_used"), C.c.goal_seconds == sa.bindparam("b_goal"))
-        .values(due_at=sa.bindparam("b_due"), warn_at=sa.bindparam("b_warn"))
-    )  # fmt: skip
-    for start in range(0, len(moved), WRITE_BATCH):
-        conn.execute(statement, moved[start : start + WRITE_BATCH])
+    _write(conn, moved)
     clock.append(time.perf_counter())
-    armed = arm(conn, JOB, jobs)
+    armed = arm_bulk(conn, JOB, jobs)
     clock.append(time.perf_counter())
     phases = dict(zip(("read_s", "compute_s", "write_s", "arm_s"), (round(b - a, 3) for a, b in itertools.pairwise(clock)), strict=True))
     return {"read": len(rows), "groups": len(cache), "moved": len(moved), "jobs": armed, "unknown": unknown, **phases}
