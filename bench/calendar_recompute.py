@@ -40,7 +40,7 @@ from flowdeck.engine.system import upgrade_system_tables
 from flowdeck.engine.timers import arm
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from tests.support.sla_apps import desk  # noqa: E402
+from tests.support.sla_apps import desk
 
 SH = ZoneInfo("Asia/Shanghai")
 NOW = dt.datetime(2026, 12, 7, 10, 0, tzinfo=SH).astimezone(dt.UTC)
@@ -88,7 +88,8 @@ def main(count: int) -> dict[str, object]:
     result = db.read(lambda conn: conn.execute(sa.select(models.jobs.c.result).where(models.jobs.c.kind == RECOMPUTE_JOB)).scalar_one())
     db.dispose()
     return {"database": db.dialect, "cycles": count, "change_s": round(changed - began, 3), "job_s": round(done - changed, 3),
-            "total_s": round(done - began, 3), "cpu_s": round(cpu, 3), "load": os.getloadavg()[0], "runner": outcome, "job": result}  # fmt: skip
+            "total_s": round(done - began, 3), "cpu_s": round(cpu, 3), "load": os.getloadavg()[0], "runner": outcome,
+            "job": result}  # fmt: skip
 
 
 if __name__ == "__main__":
