@@ -200,3 +200,25 @@ def test_a_bundle_import_starts_the_sla_cycles_of_its_records(db, install, held)
     payloads = db.read(lambda c: list(c.execute(sa.select(J.c.payload).where(J.c.kind == SLA_JOB)).scalars()))
     assert sorted(p["what"] for p in payloads if p["cycle"] == resolution["id"]) == ["breach", "warning"]
     assert open_id != done_id
+
+
+def test_the_job_exists_exactly_when_the_change_commits(db, install, held):
+    """A change rolled back leaves no job; two changes make two jobs (one per schema generation),
+    and the second finds nothing more to move."""
+    et = install(desk()).entity("desk", "ticket")
+    _ticket(db, et, sh(2026, 3, 2, 9, 0), priority="p2")
+    clock.set_now(sh(2026, 3, 2, 10, 0))
+
+    def change_then_fail(conn):
+        _day_off(TUE)(conn)
+        raise RuntimeError("the admin's request failed after the change")
+
+    with pytest.raises(RuntimeError):
+        db.run(change_then_fail)
+    assert _recompute_jobs(db) == []
+    db.run(_day_off(TUE))
+    db.run(_day_off(TUE))
+    _run_at(db, sh(2026, 3, 2, 10, 0))
+    jobs = _recompute_jobs(db)
+    assert [j.status for j in jobs] == ["done", "done"]
+    assert [j.result["sla"]["moved"] for j in jobs] == [1, 0]
