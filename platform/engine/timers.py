@@ -4,13 +4,16 @@ applied apps as a job handler sees them (parsed once per schema generation).
 
 Arming writes `INSERT ... ON CONFLICT (dedupe_key) DO NOTHING RETURNING id`, on SQLite and
 PostgreSQL alike: the job engine's own `enqueue` checks first and inserts after, which two
-racing transactions can both pass. The rows returned are the count of new jobs: with
+racing transactions can both pass. The statement is compiled once and given the rows, which
+SQLAlchemy sends as multi-row batches (compiling a VALUES list of 500 rows each time cost
+more than the insert itself). The rows returned are the count of new jobs: with
 psycopg, the row count of such an INSERT is -1 whether or not a row went in.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -40,17 +43,59 @@ def arm(conn: Connection, kind: str, jobs: Sequence[tuple[str, dict[str, Any], d
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     added = 0
     ordered = sorted(jobs, key=lambda job: job[0])  # one order for every writer: no deadlock between two armers
+    statement = dialect.insert(J).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(J.c.id)
     for start in range(0, len(ordered), ARM_BATCH):
         rows = [
             {"kind": kind, "payload": payload, "status": "queued", "run_at": run_at, "attempts": 0, "max_attempts": attempts,
              "dedupe_key": key, "created_at": created}
             for key, payload, run_at in ordered[start : start + ARM_BATCH]
         ]  # fmt: skip
-        statement = dialect.insert(J).values(rows).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(J.c.id)
-        added += len(conn.execute(statement).all())
+        added += len(conn.execute(statement, rows).all())
     if added and conn.dialect.name == "postgresql":
         conn.exec_driver_sql(f"NOTIFY {NOTIFY_CHANNEL}")
     return added
+
+
+BULK_BATCH = 20_000
+
+
+def arm_bulk(conn: Connection, kind: str, jobs: Sequence[tuple[str, dict[str, Any], dt.datetime]]) -> int:
+    """`arm` for tens of thousands of jobs at once (a calendar change moving every open due
+    time): on PostgreSQL one `INSERT ... SELECT FROM unnest(arrays)` per 20,000 jobs, on
+    SQLite one prepared INSERT run over the rows by the driver (its row count is the new
+    jobs). Same keys, same rows, same count as `arm`."""
+    if conn.dialect.name != "postgresql":
+        return _arm_executemany(conn, kind, jobs)
+    known = KINDS.get(kind)
+    ordered = sorted(jobs, key=lambda job: job[0])
+    statement = sa.text(
+        f"INSERT INTO {J.name} (kind, payload, status, run_at, attempts, max_attempts, dedupe_key, created_at)"
+        " SELECT :kind, CAST(t.p AS json), 'queued', t.r, 0, :attempts, t.k, :created"
+        " FROM unnest(CAST(:keys AS text[]), CAST(:payloads AS text[]), CAST(:runs AS timestamptz[])) AS t(k, p, r)"
+        " ORDER BY t.k ON CONFLICT (dedupe_key) DO NOTHING RETURNING id"
+    )
+    added, created = 0, now_utc()
+    for start in range(0, len(ordered), BULK_BATCH):
+        part = ordered[start : start + BULK_BATCH]
+        params = {"kind": kind, "attempts": known.max_attempts if known else 5, "created": created,
+                  "keys": [k for k, _, _ in part], "payloads": [json.dumps(p) for _, p, _ in part],
+                  "runs": [r for _, _, r in part]}  # fmt: skip
+        added += len(conn.execute(statement, params).all())
+    if added:
+        conn.exec_driver_sql(f"NOTIFY {NOTIFY_CHANNEL}")
+    return added
+
+
+def _arm_executemany(conn: Connection, kind: str, jobs: Sequence[tuple[str, dict[str, Any], dt.datetime]]) -> int:
+    known = KINDS.get(kind)
+    attempts, created = (known.max_attempts if known else 5), now_utc()
+    statement = sqlite.insert(J).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    rows = [
+        {"kind": kind, "payload": payload, "status": "queued", "run_at": run_at, "attempts": 0, "max_attempts": attempts,
+         "dedupe_key": key, "created_at": created}
+        for key, payload, run_at in sorted(jobs, key=lambda job: job[0])
+    ]  # fmt: skip
+    return max(0, conn.execute(statement, rows).rowcount) if rows else 0
 
 
 def armed(conn: Connection, key: str) -> bool:

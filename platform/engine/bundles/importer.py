@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from flowdeck.engine import apps, audit, files, models, timed, users
+from flowdeck.engine import apps, audit, clock, files, models, timed, users
 from flowdeck.engine.bundles.errors import BundleInvalid, ImportNeedsMapping, ImportRefused, MergeConflicts
 from flowdeck.engine.bundles.format import DEFAULT_LIMITS, BundleUser, Limits
 from flowdeck.engine.bundles.plan import ImportPlan
@@ -28,6 +28,7 @@ from flowdeck.engine.db import Database
 from flowdeck.engine.errors import Forbidden, RecordInvalid
 from flowdeck.engine.messages import M
 from flowdeck.engine.permissions import Actor
+from flowdeck.engine.sla.imported import start_imported
 from flowdeck.engine.storage.tables import build_app_tables
 
 T = TypeVar("T")
@@ -135,6 +136,9 @@ def import_bundle(
             loader = RecordLoader(conn, tables, info, prepared, actor, files_dir)
             counts = loader.run()
             timed.arm_app(conn, tables)  # imported records waiting in a state (no event armed them)
+            start_imported(
+                conn, tables, {k: m.values() for k, m in loader.ids.items()}, clock.now()
+            )  # and their SLA clocks (no event started them)
             blobs = loader.blobs_needed
         if not dry_run and blobs:
             _store_blobs(info, blobs, files_dir)

@@ -32,11 +32,14 @@ from flowdeck.engine.calendars.model import (
     windows_text,
     zone_of,
 )
+from flowdeck.engine.jobs.queue import enqueue
 from flowdeck.engine.messages import M
 from flowdeck.engine.schema.label import Label
 from flowdeck.engine.system import bump_schema_generation
 
 MAX_LABEL = 200
+RECOMPUTE_JOB = "calendars.recompute"
+"""The job that moves due times after a change (`engine/calendar_changes.py` runs it)."""
 ORIGINS = ("admin", "ics")
 
 
@@ -49,6 +52,15 @@ class CalendarSettings:
     zone_name: str
     week: tuple[tuple[Window, ...], ...]
     source: str | None = None
+
+
+def _changed(conn: Connection, keys: Iterable[str], *, default: bool = False) -> None:
+    """A change that moves working time: every process reloads the book (schema generation),
+    and one `calendars.recompute` job, in this transaction, moves the open due times on the
+    calendars `keys` (and on the default, for what names no calendar, when `default`)."""
+    generation = bump_schema_generation(conn)
+    payload = {"calendars": sorted(set(keys)), "default": default}
+    enqueue(conn, RECOMPUTE_JOB, payload, dedupe_key=f"{RECOMPUTE_JOB}:{generation}")
 
 
 def _week_json(week: tuple[tuple[Window, ...], ...]) -> list[str]:
@@ -158,14 +170,14 @@ def update_calendar(conn: Connection, settings: CalendarSettings) -> None:
             updated_at=models.utcnow(),
         )
     )
-    bump_schema_generation(conn)
+    _changed(conn, [settings.key])
 
 
 def make_default(conn: Connection, key: str) -> None:
     """The calendar expressions use when they name none."""
     row_id = _ensure_row(conn, key)
     conn.execute(models.calendars.update().values(is_default=models.calendars.c.id == row_id))
-    bump_schema_generation(conn)
+    _changed(conn, [], default=True)
 
 
 def _names_calendar(value: Any, key: str) -> bool:
@@ -198,7 +210,7 @@ def delete_calendar(conn: Connection, key: str) -> None:
         raise CalendarError(M("the calendar “%(key)s” is used by the apps %(apps)s", key=key, apps=users))
     conn.execute(models.calendar_days.delete().where(models.calendar_days.c.calendar_id == row_id))
     conn.execute(models.calendars.delete().where(models.calendars.c.id == row_id))
-    bump_schema_generation(conn)
+    _changed(conn, [key], default=True)  # what still counted on it counts on the default now
 
 
 @dataclass(frozen=True)
@@ -226,7 +238,7 @@ def set_days(conn: Connection, key: str, edits: Iterable[DayEdit]) -> int:
             table.insert(),
             [{"calendar_id": row_id, "day": e.day, "working": e.working, "label": e.label.strip(), "origin": e.origin} for e in edits],
         )
-        bump_schema_generation(conn)
+        _changed(conn, [key])
     return len(edits)
 
 
@@ -238,7 +250,7 @@ def remove_day(conn: Connection, key: str, day: dt.date) -> bool:
     table = models.calendar_days
     removed = conn.execute(table.delete().where(table.c.calendar_id == row_id, table.c.day == day)).rowcount
     if removed:
-        bump_schema_generation(conn)
+        _changed(conn, [key])
     return bool(removed)
 
 

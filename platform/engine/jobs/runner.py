@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from flowdeck.engine import calendar_changes as _calendar_kind  # noqa: F401 -- registers `calendars.recompute`
 from flowdeck.engine import clock_refresh as _clock_kind  # noqa: F401 -- registers `formulas.clock`
 from flowdeck.engine import reminders as _reminder_kind  # noqa: F401 -- registers the kinds the engine brings
 from flowdeck.engine import schedules as _schedule_kind  # noqa: F401

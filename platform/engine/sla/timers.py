@@ -34,6 +34,11 @@ def _stamp(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%S.%fZ")
 
 
+def job_key(cycle_id: int, what: str, running_since: dt.datetime, moment: dt.datetime) -> str:
+    """The key of one moment's job: the cycle, warning or breach, its running stretch and the moment."""
+    return f"sla:{cycle_id}:{what}:{_stamp(running_since)}:{_stamp(moment)}"
+
+
 def arm_cycle(conn: Connection, cycle: dict[str, Any]) -> int:
     """Arm the warning (unless already warned) and breach moments of a running cycle."""
     if cycle["status"] != "running":
@@ -43,7 +48,7 @@ def arm_cycle(conn: Connection, cycle: dict[str, Any]) -> int:
         moment = cycle.get(column)
         if moment is None or cycle.get(marked) is not None:
             continue
-        key = f"sla:{cycle['id']}:{what}:{_stamp(cycle['running_since'])}:{_stamp(moment)}"
+        key = job_key(cycle["id"], what, cycle["running_since"], moment)
         jobs.append((key, {"cycle": cycle["id"], "what": what, "at": moment.isoformat()}, moment))
     return arm(conn, JOB, jobs)
 
