@@ -86,9 +86,10 @@ def _waiting(conn: Connection, step_id: int) -> list[int]:
     return [int(r[0]) for r in rows]
 
 
-def hand_over(conn: Connection, step: OpenStep, stage: EscalationStage, self_approval: bool, now: Any) -> list[tuple[int, int]]:
+def hand_over(conn: Connection, step: OpenStep, stage: EscalationStage, self_approval: bool, now: Any, due: str) -> list[tuple[int, int]]:
     """Hand each waiting task of the step to its approver's superior (or the stage's user);
-    returns (from, to) per task handed. A task nobody can take stays, with a history entry."""
+    returns (from, to) per task handed. A task nobody can take stays, with a history entry.
+    The target is told once per opening of the step (`due`: its due time's stamp)."""
     fallback = _user_id(conn, stage.user)
     after = duration_words(stage.after)
     label = step.definition.label
@@ -126,7 +127,7 @@ def hand_over(conn: Connection, step: OpenStep, stage: EscalationStage, self_app
             conn, [target], kind="approval", app=step.app, entity=step.entity, record_id=step.record_id,
             message=M("Approval handed to you: step “%(step)s” of record #%(id)s, from %(name)s (no decision within %(after)s)",
                       step=label, id=step.record_id, name=names[approver], after=after),
-            dedupe=f"handover:{step.step_id}:{approver}",
+            dedupe=f"handover:{step.step_id}:{approver}:{due}",
         )  # fmt: skip
         handed.append((approver, target))
     return handed
@@ -146,7 +147,7 @@ def _run(conn: Connection, step: OpenStep, stage: EscalationStage, index: int, d
         )  # fmt: skip
         return {"reminded": sent}
     if stage.do in ("hand_to_superior", "hand_to"):
-        return {"handed": len(hand_over(conn, step, stage, self_approval, now))}
+        return {"handed": len(hand_over(conn, step, stage, self_approval, now, due))}
     if stage.do == "notify_admins":
         _log(conn, step, "admins_notified", M("step “%(step)s”: the app admins were told after %(after)s", step=label, after=after), now)
         sent = notifications.notify(
@@ -155,7 +156,7 @@ def _run(conn: Connection, step: OpenStep, stage: EscalationStage, index: int, d
                       id=step.record_id, after=after),
         )  # fmt: skip
         return {"notified": sent}
-    return {"added": len(flag_overdue(conn, step, stage.role if stage.do == "add_role" else None, now))}
+    return {"added": len(flag_overdue(conn, step, stage.role if stage.do == "add_role" else None, now, due))}
 
 
 def run_stage(conn: Connection, payload: dict[str, Any], context: JobContext) -> dict[str, Any]:
