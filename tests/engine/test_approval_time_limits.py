@@ -413,3 +413,39 @@ def test_a_due_hours_step_opened_again_is_escalated_again(flow):
     assert periodic_pass(f) == 0
     assert f.actions(out.record.id).count("overdue") == 2
     assert _overdue_notes(f, "dave") == 2 and _overdue_notes(f, "grace") == 2
+
+
+def _handed_to_me(f: Flow, who: str) -> int:
+    return sum(m.startswith("Approval handed to you: step “Finance”") for m in f.notes(who))
+
+
+def test_a_step_opened_again_is_handed_over_again_to_the_same_user(flow):
+    """Handed from dave to bea, approved by bea, sent back: at the new limit, is dave's task
+    handed to bea again (her voided row taken up) and is she told again?"""
+    f = flow(_sent_back({"time_limit": {"hours": 2}, "escalation": [{"after": {"hours": 2}, "do": "hand_to", "user": "bea"}]}))
+    out = f.submit("grace", amount="1.00")
+    run_at(f, OPENED + 2 * HOUR)
+    assert f.tasks(out.record.id, "finance") == {"dave": "handed_over", "bea": "pending"}
+    _send_back(f, out, "bea")
+    assert f.tasks(out.record.id, "finance") == {"dave": "pending", "bea": "voided"}
+    run_at(f, OPENED + 6 * HOUR)
+    assert f.tasks(out.record.id, "finance") == {"dave": "handed_over", "bea": "pending"}
+    assert stage_actions(f, out.record.id) == ["handed_over", "handed_over"]
+    assert _handed_to_me(f, "bea") == 2
+    assert str(f.task_views(out.record.id, "finance")["bea"].note) == "handed over from Dave: no decision within 2 hours"
+    assert f.waiting("bea") == ["finance"]
+    assert f.decide(out.request_id, "bea").status == "pending"
+
+
+def test_a_task_handed_back_to_whom_it_was_handed_from(flow):
+    """Handed from dave to bea, then `hand_to` dave: does dave (whose own row was handed over)
+    get the task back, rather than the history saying nobody could take it?"""
+    f = flow({"steps": [{"key": "finance", "approvers": {"users": ["dave"]}, "time_limit": {"hours": 2},
+                         "escalation": [{"after": {"hours": 2}, "do": "hand_to", "user": "bea"},
+                                        {"after": {"hours": 4}, "do": "hand_to", "user": "dave"}]}]})  # fmt: skip
+    out = f.submit("grace", amount="1.00")
+    run_at(f, OPENED + 4 * HOUR)
+    assert f.tasks(out.record.id, "finance") == {"dave": "pending", "bea": "handed_over"}
+    assert stage_actions(f, out.record.id) == ["handed_over", "handed_over"]
+    assert f.waiting("dave") == ["finance"] and f.waiting("bea") == []
+    assert f.decide(out.request_id, "dave").status == "approved"
