@@ -301,7 +301,7 @@ def activate(conn: Connection, ctx: RoundContext, request_id: int, position: int
         if step.time_limit is not None:
             due = add_duration(now, step.time_limit)
             arm_stages(conn, step_id, step, now, due)
-        conn.execute(S.update().where(S.c.id == step_id).values(status=PENDING, due_at=due))
+        conn.execute(S.update().where(S.c.id == step_id).values(status=PENDING, due_at=due, escalated_at=None))  # a new opening
         conn.execute(R.update().where(R.c.id == request_id).values(current_step=step_position))
         new_tasks: list[int] = []
         for user_id in resolution.approvers:

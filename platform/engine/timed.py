@@ -28,7 +28,7 @@ from sqlalchemy.engine import Connection
 from flowdeck.engine import events, models
 from flowdeck.engine.calendars.model import CalendarError
 from flowdeck.engine.durations import Duration, add_duration
-from flowdeck.engine.errors import DatabaseUnavailable, FlowdeckError, NotFound
+from flowdeck.engine.errors import DatabaseUnavailable, FlowdeckError, NotFound, RecordInvalid
 from flowdeck.engine.jobs.kinds import JobContext, JobKind, PermanentError, register
 from flowdeck.engine.listening import entities
 from flowdeck.engine.messages import M, Message, Mn, Mp
@@ -210,9 +210,13 @@ def _refused(
     """A guard, a required field or a rule stopped the system: logged in the job's result and
     told to the app's admins, once per wait (the notification's key names it)."""
     from flowdeck.engine.webhooks.outgoing import app_admins
+    from flowdeck.engine.workflow import field_problems
 
     why = getattr(exc, "message", None)
-    why = why if isinstance(why, Message) else M("the change was refused: %(problem)s", problem=str(exc))
+    if isinstance(exc, RecordInvalid):  # its `message` is English text: said field by field instead
+        why = field_problems(entity, exc.errors)
+    elif not isinstance(why, Message):
+        why = M("the change was refused: %(problem)s", problem=str(exc))
     log.info("timed transition %s of %s #%s refused: %s", transition.key, entity.key, record_id, why)
     notify(
         conn,

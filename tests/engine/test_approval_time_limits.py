@@ -358,3 +358,94 @@ def test_bundles_carry_and_map_the_users_a_time_limit_names():
     rename_approval_users(document, {"bea": "li.na", "otto": "wang.fang"})
     renamed = document["entities"]["claim"]["workflow"]["transitions"][0]["approval"]["steps"][0]
     assert renamed["if_nobody"] == {"user": "li.na"} and renamed["escalation"][0]["user"] == "wang.fang"
+
+
+# -- a step sent back and opened again ---------------------------------------------------------
+
+HOUR = dt.timedelta(hours=1)
+
+
+def _sent_back(finance: dict[str, Any]) -> dict[str, Any]:
+    """`finance` (dave, with the given time keys) then `audit` (otto), sending back allowed."""
+    return {"send_back": True, "steps": [{"key": "finance", "approvers": {"users": ["dave"]}, **finance},
+                                         {"key": "audit", "approvers": {"users": ["otto"]}}]}  # fmt: skip
+
+
+def _send_back(f: Flow, out: approvals.Outcome, decider: str) -> None:
+    """`decider` approves the finance step at +3 h; otto sends it back at +4 h: open again."""
+    clock.set_now(OPENED + 3 * HOUR)
+    assert f.decide(out.request_id, decider).status == "pending"
+    clock.set_now(OPENED + 4 * HOUR)
+    f.db.run(lambda c: approvals.send_back(c, f.et, out.request_id, "finance", actor=f.actor("otto"), comment="again"))
+
+
+def _overdue_notes(f: Flow, who: str) -> int:
+    return sum(m.startswith("Overdue approval: Finance") for m in f.notes(who))
+
+
+def test_a_time_limit_step_opened_again_is_flagged_overdue_again(flow):
+    """A `time_limit` step flagged overdue, sent back and opened again: at its new limit, are
+    the approver and requester told again?"""
+    f = flow(_sent_back({"time_limit": {"hours": 2}}))
+    out = f.submit("grace", amount="1.00")
+    run_at(f, OPENED + 2 * HOUR)
+    assert _overdue_notes(f, "dave") == 1
+    _send_back(f, out, "dave")
+    assert run_at(f, OPENED + 6 * HOUR - MINUTE) == {}
+    run_at(f, OPENED + 6 * HOUR)
+    assert stage_actions(f, out.record.id) == ["overdue", "overdue"]
+    assert _overdue_notes(f, "dave") == 2 and _overdue_notes(f, "grace") == 2
+
+
+def test_a_due_hours_step_opened_again_is_escalated_again(flow):
+    """A `due_hours` step escalated, sent back and opened again: does the periodic pass handle
+    it again at its new due time (its escalation mark cleared), telling everyone again?"""
+    f = flow(_sent_back({"due_hours": 2, "on_overdue": "notify"}))
+    out = f.submit("grace", amount="1.00")
+    clock.set_now(OPENED + 2 * HOUR + MINUTE)
+    assert periodic_pass(f) == 1
+    _send_back(f, out, "dave")
+    assert f.rounds(out.record.id)[0].steps[0].due_at == OPENED + 6 * HOUR
+    clock.set_now(OPENED + 6 * HOUR - MINUTE)
+    assert periodic_pass(f) == 0
+    clock.set_now(OPENED + 6 * HOUR + MINUTE)
+    assert periodic_pass(f) == 1
+    assert periodic_pass(f) == 0
+    assert f.actions(out.record.id).count("overdue") == 2
+    assert _overdue_notes(f, "dave") == 2 and _overdue_notes(f, "grace") == 2
+
+
+def _handed_to_me(f: Flow, who: str) -> int:
+    return sum(m.startswith("Approval handed to you: step “Finance”") for m in f.notes(who))
+
+
+def test_a_step_opened_again_is_handed_over_again_to_the_same_user(flow):
+    """Handed from dave to bea, approved by bea, sent back: at the new limit, is dave's task
+    handed to bea again (her voided row taken up) and is she told again?"""
+    f = flow(_sent_back({"time_limit": {"hours": 2}, "escalation": [{"after": {"hours": 2}, "do": "hand_to", "user": "bea"}]}))
+    out = f.submit("grace", amount="1.00")
+    run_at(f, OPENED + 2 * HOUR)
+    assert f.tasks(out.record.id, "finance") == {"dave": "handed_over", "bea": "pending"}
+    _send_back(f, out, "bea")
+    assert f.tasks(out.record.id, "finance") == {"dave": "pending", "bea": "voided"}
+    run_at(f, OPENED + 6 * HOUR)
+    assert f.tasks(out.record.id, "finance") == {"dave": "handed_over", "bea": "pending"}
+    assert stage_actions(f, out.record.id) == ["handed_over", "handed_over"]
+    assert _handed_to_me(f, "bea") == 2
+    assert str(f.task_views(out.record.id, "finance")["bea"].note) == "handed over from Dave: no decision within 2 hours"
+    assert f.waiting("bea") == ["finance"]
+    assert f.decide(out.request_id, "bea").status == "pending"
+
+
+def test_a_task_handed_back_to_whom_it_was_handed_from(flow):
+    """Handed from dave to bea, then `hand_to` dave: does dave (whose own row was handed over)
+    get the task back, rather than the history saying nobody could take it?"""
+    f = flow({"steps": [{"key": "finance", "approvers": {"users": ["dave"]}, "time_limit": {"hours": 2},
+                         "escalation": [{"after": {"hours": 2}, "do": "hand_to", "user": "bea"},
+                                        {"after": {"hours": 4}, "do": "hand_to", "user": "dave"}]}]})  # fmt: skip
+    out = f.submit("grace", amount="1.00")
+    run_at(f, OPENED + 4 * HOUR)
+    assert f.tasks(out.record.id, "finance") == {"dave": "pending", "bea": "handed_over"}
+    assert stage_actions(f, out.record.id) == ["handed_over", "handed_over"]
+    assert f.waiting("dave") == ["finance"] and f.waiting("bea") == []
+    assert f.decide(out.request_id, "dave").status == "approved"

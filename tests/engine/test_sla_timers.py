@@ -13,10 +13,11 @@ import sqlalchemy as sa
 from flowdeck.engine import clock, models
 from flowdeck.engine.jobs.runner import Runner
 from flowdeck.engine.permissions import Actor
-from flowdeck.engine.records import create_record, fetch_record
+from flowdeck.engine.records import create_record, fetch_record, update_record
 from flowdeck.engine.schema.loader import check_document
 from flowdeck.engine.sla.timers import JOB
 from flowdeck.engine.timers import arm, registry
+from flowdeck.engine.workflow import transition_record
 from tests.support.sla_apps import desk, sh
 
 C, J, N, R = models.sla_cycles, models.jobs, models.notifications, models.automation_runs
@@ -116,3 +117,52 @@ def test_two_runners_racing_mark_each_cycle_once(db, install, held):
     assert len(marked) == len(set(marked)) == 4 * len(ids)  # response and resolution, warning and breach
     runs = db.read(lambda c: c.execute(sa.select(R.c.rule, R.c.record_id)).all())
     assert sorted(runs) == sorted([("sla_warn", i) for i in ids] + [("sla_escalate", i) for i in ids])
+
+
+def _move(db, et, record_id, moment, transition):
+    clock.set_now(moment)
+    db.run(lambda c: transition_record(c, et, record_id, transition, actor=Actor.system(), now=moment))
+
+
+def _rules(db):
+    return db.read(lambda c: sorted(c.execute(sa.select(R.c.rule)).scalars()))
+
+
+def _resolution(db):
+    return db.read(lambda c: c.execute(sa.select(C).where(C.c.sla == "resolution")).mappings().one())
+
+
+@pytest.mark.parametrize("transition", ["resolve", "wait"])
+def test_a_cycle_held_past_its_moments_before_the_jobs_ran_tells_the_rules(db, install, transition, held):
+    """With no worker running, a P1 ticket resolved (or put to wait) after its warning and due
+    moments: are the cycle's marks set at those moments and both SLA rules run once, the jobs
+    that come late doing nothing more?"""
+    et = _app(install, db)
+    t = _create(db, et, sh(2026, 3, 2, 9, 0), priority="p1")  # 4 working hours: warn at 12:00, due 14:30
+    _move(db, et, t, sh(2026, 3, 2, 9, 0), "take")
+    _move(db, et, t, sh(2026, 3, 2, 15, 0), transition)
+    cycle = _resolution(db)
+    assert cycle["breached_at"] == sh(2026, 3, 2, 14, 30) and cycle["warned_at"] == sh(2026, 3, 2, 12, 0)
+    assert _rules(db) == ["sla_escalate", "sla_warn"]
+    clock.set_now(sh(2026, 3, 9, 9, 0))
+    Runner(db).run_due()
+    assert _rules(db) == ["sla_escalate", "sla_warn"]
+    assert _resolution(db)["breached_at"] == sh(2026, 3, 2, 14, 30)
+
+
+def test_a_goal_passed_while_paused_is_breached_then_and_kept_when_stopped(db, install, held):
+    """A P3 ticket paused after 5 working hours whose priority is raised to P1 (4 hours) while
+    it waits: is it breached at that moment, the breach rule run once, and the mark kept when
+    the ticket is resolved later?"""
+    et = _app(install, db)
+    t = _create(db, et, sh(2026, 3, 2, 9, 0), priority="p3")
+    _move(db, et, t, sh(2026, 3, 2, 9, 0), "take")
+    _move(db, et, t, sh(2026, 3, 2, 15, 30), "wait")  # 09:00-12:00 and 13:30-15:30: 5 h used
+    clock.set_now(sh(2026, 3, 2, 16, 0))
+    db.run(lambda c: update_record(c, et, t, {"priority": "p1"}, actor=Actor.system(), expected_version=None, now=sh(2026, 3, 2, 16, 0)))
+    assert _resolution(db)["breached_at"] == sh(2026, 3, 2, 16, 0)
+    assert _rules(db) == ["sla_escalate"]
+    _move(db, et, t, sh(2026, 3, 3, 10, 0), "resolve")
+    cycle = _resolution(db)
+    assert cycle["status"] == "stopped" and cycle["breached_at"] == sh(2026, 3, 2, 16, 0)
+    assert _rules(db) == ["sla_escalate"]

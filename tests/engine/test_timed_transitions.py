@@ -13,12 +13,13 @@ import threading
 import pytest
 import sqlalchemy as sa
 
+from flowdeck.catalogs import say
 from flowdeck.engine import models, timed
 from flowdeck.engine.apps import apply_document
 from flowdeck.engine.comments import add_comment
-from flowdeck.engine.errors import Forbidden
+from flowdeck.engine.errors import Forbidden, RecordInvalid
 from flowdeck.engine.jobs.runner import LEASE, Runner
-from flowdeck.engine.messages import render
+from flowdeck.engine.messages import M, render
 from flowdeck.engine.permissions import Actor
 from flowdeck.engine.records import create_record, fetch_record
 from flowdeck.engine.schema.loader import check_document
@@ -285,3 +286,21 @@ def test_imported_records_waiting_in_the_state_are_armed(db, et):
     assert Runner(db, clock=Clock(sh(2026, 6, 1))).run_due() == {"done": 2}
     states = db.read(lambda c: sorted(c.execute(sa.select(copy_et.table.c.state)).scalars()))
     assert states == ["closed", "open"]
+
+
+def test_a_refusal_over_field_problems_is_told_in_the_readers_language(db, install, make_user):
+    """Refused over a field (`RecordInvalid`): does the admins' notice say each field by its
+    label and each problem as a message, so a Chinese reader gets no English?"""
+    document = copy.deepcopy(DOC)
+    document["entities"]["ticket"]["fields"]["note"]["label"] = {"en": "Note", "zh": "备注"}
+    et = install(document).entity("hd", "ticket")
+    make_user("root", is_admin=True)
+    record_id = _ticket(db, et, now=sh(2026, 3, 2, 10))
+    transition = et.entity.workflow.transition("auto_close")
+    refusal = RecordInvalid({"note": [M("is required")]})
+    result = db.run(lambda c: timed._refused(c, et.entity, record_id, transition, sh(2026, 3, 2, 10), refusal))
+    assert render(models_message(result["refused"])) == "Note: is required"
+    raw = db.read(lambda c: c.execute(sa.select(N.c.message_json).where(N.c.kind == "timed_transition_refused")).scalar_one())
+    said = say(models_message(raw), "zh")
+    assert "备注" in said and "为必填项" in said
+    assert "Note" not in said and "is required" not in said

@@ -19,6 +19,7 @@ from flowdeck.engine.errors import NotFound, TransitionRefused
 from flowdeck.engine.messages import M
 from flowdeck.engine.registry import Registry
 from flowdeck.engine.schema.model import ApprovalStep
+from flowdeck.engine.timers import stamp
 from flowdeck.engine.users import users_with_role
 
 
@@ -55,7 +56,7 @@ def escalate_overdue(conn: Connection, registry: Registry, now: dt.datetime | No
     if not keys:
         return 0
     rows = conn.execute(
-        sa.select(S.c.id, S.c.key, R.c.id, R.c.app, R.c.entity, R.c.record_id, R.c.transition, R.c.requester_id)
+        sa.select(S.c.id, S.c.key, S.c.due_at, R.c.id, R.c.app, R.c.entity, R.c.record_id, R.c.transition, R.c.requester_id)
         .join(R, R.c.id == S.c.request_id)
         .where(
             (S.c.status == PENDING) & S.c.key.in_(sorted(keys)) & S.c.due_at.is_not(None) & (S.c.due_at < now)
@@ -63,7 +64,7 @@ def escalate_overdue(conn: Connection, registry: Registry, now: dt.datetime | No
         )
     ).all()  # fmt: skip
     handled = 0
-    for step_id, key, request_id, app, entity, record_id, transition_key, requester in rows:
+    for step_id, key, due_at, request_id, app, entity, record_id, transition_key, requester in rows:
         try:
             et = registry.entity(app, entity)
             _, approval = approval_of(et, transition_key)
@@ -86,14 +87,15 @@ def escalate_overdue(conn: Connection, registry: Registry, now: dt.datetime | No
         handled += 1
         role = step_def.escalation_role if step_def.on_overdue == "escalate" else None
         step = OpenStep(step_id, request_id, app, entity, record_id, transition_key, requester, step_def)
-        flag_overdue(conn, step, role, now)
+        flag_overdue(conn, step, role, now, stamp(due_at))
     return handled
 
 
-def flag_overdue(conn: Connection, step: OpenStep, role: str | None, now: dt.datetime) -> list[int]:
+def flag_overdue(conn: Connection, step: OpenStep, role: str | None, now: dt.datetime, due: str) -> list[int]:
     """The step is overdue: the members of `role` (if any) become approvers, the step is
     marked escalated, the history says so, and the waiting approvers, those added and the
-    requester are told. Returns who was added."""
+    requester are told, once per opening of the step (`due`, the stamp of its due time: a
+    step sent back and opened again is told again). Returns who was added."""
     waiting = [row[0] for row in conn.execute(sa.select(T.c.approver_id).where((T.c.step_id == step.step_id) & (T.c.status == PENDING)))]
     added: list[int] = []
     for user_id in _active(conn, users_with_role(conn, step.app, role)) if role else []:
@@ -113,6 +115,6 @@ def flag_overdue(conn: Connection, step: OpenStep, role: str | None, now: dt.dat
     )  # fmt: skip
     notifications.notify(
         conn, [*waiting, *added, step.requester], kind="approval_overdue", app=step.app, entity=step.entity, record_id=step.record_id,
-        message=M("Overdue approval: %(step)s for record #%(id)s", step=label, id=step.record_id), dedupe=f"overdue:{step.step_id}",
+        message=M("Overdue approval: %(step)s for record #%(id)s", step=label, id=step.record_id), dedupe=f"overdue:{step.step_id}:{due}",
     )  # fmt: skip
     return added

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from flowdeck.engine import history, models, notifications, org
-from flowdeck.engine.approval_core import HANDED_OVER, PENDING, R, S, T, _active, note_values
+from flowdeck.engine.approval_core import HANDED_OVER, PENDING, YES, R, S, T, _active, note_values, put_task
 from flowdeck.engine.approval_timers import STAGE_JOB, stamp
 from flowdeck.engine.approvals.escalation import OpenStep, flag_overdue
 from flowdeck.engine.approvals.rows import approval_of
@@ -86,9 +86,17 @@ def _waiting(conn: Connection, step_id: int) -> list[int]:
     return [int(r[0]) for r in rows]
 
 
-def hand_over(conn: Connection, step: OpenStep, stage: EscalationStage, self_approval: bool, now: Any) -> list[tuple[int, int]]:
+def _has_task(conn: Connection, step_id: int, user_id: int) -> bool:
+    """Whether the user already has a live task in the step (waiting, or approved): a row
+    voided by a send-back, handed over or delegated leaves them free to be handed the task."""
+    live = (T.c.step_id == step_id) & (T.c.approver_id == user_id) & T.c.status.in_([PENDING, *YES])
+    return conn.execute(sa.select(T.c.id).where(live)).first() is not None
+
+
+def hand_over(conn: Connection, step: OpenStep, stage: EscalationStage, self_approval: bool, now: Any, due: str) -> list[tuple[int, int]]:
     """Hand each waiting task of the step to its approver's superior (or the stage's user);
-    returns (from, to) per task handed. A task nobody can take stays, with a history entry."""
+    returns (from, to) per task handed. A task nobody can take stays, with a history entry.
+    The target is told once per opening of the step (`due`: its due time's stamp)."""
     fallback = _user_id(conn, stage.user)
     after = duration_words(stage.after)
     label = step.definition.label
@@ -97,10 +105,7 @@ def hand_over(conn: Connection, step: OpenStep, stage: EscalationStage, self_app
         target = superior_of(conn, approver) if stage.do == "hand_to_superior" else None
         if target is None or (target == step.requester and not self_approval):
             target = fallback
-        taken = (
-            target is not None
-            and conn.execute(sa.select(T.c.id).where((T.c.step_id == step.step_id) & (T.c.approver_id == target))).first()
-        )
+        taken = target is not None and _has_task(conn, step.step_id, target)
         names = _names(conn, [approver, *([target] if target is not None else [])])
         if target is None or target == approver or taken or (target == step.requester and not self_approval):
             _log(conn, step, "handover_failed",
@@ -113,12 +118,8 @@ def hand_over(conn: Connection, step: OpenStep, stage: EscalationStage, self_app
             .where((T.c.step_id == step.step_id) & (T.c.approver_id == approver) & (T.c.status == PENDING))
             .values(status=HANDED_OVER, decided_at=now, **note_values(M("handed over to %(name)s: %(why)s", name=names[target], why=why)))
         )
-        conn.execute(
-            T.insert().values(
-                step_id=step.step_id, request_id=step.request_id, approver_id=target, status=PENDING, origin="handover", created_at=now,
-                **note_values(M("handed over from %(name)s: %(why)s", name=names[approver], why=why)),
-            )
-        )  # fmt: skip
+        put_task(conn, step.step_id, step.request_id, target, status=PENDING, origin="handover", now=now,
+                 note=M("handed over from %(name)s: %(why)s", name=names[approver], why=why))  # fmt: skip
         _log(conn, step, "handed_over",
              M("step “%(step)s”: from %(from)s to %(to)s, no decision within %(after)s", step=label, to=names[target], after=after,
                **{"from": names[approver]}), now)  # fmt: skip
@@ -126,7 +127,7 @@ def hand_over(conn: Connection, step: OpenStep, stage: EscalationStage, self_app
             conn, [target], kind="approval", app=step.app, entity=step.entity, record_id=step.record_id,
             message=M("Approval handed to you: step “%(step)s” of record #%(id)s, from %(name)s (no decision within %(after)s)",
                       step=label, id=step.record_id, name=names[approver], after=after),
-            dedupe=f"handover:{step.step_id}:{approver}",
+            dedupe=f"handover:{step.step_id}:{approver}:{due}",
         )  # fmt: skip
         handed.append((approver, target))
     return handed
@@ -146,7 +147,7 @@ def _run(conn: Connection, step: OpenStep, stage: EscalationStage, index: int, d
         )  # fmt: skip
         return {"reminded": sent}
     if stage.do in ("hand_to_superior", "hand_to"):
-        return {"handed": len(hand_over(conn, step, stage, self_approval, now))}
+        return {"handed": len(hand_over(conn, step, stage, self_approval, now, due))}
     if stage.do == "notify_admins":
         _log(conn, step, "admins_notified", M("step “%(step)s”: the app admins were told after %(after)s", step=label, after=after), now)
         sent = notifications.notify(
@@ -155,7 +156,7 @@ def _run(conn: Connection, step: OpenStep, stage: EscalationStage, index: int, d
                       id=step.record_id, after=after),
         )  # fmt: skip
         return {"notified": sent}
-    return {"added": len(flag_overdue(conn, step, stage.role if stage.do == "add_role" else None, now))}
+    return {"added": len(flag_overdue(conn, step, stage.role if stage.do == "add_role" else None, now, due))}
 
 
 def run_stage(conn: Connection, payload: dict[str, Any], context: JobContext) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from flowdeck.engine.listening import entities
 from flowdeck.engine.schema.model import Entity, Sla, SlaCondition, SlaGoal
 from flowdeck.engine.sla.clocks import goal_seconds, running_moments
 from flowdeck.engine.sla.status import elapsed_between
-from flowdeck.engine.sla.timers import arm_cycle, open_cycles
+from flowdeck.engine.sla.timers import MARKS, arm_cycle, open_cycles, tell_marked
 
 if TYPE_CHECKING:  # the registry's loader imports the listeners
     from flowdeck.engine.registry import Registry
@@ -106,23 +106,31 @@ def _spent(cycle: dict[str, Any], now: dt.datetime) -> int:
     return used
 
 
+def _passed(cycle: dict[str, Any], used: int, now: dt.datetime) -> dict[str, Any]:
+    """The cycle with the warning and breach it has passed marked (the moments a late job
+    would have marked; a goal passed while no due moment was set, at `now`)."""
+    marked = dict(cycle)
+    if marked["warned_at"] is None and cycle["warn_at"] is not None and cycle["warn_at"] <= now:
+        marked["warned_at"] = cycle["warn_at"]
+    if marked["breached_at"] is None and used >= int(cycle["goal_seconds"]):
+        due = cycle["due_at"]
+        marked["breached_at"] = due if due is not None and due <= now else now
+    return marked
+
+
 def _held(cycle: dict[str, Any], now: dt.datetime, status: str) -> dict[str, Any]:
-    """The cycle paused or stopped at `now`: its time used kept, no moments."""
+    """The cycle paused or stopped at `now`: its time used kept, no moments, and the warning
+    and breach it passed before a worker ran their jobs marked (those jobs then find it held)."""
     used = _spent(cycle, now)
-    held = {**cycle, "status": status, "used_seconds": used, "running_since": None, "due_at": None, "warn_at": None}
+    held = {**_passed(cycle, used, now), "status": status, "used_seconds": used, "running_since": None, "due_at": None, "warn_at": None}
     if status == "stopped":
         held["stopped_at"] = now
-        goal = int(cycle["goal_seconds"])
-        if used >= goal and held["breached_at"] is None and cycle["due_at"] is not None:
-            held["breached_at"] = cycle["due_at"]  # passed its goal before the breach job ran
-        if held["warned_at"] is None and cycle["warn_at"] is not None and cycle["warn_at"] <= now:
-            held["warned_at"] = cycle["warn_at"]
     return held
 
 
 def _save(conn: Connection, cycle: dict[str, Any], before: Mapping[str, Any] | None = None) -> None:
     """Insert a new cycle, or write the columns that changed (never a mark a timer job set
-    meanwhile), and arm its moments."""
+    meanwhile), and arm its moments. A mark set here is told like a job's mark."""
     if cycle.get("id") is None:
         values = {k: v for k, v in cycle.items() if k != "id"}
         cycle["id"] = int(conn.execute(C.insert().values(values)).inserted_primary_key[0])
@@ -130,6 +138,9 @@ def _save(conn: Connection, cycle: dict[str, Any], before: Mapping[str, Any] | N
         values = {k: v for k, v in cycle.items() if k != "id" and (before is None or before.get(k) != v)}
         if values:
             conn.execute(C.update().where(C.c.id == cycle["id"]).values(values))
+    for what, (_column, marked, _kind) in MARKS.items():
+        if before is not None and before.get(marked) is None and cycle.get(marked) is not None:
+            tell_marked(conn, cycle, what, cycle[marked])
     arm_cycle(conn, cycle)
 
 
@@ -177,6 +188,8 @@ def _move(conn: Connection, sla: Sla, cycle: dict[str, Any], change: _Change, no
         updated = _held(updated, now, "paused")
     elif not pausing and (updated["status"] == "paused" or goal is not None):
         updated = _running({**updated, "used_seconds": _spent(updated, now)}, now, sla.warning)
+    elif updated["status"] == "paused":  # a smaller goal while paused: passed now
+        updated = _passed(updated, int(updated["used_seconds"]), now)
     if updated != cycle:
         _save(conn, updated, cycle)
 

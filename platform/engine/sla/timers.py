@@ -7,12 +7,15 @@ finds the cycle no longer due then and does nothing. Marking is a conditional UP
 (`... WHERE warned_at IS NULL AND warn_at = :moment`): of any number of workers and ticks
 running the same job, one changes the row and only that one tells the automations
 (`sla.warning` / `sla.breached` events, in the same transaction). A tick after downtime runs
-the moments that passed, each once, and its result says what it marked.
+the moments that passed, each once, and its result says what it marked. A record change
+that pauses or stops a cycle past a moment before its job ran marks it there and tells the
+automations the same way (`tell_marked`); the job then finds the cycle held and does nothing.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -57,7 +60,7 @@ def mark(conn: Connection, payload: dict[str, Any], context: JobContext) -> dict
     """The job of one moment: mark the cycle warned or breached if it is still due then."""
     try:
         cycle_id, what, at = int(payload["cycle"]), str(payload["what"]), dt.datetime.fromisoformat(str(payload["at"]))
-        column, marked, kind = MARKS[what]
+        column, marked = MARKS[what][:2]
     except (KeyError, TypeError, ValueError) as exc:
         raise PermanentError("the payload names no SLA moment") from exc
     statement = (
@@ -69,16 +72,24 @@ def mark(conn: Connection, payload: dict[str, Any], context: JobContext) -> dict
     row = conn.execute(statement).first()
     if row is None:
         return {"skipped": "not_due"}
-    done = {"marked": what, "cycle": cycle_id, "late_seconds": max(0, int((context.now - at).total_seconds()))}
+    tell_marked(conn, row._mapping, what, at)
+    return {"marked": what, "cycle": cycle_id, "late_seconds": max(0, int((context.now - at).total_seconds()))}
+
+
+def tell_marked(conn: Connection, cycle: Mapping[str, Any], what: str, at: dt.datetime) -> None:
+    """Tell the automations that a cycle was marked warned or breached (`sla.warning` /
+    `sla.breached`), in the marker's transaction: the job of the moment and the record change
+    that stops or pauses a cycle past its moment both call it, so no mark is ever silent. An
+    app, entity or definition that is gone has no rules left to tell."""
     try:
-        entity = registry(conn).entity(row.app, row.entity).entity
+        entity = registry(conn).entity(cycle["app"], cycle["entity"]).entity
     except (KeyError, NotFound):
-        return done  # the app or entity is gone: marked, nobody to tell
-    if all(s.key != row.sla for s in entity.slas):
-        return done  # a removed definition: its rules are gone too
-    data = {"sla": row.sla, "cycle": row.cycle, "at": at.isoformat()}
-    events.emit(conn, events.Event(kind, row.app, row.entity, int(row.record_id), None, at, data=data, model=entity))
-    return done
+        return
+    if all(s.key != cycle["sla"] for s in entity.slas):
+        return
+    data = {"sla": cycle["sla"], "cycle": cycle["cycle"], "at": at.isoformat()}
+    event = events.Event(MARKS[what][2], cycle["app"], cycle["entity"], int(cycle["record_id"]), None, at, data=data, model=entity)
+    events.emit(conn, event)
 
 
 register(JobKind(JOB, Mp("a kind of job", "SLA warning or breach"), mark, max_attempts=5))
