@@ -249,7 +249,9 @@ def _update(target: EntityTables, keys: tuple[str, ...], sources: Sources, diale
     row = table.alias("rollup_parent_row")
     values = {k: aggregate_of(target.entity.get_field(k), table.c[k].type, sources[k], row.c.id, dialect).label(k) for k in keys}
     scope = row.c.id.in_(_ancestors(target, single)) if tree else _listed(row, single)
-    new = sa.select(row.c.id, *values.values()).where(scope).subquery("rollup_new")
+    # MATERIALIZED: SQLite (and PostgreSQL) would otherwise pull a derived table up into the
+    # UPDATE and compute each aggregate twice, once for SET and once for the test.
+    new = sa.select(row.c.id, *values.values()).where(scope).cte("rollup_new").prefix_with("MATERIALIZED")
     moved = sa.or_(*(table.c[k].is_distinct_from(new.c[k]) for k in keys))
     statement = table.update().where(table.c.id == new.c.id, moved).values({k: new.c[k] for k in keys})
     if not returning:

@@ -114,7 +114,7 @@ def test_a_level_that_did_not_move_stops_the_cascade(db, install, new_cost, proj
     create(db, task, name="big", milestone=m, cost="10")
     with statements(db) as seen:
         save(db, task, small, cost=new_cost)
-    assert len([s for s in seen if s.startswith("UPDATE pk__milestone SET")]) == 1
+    assert len(touching(seen, "pk__milestone")) == 1 + (db.engine.dialect.name == "postgresql")  # on PostgreSQL its lock too
     assert bool(touching(seen, "pk__project")) is project_moves
     peak = Decimal("20.00") if project_moves else Decimal("10.00")
     assert db.read(lambda c: records.fetch_record(c, milestone, m)).values["peak"] == peak
