@@ -10,9 +10,11 @@ aggregates (each computed once per parent in a derived table the UPDATE joins, n
 children loaded into Python) where one differs, and returns the rows that moved if anything
 reads them: those are written records for the next level up (task -> parent task ->
 milestone -> project), until nothing moves, so a level whose values stayed stops the
-cascade. On PostgreSQL the parents' rows (with a tree's ancestors) are locked first
-(`SELECT ... FOR UPDATE`, by id, tables in name order); SQLite's `BEGIN IMMEDIATE` already
-serializes writers.
+cascade. On PostgreSQL the parents' rows (with a tree's ancestors) are locked first, every
+table of a level by one statement (`SELECT ... FOR UPDATE` by id, tables in name order);
+SQLite's `BEGIN IMMEDIATE` already serializes writers. The new values are a MATERIALIZED
+CTE: as a plain derived table both databases pulled it up into the UPDATE and computed
+each aggregate twice (for SET and for the "did it move" test).
 
 Locking before the aggregate makes it exact under concurrency: two transactions changing
 two children of one parent queue on the parent's row lock, and the second's aggregate (a
