@@ -10,9 +10,11 @@ aggregates (each computed once per parent in a derived table the UPDATE joins, n
 children loaded into Python) where one differs, and returns the rows that moved if anything
 reads them: those are written records for the next level up (task -> parent task ->
 milestone -> project), until nothing moves, so a level whose values stayed stops the
-cascade. On PostgreSQL the parents' rows (with a tree's ancestors) are locked first
-(`SELECT ... FOR UPDATE`, by id, tables in name order); SQLite's `BEGIN IMMEDIATE` already
-serializes writers.
+cascade. On PostgreSQL the parents' rows (with a tree's ancestors) are locked first, every
+table of a level by one statement (`SELECT ... FOR UPDATE` by id, tables in name order);
+SQLite's `BEGIN IMMEDIATE` already serializes writers. The new values are a MATERIALIZED
+CTE: as a plain derived table both databases pulled it up into the UPDATE and computed
+each aggregate twice (for SET and for the "did it move" test).
 
 Locking before the aggregate makes it exact under concurrency: two transactions changing
 two children of one parent queue on the parent's row lock, and the second's aggregate (a
@@ -132,6 +134,7 @@ def levels(app: App) -> list[list[tuple[str, str]]]:
 Sources = dict[str, sa.Table]  # roll-up key -> the table it aggregates
 Pending = dict[str, tuple[EntityTables, dict[int, Sources]]]  # target table -> parent id -> its roll-ups
 Written = tuple[int, Mapping[str, Any] | None, Mapping[str, Any] | None]  # (id, before, after)
+Group = tuple[EntityTables, tuple[str, ...], list[int], Sources]  # target, roll-up keys, parent ids, sources
 
 
 def after_write(
@@ -152,21 +155,27 @@ def after_write(
     for _ in range(MAX_LEVELS):
         if not pending:
             break
-        following: Pending = {}
+        groups: list[Group] = []
         for name in sorted(pending):
             target, parents = pending[name]
             by_keys: dict[tuple[str, ...], list[int]] = {}
             for parent_id, sources in parents.items():
                 by_keys.setdefault(tuple(sorted(sources)), []).append(parent_id)
             for keys, ids in sorted(by_keys.items()):
-                wanted = (target is et and record_id in ids) or _read_above(target, keys)
-                rows, formulas = _recompute(conn, target, sorted(ids), {k: parents[ids[0]][k] for k in keys}, returning=wanted)
-                if target is et and record_id in ids:
-                    own.update(next(({k: r[k] for k in (*keys, *formulas)} for r in rows if r["id"] == record_id), {}))
-                written: list[Written] = [(r["id"], r, r) for r in rows]
-                for table_name, (up, more) in _affected(conn, target, written, set(keys) | formulas).items():
-                    for parent_id, sources in more.items():
-                        following.setdefault(table_name, (up, {}))[1].setdefault(parent_id, {}).update(sources)
+                groups.append((target, keys, sorted(ids), {k: parents[ids[0]][k] for k in keys}))
+        # PostgreSQL: every parent of the level locked by one statement, in the order the
+        # level's UPDATEs come (tables by name, then ids), before any of them aggregates.
+        held = _lock_level(conn, groups) if conn.dialect.name == "postgresql" else [None] * len(groups)
+        following: Pending = {}
+        for (target, keys, ids, sources), locked in zip(groups, held, strict=True):
+            wanted = (target is et and record_id in ids) or _read_above(target, keys)
+            rows, formulas = _recompute(conn, target, ids, sources, locked, returning=wanted)
+            if target is et and record_id in ids:
+                own.update(next(({k: r[k] for k in (*keys, *formulas)} for r in rows if r["id"] == record_id), {}))
+            written: list[Written] = [(r["id"], r, r) for r in rows]
+            for table_name, (up, more) in _affected(conn, target, written, set(keys) | formulas).items():
+                for parent_id, more_sources in more.items():
+                    following.setdefault(table_name, (up, {}))[1].setdefault(parent_id, {}).update(more_sources)
         pending = following
     return own
 
@@ -210,34 +219,78 @@ def _affected(conn: Connection, et: EntityTables, written: list[Written], change
     return out
 
 
-def _listed(table: sa.Table | Any, single: bool) -> ColumnElement[bool]:
-    """`table.id` is the bound id (`one`), or one of the bound ids (`ids`). One parent is the
-    common case: a plain parameter keeps the compiled SQL as it is, where an expanding list
-    makes SQLAlchemy render the statement again for every execution."""
-    return table.c.id == sa.bindparam("one") if single else table.c.id.in_(sa.bindparam("ids", expanding=True))
+def _listed(table: sa.Table | Any, single: bool, n: str = "") -> ColumnElement[bool]:
+    """`table.id` is the bound id (`one`), or one of the bound ids (`ids`); `n` tells apart
+    the groups of one lock statement. One parent is the common case: a plain parameter
+    keeps the compiled SQL as it is, where an expanding list makes SQLAlchemy render the
+    statement again for every execution."""
+    return table.c.id == sa.bindparam(f"one{n}") if single else table.c.id.in_(sa.bindparam(f"ids{n}", expanding=True))
 
 
-def _ancestors(et: EntityTables, single: bool) -> Any:
+def _bound(ids: list[int], n: str = "") -> dict[str, Any]:
+    """The parameters `_listed` binds for `ids`."""
+    return {f"one{n}": ids[0]} if len(ids) == 1 else {f"ids{n}": ids}
+
+
+def _is_tree(target: EntityTables, keys: tuple[str, ...]) -> bool:
+    """Whether one of the roll-ups `keys` is over the tree: its UPDATE moves every ancestor
+    of the parents too. Kept with the table's statements (a fact of the schema generation)."""
+    found = target.statements.get(("rollup", "tree", keys))
+    if found is None:
+        found = target.statements[("rollup", "tree", keys)] = any(target.entity.get_field(k).rollup.kind == "tree" for k in keys)  # type: ignore[union-attr]
+    return bool(found)
+
+
+def _ancestors(et: EntityTables, single: bool, n: str = "") -> Any:
     """The bound ids and every record above them in the entity's tree."""
     via = et.entity.tree
     assert via is not None
     table = et.table
-    found = sa.select(table.c.id).where(_listed(table, single)).cte("rollup_up", recursive=True)
+    found = sa.select(table.c.id).where(_listed(table, single, n)).cte(f"rollup_up{n}", recursive=True)
     up = table.alias("rollup_parent")
     found = found.union(sa.select(up.c[via]).where((up.c.id == found.c.id) & up.c[via].is_not(None)))
     return sa.select(found.c.id)
 
 
-def _lock(target: EntityTables, tree: bool, single: bool) -> Any:
+def _lock(target: EntityTables, tree: bool, single: bool, n: str = "") -> Any:
     """PostgreSQL: lock the parents' rows (for a tree, with every ancestor) in id order, and
     return their ids. The ancestors come as `id = ANY(ARRAY(recursive CTE))`: an array the
     planner reads by the primary key, where `id IN (recursive CTE)` made it scan the table
     (about a second a save at 100,000 tasks)."""
     table = target.table
     if not tree:
-        return sa.select(table.c.id).where(_listed(table, single)).order_by(table.c.id).with_for_update()
-    above = sa.func.array(_ancestors(target, single).scalar_subquery())
+        return sa.select(table.c.id).where(_listed(table, single, n)).order_by(table.c.id).with_for_update()
+    above = sa.func.array(_ancestors(target, single, n).scalar_subquery())
     return sa.select(table.c.id).where(table.c.id == sa.any_(above)).order_by(table.c.id).with_for_update()
+
+
+def _lock_level(conn: Connection, groups: list[Group]) -> list[list[int] | None]:
+    """PostgreSQL: lock the parents of every group of a level (for a tree, with every
+    ancestor) in one statement, and return each group's locked ids. The groups' locks are
+    the branches of a `UNION ALL`, which PostgreSQL runs in their order: the lock order is
+    the one a statement per group had (tables by name, then ids), one round trip instead
+    of one a group. The UPDATEs that follow are later statements, with a new snapshot."""
+    shape = tuple((target.table.name, _is_tree(target, keys), len(ids) == 1) for target, keys, ids, _ in groups)
+    if len(groups) == 1:
+        target, _, ids, _ = groups[0]
+        lock = target.statement(("rollup", "lock", *shape[0][1:]), lambda: _lock(target, *shape[0][1:]))
+        return [list(conn.execute(lock, _bound(ids)).scalars())]
+
+    def build() -> Any:
+        branches = []
+        for n, (target, keys, ids, _) in enumerate(groups):
+            locked = _lock(target, _is_tree(target, keys), len(ids) == 1, str(n)).subquery(f"rollup_lock{n}")
+            branches.append(sa.select(sa.literal(n).label("n"), locked.c.id))
+        return sa.union_all(*branches)
+
+    statement = groups[0][0].statement(("rollup", "lock_level", shape), build)
+    params: dict[str, Any] = {}
+    for n, (_, _, ids, _) in enumerate(groups):
+        params.update(_bound(ids, str(n)))
+    found: list[list[int] | None] = [[] for _ in groups]
+    for n, record_id in conn.execute(statement, params):
+        found[n].append(record_id)  # type: ignore[union-attr]
+    return found
 
 
 def _update(target: EntityTables, keys: tuple[str, ...], sources: Sources, dialect: str, tree: bool, single: bool, returning: bool) -> Any:
@@ -249,7 +302,9 @@ def _update(target: EntityTables, keys: tuple[str, ...], sources: Sources, diale
     row = table.alias("rollup_parent_row")
     values = {k: aggregate_of(target.entity.get_field(k), table.c[k].type, sources[k], row.c.id, dialect).label(k) for k in keys}
     scope = row.c.id.in_(_ancestors(target, single)) if tree else _listed(row, single)
-    new = sa.select(row.c.id, *values.values()).where(scope).subquery("rollup_new")
+    # MATERIALIZED: SQLite (and PostgreSQL) would otherwise pull a derived table up into the
+    # UPDATE and compute each aggregate twice, once for SET and once for the test.
+    new = sa.select(row.c.id, *values.values()).where(scope).cte("rollup_new").prefix_with("MATERIALIZED")
     moved = sa.or_(*(table.c[k].is_distinct_from(new.c[k]) for k in keys))
     statement = table.update().where(table.c.id == new.c.id, moved).values({k: new.c[k] for k in keys})
     if not returning:
@@ -260,28 +315,27 @@ def _update(target: EntityTables, keys: tuple[str, ...], sources: Sources, diale
 
 
 def _recompute(
-    conn: Connection, target: EntityTables, ids: list[int], sources: Sources, *, returning: bool
+    conn: Connection, target: EntityTables, ids: list[int], sources: Sources, locked: list[int] | None, *, returning: bool
 ) -> tuple[list[dict[str, Any]], set[str]]:
-    """Recompute the roll-ups `sources` of the parents `ids`: on PostgreSQL their rows are
-    locked first, in id order, so the aggregates (a later statement, a new snapshot) see
-    every child committed before; then one UPDATE sets each parent's roll-ups to their
-    aggregates where one differs. Returns the rows that moved (as written) and the formulas
-    computed again because they read a roll-up that moved (none unless `returning`)."""
+    """Recompute the roll-ups `sources` of the parents `ids`: one UPDATE sets each parent's
+    roll-ups to their aggregates where one differs. On PostgreSQL `locked` holds the ids
+    the level's lock statement locked (with a tree's ancestors), so the aggregates (a later
+    statement, a new snapshot) see every child committed before. Returns the rows that
+    moved (as written) and the formulas computed again because they read a roll-up that
+    moved (none unless `returning`)."""
     dialect = conn.dialect.name
     keys = tuple(sorted(sources))
     # A tree roll-up moves every ancestor of the parents too: the statements find them.
-    tree = any(target.entity.get_field(k).rollup.kind == "tree" for k in keys)  # type: ignore[union-attr]
-    if dialect == "postgresql":
-        lock = target.statement(("rollup", "lock", tree, len(ids) == 1), lambda: _lock(target, tree, len(ids) == 1))
-        ids = list(conn.execute(lock, {"one": ids[0]} if len(ids) == 1 else {"ids": ids}).scalars())
-        tree = False  # the locked ids hold the ancestors
+    tree = _is_tree(target, keys)
+    if locked is not None:
+        ids, tree = locked, False  # the locked ids hold the ancestors
         if not ids:
             return [], set()
     single = len(ids) == 1
     statement = target.statement(
         ("rollup", keys, dialect, tree, single, returning), lambda: _update(target, keys, sources, dialect, tree, single, returning)
     )
-    result = conn.execute(statement, {"one": ids[0]} if single else {"ids": ids})
+    result = conn.execute(statement, _bound(ids))
     if not returning:
         return [], set()
     rows = [dict(r) for r in result.mappings()]
