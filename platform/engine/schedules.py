@@ -35,10 +35,10 @@ from flowdeck.engine.jobs.queue import enqueue
 from flowdeck.engine.messages import M, Mp
 from flowdeck.engine.notifications import notify
 from flowdeck.engine.permissions import Actor
-from flowdeck.engine.registry import Registry
+from flowdeck.engine.registry import Registry, registry_for
 from flowdeck.engine.schema.model import App, Schedule
 from flowdeck.engine.storage.tables import AppTables
-from flowdeck.engine.timers import arm, armed, registry, stamp
+from flowdeck.engine.timers import arm, armed, stamp
 
 JOB = "schedule.occurrence"
 MAX_ATTEMPTS = 5
@@ -156,7 +156,7 @@ def run_occurrence(conn: Connection, payload: dict[str, Any], context: JobContex
     app_key, key = payload.get("app"), payload.get("schedule")
     if not isinstance(app_key, str) or not isinstance(key, str):
         raise PermanentError("the payload names no schedule")
-    tables = registry(conn).apps.get(app_key)
+    tables = registry_for(conn).apps.get(app_key)
     schedule = tables.app.schedule(key) if tables is not None else None
     if tables is None or schedule is None:
         return {"skipped": "schedule_removed"}

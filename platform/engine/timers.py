@@ -1,6 +1,6 @@
 """What schedules and reminders share: arming a job for a moment (a unique key makes a
-second arm of the same moment a no-op, even from two transactions at once), and the
-applied apps as a job handler sees them (parsed once per schema generation).
+second arm of the same moment a no-op, even from two transactions at once). The applied
+apps as a job handler sees them: `flowdeck.engine.registry.registry_for`.
 
 Arming writes `INSERT ... ON CONFLICT (dedupe_key) DO NOTHING RETURNING id`, on SQLite and
 PostgreSQL alike: the job engine's own `enqueue` checks first and inserts after, which two
@@ -11,20 +11,16 @@ psycopg, the row count of such an INSERT is -1 whether or not a row went in.
 from __future__ import annotations
 
 import datetime as dt
-import threading
-import weakref
 from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
 from flowdeck.engine import models
 from flowdeck.engine.jobs.kinds import KINDS
 from flowdeck.engine.jobs.queue import NOTIFY_CHANNEL, now_utc
-from flowdeck.engine.registry import Registry, load_registry
-from flowdeck.engine.system import schema_generation
 
 J = models.jobs
 ARM_BATCH = 500
@@ -60,21 +56,3 @@ def armed(conn: Connection, key: str) -> bool:
 def stamp(moment: dt.datetime) -> str:
     """A moment in a key: UTC to the minute, `20261211T0800Z`."""
     return moment.astimezone(dt.UTC).strftime("%Y%m%dT%H%MZ")
-
-
-_registries: weakref.WeakKeyDictionary[Engine, Registry] = weakref.WeakKeyDictionary()
-_lock = threading.Lock()
-
-
-def registry(conn: Connection) -> Registry:
-    """The applied apps of this connection's database, loaded again when a document changed."""
-    generation = schema_generation(conn)
-    key = conn.engine
-    found = _registries.get(key)
-    if found is not None and found.generation == generation:
-        return found
-    with _lock:
-        found = _registries.get(key)
-        if found is None or found.generation != generation:
-            found = _registries[key] = load_registry(conn)
-        return found

@@ -32,8 +32,8 @@ from flowdeck.engine.mailprefs import DIGEST_JOB, HELD_JOB, MailPrefs
 from flowdeck.engine.messages import ENGLISH, M, Message, Mn, Mp, Translator, plain, render
 from flowdeck.engine.notifications import MAIL_COLUMNS, SmtpSettings, compose_mail
 from flowdeck.engine.permissions import Actor, can
+from flowdeck.engine.registry import registry_for
 from flowdeck.engine.smtp import open_smtp
-from flowdeck.engine.timers import registry
 
 _N = models.notifications
 R = models.digest_runs
@@ -63,7 +63,7 @@ def readable(conn: Connection, user_id: int, rows: Sequence[Any]) -> list[Any]:
     if user is None or not user.is_active:
         return []
     actor = Actor(user_id=user.id, username=user.username, is_admin=user.is_admin, roles=roles)
-    apps = registry(conn).apps
+    apps = registry_for(conn).apps
     kept = []
     for row in rows:
         if row.app is None:
@@ -87,7 +87,7 @@ def readable(conn: Connection, user_id: int, rows: Sequence[Any]) -> list[Any]:
 def _heading(conn: Connection, row: Any) -> Message | str:
     if row.app is None:
         return M("Other notifications")
-    tables = registry(conn).apps.get(row.app)
+    tables = registry_for(conn).apps.get(row.app)
     app_label = tables.app.label if tables is not None else row.app
     et = tables.entities.get(row.entity) if tables is not None and row.entity else None
     if et is None:

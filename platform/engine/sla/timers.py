@@ -22,7 +22,8 @@ from flowdeck.engine import events, models
 from flowdeck.engine.errors import NotFound
 from flowdeck.engine.jobs.kinds import JobContext, JobKind, PermanentError, register
 from flowdeck.engine.messages import Mp
-from flowdeck.engine.timers import arm, registry
+from flowdeck.engine.registry import registry_for
+from flowdeck.engine.timers import arm
 
 JOB = "sla.timer"
 C = models.sla_cycles
@@ -66,7 +67,7 @@ def mark(conn: Connection, payload: dict[str, Any], context: JobContext) -> dict
         return {"skipped": "not_due"}
     done = {"marked": what, "cycle": cycle_id, "late_seconds": max(0, int((context.now - at).total_seconds()))}
     try:
-        entity = registry(conn).entity(row.app, row.entity).entity
+        entity = registry_for(conn).entity(row.app, row.entity).entity
     except (KeyError, NotFound):
         return done  # the app or entity is gone: marked, nobody to tell
     if all(s.key != row.sla for s in entity.slas):
