@@ -252,33 +252,17 @@ def _compare(
             return said, []
         limit = _number(limit)
         if broken(total, limit):
-            shown = _plain(total)
-            if bound == "max":
-                said = M(
-                    "the total of %(field)s would be %(total)s, more than %(limit)s (%(counting)s)",
-                    field=label,
-                    total=shown,
-                    limit=_plain(limit),
-                    counting=counting,
-                )
-            elif bound == "min":
-                said = M(
-                    "the total of %(field)s would be %(total)s, less than %(limit)s (%(counting)s)",
-                    field=label,
-                    total=shown,
-                    limit=_plain(limit),
-                    counting=counting,
-                )
-            else:
-                said = M(
-                    "the total of %(field)s is %(total)s; it must be exactly %(limit)s (%(counting)s)",
-                    field=label,
-                    total=shown,
-                    limit=_plain(limit),
-                    counting=counting,
-                )
-            return said, records
+            return _broken_bound(bound, field=label, total=_plain(total), limit=_plain(limit), counting=counting), records
     return None
+
+
+def _broken_bound(bound: str, **params: Any) -> Message:
+    """What a broken `max`, `min` or `equals` says; each bound its own sentence."""
+    if bound == "max":
+        return M("the total of %(field)s would be %(total)s, more than %(limit)s (%(counting)s)", **params)
+    if bound == "min":
+        return M("the total of %(field)s would be %(total)s, less than %(limit)s (%(counting)s)", **params)
+    return M("the total of %(field)s is %(total)s; it must be exactly %(limit)s (%(counting)s)", **params)
 
 
 def _plain(number: Decimal) -> Any:
