@@ -49,6 +49,16 @@ def arm(conn: Connection, kind: str, jobs: Sequence[tuple[str, dict[str, Any], d
     return added
 
 
+def insert_once(conn: Connection, table: sa.Table, values: dict[str, Any], keys: Sequence[str]) -> bool:
+    """Insert the row unless one with the same `keys` (a unique index) exists; True when
+    this call inserted it. The lock of a job that must run once per occurrence or day:
+    of two racing workers exactly one gets True (RETURNING, as psycopg's row count of
+    such an INSERT is -1 either way)."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table).values(**values).on_conflict_do_nothing(index_elements=list(keys)).returning(*table.primary_key)
+    return conn.execute(statement).first() is not None
+
+
 def armed(conn: Connection, key: str) -> bool:
     return conn.execute(sa.select(J.c.id).where(J.c.dedupe_key == key)).first() is not None
 

@@ -23,7 +23,6 @@ from email.message import EmailMessage
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from flowdeck.engine import mailprefs, models
@@ -34,6 +33,7 @@ from flowdeck.engine.notifications import MAIL_COLUMNS, SmtpSettings, compose_ma
 from flowdeck.engine.permissions import Actor, can
 from flowdeck.engine.registry import registry_for
 from flowdeck.engine.smtp import open_smtp
+from flowdeck.engine.timers import insert_once
 
 _N = models.notifications
 R = models.digest_runs
@@ -166,11 +166,9 @@ def _moment(payload: dict[str, Any], key: str) -> dt.datetime:
 
 
 def _lock(conn: Connection, user_id: int, day: dt.date, now: dt.datetime, job_id: int) -> bool:
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     values = {"user_id": user_id, "day": day, "status": "running", "notifications": 0, "covered_until": now, "job_id": job_id,
               "finished_at": now}  # fmt: skip
-    statement = dialect.insert(R).values(**values).on_conflict_do_nothing(index_elements=["user_id", "day"]).returning(R.c.id)
-    return conn.execute(statement).first() is not None
+    return insert_once(conn, R, values, ("user_id", "day"))
 
 
 def _since(conn: Connection, user_id: int, day: dt.date, at: dt.datetime, now: dt.datetime) -> dt.datetime:
