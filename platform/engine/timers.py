@@ -1,6 +1,7 @@
-"""What schedules and reminders share: arming a job for a moment (a unique key makes a
-second arm of the same moment a no-op, even from two transactions at once). The applied
-apps as a job handler sees them: `flowdeck.engine.registry.registry_for`.
+"""What the timed jobs share: arming a job for a moment (a unique key makes a second arm
+of the same moment a no-op, even from two transactions at once), and `insert_once`, the
+lock row of a job that must run once per occurrence or day. The applied apps as a job
+handler sees them: `flowdeck.engine.registry.registry_for`.
 
 Arming writes `INSERT ... ON CONFLICT (dedupe_key) DO NOTHING RETURNING id`, on SQLite and
 PostgreSQL alike: the job engine's own `enqueue` checks first and inserts after, which two
