@@ -159,7 +159,7 @@ def _moment(payload: dict[str, Any], key: str) -> dt.datetime:
     try:
         return dt.datetime.fromisoformat(str(payload.get(key)))
     except ValueError as exc:
-        raise PermanentError(f"the payload has no moment {key}") from exc
+        raise PermanentError("the payload names no moment (at, since or until)") from exc
 
 
 # -- the daily digest ------------------------------------------------------------------------------
