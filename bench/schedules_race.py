@@ -25,8 +25,9 @@ from flowdeck.engine.apps import apply_document
 from flowdeck.engine.db import Database
 from flowdeck.engine.jobs.runner import Runner
 from flowdeck.engine.permissions import Actor
+from flowdeck.engine.registry import registry_for
 from flowdeck.engine.system import upgrade_system_tables
-from flowdeck.engine.timers import arm, registry
+from flowdeck.engine.timers import arm
 
 OCCURRENCES = int(os.environ.get("FLOWDECK_BENCH_OCCURRENCES", "10000"))
 START = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
@@ -62,7 +63,7 @@ def main() -> None:
         db.run(lambda conn: conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
     upgrade_system_tables(db)
     apply_document(db, DOC, actor=Actor.system())
-    schedule = db.read(registry).apps["race"].app.schedule("hourly")
+    schedule = db.read(registry_for).apps["race"].app.schedule("hourly")
     moments = schedule.recurrence.between(START, START + dt.timedelta(days=3650), OCCURRENCES)
     db.run(lambda conn: conn.execute(models.jobs.delete()))
     db.run(lambda conn: arm(conn, schedules.JOB, [schedules._job("race", "hourly", m) for m in moments]))

@@ -14,13 +14,9 @@ from sqlalchemy.engine import Connection
 
 from flowdeck.engine.durations import add_duration
 from flowdeck.engine.schema.model import ApprovalStep
+from flowdeck.engine.timers import arm, stamp
 
 STAGE_JOB = "approval.stage"
-
-
-def stamp(moment: dt.datetime) -> str:
-    """A moment in a key, to the minute (the same text as `timers.stamp`)."""
-    return moment.astimezone(dt.UTC).strftime("%Y%m%dT%H%MZ")
 
 
 def stage_key(step_id: int, index: int, due: dt.datetime) -> str:
@@ -31,10 +27,6 @@ def stage_key(step_id: int, index: int, due: dt.datetime) -> str:
 
 def arm_stages(conn: Connection, step_id: int, step: ApprovalStep, opened: dt.datetime, due: dt.datetime) -> int:
     """Arm every stage of the step's chain; how many jobs were new."""
-    # `timers` reads the registry, which loads workflows, which import `approval_core`:
-    # imported here, when a step opens, not when `approval_core` is first imported.
-    from flowdeck.engine.timers import arm
-
     jobs = [
         (stage_key(step_id, index, due), {"step": step_id, "stage": index, "due": stamp(due)}, add_duration(opened, stage.after))
         for index, stage in enumerate(step.escalation)

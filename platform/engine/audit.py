@@ -27,6 +27,7 @@ from sqlalchemy.engine import Connection
 
 from flowdeck.engine import models
 from flowdeck.engine.messages import M, Message, Mp
+from flowdeck.engine.paging import Paged, clamp
 from flowdeck.engine.permissions import Actor
 from flowdeck.engine.textinput import search_text
 
@@ -160,15 +161,11 @@ class Filters:
 
 
 @dataclass(frozen=True)
-class Page:
+class Page(Paged):
     entries: list[Entry]
     total: int
     page: int
     per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
 
 
 def _where(filters: Filters) -> sa.ColumnElement[bool]:
@@ -198,7 +195,7 @@ def search(conn: Connection, filters: Filters, *, page: int = 1, per_page: int =
     """A page of entries, newest first."""
     where = _where(filters)
     total = int(conn.execute(sa.select(sa.func.count()).select_from(_A).where(where)).scalar_one())
-    page = max(1, min(page, max(1, -(-total // per_page))))
+    page = clamp(page, total, per_page)
     rows = conn.execute(sa.select(*_COLUMNS).where(where).order_by(_A.c.id.desc()).limit(per_page).offset((page - 1) * per_page))
     return Page([_entry(row) for row in rows], total, page, per_page)
 

@@ -34,9 +34,8 @@ from flowdeck.engine.calendars.book import CalendarBook
 from flowdeck.engine.calendars.storage import RECOMPUTE_JOB, load_book
 from flowdeck.engine.jobs.kinds import JobContext, JobKind, PermanentError, register
 from flowdeck.engine.messages import Mp
-from flowdeck.engine.registry import Registry
+from flowdeck.engine.registry import Registry, registry_for
 from flowdeck.engine.sla.recompute import Warnings, affected, recompute_cycles
-from flowdeck.engine.timers import registry
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +70,7 @@ def recompute(conn: Connection, payload: dict[str, Any], context: JobContext) ->
     except (KeyError, TypeError) as exc:
         raise PermanentError("the payload names no calendars") from exc
     began = time.perf_counter()
-    reg = registry(conn)
+    reg = registry_for(conn)
     cals = load_book(conn)
     calendar_book.install(cals)  # the book of this change, whatever this process loaded before
     gc.disable()  # 100,000 rows of new objects: the collector's passes cost about a tenth, and find no cycles here

@@ -30,10 +30,10 @@ from flowdeck.engine import clock
 from flowdeck.engine.jobs.kinds import JobContext, JobKind, register
 from flowdeck.engine.messages import Mp
 from flowdeck.engine.migrate.formulas import recompute_entity
-from flowdeck.engine.registry import Registry
+from flowdeck.engine.registry import Registry, registry_for
 from flowdeck.engine.schema.model import Entity
 from flowdeck.engine.storage.tables import EntityTables
-from flowdeck.engine.timers import arm, registry, stamp
+from flowdeck.engine.timers import arm, stamp
 
 JOB = "formulas.clock"
 
@@ -88,7 +88,7 @@ def refresh(conn: Connection, apps: Registry, *, now: dt.datetime) -> dict[str, 
 
 
 def run_refresh(conn: Connection, payload: dict[str, Any], context: JobContext) -> dict[str, Any]:
-    apps = registry(conn)
+    apps = registry_for(conn)
     changed = refresh(conn, apps, now=context.now)
     arm_next(conn, apps, now=context.now)
     return {"due": payload.get("at"), "changed": changed}

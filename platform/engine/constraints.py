@@ -33,7 +33,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from flowdeck.engine.errors import RecordInvalid, TransitionRefused
-from flowdeck.engine.expressions import Expression, ExpressionError
+from flowdeck.engine.expressions import Expression, ExpressionError, holds
 from flowdeck.engine.messages import M, Message
 from flowdeck.engine.schema.model import Constraint, Entity, Related
 from flowdeck.engine.storage.tables import EntityTables, side_table_name, table_name
@@ -80,15 +80,6 @@ def take_locks(conn: Connection, keys: Iterable[int]) -> None:
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
-def _holds(expression: Expression | None, env: Mapping[str, Any]) -> bool:
-    if expression is None:
-        return True
-    try:
-        return bool(expression.evaluate(env))
-    except ExpressionError:
-        return False
-
-
 def due(constraint: Constraint, *, created: bool, changed: set[str], transition: str | None, state_changed: bool) -> bool:
     """Whether this save checks the rule. With `on`, only at those transitions. A rule over
     related records is checked at every save (what it reads lives elsewhere); a rule over
@@ -119,7 +110,7 @@ def check_constraints(
     for constraint in entity.constraints:
         if not due(constraint, created=record_id is None, changed=changed, transition=transition, state_changed=state_changed):
             continue
-        if not _holds(constraint.where, env):
+        if not holds(constraint.where, env):
             continue
         found = _check(conn, et, constraint, env, record_id)
         if found is None:
@@ -186,7 +177,7 @@ def _matching(
 ) -> Iterator[Mapping[str, Any]]:
     """The rows of `query` that meet `where` (read as rows of their own, with `me`)."""
     for row in conn.execute(query, params).mappings():
-        if _holds(where, {**row, "me": me}):
+        if holds(where, {**row, "me": me}):
             yield row
 
 
@@ -233,11 +224,11 @@ def _total_siblings(
     total = Decimal(0)
     counted: list[Mapping[str, Any]] = []
     for row in _matching(conn, query, params, constraint.where, env.get("me")):
-        if row[constraint.field] is not None and _holds(constraint.filter, {**row, "me": env.get("me")}):
+        if row[constraint.field] is not None and holds(constraint.filter, {**row, "me": env.get("me")}):
             total += _number(row[constraint.field])
             counted.append(row)
     own = env.get(constraint.field)
-    if own is not None and _holds(constraint.filter, env):
+    if own is not None and holds(constraint.filter, env):
         total += _number(own)
     names = [_named(et.entity, row) for row in counted[:MAX_NAMED]]
     return _compare(constraint, et.entity.get_field(constraint.field).label, total, env, names, [(et.entity.key, r["id"]) for r in counted])
@@ -261,33 +252,17 @@ def _compare(
             return said, []
         limit = _number(limit)
         if broken(total, limit):
-            shown = _plain(total)
-            if bound == "max":
-                said = M(
-                    "the total of %(field)s would be %(total)s, more than %(limit)s (%(counting)s)",
-                    field=label,
-                    total=shown,
-                    limit=_plain(limit),
-                    counting=counting,
-                )
-            elif bound == "min":
-                said = M(
-                    "the total of %(field)s would be %(total)s, less than %(limit)s (%(counting)s)",
-                    field=label,
-                    total=shown,
-                    limit=_plain(limit),
-                    counting=counting,
-                )
-            else:
-                said = M(
-                    "the total of %(field)s is %(total)s; it must be exactly %(limit)s (%(counting)s)",
-                    field=label,
-                    total=shown,
-                    limit=_plain(limit),
-                    counting=counting,
-                )
-            return said, records
+            return _broken_bound(bound, field=label, total=_plain(total), limit=_plain(limit), counting=counting), records
     return None
+
+
+def _broken_bound(bound: str, **params: Any) -> Message:
+    """What a broken `max`, `min` or `equals` says; each bound its own sentence."""
+    if bound == "max":
+        return M("the total of %(field)s would be %(total)s, more than %(limit)s (%(counting)s)", **params)
+    if bound == "min":
+        return M("the total of %(field)s would be %(total)s, less than %(limit)s (%(counting)s)", **params)
+    return M("the total of %(field)s is %(total)s; it must be exactly %(limit)s (%(counting)s)", **params)
 
 
 def _plain(number: Decimal) -> Any:
@@ -319,13 +294,13 @@ def _guard(
     me = env.get("me")
     condition = related.where.source if related.where is not None else None
     if constraint.kind == "exists":
-        if any(_holds(related.where, {**row, "me": me}) for row in _related_rows(conn, et, related, record_id)):
+        if any(holds(related.where, {**row, "me": me}) for row in _related_rows(conn, et, related, record_id)):
             return None
         if condition is None:
             return M("needs at least one %(entity)s", entity=related.label), []
         return M("needs at least one %(entity)s where %(condition)s", entity=related.label, condition=condition), []
     for row in _related_rows(conn, et, related, record_id):
-        meets = _holds(related.where, {**row, "me": me})
+        meets = holds(related.where, {**row, "me": me})
         if constraint.kind == "none" and meets:
             name = record_name(related.label, row["id"], row.get(related.title))
             if condition is None:
@@ -344,7 +319,7 @@ def _total_related(conn: Connection, et: EntityTables, constraint: Constraint, e
     total = Decimal(0)
     counted = []
     for row in _related_rows(conn, et, related, record_id):
-        if row[constraint.field] is not None and _holds(related.where, {**row, "me": me}):
+        if row[constraint.field] is not None and holds(related.where, {**row, "me": me}):
             total += _number(row[constraint.field])
             counted.append(row)
     names = [record_name(related.label, r["id"], r.get(related.title)) for r in counted[:MAX_NAMED]]

@@ -43,6 +43,15 @@ class SchemaInvalid(FlowdeckError):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
+class FormInvalid(FlowdeckError):
+    """Settings an admin form sends that cannot be saved (a webhook endpoint, an incoming
+    hook): `errors` maps the form's fields to what is wrong, for the page to show."""
+
+    def __init__(self, errors: dict[str, list[Message]]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(f"{k}: {', '.join(str(m) for m in v)}" for k, v in errors.items()))
+
+
 class RecordInvalid(FlowdeckError):
     """Record data that does not fit the entity; `errors` maps field keys to messages.
 

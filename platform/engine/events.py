@@ -131,8 +131,9 @@ def listeners_for(conn: Connection, app: str, entity: str, kind: str) -> tuple[L
     if all(_interests.get(listener) is None for listener in _listeners):
         return tuple(_listeners)
     from flowdeck.engine import listening  # the registry's loader imports the writers, which import this
+    from flowdeck.engine.registry import registry_for
 
-    registry = listening.registry_for(conn)
+    registry = registry_for(conn)
     memo_key = ("events.listening", _subscriptions[0])
     index = registry.memo.get(memo_key)
     if index is None:

@@ -463,6 +463,18 @@ def _bracket_depth(source: str) -> int:
     return deepest
 
 
+def holds(expression: Expression | None, env: Env) -> bool:
+    """A condition a rule depends on (a constraint's `where`, a transition's guard, a
+    `required_if`): no condition always holds; one that cannot be worked out for these
+    values (an ExpressionError) does not."""
+    if expression is None:
+        return True
+    try:
+        return bool(expression.evaluate(env))
+    except ExpressionError:
+        return False
+
+
 def compile_expression(source: str, scope: Scope) -> Expression:
     """Parse and check `source`; raises ExpressionError naming what is wrong."""
     if not isinstance(source, str):

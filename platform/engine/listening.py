@@ -1,5 +1,4 @@
-"""The registry the engine's own listeners and jobs work from, and which record events anyone
-listens to, known once per registry.
+"""Which record events anyone listens to, known once per registry.
 
 Every record write tells its listeners (`events.emit`): automations, watchers, webhooks,
 reminders. Asking each of them on every write cost statements the write did not need (the
@@ -8,22 +7,18 @@ each listener says once per registry which (app, entity, event kind) it listens 
 writer asks this index before building the event: a write nobody listens to costs one
 generation read per transaction and a dictionary lookup.
 
-The registry is kept per database engine and swapped when the schema generation changes
-(the same rule as `Catalog`), read once per transaction (`system.transaction_generation`),
-so a worker sees a newly applied document at once. Configuration that lives in tables but
+The registry is `registry.registry_for`'s: one per database engine, swapped when the schema
+generation (read once per transaction, `system.transaction_generation`) changes, so a
+worker sees a newly applied document at once. Configuration that lives in tables but
 decides who listens (webhook endpoints) bumps the schema generation when it changes, as
 calendars do, so the index is rebuilt everywhere."""
 
 from __future__ import annotations
 
-import threading
-import weakref
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from sqlalchemy.engine import Connection, Engine
-
-from flowdeck.engine.system import transaction_generation
+from sqlalchemy.engine import Connection
 
 if TYPE_CHECKING:  # the registry's loader imports the listeners, which import this
     from flowdeck.engine.registry import Registry
@@ -32,25 +27,6 @@ Key = tuple[str, str, str]
 """(app, entity, event kind)."""
 Interest = Callable[[Connection, "Registry"], Iterable[Key]]
 """What a listener listens to under a registry (called once per registry)."""
-
-_registries: weakref.WeakKeyDictionary[Engine, Registry] = weakref.WeakKeyDictionary()
-_lock = threading.Lock()
-
-
-def registry_for(conn: Connection) -> Registry:
-    """The registry of the current schema generation of `conn`'s database."""
-    generation = transaction_generation(conn)
-    engine = conn.engine
-    found = _registries.get(engine)
-    if found is not None and found.generation == generation:
-        return found
-    from flowdeck.engine.registry import load_registry
-
-    with _lock:
-        found = _registries.get(engine)
-        if found is None or found.generation != generation:
-            found = _registries[engine] = load_registry(conn)
-        return found
 
 
 def entities(registry: Registry) -> Iterable[tuple[str, str, object]]:

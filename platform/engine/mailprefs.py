@@ -30,6 +30,7 @@ from sqlalchemy.engine import Connection
 from flowdeck.engine import clock, models
 from flowdeck.engine.errors import RecordInvalid
 from flowdeck.engine.messages import M
+from flowdeck.engine.timers import arm, stamp
 
 P = models.mail_prefs
 DELIVERIES = ("immediate", "digest", "off")
@@ -175,15 +176,11 @@ def digest_day(prefs: MailPrefs, moment: dt.datetime) -> dt.date:
 
 
 def digest_key(user_id: int, moment: dt.datetime) -> str:
-    from flowdeck.engine.timers import stamp
-
     return f"digest:{user_id}:{stamp(moment)}"
 
 
 def arm_digest(conn: Connection, user_id: int, prefs: MailPrefs, *, after: dt.datetime) -> dt.datetime:
     """Arm the user's next digest after `after` (a no-op when armed already); its moment."""
-    from flowdeck.engine.timers import arm
-
     moment = next_digest(prefs, after)
     arm(conn, DIGEST_JOB, [(digest_key(user_id, moment), {"user": user_id, "at": moment.isoformat()}, moment)])
     return moment
@@ -235,8 +232,6 @@ def quiet_window(prefs: MailPrefs, now: dt.datetime) -> tuple[dt.datetime, dt.da
 
 
 def hold_key(user_id: int, end: dt.datetime) -> str:
-    from flowdeck.engine.timers import stamp
-
     return f"mailheld:{user_id}:{stamp(end)}"
 
 
@@ -246,7 +241,6 @@ def route(conn: Connection, user_id: int, notice_id: int, prefs: MailPrefs, *, n
     (the daily digest will list it) or `off`."""
     from flowdeck.engine.jobs.queue import enqueue
     from flowdeck.engine.notifications import MAIL_JOB
-    from flowdeck.engine.timers import arm
 
     if prefs.delivery == "off":
         return "off"

@@ -19,6 +19,7 @@ from flowdeck.engine.errors import RecordInvalid
 from flowdeck.engine.fieldtypes import FIELD_TYPES, is_many
 from flowdeck.engine.filters import Condition, Context, FilterError, normalize_condition, resolve_value
 from flowdeck.engine.messages import M
+from flowdeck.engine.paging import Paged
 from flowdeck.engine.permissions import Actor, hidden_states, require
 from flowdeck.engine.records import Errors, load_links, no_field
 from flowdeck.engine.schema.loader import SYSTEM_FIELD_TYPES
@@ -34,17 +35,13 @@ SYSTEM_SORTABLE = ("id", "state", "created_at", "updated_at", "created_by", "upd
 
 
 @dataclass
-class Page:
+class Page(Paged):
     rows: list[dict[str, Any]]
     total: int
     page: int
     per_page: int
     capped: bool = False
     """The count stopped at `Query.count_limit`: there are more than `total` records."""
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 
 from flowdeck.engine import models
 from flowdeck.engine.errors import RecordInvalid
-from flowdeck.engine.expressions import ExpressionError
+from flowdeck.engine.expressions import holds
 from flowdeck.engine.fieldtypes import ID_TYPES
 from flowdeck.engine.messages import M, Message
 from flowdeck.engine.permissions import FieldAccess
@@ -30,17 +30,10 @@ def is_blank(value: Any) -> bool:
     return value is None or value == "" or value == []
 
 
-def _condition(expression: Any, env: Mapping[str, Any]) -> bool:
-    try:
-        return bool(expression.evaluate(env))
-    except ExpressionError:
-        return False
-
-
 def visible(fld: Field, env: Mapping[str, Any], access: FieldAccess) -> bool:
     if fld.key in access.hidden:
         return False
-    return fld.show_if is None or _condition(fld.show_if, env)
+    return fld.show_if is None or holds(fld.show_if, env)
 
 
 def required_now(fld: Field, env: Mapping[str, Any], access: FieldAccess) -> bool:
@@ -48,7 +41,7 @@ def required_now(fld: Field, env: Mapping[str, Any], access: FieldAccess) -> boo
         return False
     if fld.required or fld.key in access.required:
         return True
-    return fld.required_if is not None and _condition(fld.required_if, env)
+    return fld.required_if is not None and holds(fld.required_if, env)
 
 
 def check_record(

@@ -207,7 +207,7 @@ def _row_default(child: Field) -> Any:
     if child.type == "date" and isinstance(child.default, str):
         return resolve_date(child.default)
     if child.type == "datetime" and child.default == "now":
-        return dt.datetime.now(dt.UTC)
+        return clock.now()
     if child.type == "user" and child.default == "me":
         return None
     return child.default
@@ -274,7 +274,7 @@ def default_values(entity: Entity, actor: Actor, today: dt.date) -> dict[str, An
         elif fld.type == "date" and isinstance(default, str):
             values[fld.key] = resolve_date(default, today)
         elif fld.type == "datetime" and default == "now":
-            values[fld.key] = dt.datetime.now(dt.UTC)
+            values[fld.key] = clock.now()
         else:
             values[fld.key] = list(default) if isinstance(default, list) else default
     return values
@@ -351,7 +351,7 @@ def create_record(
 ) -> Record:
     entity = et.entity
     require(actor, entity, "create")
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or clock.now()
     state = entity.workflow.initial if entity.workflow else None
     access = access_for(entity, state, actor)
     given, errors = _parse(entity, raw, access)
@@ -509,7 +509,7 @@ def update_record(
     """Change field values. `expected_version` is the version the user edited; a newer
     stored version raises Conflict and nothing is written (None skips the check)."""
     require(actor, et.entity, "update")
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or clock.now()
     record = fetch_record(conn, et, record_id, for_update=True)
     access = access_for(et.entity, record.state, actor)
     given, errors = _parse(et.entity, raw, access)
@@ -565,7 +565,7 @@ def delete_record(conn: Connection, et: EntityTables, record_id: int, *, actor: 
     record = fetch_record(conn, et, record_id, for_update=True)
     pending = approval_core.pending_request(conn, et.entity.app, et.entity.key, record_id, lock=True)
     if pending is not None:
-        approval_core.close_round(conn, pending.id, approval_core.CANCELLED, dt.datetime.now(dt.UTC))
+        approval_core.close_round(conn, pending.id, approval_core.CANCELLED, clock.now())
     if expected_version is not None and expected_version != record.version:
         raise Conflict(
             M("%(entity)s #%(id)s was changed by someone else", entity=et.entity.label, id=record_id), current_version=record.version
@@ -579,5 +579,5 @@ def delete_record(conn: Connection, et: EntityTables, record_id: int, *, actor: 
     )
     events.record_written(
         conn, "record.deleted", app=et.entity.app, entity=et.entity.key, record_id=record_id, actor_id=actor.user_id,
-        at=dt.datetime.now(dt.UTC),before=record.values, after={}, changed=(), state_before=record.state, state_after=None, model=et.entity,
+        at=clock.now(),before=record.values, after={}, changed=(), state_before=record.state, state_after=None, model=et.entity,
     )  # fmt: skip

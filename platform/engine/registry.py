@@ -9,10 +9,11 @@ switches to a new version without a restart.
 from __future__ import annotations
 
 import threading
+import weakref
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from flowdeck.engine import models
 from flowdeck.engine.calendars import book as calendar_book
@@ -22,7 +23,7 @@ from flowdeck.engine.errors import NotFound
 from flowdeck.engine.messages import M
 from flowdeck.engine.schema.loader import load_app
 from flowdeck.engine.storage.tables import AppTables, EntityTables, build_app_tables
-from flowdeck.engine.system import schema_generation
+from flowdeck.engine.system import schema_generation, transaction_generation
 
 
 @dataclass(frozen=True)
@@ -93,3 +94,23 @@ class Catalog:
 
     def invalidate(self) -> None:
         self._registry = None
+
+
+_per_engine: weakref.WeakKeyDictionary[Engine, Registry] = weakref.WeakKeyDictionary()
+_per_engine_lock = threading.Lock()
+
+
+def registry_for(conn: Connection) -> Registry:
+    """The applied apps of `conn`'s database, for code that runs without a `Catalog` (job
+    handlers, the automation listener): one registry per database engine, loaded again
+    when the schema generation changed, so a worker sees a newly applied document at once."""
+    generation = transaction_generation(conn)
+    engine = conn.engine
+    found = _per_engine.get(engine)
+    if found is not None and found.generation == generation:
+        return found
+    with _per_engine_lock:
+        found = _per_engine.get(engine)
+        if found is None or found.generation != generation:
+            found = _per_engine[engine] = load_registry(conn)
+        return found

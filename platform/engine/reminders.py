@@ -25,9 +25,10 @@ from flowdeck.engine.listening import entities
 from flowdeck.engine.messages import M, Mp
 from flowdeck.engine.notifications import notify
 from flowdeck.engine.recurrence import shift_working_days
+from flowdeck.engine.registry import registry_for
 from flowdeck.engine.schema.model import Entity, Reminder
 from flowdeck.engine.schema.timing import CREATOR, ROLE_PREFIX
-from flowdeck.engine.timers import arm, registry, stamp
+from flowdeck.engine.timers import arm, stamp
 
 if TYPE_CHECKING:  # the registry's loader imports this module
     from flowdeck.engine.registry import Registry
@@ -99,7 +100,7 @@ def send_reminder(conn: Connection, payload: dict[str, Any], context: JobContext
     from flowdeck.engine.records import fetch_record
 
     try:
-        tables = registry(conn).app(str(payload["app"]))
+        tables = registry_for(conn).app(str(payload["app"]))
         et = tables.entities[str(payload["entity"])]
         record_id, at = int(payload["record"]), dt.datetime.fromisoformat(str(payload["at"]))
     except (KeyError, TypeError, ValueError, NotFound) as exc:

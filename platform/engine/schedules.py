@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from flowdeck.engine import models
@@ -35,10 +34,10 @@ from flowdeck.engine.jobs.queue import enqueue
 from flowdeck.engine.messages import M, Mp
 from flowdeck.engine.notifications import notify
 from flowdeck.engine.permissions import Actor
-from flowdeck.engine.registry import Registry
+from flowdeck.engine.registry import Registry, registry_for
 from flowdeck.engine.schema.model import App, Schedule
 from flowdeck.engine.storage.tables import AppTables
-from flowdeck.engine.timers import arm, armed, registry, stamp
+from flowdeck.engine.timers import arm, armed, insert_once, stamp
 
 JOB = "schedule.occurrence"
 MAX_ATTEMPTS = 5
@@ -118,9 +117,7 @@ def _follow_ups(conn: Connection, app: str, schedule: Schedule, at: dt.datetime,
 
 def _lock(conn: Connection, values: dict[str, Any]) -> bool:
     """Insert the run row; False when this occurrence already has one (ran or skipped)."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(R).values(**values).on_conflict_do_nothing(index_elements=["app", "schedule", "occurrence"])
-    return conn.execute(statement.returning(R.c.id)).first() is not None  # psycopg's row count here is -1 either way
+    return insert_once(conn, R, values, ("app", "schedule", "occurrence"))
 
 
 def create_records(conn: Connection, tables: AppTables, schedule: Schedule, *, at: dt.datetime, now: dt.datetime) -> int:
@@ -156,7 +153,7 @@ def run_occurrence(conn: Connection, payload: dict[str, Any], context: JobContex
     app_key, key = payload.get("app"), payload.get("schedule")
     if not isinstance(app_key, str) or not isinstance(key, str):
         raise PermanentError("the payload names no schedule")
-    tables = registry(conn).apps.get(app_key)
+    tables = registry_for(conn).apps.get(app_key)
     schedule = tables.app.schedule(key) if tables is not None else None
     if tables is None or schedule is None:
         return {"skipped": "schedule_removed"}

@@ -34,9 +34,10 @@ from flowdeck.engine.listening import entities
 from flowdeck.engine.messages import M, Message, Mn, Mp
 from flowdeck.engine.notifications import notify
 from flowdeck.engine.permissions import Actor
+from flowdeck.engine.registry import registry_for
 from flowdeck.engine.schema.model import Entity, Transition
 from flowdeck.engine.storage.tables import AppTables, EntityTables
-from flowdeck.engine.timers import arm, registry
+from flowdeck.engine.timers import arm
 
 if TYPE_CHECKING:  # the registry's loader imports the listeners
     from flowdeck.engine.registry import Registry
@@ -171,7 +172,7 @@ def perform(conn: Connection, payload: dict[str, Any], context: JobContext) -> d
     from flowdeck.engine.workflow import transition_record
 
     try:
-        et = registry(conn).app(str(payload["app"])).entities[str(payload["entity"])]
+        et = registry_for(conn).app(str(payload["app"])).entities[str(payload["entity"])]
         record_id, key, state = int(payload["record"]), str(payload["transition"]), str(payload["state"])
         since = dt.datetime.fromisoformat(str(payload["since"]))
     except (KeyError, TypeError, ValueError, NotFound) as exc:
@@ -242,7 +243,7 @@ register(JobKind(JOB, Mp("a kind of job", "Timed transition"), perform, max_atte
 
 
 def _state_of(conn: Connection, app: str, entity: str, record_id: int) -> str | None:
-    table = registry(conn).app(app).entities[entity].table
+    table = registry_for(conn).app(app).entities[entity].table
     return conn.execute(sa.select(table.c.state).where(table.c.id == record_id)).scalar()
 
 

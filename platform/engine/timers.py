@@ -1,6 +1,7 @@
-"""What schedules and reminders share: arming a job for a moment (a unique key makes a
-second arm of the same moment a no-op, even from two transactions at once), and the
-applied apps as a job handler sees them (parsed once per schema generation).
+"""What the timed jobs share: arming a job for a moment (a unique key makes a second arm
+of the same moment a no-op, even from two transactions at once), and `insert_once`, the
+lock row of a job that must run once per occurrence or day. The applied apps as a job
+handler sees them: `flowdeck.engine.registry.registry_for`.
 
 Arming writes `INSERT ... ON CONFLICT (dedupe_key) DO NOTHING RETURNING id`, on SQLite and
 PostgreSQL alike: the job engine's own `enqueue` checks first and inserts after, which two
@@ -15,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -24,10 +25,6 @@ from sqlalchemy.engine import Connection
 from flowdeck.engine import models
 from flowdeck.engine.jobs.kinds import KINDS
 from flowdeck.engine.jobs.queue import NOTIFY_CHANNEL, now_utc
-from flowdeck.engine.listening import registry_for
-
-if TYPE_CHECKING:
-    from flowdeck.engine.registry import Registry
 
 J = models.jobs
 ARM_BATCH = 500
@@ -98,6 +95,16 @@ def _arm_executemany(conn: Connection, kind: str, jobs: Sequence[tuple[str, dict
     return max(0, conn.execute(statement, rows).rowcount) if rows else 0
 
 
+def insert_once(conn: Connection, table: sa.Table, values: dict[str, Any], keys: Sequence[str]) -> bool:
+    """Insert the row unless one with the same `keys` (a unique index) exists; True when
+    this call inserted it. The lock of a job that must run once per occurrence or day:
+    of two racing workers exactly one gets True (RETURNING, as psycopg's row count of
+    such an INSERT is -1 either way)."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table).values(**values).on_conflict_do_nothing(index_elements=list(keys)).returning(*table.primary_key)
+    return conn.execute(statement).first() is not None
+
+
 def armed(conn: Connection, key: str) -> bool:
     return conn.execute(sa.select(J.c.id).where(J.c.dedupe_key == key)).first() is not None
 
@@ -105,9 +112,3 @@ def armed(conn: Connection, key: str) -> bool:
 def stamp(moment: dt.datetime) -> str:
     """A moment in a key: UTC to the minute, `20261211T0800Z`."""
     return moment.astimezone(dt.UTC).strftime("%Y%m%dT%H%MZ")
-
-
-def registry(conn: Connection) -> Registry:
-    """The applied apps of this connection's database, loaded again when a document changed
-    (the listeners' registry: one per database engine)."""
-    return registry_for(conn)

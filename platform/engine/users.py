@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 from flowdeck.engine import models, sessions
 from flowdeck.engine.errors import NotFound, RecordInvalid
 from flowdeck.engine.messages import M
+from flowdeck.engine.paging import Paged, clamp
 from flowdeck.engine.permissions import Actor
 from flowdeck.engine.textinput import search_text
 
@@ -318,15 +319,11 @@ class DirectoryEntry:
 
 
 @dataclass(frozen=True)
-class DirectoryPage:
+class DirectoryPage(Paged):
     entries: list[DirectoryEntry]
     total: int
     page: int
     per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
 
 
 def _directory_filter(text: str) -> sa.ColumnElement[bool]:
@@ -347,7 +344,7 @@ def search_directory(conn: Connection, *, text: str = "", page: int = 1, per_pag
     u, g, s = models.users, models.role_grants, models.login_sessions
     where = _directory_filter(text)
     total = int(conn.execute(sa.select(sa.func.count()).select_from(u).where(where)).scalar_one())
-    page = max(1, min(page, max(1, -(-total // per_page))))
+    page = clamp(page, total, per_page)
     chosen = sa.select(*_COLUMNS).where(where).order_by(u.c.username).limit(per_page).offset((page - 1) * per_page).subquery("chosen")
     live = (
         sa.select(s.c.user_id, sa.func.count().label("n"), sa.func.max(s.c.last_seen_at).label("last_seen"))

@@ -21,7 +21,7 @@ from flowdeck.engine.approval_core import pending_request
 from flowdeck.engine.computed import compute_values
 from flowdeck.engine.effects import effect_values
 from flowdeck.engine.errors import Forbidden, RecordInvalid, TransitionRefused
-from flowdeck.engine.expressions import ExpressionError
+from flowdeck.engine.expressions import holds
 from flowdeck.engine.messages import M, Message, plain
 from flowdeck.engine.permissions import Actor, FieldAccess, can_transition, field_access
 from flowdeck.engine.records import (
@@ -69,12 +69,7 @@ def guard_message(transition: Transition) -> Message:
 
 
 def guard_holds(transition: Transition, env: Mapping[str, Any]) -> bool:
-    if transition.guard is None:
-        return True
-    try:
-        return bool(transition.guard.evaluate(env))
-    except ExpressionError:
-        return False
+    return holds(transition.guard, env)
 
 
 def missing_fields(entity: Entity, transition: Transition, values: Mapping[str, Any], env: Mapping[str, Any], actor: Actor) -> list[str]:

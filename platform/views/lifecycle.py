@@ -6,7 +6,7 @@ mapped to responses in `views.errors`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from flask import Response, g, has_request_context, make_response, render_template, request
@@ -98,4 +98,12 @@ def render(template: str, block: str | None = None, **context: Any) -> Response:
     body = render_block(template, block, **context) if block is not None and is_htmx() else render_template(template, **context)
     response = make_response(body)
     response.vary.add("HX-Request")
+    return response
+
+
+def form_page(response: Response, errors: Mapping[str, Any]) -> Response:
+    """A form page: answered 422 when it is shown again with what was wrong, so htmx and
+    scripts can tell a refused save from a page to fill in."""
+    if errors:
+        response.status_code = 422
     return response

@@ -8,20 +8,19 @@ count) and answers JSON. Tokens are shown once, in the answer to the POST that m
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from flask import Blueprint, abort, flash, jsonify, redirect, request, url_for
 from werkzeug.wrappers import Response
 
-from flowdeck.engine import users
+from flowdeck.engine import clock, users
 from flowdeck.engine.errors import NotFound
 from flowdeck.engine.storage.tables import AppTables
 from flowdeck.engine.webhooks import incoming
 from flowdeck.views.auth import admin_required, require_actor
 from flowdeck.views.i18n import gettext as _
 from flowdeck.views.i18n import say_errors
-from flowdeck.views.lifecycle import render
+from flowdeck.views.lifecycle import form_page, render
 from flowdeck.views.security import csrf
 from flowdeck.views.state import engine
 from flowdeck.views.webhooks_admin import app_tables
@@ -29,10 +28,6 @@ from flowdeck.views.webhooks_admin import app_tables
 bp = Blueprint("webhook_hooks", __name__, url_prefix="/admin/apps/<app>/webhooks/hooks")
 receiver = Blueprint("webhook_receiver", __name__)
 csrf.exempt(receiver)
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def _mapping_text(mapping: dict[str, str]) -> str:
@@ -69,8 +64,8 @@ def _save(tables: AppTables, form: dict[str, Any], hook_id: int | None) -> Any:
     et = tables.entities[form["entity"]]
     try:
         if hook_id is None:
-            return engine().db.run(lambda conn: incoming.create_hook(conn, et, form, actor_id=require_actor().user_id, now=_now()))
-        engine().db.run(lambda conn: incoming.update_hook(conn, et, hook_id, form, now=_now()))
+            return engine().db.run(lambda conn: incoming.create_hook(conn, et, form, actor_id=require_actor().user_id, now=clock.now()))
+        engine().db.run(lambda conn: incoming.update_hook(conn, et, hook_id, form, now=clock.now()))
     except incoming.HookInvalid as exc:
         return say_errors(exc.errors)
     return None
@@ -94,10 +89,7 @@ def new(app: str) -> Response:
             hook = engine().db.read(lambda conn: incoming.get_hook(conn, app, saved[0]))
             return _page(tables, "admin/webhook_hook_token.html", hook=hook, token=saved[1])
         errors = saved
-    response = _page(tables, "admin/webhook_hook_form.html", form=_shown(form), errors=errors, hook=None, calls=[])
-    if errors:
-        response.status_code = 422
-    return response
+    return form_page(_page(tables, "admin/webhook_hook_form.html", form=_shown(form), errors=errors, hook=None, calls=[]), errors)
 
 
 def _hook(app: str, hook_id: int) -> incoming.Hook:
@@ -122,10 +114,7 @@ def edit(app: str, hook_id: int) -> Response:
             flash(_("The incoming webhook is saved."), "ok")
             return redirect(url_for("webhook_hooks.edit", app=app, hook_id=hook_id), code=303)
     calls = engine().db.read(lambda conn: incoming.recent_calls(conn, hook_id))
-    response = _page(tables, "admin/webhook_hook_form.html", form=_shown(form), errors=errors, hook=hook, calls=calls)
-    if errors:
-        response.status_code = 422
-    return response
+    return form_page(_page(tables, "admin/webhook_hook_form.html", form=_shown(form), errors=errors, hook=hook, calls=calls), errors)
 
 
 @bp.post("/<int:hook_id>/rotate")
@@ -133,7 +122,7 @@ def edit(app: str, hook_id: int) -> Response:
 def rotate(app: str, hook_id: int) -> Response:
     tables = app_tables(app)
     _hook(app, hook_id)
-    token = engine().db.run(lambda conn: incoming.rotate_token(conn, app, hook_id, now=_now()))
+    token = engine().db.run(lambda conn: incoming.rotate_token(conn, app, hook_id, now=clock.now()))
     return _page(tables, "admin/webhook_hook_token.html", hook=_hook(app, hook_id), token=token)
 
 

@@ -16,13 +16,12 @@ URLs (blueprint `webhooks_admin`, prefix `/admin/apps/<app>/webhooks`):
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
 from werkzeug.wrappers import Response
 
-from flowdeck.engine import events
+from flowdeck.engine import clock, events
 from flowdeck.engine.errors import NotFound
 from flowdeck.engine.storage.tables import AppTables
 from flowdeck.engine.webhooks import endpoints, incoming, listing, outgoing
@@ -30,7 +29,7 @@ from flowdeck.engine.webhooks.addresses import AddressPolicy
 from flowdeck.views.auth import admin_required, require_actor
 from flowdeck.views.i18n import gettext as _
 from flowdeck.views.i18n import say_errors
-from flowdeck.views.lifecycle import registry, render
+from flowdeck.views.lifecycle import form_page, registry, render
 from flowdeck.views.state import engine
 
 bp = Blueprint("webhooks_admin", __name__, url_prefix="/admin/apps/<app>/webhooks")
@@ -47,10 +46,6 @@ def app_tables(app: str) -> AppTables:
 
 def policy() -> AddressPolicy:
     return AddressPolicy.from_settings(current_app.config)
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def _form() -> dict[str, Any]:
@@ -90,7 +85,7 @@ def new(app: str) -> Response:
             endpoint_id, secret = engine().db.run(
                 lambda conn: endpoints.create_endpoint(
                     conn, app, url=form["url"], description=form["description"], kinds=form["kinds"], entities=form["entities"],
-                    known_entities=tables.entities, policy=policy(), actor_id=require_actor().user_id, now=_now(),
+                    known_entities=tables.entities, policy=policy(), actor_id=require_actor().user_id, now=clock.now(),
                 )
             )  # fmt: skip
         except endpoints.EndpointInvalid as exc:
@@ -98,10 +93,7 @@ def new(app: str) -> Response:
         else:
             endpoint = engine().db.read(lambda conn: endpoints.get_endpoint(conn, app, endpoint_id))
             return _page(tables, "admin/webhook_secret.html", endpoint=endpoint, secret=secret)
-    response = _page(tables, "admin/webhook_form.html", form=form, errors=errors, endpoint=None)
-    if errors:
-        response.status_code = 422
-    return response
+    return form_page(_page(tables, "admin/webhook_form.html", form=form, errors=errors, endpoint=None), errors)
 
 
 def _endpoint(app: str, endpoint_id: int) -> endpoints.Endpoint:
@@ -124,7 +116,7 @@ def edit(app: str, endpoint_id: int) -> Response:
             engine().db.run(
                 lambda conn: endpoints.update_endpoint(
                     conn, app, endpoint_id, url=form["url"], description=form["description"], kinds=form["kinds"],
-                    entities=form["entities"], known_entities=tables.entities, policy=policy(), now=_now(),
+                    entities=form["entities"], known_entities=tables.entities, policy=policy(), now=clock.now(),
                 )
             )  # fmt: skip
         except endpoints.EndpointInvalid as exc:
@@ -132,10 +124,7 @@ def edit(app: str, endpoint_id: int) -> Response:
         else:
             flash(_("The webhook is saved."), "ok")
             return redirect(url_for("webhooks_admin.edit", app=app, endpoint_id=endpoint_id), code=303)
-    response = _page(tables, "admin/webhook_form.html", form=form, errors=errors, endpoint=endpoint)
-    if errors:
-        response.status_code = 422
-    return response
+    return form_page(_page(tables, "admin/webhook_form.html", form=form, errors=errors, endpoint=endpoint), errors)
 
 
 @bp.post("/<int:endpoint_id>/rotate")
@@ -143,7 +132,7 @@ def edit(app: str, endpoint_id: int) -> Response:
 def rotate(app: str, endpoint_id: int) -> Response:
     tables = app_tables(app)
     _endpoint(app, endpoint_id)
-    secret = engine().db.run(lambda conn: endpoints.rotate_secret(conn, app, endpoint_id, now=_now()))
+    secret = engine().db.run(lambda conn: endpoints.rotate_secret(conn, app, endpoint_id, now=clock.now()))
     return _page(tables, "admin/webhook_secret.html", endpoint=_endpoint(app, endpoint_id), secret=secret)
 
 
@@ -152,7 +141,7 @@ def rotate(app: str, endpoint_id: int) -> Response:
 def turn(app: str, endpoint_id: int, switch: str) -> Response:
     app_tables(app)
     _endpoint(app, endpoint_id)
-    engine().db.run(lambda conn: endpoints.set_enabled(conn, app, endpoint_id, switch == "enable", now=_now()))
+    engine().db.run(lambda conn: endpoints.set_enabled(conn, app, endpoint_id, switch == "enable", now=clock.now()))
     flash(_("The webhook is on.") if switch == "enable" else _("The webhook is off."), "ok")
     return redirect(url_for("webhooks_admin.edit", app=app, endpoint_id=endpoint_id), code=303)
 

@@ -11,7 +11,8 @@ from click.testing import CliRunner
 
 from flowdeck.cli import main
 from flowdeck.engine import models, schedules
-from flowdeck.engine.timers import arm, registry
+from flowdeck.engine.registry import registry_for
+from flowdeck.engine.timers import arm
 
 DOC = {
     "key": "ops",
@@ -30,7 +31,7 @@ def test_tick_runs_a_missed_occurrence_once_and_arms_the_next(db, install, monke
     monkeypatch.setenv("FLOWDECK_DATABASE_URL", db.url)
     monkeypatch.setenv("FLOWDECK_INSTANCE", str(tmp_path))
     install(copy.deepcopy(DOC))
-    schedule = db.read(registry).apps["ops"].app.schedule("daily")
+    schedule = db.read(registry_for).apps["ops"].app.schedule("daily")
     now = dt.datetime.now(dt.UTC)
     missed = schedule.recurrence.between(now - dt.timedelta(days=2), now)[-1]
     db.run(lambda conn: arm(conn, schedules.JOB, [schedules._job("ops", "daily", missed)]))

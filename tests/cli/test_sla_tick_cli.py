@@ -11,8 +11,8 @@ from flowdeck.cli import main
 from flowdeck.engine import clock, models
 from flowdeck.engine.permissions import Actor
 from flowdeck.engine.records import create_record
+from flowdeck.engine.registry import registry_for
 from flowdeck.engine.sla.timers import JOB
-from flowdeck.engine.timers import registry
 from tests.support.sla_apps import desk, sh
 
 C, J = models.sla_cycles, models.jobs
@@ -30,7 +30,7 @@ def test_tick_catches_up_after_downtime(db, install, held, monkeypatch, tmp_path
     monkeypatch.setenv("FLOWDECK_DATABASE_URL", db.url)
     monkeypatch.setenv("FLOWDECK_INSTANCE", str(tmp_path))
     install(desk())
-    et = db.read(registry).entity("desk", "ticket")
+    et = db.read(registry_for).entity("desk", "ticket")
     start = sh(2026, 3, 2, 9, 0)
     clock.set_now(start)
     db.run(lambda c: create_record(c, et, {"title": "Printer", "priority": "p1"}, actor=Actor.system(), now=start))

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from flowdeck.demo import load_demo
-from flowdeck.engine import approvals, records, users, workflow
+from flowdeck.engine import approvals, clock, records, users, workflow
 from flowdeck.engine.constraints import ConstraintBroken, ConstraintRefusesTransition
 from flowdeck.engine.db import Database
 from flowdeck.engine.registry import Catalog
@@ -57,7 +57,7 @@ def test_a_milestone_is_achieved_only_when_its_tasks_are_done(demo, system):
             c, tasks, {"name": "Sign-off pack", "project": planned.project, "milestone": planned.id}, actor=system
         )
     )
-    today = {"achieved_on": dt.date.today().isoformat()}
+    today = {"achieved_on": clock.today().isoformat()}
     with pytest.raises(ConstraintRefusesTransition) as caught:
         demo.run(lambda c: workflow.transition_record(c, milestones, planned.id, "achieve", actor=system, values=today))
     assert f"Task #{task.id} “Sign-off pack”" in str(caught.value.args[0])

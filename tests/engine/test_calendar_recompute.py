@@ -20,8 +20,8 @@ from flowdeck.engine.calendars.storage import RECOMPUTE_JOB
 from flowdeck.engine.jobs.runner import Runner
 from flowdeck.engine.permissions import Actor
 from flowdeck.engine.records import create_record
+from flowdeck.engine.registry import registry_for
 from flowdeck.engine.sla.timers import JOB as SLA_JOB
-from flowdeck.engine.timers import registry
 from flowdeck.engine.workflow import transition_record
 from tests.support import timed as timed_support
 from tests.support.sla_apps import desk, sh
@@ -187,7 +187,7 @@ def test_a_bundle_import_starts_the_sla_cycles_of_its_records(db, install, held)
     clock.set_now(sh(2026, 3, 5, 9, 0))
     data = db.read(lambda c: bundles.export_bundle(c, load_registry(c), "desk", include_records=True))
     bundles.import_bundle(db, data, actor=SYSTEM, as_key="desk_copy", user_map={"*": "create"})
-    copy_et = db.read(registry).entity("desk_copy", "ticket")
+    copy_et = db.read(registry_for).entity("desk_copy", "ticket")
     ids = db.read(lambda c: dict(c.execute(sa.select(copy_et.table.c.state, copy_et.table.c.id)).all()))
     query = sa.select(C).where(C.c.app == "desk_copy").order_by(C.c.record_id, C.c.sla)
     cycles = db.read(lambda c: c.execute(query).mappings().all())

@@ -17,7 +17,7 @@ from flowdeck.engine import clock, clock_refresh, models
 from flowdeck.engine.jobs.runner import Runner
 from flowdeck.engine.permissions import Actor
 from flowdeck.engine.records import create_record, fetch_record
-from flowdeck.engine.timers import registry
+from flowdeck.engine.registry import registry_for
 from flowdeck.engine.workflow import transition_record
 from tests.support.timed import sh
 
@@ -88,7 +88,7 @@ def _jobs(db) -> list:
 
 
 def _arm(db) -> int:
-    return db.run(lambda c: clock_refresh.arm_next(c, registry(c), now=clock.now()))
+    return db.run(lambda c: clock_refresh.arm_next(c, registry_for(c), now=clock.now()))
 
 
 def test_formulas_reading_the_clock_are_marked_at_load(apps):
@@ -234,5 +234,5 @@ def test_a_record_saved_during_the_refresh_keeps_what_its_save_computed(db, apps
         return read_children(conn, et_, ids)
 
     monkeypatch.setattr(formulas, "load_children", save_meanwhile)
-    assert db.run(lambda c: clock_refresh.refresh(c, registry(c), now=sh(2026, 3, 11, 0, 0, 1))) == {"pm.task": 1}
+    assert db.run(lambda c: clock_refresh.refresh(c, registry_for(c), now=sh(2026, 3, 11, 0, 0, 1))) == {"pm.task": 1}
     assert _values(db, et, record_id)["overdue"] is False

@@ -13,8 +13,7 @@ import sqlalchemy as sa
 from flowdeck.engine import events, models, records, watchers
 from flowdeck.engine.automations import listener
 from flowdeck.engine.db import Database
-from flowdeck.engine.listening import registry_for
-from flowdeck.engine.registry import Catalog
+from flowdeck.engine.registry import Catalog, registry_for
 from flowdeck.engine.system import bump_schema_generation, transaction_generation
 from flowdeck.engine.webhooks import endpoints, outgoing
 from flowdeck.engine.webhooks.addresses import AddressPolicy

@@ -14,10 +14,10 @@ from flowdeck.engine import models
 from flowdeck.engine.jobs.runner import Runner
 from flowdeck.engine.permissions import Actor
 from flowdeck.engine.records import create_record, fetch_record, update_record
+from flowdeck.engine.registry import registry_for
 from flowdeck.engine.reminders import fire_time
 from flowdeck.engine.schema.loader import check_document
 from flowdeck.engine.schema.model import Reminder
-from flowdeck.engine.timers import registry
 
 SH = ZoneInfo("Asia/Shanghai")
 J = models.jobs
@@ -91,7 +91,7 @@ def test_reminders_are_armed_rearmed_on_date_change_and_sent_once(db, install, m
     install(copy.deepcopy(DOC))
     assignee = make_user("ann", roles={"tm": ["member"]})
     manager = make_user("max", roles={"tm": ["manager"]})
-    et = db.read(registry).entity("tm", "task")
+    et = db.read(registry_for).entity("tm", "task")
     now = local(2026, 12, 1, 10)
     record = db.run(
         lambda c: create_record(
@@ -122,7 +122,7 @@ def test_a_record_in_a_done_state_is_not_reminded(db, install, make_user):
     """Is a reminder that comes due for a task already closed skipped, with nobody notified?"""
     install(copy.deepcopy(DOC))
     assignee = make_user("ann", roles={"tm": ["member"]})
-    et = db.read(registry).entity("tm", "task")
+    et = db.read(registry_for).entity("tm", "task")
     now = local(2026, 12, 1, 10)
     values = {"name": "Ship", "assignee": assignee.user_id, "due_date": "2026-12-14"}
     record = db.run(lambda c: create_record(c, et, values, actor=Actor.system(), now=now))

@@ -16,8 +16,8 @@ from flowdeck.engine import models, schedules
 from flowdeck.engine.jobs.runner import Runner
 from flowdeck.engine.permissions import Actor
 from flowdeck.engine.recurrence import Recurrence
+from flowdeck.engine.registry import registry_for
 from flowdeck.engine.schema.loader import check_document
-from flowdeck.engine.timers import registry
 
 SH = ZoneInfo("Asia/Shanghai")
 R = models.schedule_runs
@@ -79,7 +79,7 @@ def _reports(db):
 
 def _setup(db, install, document=DOC, projects=(("Alpha", True), ("Beta", False))):
     install(copy.deepcopy(document))
-    tables = db.read(registry)
+    tables = db.read(registry_for)
 
     def add(conn):
         from flowdeck.engine.records import create_record
@@ -138,7 +138,7 @@ def test_an_occurrence_creates_one_record_per_matching_record_and_arms_the_next(
     """Does the Friday occurrence create a report for each active project with the week key, and arm the next Friday?"""
     _setup(db, install)
     clock = Clock(local(2026, 12, 11, 16, 0, 5))
-    db.run(lambda c: schedules.arm_app(c, registry(c).apps["pm"].app, now=local(2026, 12, 7)))
+    db.run(lambda c: schedules.arm_app(c, registry_for(c).apps["pm"].app, now=local(2026, 12, 7)))
     assert Runner(db, clock=clock).run_due() == {"done": 1}
     assert _reports(db) == [{"title": "Alpha 2026-W50", "week": "2026-W50", "project": 1}]
     assert [r["status"] for r in _runs(db)] == ["done"]
@@ -234,11 +234,11 @@ def test_a_changed_rule_or_removed_schedule_leaves_old_occurrences_doing_nothing
     """After the rule moves to Thursdays, does the armed Friday occurrence do nothing while Thursday
     is armed; and after removal, does nothing run?"""
     _setup(db, install)
-    db.run(lambda c: schedules.arm_app(c, registry(c).apps["pm"].app, now=local(2026, 12, 7)))
+    db.run(lambda c: schedules.arm_app(c, registry_for(c).apps["pm"].app, now=local(2026, 12, 7)))
     moved = copy.deepcopy(DOC)
     moved["schedules"][0]["repeat"] = {"rrule": "FREQ=WEEKLY;BYDAY=TH;BYHOUR=16;BYMINUTE=0"}
     install(moved)
-    db.run(lambda c: schedules.arm_app(c, registry(c).apps["pm"].app, now=local(2026, 12, 7)))
+    db.run(lambda c: schedules.arm_app(c, registry_for(c).apps["pm"].app, now=local(2026, 12, 7)))
     clock = Clock(local(2026, 12, 11, 16, 1))
     assert Runner(db, clock=clock).run_due() == {"done": 2}  # Thursday ran, Friday did nothing
     assert len(_reports(db)) == 1
@@ -273,7 +273,7 @@ def test_the_plan_names_added_changed_and_removed_schedules_and_reminders(db, in
 def test_the_bundled_project_app_drafts_weekly_reports_for_active_projects(bundled_db):
     """Does the bundled project app's Friday occurrence draft one status report per project in a working state, with the week key?"""
     db = bundled_db
-    tables = db.read(registry)
+    tables = db.read(registry_for)
     projects = tables.entity("project", "project")
 
     def add(conn):  # the projects' rows as a migration would leave them: only what the schedule reads

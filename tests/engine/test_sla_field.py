@@ -14,8 +14,8 @@ from flowdeck.engine import clock, models, records
 from flowdeck.engine.errors import RecordInvalid
 from flowdeck.engine.moments import resolve_datetime
 from flowdeck.engine.query import Query, query_records
+from flowdeck.engine.registry import registry_for
 from flowdeck.engine.schema.loader import check_document
-from flowdeck.engine.timers import registry
 from tests.support.sla_apps import desk, sh
 
 C = models.sla_cycles
@@ -46,7 +46,7 @@ def held():
 def desk_records(db, install, system, held):
     """Five tickets: due in 30 min, in 3 h, paused, an older cycle due in 5 min under a current one due in 5 h, none."""
     install(document())
-    et = db.read(registry).entity("desk", "ticket")
+    et = db.read(registry_for).entity("desk", "ticket")
     ids = [db.run(lambda c, n=n: records.create_record(c, et, {"title": f"T{n}"}, actor=system).id) for n in range(5)]
 
     def write(conn):
@@ -134,7 +134,7 @@ def test_formulas_read_the_due_time_as_a_moment(db, install, system, held):
         "formula": "resolution_due != null and resolution_due < now()",
     }
     install(doc)
-    et = db.read(registry).entity("desk", "ticket")
+    et = db.read(registry_for).entity("desk", "ticket")
     rid = db.run(lambda c: records.create_record(c, et, {"title": "T"}, actor=system).id)
     db.run(lambda c: c.execute(C.delete().where(C.c.record_id == rid)))
     db.run(lambda c: c.execute(C.insert(), [_cycle(rid, 1, "running", NOW - dt.timedelta(minutes=5))]))

@@ -14,8 +14,8 @@ from flowdeck.engine.comments import add_comment
 from flowdeck.engine.jobs.runner import Runner
 from flowdeck.engine.permissions import Actor
 from flowdeck.engine.records import create_record, update_record
+from flowdeck.engine.registry import registry_for
 from flowdeck.engine.sla.status import statuses
-from flowdeck.engine.timers import registry
 from flowdeck.engine.workflow import transition_record
 from tests.support.sla_apps import desk, sh
 
@@ -76,7 +76,7 @@ class Desk:
 @pytest.fixture
 def desk_app(db, install, held):
     install(desk())
-    return Desk(db, db.read(registry).entity("desk", "ticket"))
+    return Desk(db, db.read(registry_for).entity("desk", "ticket"))
 
 
 def test_resolution_lifecycle_minute_by_minute(desk_app):
@@ -154,7 +154,7 @@ def test_a_new_cycle_after_a_stop_and_an_edited_definition_keeps_old_cycles(desk
     doc = desk()
     doc["entities"]["ticket"]["slas"][1]["goals"][-1]["duration"] = {"working_hours": 20, "calendar": "cn"}
     install(doc)
-    d.et = d.db.read(registry).entity("desk", "ticket")
+    d.et = d.db.read(registry_for).entity("desk", "ticket")
     u = d.create((2026, 3, 2, 10, 0))
     assert d.sla(t, "resolution", 2026, 3, 2, 10, 0).goal_seconds == 16 * 3600
     assert d.sla(u, "resolution", 2026, 3, 2, 10, 0).goal_seconds == 20 * 3600

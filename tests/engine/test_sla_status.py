@@ -6,8 +6,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from flowdeck.engine import models
+from flowdeck.engine.registry import registry_for
 from flowdeck.engine.sla.status import statuses
-from flowdeck.engine.timers import registry
 from tests.support.sla_apps import desk, sh
 
 C = models.sla_cycles
@@ -26,7 +26,7 @@ def test_statuses_count_working_time_and_pick_the_current_cycle(db, install):
     """Does a cycle running since 11:00 show 1 h elapsed at 13:45 (lunch 12:00-13:30 skipped), amber after warn_at,
     red past due, grey once met; is an older cycle ignored and a record without cycles absent?"""
     install(desk())
-    entity = db.read(registry).entity("desk", "ticket").entity
+    entity = db.read(registry_for).entity("desk", "ticket").entity
     db.run(lambda c: c.execute(C.insert(), [_row(), _row(record_id=2, cycle=1, status="stopped", running_since=None, due_at=None),
                                              _row(record_id=2, cycle=2, status="stopped", running_since=None, due_at=None,
                                                   used_seconds=3600, stopped_at=sh(2026, 12, 7, 12)),

@@ -14,9 +14,10 @@ from flowdeck.engine import clock, models
 from flowdeck.engine.jobs.runner import Runner
 from flowdeck.engine.permissions import Actor
 from flowdeck.engine.records import create_record, fetch_record, update_record
+from flowdeck.engine.registry import registry_for
 from flowdeck.engine.schema.loader import check_document
 from flowdeck.engine.sla.timers import JOB
-from flowdeck.engine.timers import arm, registry
+from flowdeck.engine.timers import arm
 from flowdeck.engine.workflow import transition_record
 from tests.support.sla_apps import desk, sh
 
@@ -41,7 +42,7 @@ def _app(install, db):
     doc = desk()
     doc["automations"] = RULES
     install(doc)
-    return db.read(registry).entity("desk", "ticket")
+    return db.read(registry_for).entity("desk", "ticket")
 
 
 def _create(db, et, moment, **values):

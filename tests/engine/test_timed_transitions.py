@@ -22,8 +22,8 @@ from flowdeck.engine.jobs.runner import LEASE, Runner
 from flowdeck.engine.messages import M, render
 from flowdeck.engine.permissions import Actor
 from flowdeck.engine.records import create_record, fetch_record
+from flowdeck.engine.registry import registry_for
 from flowdeck.engine.schema.loader import check_document
-from flowdeck.engine.timers import registry
 from flowdeck.engine.workflow import available_transitions, transition_record
 from tests.support.timed import DOC, Clock, sh
 
@@ -267,7 +267,7 @@ def test_restart_on_comment_needs_after_and_a_good_document_has_no_problems():
 
 
 def test_the_registry_sees_the_duration(db, et):
-    transition = db.read(registry).entity("hd", "ticket").entity.workflow.transition("auto_close")
+    transition = db.read(registry_for).entity("hd", "ticket").entity.workflow.transition("auto_close")
     assert transition.after is not None and transition.after.to_json() == {"working_days": 7, "calendar": "cn"}
 
 
@@ -282,7 +282,7 @@ def test_imported_records_waiting_in_the_state_are_armed(db, et):
     bundles.import_bundle(db, data, actor=SYSTEM, as_key="hd_copy", user_map={"*": "create"})
     copied = [j for j in _timed_jobs(db) if j.dedupe_key.startswith("timed:hd_copy:")]
     assert len(copied) == 1 and copied[0].status == "queued"
-    copy_et = db.read(registry).entity("hd_copy", "ticket")
+    copy_et = db.read(registry_for).entity("hd_copy", "ticket")
     assert Runner(db, clock=Clock(sh(2026, 6, 1))).run_due() == {"done": 2}
     states = db.read(lambda c: sorted(c.execute(sa.select(copy_et.table.c.state)).scalars()))
     assert states == ["closed", "open"]

@@ -12,7 +12,7 @@ import pytest
 from flowdeck.engine import clock, clock_refresh, records
 from flowdeck.engine.apps import bundled_documents, read_document
 from flowdeck.engine.jobs.runner import Runner
-from flowdeck.engine.timers import registry
+from flowdeck.engine.registry import registry_for
 from flowdeck.engine.workflow import transition_record
 from flowdeck.views.background import periodic_work
 from tests.support.timed import sh
@@ -62,7 +62,7 @@ def test_overdue_badges_appear_after_midnight_and_go_when_cancelled(client, db, 
     assert not BADGE.search(_page(client, "/a/project/task/v/board"))
     assert "Data migration" not in _page(client, "/a/project/task/v/overdue")
     periodic_work(db, now=clock.now())  # each worker's periodic pass and `flowdeck tick` arm the next refresh
-    assert db.run(lambda c: clock_refresh.arm_next(c, registry(c), now=clock.now())) == 0
+    assert db.run(lambda c: clock_refresh.arm_next(c, registry_for(c), now=clock.now())) == 0
     clock.set_now(sh(2026, 3, 11, 0, 0, 1))
     assert Runner(db).run_due() == {"done": 1}
     assert len(BADGE.findall(_page(client, "/a/project/task/v/board"))) == 1

@@ -10,7 +10,8 @@ import sqlalchemy as sa
 
 from flowdeck.engine import models, schedules
 from flowdeck.engine.jobs.runner import Runner
-from flowdeck.engine.timers import arm, registry
+from flowdeck.engine.registry import registry_for
+from flowdeck.engine.timers import arm
 from tests.support.web import csrf_token, login, text
 
 DOC = {
@@ -76,7 +77,7 @@ def test_the_page_shows_a_failing_occurrence_then_needs_attention(app, db, insta
     failing["schedules"][0]["catch_up_window"] = "P30D"
     install(failing)
     make_user("root", is_admin=True)
-    schedule = db.read(registry).apps["pm"].app.schedule("weekly")
+    schedule = db.read(registry_for).apps["pm"].app.schedule("weekly")
     now = [dt.datetime.now(dt.UTC)]
     last_friday = schedule.recurrence.between(now[0] - dt.timedelta(days=8), now[0])[-1]
     db.run(lambda conn: arm(conn, schedules.JOB, [schedules._job("pm", "weekly", last_friday)]))

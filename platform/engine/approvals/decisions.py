@@ -8,7 +8,7 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from flowdeck.engine import events, history, notifications
+from flowdeck.engine import history, notifications
 from flowdeck.engine.approval_core import (
     APPROVED,
     NO_LONGER_REQUIRED,
@@ -44,6 +44,7 @@ from flowdeck.engine.approvals.rows import (
     lock_request,
     now_or,
     task_of,
+    tell,
 )
 from flowdeck.engine.errors import Forbidden, RecordInvalid, TransitionRefused
 from flowdeck.engine.messages import M, Message
@@ -112,20 +113,7 @@ def decide(
     if result is None:
         return Outcome(request.id, PENDING, record)
     conn.execute(S.update().where(S.c.id == step.id).values(status=result, completed_at=now))
-    events.approval_event(
-        conn,
-        "approval.step_decided",
-        app=ctx.app,
-        entity=et.entity.key,
-        model=et.entity,
-        record_id=record.id,
-        actor_id=actor.user_id,
-        at=now,
-        request_id=request.id,
-        transition=transition.key,
-        step=step.key,
-        outcome=result,
-    )
+    tell(conn, ctx, "approval.step_decided", request_id=request.id, actor=actor, at=now, step=step.key, outcome=result)
     conn.execute(
         T.update()
         .where((T.c.step_id == step.id) & (T.c.status == PENDING))
@@ -149,19 +137,7 @@ def decide(
         conn, [request.requester_id], kind="approval_done", app=ctx.app, entity=et.entity.key, record_id=record.id, actor_id=actor.user_id,
         message=M("Approved: %(transition)s of “%(title)s”", transition=transition.label, title=ctx.title), dedupe=f"approved:{request.id}",
     )  # fmt: skip
-    events.approval_event(
-        conn,
-        "approval.decided",
-        app=ctx.app,
-        entity=et.entity.key,
-        model=et.entity,
-        record_id=record.id,
-        actor_id=actor.user_id,
-        at=now,
-        request_id=request.id,
-        transition=transition.key,
-        outcome=APPROVED,
-    )
+    tell(conn, ctx, "approval.decided", request_id=request.id, actor=actor, at=now, outcome=APPROVED)
     return Outcome(request.id, APPROVED, done)
 
 
@@ -258,19 +234,7 @@ def _reject(
         ),
         dedupe=f"rejected:{request.id}",
     )  # fmt: skip
-    events.approval_event(
-        conn,
-        "approval.decided",
-        app=ctx.app,
-        entity=et.entity.key,
-        model=et.entity,
-        record_id=request.record_id,
-        actor_id=actor.user_id,
-        at=now,
-        request_id=request.id,
-        transition=request.transition,
-        outcome=REJECTED,
-    )
+    tell(conn, ctx, "approval.decided", request_id=request.id, actor=actor, at=now, outcome=REJECTED)
     return Outcome(request.id, REJECTED, record)
 
 

@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from flowdeck.engine import events, history, notifications
+from flowdeck.engine import history, notifications
 from flowdeck.engine.approval_core import APPROVED, PENDING, WITHDRAWN, acted_approvers, close_round, create_round, pending_approvers
-from flowdeck.engine.approvals.rows import ApprovalClosed, Outcome, approval_of, closed_message, context, lock_request, now_or
+from flowdeck.engine.approvals.rows import ApprovalClosed, Outcome, approval_of, closed_message, context, lock_request, now_or, tell
 from flowdeck.engine.constraints import check_constraints
 from flowdeck.engine.errors import Forbidden
 from flowdeck.engine.messages import M
@@ -56,18 +56,7 @@ def request_approval(
     ctx = context(et, transition, approval, record, actor.user_id)
     request_id, status = create_round(conn, ctx, state=record.state, version=record.version, comment=comment, now=now)
     if status == PENDING:
-        events.approval_event(
-            conn,
-            "approval.requested",
-            app=et.entity.app,
-            entity=et.entity.key,
-            model=et.entity,
-            record_id=record.id,
-            actor_id=actor.user_id,
-            at=now,
-            request_id=request_id,
-            transition=transition.key,
-        )
+        tell(conn, ctx, "approval.requested", request_id=request_id, actor=actor, at=now)
         return Outcome(request_id, PENDING, record)
     if request_id is not None:
         close_round(conn, request_id, APPROVED, now)

@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from flowdeck.engine import clock
+from flowdeck.engine import clock, events
 from flowdeck.engine.approval_core import APPROVED, CANCELLED, REJECTED, RESET, WITHDRAWN, R, RoundContext, S, T
 from flowdeck.engine.errors import FlowdeckError, NotFound, TransitionRefused
 from flowdeck.engine.messages import M, Message
@@ -78,6 +78,15 @@ def context(et: EntityTables, transition: Transition, approval: Approval, record
     return RoundContext(
         app=et.entity.app, entity=et.entity, transition=transition, approval=approval, record_id=record.id,
         title=record.title or f"#{record.id}", values=record.values, requester=requester,
+    )  # fmt: skip
+
+
+def tell(conn: Connection, ctx: RoundContext, kind: str, *, request_id: int, actor: Actor, at: dt.datetime, **data: Any) -> None:
+    """Record an approval event of this round: every one names the same app, entity, record,
+    request and transition, so a listener can always find its way back to them."""
+    events.approval_event(
+        conn, kind, app=ctx.app, entity=ctx.entity.key, model=ctx.entity, record_id=ctx.record_id, actor_id=actor.user_id, at=at,
+        request_id=request_id, transition=ctx.transition.key, **data,
     )  # fmt: skip
 
 

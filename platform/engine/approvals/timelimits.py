@@ -23,15 +23,16 @@ from sqlalchemy.engine import Connection
 
 from flowdeck.engine import history, models, notifications, org
 from flowdeck.engine.approval_core import HANDED_OVER, PENDING, YES, R, S, T, _active, note_values, put_task
-from flowdeck.engine.approval_timers import STAGE_JOB, stamp
+from flowdeck.engine.approval_timers import STAGE_JOB
 from flowdeck.engine.approvals.escalation import OpenStep, flag_overdue
 from flowdeck.engine.approvals.rows import approval_of
 from flowdeck.engine.durations import Duration
 from flowdeck.engine.errors import NotFound, TransitionRefused
 from flowdeck.engine.jobs.kinds import JobContext, JobKind, PermanentError, register
 from flowdeck.engine.messages import M, Message, Mn, Mp
+from flowdeck.engine.registry import registry_for
 from flowdeck.engine.schema.model import EscalationStage
-from flowdeck.engine.timers import registry
+from flowdeck.engine.timers import stamp
 from flowdeck.engine.webhooks.outgoing import app_admins
 
 SMALLER = {"days": ("hours", 24), "hours": ("minutes", 60), "working_hours": ("working_minutes", 60)}
@@ -181,7 +182,7 @@ def run_stage(conn: Connection, payload: dict[str, Any], context: JobContext) ->
     if due_at is None or stamp(due_at) != due:
         return {"skipped": "opened_again"}
     try:
-        _, approval = approval_of(registry(conn).entity(app, entity), transition_key)
+        _, approval = approval_of(registry_for(conn).entity(app, entity), transition_key)
     except (NotFound, TransitionRefused):
         return {"skipped": "flow_changed"}
     definition = approval.step(key)

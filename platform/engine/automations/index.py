@@ -3,9 +3,9 @@ kind) the enabled rules whose trigger listens to that kind. The listener's cost 
 event no rule listens to is then one generation read and one dictionary lookup, whatever
 the number of rules in the app.
 
-The registry is `listening.registry_for`'s: one per database engine, swapped when the schema
-generation changes (the same rule as `Catalog`), so a worker picks up a newly applied
-document at once."""
+The index lives in the registry's memo (`flowdeck.engine.registry.registry_for`, one per
+database engine and schema generation), so it goes when a newly applied document
+replaces the registry."""
 
 from __future__ import annotations
 
@@ -14,13 +14,12 @@ from collections.abc import Iterable, Mapping
 from sqlalchemy.engine import Connection
 
 from flowdeck.engine.automations.triggers import TRIGGERS
-from flowdeck.engine.listening import registry_for
 from flowdeck.engine.registry import Registry
 from flowdeck.engine.schema.model import Automation
 
 Index = Mapping[tuple[str, str, str], tuple[Automation, ...]]
 _KEY = "automations.index"
-__all__ = ["Index", "build", "index_for", "interest", "registry_for"]
+__all__ = ["Index", "build", "index_for", "interest"]
 
 
 def build(registry: Registry) -> Index:

@@ -18,13 +18,13 @@ from sqlalchemy.engine import Connection
 from flowdeck.engine import events, models, records
 from flowdeck.engine.automations import runs
 from flowdeck.engine.automations.base import jsonable
-from flowdeck.engine.automations.index import index_for, interest, registry_for
+from flowdeck.engine.automations.index import index_for, interest
 from flowdeck.engine.automations.triggers import TRIGGERS
 from flowdeck.engine.errors import NotFound
 from flowdeck.engine.expressions import CHANGED_KEY, ExpressionError
 from flowdeck.engine.jobs import queue
 from flowdeck.engine.messages import M, Message
-from flowdeck.engine.registry import Registry
+from flowdeck.engine.registry import Registry, registry_for
 from flowdeck.engine.schema.model import Automation
 
 MAX_DEPTH = 5

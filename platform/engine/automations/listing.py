@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 
 from flowdeck.engine import models
 from flowdeck.engine.messages import Message, Mp
+from flowdeck.engine.paging import Paged
 
 R = models.automation_runs
 STATUS_NAMES: dict[str, Message] = {
@@ -49,16 +50,12 @@ class RunRow:
 
 
 @dataclass(frozen=True)
-class RunPage:
+class RunPage(Paged):
     runs: list[RunRow]
     total: int
     page: int
     per_page: int
     counts: dict[str, int]
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
 
 
 def _row(row: Any) -> RunRow:

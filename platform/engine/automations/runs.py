@@ -21,7 +21,6 @@ from sqlalchemy.exc import DBAPIError
 from flowdeck.engine import events, models, notifications, records, users
 from flowdeck.engine.automations.actions import ACTIONS
 from flowdeck.engine.automations.base import ActionFailed, RunContext, jsonable
-from flowdeck.engine.automations.index import registry_for
 from flowdeck.engine.errors import FlowdeckError, NotFound
 from flowdeck.engine.expressions import ExpressionError
 from flowdeck.engine.jobs import queue
@@ -29,6 +28,7 @@ from flowdeck.engine.jobs.kinds import JobContext, JobKind, register
 from flowdeck.engine.messages import M, Message
 from flowdeck.engine.permissions import Actor
 from flowdeck.engine.phrases import said_by
+from flowdeck.engine.registry import registry_for
 from flowdeck.engine.schema.model import Automation
 from flowdeck.engine.storage.tables import AppTables
 

@@ -32,7 +32,6 @@ from typing import Any
 import sqlalchemy as sa
 from babel import UnknownLocaleError
 from babel.dates import format_skeleton
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from flowdeck.engine import mailprefs, models
@@ -41,8 +40,9 @@ from flowdeck.engine.mailprefs import DIGEST_JOB, HELD_JOB, MailPrefs
 from flowdeck.engine.messages import ENGLISH, M, Message, Mn, Mp, Translator, plain, render
 from flowdeck.engine.notifications import MAIL_COLUMNS, SmtpSettings, compose_mail
 from flowdeck.engine.permissions import Actor, can
+from flowdeck.engine.registry import registry_for
 from flowdeck.engine.smtp import open_smtp
-from flowdeck.engine.timers import registry
+from flowdeck.engine.timers import insert_once
 
 _N = models.notifications
 R = models.digest_runs
@@ -75,7 +75,7 @@ def readable(conn: Connection, user_id: int, rows: Sequence[Any]) -> list[Any]:
     if user is None or not user.is_active:
         return []
     actor = Actor(user_id=user.id, username=user.username, is_admin=user.is_admin, roles=roles)
-    apps = registry(conn).apps
+    apps = registry_for(conn).apps
     kept = []
     for row in rows:
         if row.app is None:
@@ -99,7 +99,7 @@ def readable(conn: Connection, user_id: int, rows: Sequence[Any]) -> list[Any]:
 def _heading(conn: Connection, row: Any) -> Message | str:
     if row.app is None:
         return M("Other notifications")
-    tables = registry(conn).apps.get(row.app)
+    tables = registry_for(conn).apps.get(row.app)
     app_label = tables.app.label if tables is not None else row.app
     et = tables.entities.get(row.entity) if tables is not None and row.entity else None
     if et is None:
@@ -195,11 +195,9 @@ def _moment(payload: dict[str, Any], key: str) -> dt.datetime:
 
 
 def _lock(conn: Connection, user_id: int, day: dt.date, now: dt.datetime, job_id: int) -> bool:
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     values = {"user_id": user_id, "day": day, "status": "running", "notifications": 0, "covered_until": now, "job_id": job_id,
               "finished_at": now}  # fmt: skip
-    statement = dialect.insert(R).values(**values).on_conflict_do_nothing(index_elements=["user_id", "day"]).returning(R.c.id)
-    return conn.execute(statement).first() is not None
+    return insert_once(conn, R, values, ("user_id", "day"))
 
 
 def _since(conn: Connection, user_id: int, day: dt.date, at: dt.datetime, now: dt.datetime) -> dt.datetime:

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 from flowdeck.engine import models
 from flowdeck.engine.jobs.kinds import KINDS
 from flowdeck.engine.messages import Message, Mp
+from flowdeck.engine.paging import Paged, clamp
 
 J = models.jobs
 STATUS_NAMES: dict[str, Message] = {
@@ -48,17 +49,13 @@ class JobRow:
 
 
 @dataclass(frozen=True)
-class JobPage:
+class JobPage(Paged):
     jobs: list[JobRow]
     total: int
     page: int
     per_page: int
     counts: dict[str, int]
     """Jobs per status, over every kind (the filter's badges)."""
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
 
 
 def kind_names() -> dict[str, Message]:
@@ -81,7 +78,7 @@ def search(conn: Connection, *, status: str = "", kind: str = "", page: int = 1,
         where.append(J.c.kind == kind)
     condition = sa.and_(sa.true(), *where)
     total = int(conn.execute(sa.select(sa.func.count()).select_from(J).where(condition)).scalar_one())
-    page = max(1, min(page, max(1, -(-total // per_page))))
+    page = clamp(page, total, per_page)
     rows = conn.execute(sa.select(J).where(condition).order_by(J.c.id.desc()).limit(per_page).offset((page - 1) * per_page))
     counts = {status: int(n) for status, n in conn.execute(sa.select(J.c.status, sa.func.count()).group_by(J.c.status))}
     return JobPage([_row(row) for row in rows], total, page, per_page, counts)

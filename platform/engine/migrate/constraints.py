@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from flowdeck.engine.expressions import Expression, ExpressionError
+from flowdeck.engine.expressions import ExpressionError, holds
 from flowdeck.engine.messages import Mn
 from flowdeck.engine.migrate.plan import MAX_SAMPLES
 from flowdeck.engine.schema.model import Constraint, Entity
@@ -78,15 +78,6 @@ def _rows(p: Planner, name: str, columns: set[str]) -> Iterator[Mapping[str, Any
     return iter(p.conn.execute(sa.select(table).order_by(table.c.id)).mappings())
 
 
-def _holds(expression: Expression | None, env: Mapping[str, Any]) -> bool:
-    if expression is None:
-        return True
-    try:
-        return bool(expression.evaluate(env))
-    except ExpressionError:
-        return False
-
-
 def _row_env(row: Mapping[str, Any]) -> dict[str, Any]:
     return {**row, "me": None}
 
@@ -100,7 +91,7 @@ def _breaking(p: Planner, et: EntityTables, constraint: Constraint) -> list[int]
     rows = _rows(p, et.table.name, reads | {"id"})
     if rows is None:
         return []
-    applies = [dict(r) for r in rows if _holds(constraint.where, _row_env(r))]
+    applies = [dict(r) for r in rows if holds(constraint.where, _row_env(r))]
     if constraint.related is not None:
         return _related(p, et, constraint, applies)
     groups: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
@@ -115,7 +106,7 @@ def _breaking(p: Planner, et: EntityTables, constraint: Constraint) -> list[int]
         elif constraint.kind == "no_overlap":
             broken.update(_overlapping(constraint, members))
         elif constraint.kind == "total":
-            counted = [r for r in members if r.get(constraint.field or "") is not None and _holds(constraint.filter, _row_env(r))]
+            counted = [r for r in members if r.get(constraint.field or "") is not None and holds(constraint.filter, _row_env(r))]
             total = sum((Decimal(str(r[constraint.field or ""])) for r in counted), Decimal(0))
             broken.update(r["id"] for r in members if _out_of_bounds(constraint, total, r))
     return sorted(broken)[: MAX_SAMPLES * 100]
@@ -176,7 +167,7 @@ def _related(p: Planner, et: EntityTables, constraint: Constraint, applies: list
     broken = []
     for row in applies:
         members = per_target.get(row["id"], [])
-        meeting = [m for m in members if _holds(related.where, _row_env(m))]
+        meeting = [m for m in members if holds(related.where, _row_env(m))]
         if constraint.kind == "none":
             bad = bool(meeting)
         elif constraint.kind == "all":

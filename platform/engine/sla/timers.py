@@ -25,7 +25,8 @@ from flowdeck.engine import events, models
 from flowdeck.engine.errors import NotFound
 from flowdeck.engine.jobs.kinds import JobContext, JobKind, PermanentError, register
 from flowdeck.engine.messages import Mp
-from flowdeck.engine.timers import arm, registry
+from flowdeck.engine.registry import registry_for
+from flowdeck.engine.timers import arm
 
 JOB = "sla.timer"
 C = models.sla_cycles
@@ -82,7 +83,7 @@ def tell_marked(conn: Connection, cycle: Mapping[str, Any], what: str, at: dt.da
     that stops or pauses a cycle past its moment both call it, so no mark is ever silent. An
     app, entity or definition that is gone has no rules left to tell."""
     try:
-        entity = registry(conn).entity(cycle["app"], cycle["entity"]).entity
+        entity = registry_for(conn).entity(cycle["app"], cycle["entity"]).entity
     except (KeyError, NotFound):
         return
     if all(s.key != cycle["sla"] for s in entity.slas):

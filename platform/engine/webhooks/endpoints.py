@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from flowdeck.engine import events, models
-from flowdeck.engine.errors import FlowdeckError, NotFound
+from flowdeck.engine.errors import FormInvalid, NotFound
 from flowdeck.engine.messages import M, Message
 from flowdeck.engine.system import bump_schema_generation
 from flowdeck.engine.webhooks.addresses import AddressPolicy, AddressRefused, check_url
@@ -30,12 +30,8 @@ URL_LIMIT = 2000
 DESCRIPTION_LIMIT = 500
 
 
-class EndpointInvalid(FlowdeckError):
-    """An endpoint that cannot be saved: `errors` maps form fields to what is wrong."""
-
-    def __init__(self, errors: dict[str, list[Message]]) -> None:
-        self.errors = errors
-        super().__init__("; ".join(f"{k}: {', '.join(str(m) for m in v)}" for k, v in errors.items()))
+class EndpointInvalid(FormInvalid):
+    """An endpoint that cannot be saved."""
 
 
 @dataclass(frozen=True)

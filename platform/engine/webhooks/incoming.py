@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection
 
 from flowdeck.engine import models, records, users, workflow
 from flowdeck.engine.db import Database
-from flowdeck.engine.errors import Conflict, FlowdeckError, Forbidden, NotFound, RecordInvalid, TransitionRefused
+from flowdeck.engine.errors import Conflict, FlowdeckError, Forbidden, FormInvalid, NotFound, RecordInvalid, TransitionRefused
 from flowdeck.engine.messages import M, Message, render
 from flowdeck.engine.storage.tables import EntityTables
 
@@ -38,12 +38,8 @@ LOGGED_BODY = 4096
 _STEP = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 
-class HookInvalid(FlowdeckError):
-    """A hook that cannot be saved: `errors` maps form fields to what is wrong."""
-
-    def __init__(self, errors: dict[str, list[Message]]) -> None:
-        self.errors = errors
-        super().__init__("; ".join(f"{k}: {', '.join(str(m) for m in v)}" for k, v in errors.items()))
+class HookInvalid(FormInvalid):
+    """A hook that cannot be saved."""
 
 
 @dataclass(frozen=True)

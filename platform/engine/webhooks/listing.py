@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 
 from flowdeck.engine import models
 from flowdeck.engine.messages import Message, Mp
+from flowdeck.engine.paging import Paged, clamp
 
 D = models.webhook_deliveries
 E = models.webhook_endpoints
@@ -24,16 +25,12 @@ STATUS_NAMES: dict[str, Message] = {
 
 
 @dataclass(frozen=True)
-class DeliveryPage:
+class DeliveryPage(Paged):
     rows: list[Any]
     total: int
     page: int
     per_page: int
     counts: dict[str, int]
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
 
 
 _COLUMNS = (
@@ -54,7 +51,7 @@ def search(
     if status:
         where.append(D.c.status == status)
     total = int(conn.execute(sa.select(sa.func.count()).select_from(D).where(*where)).scalar_one())
-    page = max(1, min(page, max(1, -(-total // per_page))))
+    page = clamp(page, total, per_page)
     query = sa.select(*_COLUMNS).select_from(D.join(E, E.c.id == D.c.endpoint_id)).where(*where)
     rows = conn.execute(query.order_by(D.c.id.desc()).limit(per_page).offset((page - 1) * per_page)).all()
     return DeliveryPage(rows, total, page, per_page, counts)

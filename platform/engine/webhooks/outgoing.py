@@ -27,9 +27,9 @@ from sqlalchemy.engine import Connection
 from flowdeck.engine import events, models
 from flowdeck.engine.jobs import queue
 from flowdeck.engine.jobs.kinds import JobContext, JobKind, register
-from flowdeck.engine.listening import registry_for
 from flowdeck.engine.messages import Mn, Mp
 from flowdeck.engine.notifications import notify
+from flowdeck.engine.registry import registry_for
 from flowdeck.engine.webhooks.addresses import AddressPolicy, AddressRefused, check_url
 from flowdeck.engine.webhooks.endpoints import Endpoint, endpoint_from, set_enabled
 from flowdeck.engine.webhooks.sending import SendFailed, post, signed_headers
