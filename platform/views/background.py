@@ -21,7 +21,7 @@ from flowdeck.engine.approvals import escalate_overdue
 from flowdeck.engine.clock_refresh import arm_next
 from flowdeck.engine.db import Database
 from flowdeck.engine.jobs.runner import Runner
-from flowdeck.engine.registry import Catalog
+from flowdeck.engine.registry import registry_for
 from flowdeck.engine.schedules import arm_all
 
 JOB_SETTINGS = ("FLOWDECK_SMTP", "FLOWDECK_BASE_URL", "FLOWDECK_WEBHOOK_ALLOW_PRIVATE", "FLOWDECK_WEBHOOK_ALLOW_CIDRS")
@@ -38,7 +38,7 @@ def periodic_work(db: Database, *, now: dt.datetime | None = None) -> None:
     """What runs every minute beside the jobs: overdue approval steps are escalated, and each
     schedule's next occurrence and the next refresh of formulas that read the clock are armed
     again if missing (a no-op when they are there)."""
-    registry = Catalog(db).current()
+    registry = db.read(registry_for)  # kept per database engine: a new Catalog here parsed every app every minute
     db.run(lambda conn: escalate_overdue(conn, registry))
     db.run(lambda conn: arm_all(conn, registry, now=now or dt.datetime.now(dt.UTC)))
     db.run(lambda conn: arm_next(conn, registry, now=now or clock.now()))

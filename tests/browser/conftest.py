@@ -207,7 +207,7 @@ def serve(db: Database, instance: Path) -> Iterator[str]:
         app.extensions["flowdeck"].db.dispose()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # stopped (its job worker too) when the browser tests end, not at the session's end
 def live_server(databases: DatabaseFactory, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """Flowdeck with the bundled apps, the demo data and the signoff app, for the session."""
     db = databases.fresh(databases.template("browser-live", _live_setup))
