@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from flask import url_for
 from markupsafe import Markup
 
-from flowdeck.engine import approvals, records
+from flowdeck.engine import approvals, clock, records
 from flowdeck.engine.approval_core import ESCALATED_NOTE, FALLBACK_NOTE, NO_LONGER_REQUIRED, OVERDUE_NOTE
 from flowdeck.engine.fieldtypes import FIELD_TYPES, InvalidValue
 from flowdeck.engine.messages import Message
@@ -122,7 +122,7 @@ class StepLine:
 
     @property
     def overdue(self) -> bool:
-        return self.status == "pending" and self.due_at is not None and self.due_at < dt.datetime.now(dt.UTC)
+        return self.status == "pending" and self.due_at is not None and self.due_at < clock.now()
 
 
 @dataclass

@@ -22,7 +22,7 @@ from flask import Blueprint, Flask, flash, g, redirect, render_template, request
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
-from flowdeck.engine import approvals, clock, mailprefs, notifications
+from flowdeck.engine import approvals, clock, mailprefs, models, notifications
 from flowdeck.engine.errors import Forbidden, RecordInvalid, TransitionRefused
 from flowdeck.engine.permissions import Actor
 from flowdeck.engine.schema.model import Entity
@@ -75,6 +75,11 @@ class Item:
     task_status: str | None
     can_decide: bool
     snapshot: list[tuple[str, Markup]]
+    due_at: dt.datetime | None = None
+
+    @property
+    def overdue(self) -> bool:
+        return self.row.status == "pending" and self.due_at is not None and self.due_at < clock.now()
 
 
 def _entity_or_none(app: str, entity: str) -> Entity | None:
@@ -84,7 +89,19 @@ def _entity_or_none(app: str, entity: str) -> Entity | None:
         return None
 
 
-def _item(found: approvals.InboxItem, names: dict[int, str]) -> Item:
+def _due_times(conn: Any, request_ids: list[int]) -> dict[tuple[int, str], dt.datetime]:
+    """The due time of each pending step with a time limit, so the inbox says when a
+    decision is due (and which are late) without opening each record."""
+    s = models.approval_steps
+    rows = conn.execute(
+        sa.select(s.c.request_id, s.c.key, s.c.due_at).where(
+            s.c.request_id.in_(request_ids), s.c.status == "pending", s.c.due_at.is_not(None)
+        )
+    )
+    return {(rid, key): due if due.tzinfo else due.replace(tzinfo=dt.UTC) for rid, key, due in rows}
+
+
+def _item(found: approvals.InboxItem, names: dict[int, str], due: dt.datetime | None = None) -> Item:
     row, step_key = found.request, found.step_key
     entity = _entity_or_none(row.app, row.entity)
     transition = entity.workflow.transition(row.transition) if entity and entity.workflow else None
@@ -99,6 +116,7 @@ def _item(found: approvals.InboxItem, names: dict[int, str]) -> Item:
         task_status=found.task_status,
         can_decide=found.can_decide,
         snapshot=snapshot_lines(entity, row.snapshot, names) if entity else [],
+        due_at=due,
     )
 
 
@@ -112,7 +130,9 @@ def inbox() -> Response:
     user_id = actor.user_id
     assert user_id is not None
     found = engine().db.read(lambda conn: approvals.inbox(conn, user_id, tab))
-    items = [_item(item, found.names) for item in found.items]
+    ids = [item.request.id for item in found.items]
+    dues = engine().db.read(lambda conn: _due_times(conn, ids)) if ids else {}
+    items = [_item(item, found.names, dues.get((item.request.id, item.step_key or ""))) for item in found.items]
     return render("approvals/inbox.html", "inbox", tab=tab, items=items, names=found.names, words=status_words())
 
 

@@ -30,6 +30,14 @@ def _rules() -> list[tuple[str, str, Any]]:
     return [(app, rule.key, rule) for app, tables in sorted(registry().apps.items()) for rule in tables.app.automations]
 
 
+def _names_of() -> dict[str, dict[str, Label]]:
+    """The labels of rules and entities ("app:key"), so the runs table shows names in the
+    reader's language, not the schema's keys."""
+    rules = {f"{app}:{key}": rule.label for app, key, rule in _rules()}
+    entities = {f"{app}:{e.key}": e.label for app, tables in registry().apps.items() for e in tables.app.entities}
+    return {"rules": rules, "entities": entities}
+
+
 def _shown() -> dict[str, Any]:
     rule = request.args.get("rule", "")
     known = {f"{app}:{key}" for app, key, _rule in _rules()}
@@ -59,6 +67,7 @@ def index() -> Response:
         shown=shown,
         statuses=listing.STATUS_NAMES,
         rules=_rules(),
+        names=_names_of(),
         event_names=events.KINDS,
     )
 
@@ -77,7 +86,15 @@ def show(run_id: int) -> Response:
     tables = registry().apps.get(run.app)
     rule = tables.app.automation(run.rule) if tables is not None else None
     state = engine().db.read(lambda conn: runs.rule_state(conn, run.app, run.rule))
-    return render("admin/automation_run.html", run=run, rule=rule, state=state, statuses=listing.STATUS_NAMES, event_names=events.KINDS)
+    return render(
+        "admin/automation_run.html",
+        run=run,
+        rule=rule,
+        state=state,
+        names=_names_of(),
+        statuses=listing.STATUS_NAMES,
+        event_names=events.KINDS,
+    )
 
 
 @bp.post("/admin/automations/runs/<int:run_id>/retry")

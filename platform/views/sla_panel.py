@@ -51,7 +51,8 @@ def _calendar_name(key: str | None) -> str:
 
 
 def _row(st: SlaStatus, calendar: str | None) -> SlaRow:
-    left = working_time(st.remaining_seconds) if st.remaining_seconds > 0 else "—"
+    # a met clock has nothing left to run: its leftover goal would read as time still to go
+    left = working_time(st.remaining_seconds) if st.remaining_seconds > 0 and st.status != "met" else "—"
     return SlaRow(
         label=tr(st.label),
         badge=badge(st, named=False),

@@ -59,3 +59,15 @@ def test_hand_overs_show_on_the_record_page_in_both_languages(install, db, clien
     chinese = client.get(url, headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
     assert "步骤“Finance”：由 Alice 转交给 Mia，24 个工作小时内未处理" in chinese
     assert "已转交给 Mia：24 个工作小时内未处理" in chinese and "转交了审批任务" in chinese
+
+
+def test_the_inbox_shows_when_a_decision_is_due_and_when_it_is_late(install, db, client):
+    """Does the approver's inbox show the step's due time, marked late once the time limit has passed?"""
+    f = Flow(db, install(app_doc(CHAIN)))
+    f.submit("grace", amount="1.00")
+    login(client, "alice")
+    on_time = client.get("/approvals", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert '<span class="due">due ' in on_time and "overdue" not in on_time
+    clock.set_now(AFTER_THE_CHAIN)  # past the 24 working hours (the October holidays do not count)
+    late = client.get("/approvals", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert '<span class="due overdue">截止 ' in late

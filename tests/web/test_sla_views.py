@@ -86,6 +86,16 @@ def test_the_record_page_has_an_sla_panel(client, tickets):
     assert "Running, warned" in body
 
 
+def test_a_met_sla_has_no_time_remaining(client, tickets):
+    """Does the panel of a met SLA say "Met" with no time remaining (its leftover goal is not time still to go)?"""
+    signed_in(client, "ann")
+    html = text(client.get(f"/a/desk/ticket/{tickets['met']}"))
+    body = re.search(r'<section class="panel slas-panel".*?</section>', html, re.S).group(0)
+    met = next(row for row in body.split('<div class="sla-row">') if "Time to resolution" in row)
+    assert "<dd>Met</dd>" in met
+    assert "<dt>Remaining</dt><dd>—</dd>" in met
+
+
 def test_the_report_counts_met_and_breached_per_period_and_priority(client, tickets):
     """Does the report count Friday's breach in the week of 30 November and the met ticket in the week of 7 December,
     per priority, with the share met?"""
