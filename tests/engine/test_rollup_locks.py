@@ -13,7 +13,7 @@ from typing import Any
 
 from flowdeck.engine import records
 from flowdeck.engine.permissions import Actor
-from tests.engine.test_rollup_statements import create, save, statements
+from tests.support.rollup_writes import create, save, statements
 
 CHAIN = {
     "key": "ch",

@@ -4,8 +4,6 @@ with a SQLAlchemy event listener on the engine, so the tests fail if the skip is
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -15,6 +13,7 @@ import sqlalchemy as sa
 from flowdeck.engine import records, workflow
 from flowdeck.engine.permissions import Actor
 from tests.support.documents import rollup_app
+from tests.support.rollup_writes import create, save, statements
 
 PEAKS = {
     "key": "pk",
@@ -39,21 +38,6 @@ PEAKS = {
 }
 
 
-@contextlib.contextmanager
-def statements(db: Any) -> Iterator[list[str]]:
-    """Every statement the engine sends to the database inside the block."""
-    seen: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
-        seen.append(" ".join(statement.split()))
-
-    sa.event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", record)
-
-
 def touching(seen: list[str], table: str) -> list[str]:
     """The roll-up statements that write or lock rows of `table` (locks come in id order)."""
     return [s for s in seen if (f"UPDATE {table} SET" in s and "rollup" in s) or s.endswith(f"ORDER BY {table}.id FOR UPDATE")]
@@ -61,15 +45,6 @@ def touching(seen: list[str], table: str) -> list[str]:
 
 def roll_up_statements(seen: list[str]) -> list[str]:
     return [s for s in seen if "rollup_" in s]
-
-
-def save(db: Any, et: Any, record_id: int, **values: Any) -> None:
-    actor = Actor.system()
-    db.run(lambda c: records.update_record(c, et, record_id, values, actor=actor, expected_version=None))
-
-
-def create(db: Any, et: Any, **values: Any) -> int:
-    return db.run(lambda c: records.create_record(c, et, values, actor=Actor.system())).id
 
 
 def test_a_change_no_rollup_reads_issues_no_rollup_statement(db, install):
