@@ -11,10 +11,11 @@ import threading
 import pytest
 import sqlalchemy as sa
 
-from flowdeck.engine import clock, models, notifications, records, workflow
+from flowdeck.engine import clock, models, notifications, records, schedules, workflow
 from flowdeck.engine.automations import scheduled
 from flowdeck.engine.jobs.runner import Runner
 from flowdeck.engine.permissions import Actor
+from flowdeck.engine.registry import registry_for
 from flowdeck.engine.schema.loader import check_document
 from tests.support.automations import all_runs, rule
 from tests.support.documents import automation_app
@@ -188,3 +189,30 @@ def test_scheduled_checks_name_their_json_paths():
         "automations[5].trigger.every",
     } <= paths
     assert not {p.path for p in check_document(automation_app(BUMP, DIGEST))}
+
+
+def test_the_bundled_operations_digest_lists_tickets_pending_for_three_days(bundled_db, held):
+    """Does the bundled morning digest tell the service desk once about the ticket pending since Monday, not the one since yesterday?"""
+    from flowdeck.engine import users
+
+    db = bundled_db
+    tables = db.read(registry_for)
+    tickets = tables.entity("operations", "ticket")
+
+    def add(conn):  # rows as a migration would leave them: only what the digest reads
+        desk = users.create_user(conn, "desk", password="password123", display_name="Desk")
+        users.grant_role(conn, desk, "operations", "service_desk")
+        for title, day in (("Printer jam", 1), ("VPN drops", 6)):
+            at = _at(day, 10)
+            conn.execute(tickets.table.insert().values(title=title, state="pending", version=1, created_at=at, updated_at=at))
+        return desk
+
+    desk = db.run(add)
+    db.run(lambda c: schedules.arm_app(c, tables.apps["operations"].app, now=_at(7, 8)))
+    held(_at(7, 9, 1))
+    Runner(db).run_due()
+    [notice] = db.read(lambda c: [n for n in notifications.list_notifications(c, desk) if n.kind == "automation"])
+    text = str(notice.message)
+    assert text.startswith("1 tickets have waited") and "Printer jam" in text and "VPN drops" not in text
+    [lock] = _locks(db, "automation:pending_tickets_digest")
+    assert lock["status"] == "done" and lock["records_created"] == 1
