@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from flowdeck import bundled
-from flowdeck.engine import audit, models, schedules
+from flowdeck.engine import audit, clock, models, schedules
 from flowdeck.engine.calendars import book as calendar_book
 from flowdeck.engine.calendars.storage import load_book
 from flowdeck.engine.db import Database
@@ -158,7 +158,7 @@ def apply_document(
                 models.apps.update().where(models.apps.c.key == app.key).values(version=version, updated_at=dt.datetime.now(dt.UTC))
             )
         bump_schema_generation(conn)
-        schedules.arm_app(conn, app, now=dt.datetime.now(dt.UTC))
+        schedules.arm_app(conn, app, now=clock.now())
         audit.schema_applied(conn, actor, app.key, version, message)
         return ApplyResult(app, plan, version, applied=True)
 

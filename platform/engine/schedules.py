@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from flowdeck.engine import models
+from flowdeck.engine.automations import scheduled
 from flowdeck.engine.expressions import CLOCK_KEY
 from flowdeck.engine.jobs.kinds import JobContext, JobKind, PermanentError, register
 from flowdeck.engine.jobs.queue import enqueue
@@ -37,13 +38,10 @@ from flowdeck.engine.permissions import Actor
 from flowdeck.engine.registry import Registry, registry_for
 from flowdeck.engine.schema.model import App, Schedule
 from flowdeck.engine.storage.tables import AppTables
-from flowdeck.engine.timers import arm, armed, insert_once, stamp
+from flowdeck.engine.timers import arm, follow_ups, insert_once, stamp
 
 JOB = "schedule.occurrence"
 MAX_ATTEMPTS = 5
-SKIP_GRACE = dt.timedelta(hours=1)
-CATCH_UP_LIMIT = 10_000
-"""At most this many missed occurrences are armed at once (`catch_up: all`)."""
 R = models.schedule_runs
 J = models.jobs
 
@@ -58,18 +56,18 @@ def _job(app: str, schedule: str, moment: dt.datetime) -> tuple[str, dict[str, A
 
 
 def arm_app(conn: Connection, app: App, *, now: dt.datetime) -> int:
-    """Arm each schedule's next occurrence after `now` (idempotent: applying a document,
+    """Arm each schedule's and scheduled automation's next occurrence after `now` (idempotent: applying a document,
     each worker's periodic pass and `flowdeck tick` call it)."""
     jobs = []
     for schedule in app.schedules:
         moment = schedule.recurrence.next_after(now)
         if moment is not None:
             jobs.append(_job(app.key, schedule.key, moment))
-    return arm(conn, JOB, jobs)
+    return arm(conn, JOB, jobs) + scheduled.arm_rules(conn, app, now=now)
 
 
 def arm_all(conn: Connection, apps: Registry, *, now: dt.datetime) -> int:
-    return sum(arm_app(conn, tables.app, now=now) for tables in apps.apps.values() if tables.app.schedules)
+    return sum(arm_app(conn, tables.app, now=now) for tables in apps.apps.values() if tables.app.schedules or tables.app.automations)
 
 
 def run_now(conn: Connection, app: App, schedule: Schedule, *, actor: Actor, now: dt.datetime) -> int:
@@ -78,41 +76,6 @@ def run_now(conn: Connection, app: App, schedule: Schedule, *, actor: Actor, now
     job_id = enqueue(conn, JOB, payload, run_at=now, max_attempts=1)
     assert job_id is not None  # no dedupe key: always added
     return job_id
-
-
-@dataclass(frozen=True)
-class _Decision:
-    run: bool
-    reason: str = ""
-
-
-def _follow_ups(conn: Connection, app: str, schedule: Schedule, at: dt.datetime, now: dt.datetime) -> tuple[_Decision, int]:
-    """Arm what comes after the occurrence `at` (the missed ones the policy runs, and the
-    next one ahead) and say whether `at` itself runs."""
-    recurrence = schedule.recurrence
-    following = recurrence.next_after(at)
-    late = now - at
-    jobs = []
-    missed = following is not None and following <= now
-    if missed and not armed(conn, occurrence_key(app, schedule.key, following)):
-        due = recurrence.between(at, now, CATCH_UP_LIMIT)
-        if schedule.catch_up == "all":
-            jobs += [_job(app, schedule.key, m) for m in due if now - m <= schedule.catch_up_window]
-        elif due and now - due[-1] <= schedule.catch_up_window:
-            jobs.append(_job(app, schedule.key, due[-1]))
-        ahead = recurrence.next_after(now)
-        if ahead is not None:
-            jobs.append(_job(app, schedule.key, ahead))
-    elif following is not None and not missed:
-        jobs.append(_job(app, schedule.key, following))
-    added = arm(conn, JOB, jobs)
-    if late > schedule.catch_up_window:
-        return _Decision(False, "outside_window"), added
-    if schedule.catch_up != "all" and missed:
-        return _Decision(False, "newer_occurrence_due"), added
-    if schedule.catch_up == "skip" and late > SKIP_GRACE:
-        return _Decision(False, "late"), added
-    return _Decision(True), added
 
 
 def _lock(conn: Connection, values: dict[str, Any]) -> bool:
@@ -168,7 +131,7 @@ def run_occurrence(conn: Connection, payload: dict[str, Any], context: JobContex
         at = dt.datetime.fromisoformat(str(payload.get("at")))
         if not schedule.recurrence.is_occurrence(at):
             return {"skipped": "not_an_occurrence_any_more"}
-        decision, armed_count = _follow_ups(conn, app_key, schedule, at, now)
+        decision, armed_count = follow_ups(conn, JOB, lambda m: _job(app_key, key, m), schedule, at, now)
         run.update(occurrence=stamp(at), occurrence_at=at)
         if not decision.run:
             if not _lock(conn, {**run, "status": "skipped", "records_created": 0, "error": decision.reason}):

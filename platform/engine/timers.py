@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -112,3 +113,60 @@ def armed(conn: Connection, key: str) -> bool:
 def stamp(moment: dt.datetime) -> str:
     """A moment in a key: UTC to the minute, `20261211T0800Z`."""
     return moment.astimezone(dt.UTC).strftime("%Y%m%dT%H%MZ")
+
+
+SKIP_GRACE = dt.timedelta(hours=1)
+CATCH_UP_LIMIT = 10_000
+"""At most this many missed occurrences are armed at once (`catch_up: all`)."""
+Job = tuple[str, dict[str, Any], dt.datetime]
+
+
+class Cadence(Protocol):
+    """What arms a recurring job: a schedule, or a scheduled automation's trigger."""
+
+    @property
+    def recurrence(self) -> Any: ...
+    @property
+    def catch_up(self) -> str: ...
+    @property
+    def catch_up_window(self) -> dt.timedelta: ...
+
+
+@dataclass(frozen=True)
+class Decision:
+    run: bool
+    reason: str = ""
+
+
+def follow_ups(
+    conn: Connection, kind: str, job: Callable[[dt.datetime], Job], cadence: Cadence, at: dt.datetime, now: dt.datetime
+) -> tuple[Decision, int]:
+    """Arm what comes after the occurrence `at` (the missed ones the catch-up policy runs,
+    and the next one ahead) and say whether `at` itself runs. Shared by schedules and
+    scheduled automations, so both catch up after downtime the same way: `all` runs every
+    missed occurrence within `catch_up_window`, `once` only the newest, `skip` none that is
+    more than `SKIP_GRACE` late."""
+    recurrence = cadence.recurrence
+    following = recurrence.next_after(at)
+    late = now - at
+    jobs = []
+    missed = following is not None and following <= now
+    if missed and not armed(conn, job(following)[0]):
+        due = recurrence.between(at, now, CATCH_UP_LIMIT)
+        if cadence.catch_up == "all":
+            jobs += [job(m) for m in due if now - m <= cadence.catch_up_window]
+        elif due and now - due[-1] <= cadence.catch_up_window:
+            jobs.append(job(due[-1]))
+        ahead = recurrence.next_after(now)
+        if ahead is not None:
+            jobs.append(job(ahead))
+    elif following is not None and not missed:
+        jobs.append(job(following))
+    added = arm(conn, kind, jobs)
+    if late > cadence.catch_up_window:
+        return Decision(False, "outside_window"), added
+    if cadence.catch_up != "all" and missed:
+        return Decision(False, "newer_occurrence_due"), added
+    if cadence.catch_up == "skip" and late > SKIP_GRACE:
+        return Decision(False, "late"), added
+    return Decision(True), added

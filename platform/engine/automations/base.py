@@ -43,6 +43,8 @@ class CheckContext:
     fields: Mapping[str, Any]
     scope: Scope
     """Plain names (the record's values, `me`, `state`...) with `old.` / `new.`."""
+    trigger: str | None = None
+    """The rule's trigger (`on`): some action settings (a notify's `digest`) need one."""
 
     def entity_fields(self, key: str) -> Mapping[str, Any]:
         return self.document["entities"].get(key, {}).get("fields", {})

@@ -11,6 +11,7 @@ entity each member holds in that field and that are not finished."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -27,6 +28,8 @@ from flowdeck.engine.schema.label import Label
 STRATEGIES = ("round_robin", "least_loaded")
 FINISHED = ("done",)
 S = models.automation_state
+DIGEST_PLACES = {"count": {}}
+"""What a digest's message may fill: how many records it lists."""
 
 
 def _user_field(ctx: CheckContext, path: Path, key: Any, *, many: bool = True) -> str | None:
@@ -148,10 +151,16 @@ def _check_notify(ctx: CheckContext, path: Path, spec: Mapping[str, Any]) -> Any
     fields = [f for i, f in enumerate(to.get("fields") or []) if _user_field(ctx, (*path, "to", "fields", i), f)]
     managers = [f for i, f in enumerate(to.get("managers_of") or []) if _user_field(ctx, (*path, "to", "managers_of", i), f)]
     roles = ctx.checks.roles((*path, "to", "roles"), to.get("roles")) or ()
-    message = check_template(ctx, (*path, "message"), spec.get("message"))
+    digest = spec.get("digest", False)
+    if digest is not False and (digest is not True or ctx.trigger != "scheduled"):
+        said = M("true sends one message listing the records, and only a scheduled rule has a list to send")
+        ctx.checks.problem((*path, "digest"), said)
+        digest = False
+    message = check_template(replace(ctx, fields=DIGEST_PLACES) if digest else ctx, (*path, "message"), spec.get("message"))
     return {
         "fields": tuple(fields), "roles": tuple(roles), "actor": to.get("actor") is True, "watchers": to.get("watchers") is True,
         "managers_of": tuple(managers), "created_by": to.get("created_by") is True, "message": message, "channels": channels,
+        "digest": digest,
     }  # fmt: skip
 
 
@@ -194,6 +203,8 @@ def _post_chat(run: RunContext, key: str, text: Label) -> dict[str, Any]:
 
 
 def _run_notify(run: RunContext, settings: Any) -> None:
+    if settings.get("digest"):
+        return  # sent once for the occurrence's records (automations/scheduled.py)
     values = {**run.values(), "id": run.record.id if run.record else None, "state": run.record.state if run.record else None}
     text = fill_label(settings["message"], values)
     channels = settings.get("channels", (IN_APP,))
@@ -212,4 +223,4 @@ def _run_notify(run: RunContext, settings: Any) -> None:
 
 
 ASSIGN = ("assign", M("assign someone"), frozenset({"field", "from", "role", "strategy"}), _check_assign, _run_assign)
-NOTIFY = ("notify", M("notify people"), frozenset({"to", "message", "channels"}), _check_notify, _run_notify)
+NOTIFY = ("notify", M("notify people"), frozenset({"to", "message", "channels", "digest"}), _check_notify, _run_notify)

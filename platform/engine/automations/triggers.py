@@ -8,16 +8,20 @@ rules by them once per registry, so an event no rule listens to costs a dictiona
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from flowdeck.engine.automations.base import CheckContext
 from flowdeck.engine.events import Event
+from flowdeck.engine.expressions import Expression
 from flowdeck.engine.messages import M, Message
 from flowdeck.engine.phrases import suggestion
+from flowdeck.engine.recurrence import Recurrence
 from flowdeck.engine.schema.checks import Path, unknown_field
 from flowdeck.engine.schema.label import Label
+from flowdeck.engine.schema.timing import record_scope
 
 Check = Callable[[CheckContext, Path, Mapping[str, Any]], Any]
 Match = Callable[[Any, Event], bool]
@@ -121,6 +125,35 @@ def _in_slas(settings: frozenset[str] | None, event: Event) -> bool:
     return settings is None or event.data.get("sla") in settings
 
 
+AT_MOST = 500
+
+
+@dataclass(frozen=True)
+class Every:
+    """A scheduled trigger's settings: when (`recurrence`), for which records (`where`, at
+    most `at_most` of them) and how it catches up after downtime (as a schedule's `once`)."""
+
+    recurrence: Recurrence
+    where: Expression | None
+    at_most: int = AT_MOST
+    catch_up: str = "once"
+    catch_up_window: dt.timedelta = dt.timedelta(days=7)
+
+
+def _every(ctx: CheckContext, path: Path, spec: Mapping[str, Any]) -> Every | None:
+    """The recurrence is read as a schedule's `repeat` is; `where` sees the entity's records."""
+    if not isinstance(spec.get("every"), Mapping):
+        ctx.checks.problem((*path, "every"), M('must say when: {"preset": "every_working_day", "at": "09:00"} or {"rrule": ...}'))
+        return None
+    recurrence = ctx.checks.recurrence(path, spec, "every")
+    entity = ctx.document["entities"].get(ctx.entity, {})
+    scope = record_scope(ctx.fields, has_workflow="workflow" in entity)
+    where = ctx.expression((*path, "where"), spec["where"], scope) if "where" in spec else None
+    if recurrence is None:
+        return None
+    return Every(recurrence, where, int(spec.get("at_most", AT_MOST)))
+
+
 TRIGGERS: dict[str, TriggerType] = {}
 
 
@@ -162,6 +195,14 @@ for _entry in (
     TriggerType("sla_warning", M("SLA warning (its warning threshold reached)"), ("sla.warning",), frozenset({"slas"}), _slas, _in_slas),
     TriggerType("sla_breached", M("SLA breached (its goal passed)"), ("sla.breached",), frozenset({"slas"}), _slas, _in_slas),
     TriggerType("button", M("button on the record page"), (), frozenset({"roles", "label"}), _button, lambda s, e: False, pressed=True),
+    TriggerType(
+        "scheduled",
+        M("on a schedule (for the records that match)"),
+        (),
+        frozenset({"every", "on_non_working_day", "where", "at_most"}),
+        _every,
+        lambda s, e: False,
+    ),
 ):
     register(_entry)
 

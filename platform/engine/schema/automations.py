@@ -51,7 +51,9 @@ class AutomationChecks(Checks):
                 self.problem((*path, "entity"), M("unknown entity “%(key)s”%(hint)s", key=entity, hint=suggestion(entity, known)))
                 continue
             fields = entities[entity]["fields"]
-            ctx = CheckContext(self, self.doc, entity, fields, automation_scope(fields, has_workflow="workflow" in entities[entity]))
+            on = spec["trigger"].get("on")
+            scope = automation_scope(fields, has_workflow="workflow" in entities[entity])
+            ctx = CheckContext(self, self.doc, entity, fields, scope, on if isinstance(on, str) else None)
             trigger = check_trigger(ctx, (*path, "trigger"), spec["trigger"])
             condition = self.expression((*path, "condition"), spec.get("condition"), ctx.scope)
             actions = []

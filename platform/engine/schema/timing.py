@@ -21,7 +21,7 @@ ROLE_PREFIX = "role:"
 CREATOR = "created_by"
 
 
-def _record_scope(fields: Mapping[str, Any], *, has_workflow: bool) -> Scope:
+def record_scope(fields: Mapping[str, Any], *, has_workflow: bool) -> Scope:
     """What a `for_each` record's expressions may read: its stored fields and system columns."""
     names = {k for k, f in fields.items() if f.get("type") != "table"}
     names |= {"id", "created_at", "created_by", "updated_at", "updated_by"}
@@ -41,7 +41,7 @@ class TimingChecks(EffectChecks):
                 self.problem((*path, "key"), M("the schedule “%(key)s” is declared twice", key=spec["key"]))
             seen.add(spec["key"])
             create = self._create((*path, "create"), spec["create"], typed)
-            recurrence = self._recurrence(path, spec)
+            recurrence = self.recurrence(path, spec)
             window = dt.timedelta(days=7)
             if "catch_up_window" in spec:
                 try:
@@ -68,7 +68,7 @@ class TimingChecks(EffectChecks):
                 self.problem((*path, "for_each", "entity"), M("unknown entity “%(key)s”", key=source["entity"]))
                 return None
             other = entities[source["entity"]]
-            scope = _record_scope(other["fields"], has_workflow="workflow" in other)
+            scope = record_scope(other["fields"], has_workflow="workflow" in other)
             where = self.expression((*path, "for_each", "where"), source.get("where"), scope)
             ok = ok and (where is not None or "where" not in source)
         fields = entities[target]["fields"]
@@ -95,9 +95,11 @@ class TimingChecks(EffectChecks):
             return None
         return ScheduleCreate(target, values, source["entity"] if source else None, where)
 
-    def _recurrence(self, path: Path, spec: Mapping[str, Any]) -> Recurrence | None:
-        repeat = spec["repeat"]
-        rpath = (*path, "repeat")
+    def recurrence(self, path: Path, spec: Mapping[str, Any], key: str = "repeat") -> Recurrence | None:
+        """The recurrence `spec[key]` gives (a schedule's `repeat`, a scheduled trigger's
+        `every`), with `on_non_working_day` beside it; None (the problem noted) if unusable."""
+        repeat = spec[key]
+        rpath = (*path, key)
         shift = spec.get("on_non_working_day", "run")
         if ("rrule" in repeat) == ("preset" in repeat):
             self.problem(rpath, M("give either “rrule” or “preset”"))
