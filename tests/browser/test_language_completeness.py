@@ -114,6 +114,7 @@ class Walk:
 
     def __init__(self, server: Any, lang: str) -> None:
         self.lang = lang
+        self.server = server
         self.data = server.db.read(lambda conn: instance_texts(conn, lang))
         self.failures: list[str] = []
         self.folder = Path(os.environ.get("FLOWDECK_SCREENSHOT_DIR") or tempfile.gettempdir()) / "flowdeck-language"
@@ -123,7 +124,14 @@ class Walk:
         """Check the page as it is now, and save its pictures when asked."""
         page.wait_for_load_state("load")
         url = page.url.split("//", 1)[-1].split("/", 1)[-1]
-        for text in foreign_texts(page.evaluate(PAGE_TEXTS_JS), self.lang, self.data):
+        texts = page.evaluate(PAGE_TEXTS_JS)
+        found = foreign_texts(texts, self.lang, self.data)
+        if found:
+            # The live server's job worker keeps writing instance data during the walk (the
+            # demo's automations create tasks): read the instance's texts again before blaming the UI.
+            self.data = self.server.db.read(lambda conn: instance_texts(conn, self.lang))
+            found = foreign_texts(texts, self.lang, self.data)
+        for text in found:
             self.failures.append(f"[{self.lang}] {who} /{url}: {text}")
         if screenshots_wanted():
             self.pictures(page, who, url)
