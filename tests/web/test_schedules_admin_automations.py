@@ -169,3 +169,23 @@ def test_run_now_of_an_automation_is_for_admins_only(app, db, install, make_user
     token = csrf_token(admin, "/admin/apps/ops/schedules/")
     assert admin.post("/admin/apps/ops/schedules/automations/on_create/run", data={"csrf_token": token}).status_code == 404
     assert admin.post("/admin/apps/ops/schedules/automations/nothing/run", data={"csrf_token": token}).status_code == 404
+
+
+def test_the_page_lists_the_next_armed_reminders(app, db, install, make_user, held):
+    """Does "Next reminders" list a record's armed reminder with its moment (on the calendar) and a link to the record?"""
+    held(local(2026, 2, 12, 12, 0))
+    doc = automation_app(copy.deepcopy(MORNING))
+    doc["entities"]["ticket"]["fields"]["due"] = {"type": "date"}
+    doc["entities"]["ticket"]["reminders"] = [
+        {"key": "due_soon", "before": {"field": "due", "days": 1, "working": True}, "to": ["assignee"]}
+    ]
+    et = install(doc).entity("ops", "ticket")
+    record = db.run(lambda c: records.create_record(c, et, {"title": "t", "due": dt.date(2026, 2, 24)}, actor=Actor.system()))
+    make_user("root", is_admin=True)
+    client = app.test_client()
+    login(client, "root")
+    page = text(client.get("/admin/apps/ops/schedules/"))
+    reminders = page[page.index('id="reminders"') :]
+    # one working day before Tuesday 24 February: Saturday the 14th (a make-up working day), across the holiday week
+    assert f'datetime="{local(2026, 2, 14, 9).isoformat()}"' in reminders
+    assert f'href="/a/ops/ticket/{record.id}"' in reminders and "due_soon" in reminders
