@@ -11,11 +11,12 @@ the actions' changes, and a second job for the same occurrence finds it and does
 
 Each record gets a run row of its own (event `scheduled`) run by `runs.execute`, so its
 actions run in a savepoint, a failing record is logged as failed without undoing the others,
-and the admin's runs log and pausing work as for any rule. "Run now" (the admin's button) is a job of its own with
-no dedupe key, locked as `manual:{job id}` and run once: it never takes the place of a
-coming occurrence, which stays armed. An occurrence whose job fails its last attempt is
-recorded as "needs attention" and told to the site admins; the next occurrence is armed
-before the actions run, so the rule keeps its coming occurrences. A `notify` with `digest: true`
+and the admin's runs log and pausing work as for any rule. "Run now" (the admin's button)
+is a job of its own with no dedupe key, locked as `manual:{job id}` and tried once: it never
+takes the place of a coming occurrence, which stays armed. An occurrence that fails (the
+records' query itself, not one record's actions) is retried; its last attempt records it as
+"needs attention", tells the site admins and keeps the next occurrence it armed, so the rule
+never stops by itself. A `notify` with `digest: true`
 does not run per record: after them, each recipient gets one message listing the records
 (`#id title link`, its text filled with `{count}`), and each chat channel one post.
 """
