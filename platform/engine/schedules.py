@@ -21,7 +21,6 @@ Catch-up after downtime (`catch_up`): `all` runs every missed occurrence within
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -43,7 +42,6 @@ from flowdeck.engine.timers import arm, follow_ups, insert_once, stamp
 JOB = "schedule.occurrence"
 MAX_ATTEMPTS = 5
 R = models.schedule_runs
-J = models.jobs
 
 
 def occurrence_key(app: str, schedule: str, moment: dt.datetime) -> str:
@@ -106,11 +104,6 @@ def create_records(conn: Connection, tables: AppTables, schedule: Schedule, *, a
     return created
 
 
-def app_admins(conn: Connection) -> list[int]:
-    users = models.users
-    return [int(u) for u in conn.execute(sa.select(users.c.id).where(users.c.is_admin & users.c.is_active).order_by(users.c.id)).scalars()]
-
-
 def run_occurrence(conn: Connection, payload: dict[str, Any], context: JobContext) -> dict[str, Any]:
     """The job of one occurrence (or one manual run)."""
     app_key, key = payload.get("app"), payload.get("schedule")
@@ -150,7 +143,14 @@ def run_occurrence(conn: Connection, payload: dict[str, Any], context: JobContex
         said = M(
             "Schedule “%(schedule)s” of %(app)s needs attention: %(error)s", schedule=schedule.label, app=tables.app.label, error=error
         )
-        notify(conn, app_admins(conn), kind="schedule_failed", message=said, app=app_key, dedupe=f"schedule:{app_key}:{run['occurrence']}")
+        notify(
+            conn,
+            scheduled.site_admins(conn),
+            kind="schedule_failed",
+            message=said,
+            app=app_key,
+            dedupe=f"schedule:{app_key}:{run['occurrence']}",
+        )
         return {"needs_attention": True, "error": error, "armed": armed_count}
     _finish(conn, run, "done", created, None)
     return {"created": created, "armed": armed_count}
@@ -165,32 +165,3 @@ def _finish(conn: Connection, run: dict[str, Any], status: str, created: int, er
 
 
 register(JobKind(JOB, Mp("a kind of job", "Schedule occurrence"), run_occurrence, max_attempts=MAX_ATTEMPTS))
-
-
-@dataclass(frozen=True)
-class ScheduleView:
-    """What the admin's Schedules page shows of one schedule."""
-
-    schedule: Schedule
-    upcoming: list[dt.datetime]
-    runs: list[dict[str, Any]]
-    retrying: list[dict[str, Any]]
-    """Occurrences whose job failed and waits for its next attempt (time, attempts, error)."""
-
-
-def overview(conn: Connection, app: App, *, now: dt.datetime, upcoming: int = 7, runs: int = 10) -> list[ScheduleView]:
-    """Each schedule with its next `upcoming` occurrences and its last `runs` runs (newest first)."""
-    shown = []
-    for schedule in app.schedules:
-        rows = conn.execute(
-            sa.select(R).where((R.c.app == app.key) & (R.c.schedule == schedule.key)).order_by(R.c.id.desc()).limit(runs)
-        ).mappings()
-        pending = conn.execute(
-            sa.select(J.c.payload, J.c.attempts, J.c.max_attempts, J.c.run_at, J.c.last_error)
-            .where(J.c.dedupe_key.startswith(f"sched:{app.key}:{schedule.key}:", autoescape=True))
-            .where((J.c.status == "queued") & (J.c.attempts > 0))
-            .order_by(J.c.run_at)
-        ).mappings()
-        retrying = [{**dict(row), "occurrence_at": dt.datetime.fromisoformat(row["payload"]["at"])} for row in pending]
-        shown.append(ScheduleView(schedule, schedule.recurrence.after(now, upcoming), [dict(row) for row in rows], retrying))
-    return shown

@@ -12,7 +12,7 @@ from flask import Blueprint, abort, flash, redirect, request, url_for
 from werkzeug.wrappers import Response
 
 from flowdeck.engine import events, lookups
-from flowdeck.engine.automations import listing, runs, trials
+from flowdeck.engine.automations import listing, runs, scheduled, trials
 from flowdeck.engine.errors import NotFound
 from flowdeck.engine.schema.label import Label
 from flowdeck.views.auth import admin_required, login_required, require_actor
@@ -36,6 +36,16 @@ def _names_of() -> dict[str, dict[str, Label]]:
     rules = {f"{app}:{key}": rule.label for app, key, rule in _rules()}
     entities = {f"{app}:{e.key}": e.label for app, tables in registry().apps.items() for e in tables.app.entities}
     return {"rules": rules, "entities": entities}
+
+
+def _timed_apps() -> list[tuple[str, Label]]:
+    """The apps with schedules or scheduled automations: their Schedules pages show when
+    those run next and how their last occurrences went."""
+    return [
+        (key, tables.app.label)
+        for key, tables in sorted(registry().apps.items())
+        if tables.app.schedules or any(rule.trigger == scheduled.TRIGGER for rule in tables.app.automations)
+    ]
 
 
 def _shown() -> dict[str, Any]:
@@ -69,6 +79,7 @@ def index() -> Response:
         rules=_rules(),
         names=_names_of(),
         event_names=events.KINDS,
+        timed_apps=_timed_apps(),
     )
 
 

@@ -144,6 +144,46 @@ def test_tick_after_downtime_runs_one_occurrence(db, install, held):
     assert all(r["status"] == "skipped" for r in locks if r is not done[0])
 
 
+def test_a_failing_occurrence_needs_attention_and_keeps_the_next_one(db, install, held, make_user):
+    """Is an occurrence that fails every attempt retried, then recorded as needs attention with its error and
+    told to the admins once, while the next morning stays armed?"""
+    admin = make_user("root", is_admin=True)
+    broken = copy.deepcopy(BUMP)
+    broken["trigger"]["where"] = "10 / (bumps - bumps) > 1"  # division by zero for every record
+    _setup(db, install, held, broken)
+    runner = Runner(db)
+    for minute in range(1, 6):
+        held(_at(7, 9 + minute))  # an hour between attempts: past every backoff
+        runner.run_one()
+    [lock] = _locks(db, "automation:bump")
+    assert lock["status"] == "needs_attention" and "division by zero" in lock["error"]
+    assert all(v == 0 for v in _bumps(db).values())
+    notices = db.read(lambda c: c.execute(sa.select(models.notifications.c.user_id, models.notifications.c.kind)).all())
+    assert notices.count((admin.user_id, "schedule_failed")) == 1
+    keys = db.read(lambda c: set(c.execute(sa.select(J.c.dedupe_key).where(J.c.status == "queued")).scalars()))
+    assert keys == {scheduled.occurrence_key("ops", "bump", _at(8))}
+
+
+def test_run_now_is_a_manual_run_that_leaves_the_armed_occurrence(db, install, held, make_user):
+    """Does Run now run the rule for the matching records, locked as a manual run, without taking the armed 09:00?"""
+    admin = make_user("root", is_admin=True)
+    ids = _setup(db, install, held, BUMP)
+    tables = db.read(registry_for).apps["ops"]
+    db.run(lambda c: scheduled.run_now(c, tables.app, tables.app.automation("bump"), actor=admin, now=clock.now()))
+    db.run(lambda c: scheduled.run_now(c, tables.app, tables.app.automation("bump"), actor=admin, now=clock.now()))
+    assert Runner(db).run_due() == {"done": 2}  # two presses, two runs
+    assert _bumps(db) == {ids[0]: 1, ids[1]: 1, ids[2]: 1, ids[3]: 0, ids[4]: 0}  # the second press finds them fresh
+    locks = _locks(db, "automation:bump")
+    assert [(r["status"], r["occurrence_at"], r["actor_id"]) for r in locks] == [("done", None, admin.user_id)] * 2
+    assert sorted(r["records_created"] for r in locks) == [0, 3] and all(r["occurrence"].startswith("manual:") for r in locks)
+    keys = db.read(lambda c: set(c.execute(sa.select(J.c.dedupe_key).where(J.c.status == "queued")).scalars()))
+    assert keys == {scheduled.occurrence_key("ops", "bump", _at(7))}
+    held(_at(7, 9, 1))
+    assert Runner(db).run_due() == {"done": 1}
+    planned = [r for r in _locks(db, "automation:bump") if r["occurrence_at"] is not None]
+    assert [(r["status"], r["occurrence_at"].replace(tzinfo=dt.UTC)) for r in planned] == [("done", _at(7))]
+
+
 def test_a_disabled_rule_arms_nothing(db, install, held):
     """Is no job armed for a scheduled rule with `enabled: false`?"""
     off = copy.deepcopy(BUMP)

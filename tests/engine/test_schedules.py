@@ -114,6 +114,22 @@ def test_non_working_days_are_skipped_or_rolled():
     assert Recurrence(rrule=rule, shift="back").next_after(start) == local(2026, 7, 31, 9)
 
 
+def test_a_recurrence_is_told_in_words():
+    """Are presets, common RRULEs and the non-working-day policies worded, and any other rule shown as written?"""
+    from flowdeck.engine.recurrence_words import describe, non_working_day_policy
+
+    weekly = Recurrence(rrule="FREQ=WEEKLY;BYDAY=MO,FR;BYHOUR=16;BYMINUTE=30", shift="back")
+    assert str(describe(weekly)) == "every week on Monday, Friday at 16:30"
+    assert str(non_working_day_policy(weekly)) == "moved to the working day before"
+    assert str(describe(Recurrence(rrule="FREQ=DAILY;INTERVAL=2;BYHOUR=8,14"))) == "every 2 days at 08:00, 14:00"
+    assert str(describe(Recurrence(rrule="FREQ=MONTHLY;BYMONTHDAY=1;BYHOUR=9"))) == "every month on day 1 at 09:00"
+    assert str(describe(Recurrence(rrule="FREQ=YEARLY;BYMONTH=3;BYHOUR=9"))) == "by the rule FREQ=YEARLY;BYMONTH=3;BYHOUR=9"
+    preset = Recurrence(preset="last_working_day_of_month", at=dt.time(17, 30))
+    assert str(describe(preset)) == "on the last working day of each month at 17:30"
+    assert str(non_working_day_policy(preset)) == "falls on working days only"
+    assert str(non_working_day_policy(Recurrence(rrule="FREQ=DAILY;BYHOUR=9", shift="skip"))) == "skipped on non-working days"
+
+
 def test_bad_schedules_are_refused_at_their_json_paths():
     """Does a document with a bad rule, an unknown entity or field and a bad window list each problem at its path?"""
     bad = copy.deepcopy(DOC)

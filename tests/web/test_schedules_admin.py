@@ -1,5 +1,6 @@
 """The Schedules page of an app: next occurrences and last runs, Run now with CSRF that
-queues a manual run, and no access for anyone but admins."""
+queues a manual run, and no access for anyone but admins. Scheduled automations are on it
+too (tests/web/test_schedules_admin_automations.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from flowdeck.engine import models, schedules
 from flowdeck.engine.jobs.runner import Runner
 from flowdeck.engine.registry import registry_for
 from flowdeck.engine.timers import arm
+from tests.support.schedules_page import occurrences
 from tests.support.web import csrf_token, login, text
 
 DOC = {
@@ -38,7 +40,8 @@ def test_an_admin_sees_next_occurrences_and_runs_a_schedule_now(app, db, install
     client = app.test_client()
     login(client, "root")
     page = text(client.get("/admin/apps/pm/schedules/"))
-    assert "Weekly report" in page and page.count("Friday") == 7 and "4:00" in page
+    assert "Weekly report" in page and "every week on Friday at 16:00" in page
+    assert [m.weekday() for m in occurrences(page, "schedule-weekly")] == [4] * 7 and "4:00" in page
     assert client.post("/admin/apps/pm/schedules/weekly/run").status_code == 400  # no CSRF token
     token = csrf_token(client, "/admin/apps/pm/schedules/")
     response = client.post("/admin/apps/pm/schedules/weekly/run", data={"csrf_token": token})

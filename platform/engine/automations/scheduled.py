@@ -11,7 +11,12 @@ the actions' changes, and a second job for the same occurrence finds it and does
 
 Each record gets a run row of its own (event `scheduled`) run by `runs.execute`, so its
 actions run in a savepoint, a failing record is logged as failed without undoing the others,
-and the admin's runs log and pausing work as for any rule. A `notify` with `digest: true`
+and the admin's runs log and pausing work as for any rule. "Run now" (the admin's button)
+is a job of its own with no dedupe key, locked as `manual:{job id}` and tried once: it never
+takes the place of a coming occurrence, which stays armed. An occurrence that fails (the
+records' query itself, not one record's actions) is retried; its last attempt records it as
+"needs attention", tells the site admins and keeps the next occurrence it armed, so the rule
+never stops by itself. A `notify` with `digest: true`
 does not run per record: after them, each recipient gets one message listing the records
 (`#id title link`, its text filled with `{count}`), and each chat channel one post.
 """
@@ -34,7 +39,9 @@ from flowdeck.engine.automations.triggers import Every
 from flowdeck.engine.channels import store
 from flowdeck.engine.expressions import CLOCK_KEY
 from flowdeck.engine.jobs.kinds import JobContext, JobKind, PermanentError, register
-from flowdeck.engine.messages import Message, Mp, plain
+from flowdeck.engine.jobs.queue import enqueue
+from flowdeck.engine.messages import M, Message, Mp, plain
+from flowdeck.engine.permissions import Actor
 from flowdeck.engine.registry import registry_for
 from flowdeck.engine.schema.label import Label
 from flowdeck.engine.schema.model import App, Automation, AutomationAction
@@ -72,6 +79,15 @@ def arm_rules(conn: Connection, app: App, *, now: dt.datetime) -> int:
         if moment is not None:
             jobs.append(_job(app.key, rule.key, moment))
     return arm(conn, JOB, jobs)
+
+
+def run_now(conn: Connection, app: App, rule: Automation, *, actor: Actor, now: dt.datetime) -> int:
+    """Queue a manual run (the admin's button): one attempt, due now, no dedupe key, so the
+    armed next occurrence stays as it is."""
+    payload = {"app": app.key, "rule": rule.key, "manual": True, "actor": actor.user_id}
+    job_id = enqueue(conn, JOB, payload, run_at=now, max_attempts=1)
+    assert job_id is not None  # no dedupe key: always added
+    return job_id
 
 
 def matching(conn: Connection, tables: AppTables, rule: Automation, at: dt.datetime) -> list[int]:
@@ -164,18 +180,23 @@ def run_occurrence(conn: Connection, payload: dict[str, Any], context: JobContex
         return {"skipped": "rule_removed_or_disabled"}
     every: Every = rule.trigger_settings
     now = context.now
-    at = dt.datetime.fromisoformat(str(payload.get("at")))
-    if not every.recurrence.is_occurrence(at):
-        return {"skipped": "not_an_occurrence_any_more"}
-    decision, armed_count = follow_ups(conn, JOB, lambda m: _job(app_key, key, m), every, at, now)
-    lock = {"app": app_key, "schedule": lock_name(key), "occurrence": stamp(at), "occurrence_at": at, "job_id": context.job_id}
     keys = ("app", "schedule", "occurrence")
-    if not decision.run:
-        if not insert_once(
-            conn, R, {**lock, "status": "skipped", "records_created": 0, "error": decision.reason, "finished_at": now}, keys
-        ):
-            return {"skipped": "already_ran"}
-        return {"skipped": decision.reason, "armed": armed_count}
+    lock: dict[str, Any] = {"app": app_key, "schedule": lock_name(key), "job_id": context.job_id}
+    manual = bool(payload.get("manual"))
+    if manual:
+        at, armed_count = now, 0
+        lock.update(occurrence=f"manual:{context.job_id}", occurrence_at=None, actor_id=payload.get("actor"))
+    else:
+        at = dt.datetime.fromisoformat(str(payload.get("at")))
+        if not every.recurrence.is_occurrence(at):
+            return {"skipped": "not_an_occurrence_any_more"}
+        decision, armed_count = follow_ups(conn, JOB, lambda m: _job(app_key, key, m), every, at, now)
+        lock.update(occurrence=stamp(at), occurrence_at=at)
+        if not decision.run:
+            skipped = {**lock, "status": "skipped", "records_created": 0, "error": decision.reason, "finished_at": now}
+            if not insert_once(conn, R, skipped, keys):
+                return {"skipped": "already_ran"}
+            return {"skipped": decision.reason, "armed": armed_count}
     if not insert_once(conn, R, {**lock, "status": "running", "records_created": 0}, keys):
         return {"skipped": "already_ran"}
     status, error, count, sent = "done", None, 0, 0
@@ -183,12 +204,23 @@ def run_occurrence(conn: Connection, payload: dict[str, Any], context: JobContex
         with conn.begin_nested():
             count, sent = run_rule(conn, tables, rule, at, now)
     except Exception as exc:
-        if context.attempt < MAX_ATTEMPTS:
+        if context.attempt < (1 if manual else MAX_ATTEMPTS):
             raise  # rolled back whole (the lock row too); the job engine retries after its backoff
         status, error = "needs_attention", f"{type(exc).__name__}: {exc}"[:2000]
+        said = M(
+            "Scheduled automation “%(rule)s” of %(app)s needs attention: %(error)s", rule=rule.label, app=tables.app.label, error=error
+        )
+        dedupe = f"automation:{app_key}:{key}:{lock['occurrence']}"
+        notifications.notify(conn, site_admins(conn), kind="schedule_failed", message=said, app=app_key, dedupe=dedupe)
     where = (R.c.app == app_key) & (R.c.schedule == lock["schedule"]) & (R.c.occurrence == lock["occurrence"])
     conn.execute(R.update().where(where).values(status=status, records_created=count, error=error, finished_at=now))
     return {"records": count, "digests": sent, "armed": armed_count, **({"error": error} if error else {})}
+
+
+def site_admins(conn: Connection) -> list[int]:
+    """The active admins: they are told when an occurrence needs attention."""
+    users = models.users
+    return [int(u) for u in conn.execute(sa.select(users.c.id).where(users.c.is_admin & users.c.is_active).order_by(users.c.id)).scalars()]
 
 
 register(JobKind(JOB, Mp("a kind of job", "Scheduled automation"), run_occurrence, max_attempts=MAX_ATTEMPTS))
