@@ -77,13 +77,15 @@ def recompute(conn: Connection, payload: dict[str, Any], context: JobContext) ->
     reg = registry_for(conn)
     cals = load_book(conn)
     calendar_book.install(cals)  # the book of this change, whatever this process loaded before
+    # Approval requests are locked before SLA cycles, the order of a decision that performs
+    # its transition (request, then the record's cycles): no deadlock between the two.
+    stages = move_stages(conn, reg, cals, keys, default_changed)
     gc.disable()  # 100,000 rows of new objects: the collector's passes cost about a tenth, and find no cycles here
     try:
         sla = recompute_cycles(conn, cals, keys, default_changed, _warnings(reg))
     finally:
         gc.enable()
     waits = rearm_timed(conn, reg, cals, keys, default_changed)
-    stages = move_stages(conn, reg, cals, keys, default_changed)
     result = {"calendars": keys, "default": default_changed, "sla": sla, "timed_jobs": waits, "approvals": stages,
               "seconds": round(time.perf_counter() - began, 3)}  # fmt: skip
     log.info("calendar change recomputed: %s", result)
