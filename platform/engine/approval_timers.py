@@ -1,6 +1,7 @@
 """Arming an approval step's escalation chain when the step opens: one job per stage, due
 at the step's opening plus the stage's `after` (working time on its calendar, or clock
-time), keyed by step, stage and due time, so a step is never swept for.
+time), keyed by step, stage and due time, so a step is never swept for. The payload keeps
+the opening (`opened`): a calendar change moves the stages from it (`approvals/moves.py`).
 
 Kept out of `approvals/` because `approval_core.activate` arms, and the `approvals`
 package imports `approval_core`. The job that runs a stage is `approvals/timelimits.py`.
@@ -27,8 +28,9 @@ def stage_key(step_id: int, index: int, due: dt.datetime) -> str:
 
 def arm_stages(conn: Connection, step_id: int, step: ApprovalStep, opened: dt.datetime, due: dt.datetime) -> int:
     """Arm every stage of the step's chain; how many jobs were new."""
+    payload = {"step": step_id, "due": stamp(due), "opened": opened.isoformat()}
     jobs = [
-        (stage_key(step_id, index, due), {"step": step_id, "stage": index, "due": stamp(due)}, add_duration(opened, stage.after))
+        (stage_key(step_id, index, due), {**payload, "stage": index}, add_duration(opened, stage.after))
         for index, stage in enumerate(step.escalation)
     ]
     return arm(conn, STAGE_JOB, jobs)

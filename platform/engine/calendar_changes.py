@@ -13,9 +13,12 @@ The job, with the calendars as they are when it runs (so several changes in a ro
   record's wait armed again from the moment it began (`timed.arm_waiting`); a wait whose end
   moved gets a new job, the old job finds the wait not over yet and does nothing, or re-arms
   the same new moment;
-- approval escalation stages are NOT moved: a stage keeps the moment it was armed for when
-  its step opened (cheap enough, but its key names the step's due time, which the step row
-  keeps; moving it is left for later and documented in the admin guide).
+- open approval steps whose time limit or an escalation stage counts working time on a
+  changed calendar: the due time (on the step row, what approvers see) and every stage not
+  yet run worked out again from the step's opening; queued stage jobs are moved in place
+  (new moment, and the key and payload naming the new due time), a stage job being run
+  meanwhile finds the due time changed and does nothing while a new job takes its place,
+  a stage already run is not armed again (`approvals/moves.py`).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from flowdeck.engine import timed
+from flowdeck.engine.approvals.moves import move_stages
 from flowdeck.engine.calendars import book as calendar_book
 from flowdeck.engine.calendars.book import CalendarBook
 from flowdeck.engine.calendars.storage import RECOMPUTE_JOB, load_book
@@ -63,7 +67,7 @@ def rearm_timed(conn: Connection, reg: Registry, cals: CalendarBook, keys: Colle
 
 
 def recompute(conn: Connection, payload: dict[str, Any], context: JobContext) -> dict[str, Any]:
-    """The job: SLA moments and timed waits on the changed calendars, as they are now."""
+    """The job: SLA moments, timed waits and approval stages on the changed calendars, as they are now."""
     try:
         keys = [str(k) for k in payload["calendars"]]
         default_changed = bool(payload.get("default", False))
@@ -73,13 +77,16 @@ def recompute(conn: Connection, payload: dict[str, Any], context: JobContext) ->
     reg = registry_for(conn)
     cals = load_book(conn)
     calendar_book.install(cals)  # the book of this change, whatever this process loaded before
+    # Approval requests are locked before SLA cycles, the order of a decision that performs
+    # its transition (request, then the record's cycles): no deadlock between the two.
+    stages = move_stages(conn, reg, cals, keys, default_changed)
     gc.disable()  # 100,000 rows of new objects: the collector's passes cost about a tenth, and find no cycles here
     try:
         sla = recompute_cycles(conn, cals, keys, default_changed, _warnings(reg))
     finally:
         gc.enable()
     waits = rearm_timed(conn, reg, cals, keys, default_changed)
-    result = {"calendars": keys, "default": default_changed, "sla": sla, "timed_jobs": waits,
+    result = {"calendars": keys, "default": default_changed, "sla": sla, "timed_jobs": waits, "approvals": stages,
               "seconds": round(time.perf_counter() - began, 3)}  # fmt: skip
     log.info("calendar change recomputed: %s", result)
     return result

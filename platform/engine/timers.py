@@ -59,29 +59,36 @@ BULK_BATCH = 20_000
 
 def arm_bulk(conn: Connection, kind: str, jobs: Sequence[tuple[str, dict[str, Any], dt.datetime]]) -> int:
     """`arm` for tens of thousands of jobs at once (a calendar change moving every open due
-    time): on PostgreSQL one `INSERT ... SELECT FROM unnest(arrays)` per 20,000 jobs, on
-    SQLite one prepared INSERT run over the rows by the driver (its row count is the new
-    jobs). Same keys, same rows, same count as `arm`."""
+    time): on PostgreSQL one `INSERT ... SELECT FROM json_to_recordset(:rows) ... ON CONFLICT
+    DO NOTHING` per 20,000 jobs, the rows sent as one JSON text (one `json.dumps` of the batch:
+    adapting three Python lists of 20,000 values, datetimes above all, and a list of one JSON
+    string per payload cost five times the client time), the new rows counted by the server
+    (`WITH ins AS (... RETURNING 1) SELECT count(*)`: no row per job comes back); on SQLite
+    one prepared INSERT run over the rows by the driver (its row count is the new jobs).
+    Same keys, same rows, same count as `arm`, the rows inserted in key order like `arm`."""
     if conn.dialect.name != "postgresql":
         return _arm_executemany(conn, kind, jobs)
     known = KINDS.get(kind)
     ordered = sorted(jobs, key=lambda job: job[0])
     statement = sa.text(
-        f"INSERT INTO {J.name} (kind, payload, status, run_at, attempts, max_attempts, dedupe_key, created_at)"
-        " SELECT :kind, CAST(t.p AS json), 'queued', t.r, 0, :attempts, t.k, :created"
-        " FROM unnest(CAST(:keys AS text[]), CAST(:payloads AS text[]), CAST(:runs AS timestamptz[])) AS t(k, p, r)"
-        " ORDER BY t.k ON CONFLICT (dedupe_key) DO NOTHING RETURNING id"
+        f"WITH ins AS (INSERT INTO {J.name} (kind, payload, status, run_at, attempts, max_attempts, dedupe_key, created_at)"
+        " SELECT :kind, t.p, 'queued', t.r, 0, :attempts, t.k, :created"
+        " FROM json_to_recordset(CAST(:rows AS json)) AS t(k text, p json, r timestamptz)"
+        " ORDER BY t.k ON CONFLICT (dedupe_key) DO NOTHING RETURNING 1) SELECT count(*) FROM ins"
     )
     added, created = 0, now_utc()
+    attempts = known.max_attempts if known else 5
     for start in range(0, len(ordered), BULK_BATCH):
-        part = ordered[start : start + BULK_BATCH]
-        params = {"kind": kind, "attempts": known.max_attempts if known else 5, "created": created,
-                  "keys": [k for k, _, _ in part], "payloads": [json.dumps(p) for _, p, _ in part],
-                  "runs": [r for _, _, r in part]}  # fmt: skip
-        added += len(conn.execute(statement, params).all())
+        rows = json.dumps([{"k": k, "p": p, "r": _iso(r)} for k, p, r in ordered[start : start + BULK_BATCH]])
+        added += int(conn.execute(statement, {"kind": kind, "attempts": attempts, "created": created, "rows": rows}).scalar_one())
     if added:
         conn.exec_driver_sql(f"NOTIFY {NOTIFY_CHANNEL}")
     return added
+
+
+def _iso(moment: dt.datetime) -> str:
+    """A moment as JSON text for PostgreSQL's timestamptz (a naive one is UTC)."""
+    return (moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)).isoformat()
 
 
 def _arm_executemany(conn: Connection, kind: str, jobs: Sequence[tuple[str, dict[str, Any], dt.datetime]]) -> int:

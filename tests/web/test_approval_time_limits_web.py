@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from flowdeck.engine import clock, users
+from flowdeck.engine.calendars import book as calendar_book
+from flowdeck.engine.calendars import storage
 from flowdeck.engine.jobs.runner import Runner
 from tests.support.approval_flow import Flow, app_doc
 from tests.support.web import login
@@ -38,6 +40,7 @@ def held_clock() -> Iterator[None]:
     clock.set_now(OPENED)
     yield
     clock.set_now(None)
+    calendar_book.install(calendar_book.CalendarBook({"cn": calendar_book.builtin_calendar()}))  # a test may change `cn`
 
 
 # -- the record page ---------------------------------------------------------------------------
@@ -71,3 +74,18 @@ def test_the_inbox_shows_when_a_decision_is_due_and_when_it_is_late(install, db,
     clock.set_now(AFTER_THE_CHAIN)  # past the 24 working hours (the October holidays do not count)
     late = client.get("/approvals", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
     assert '<span class="due overdue">截止 ' in late
+
+
+def test_the_inbox_shows_the_due_time_a_calendar_change_moved(install, db, client):
+    """Thursday 8 October made a company day off: does the approver's inbox show Monday 12
+    October 11:30 instead of Saturday 10 October 11:30 once the recompute job ran?"""
+    f = Flow(db, install(app_doc(CHAIN)))
+    f.submit("grace", amount="1.00")
+    login(client, "alice")
+    before = client.get("/approvals", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert '<span class="due">due 10/10/26, 11:30' in before
+    clock.set_now(dt.datetime(2026, 10, 2, 10, 0, tzinfo=SH))
+    db.run(lambda c: storage.set_days(c, "cn", [storage.DayEdit(dt.date(2026, 10, 8), False, "Company day off")]))
+    Runner(db, clock=clock.now).run_due()
+    after = client.get("/approvals", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert '<span class="due">due 10/12/26, 11:30' in after and "10/10/26, 11:30" not in after

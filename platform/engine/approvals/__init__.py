@@ -18,6 +18,7 @@ Everything said to a person (refusals, notes, history, notifications) is a `Mess
     handovers.py   add_approver (加签), delegate
     escalation.py  escalate_overdue (steps with due_hours), flag_overdue
     timelimits.py  the `approval.stage` job: a time limit's escalation chain, hand-overs
+    moves.py       a calendar change moving open steps' due times and stage jobs
     queries.py     timeline, the inbox, counts, request_context, display names
     choices.py     what a user may do with a pending request; board marks; changed values
 """

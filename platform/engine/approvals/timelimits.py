@@ -4,7 +4,9 @@ armed when the step opened (`approval_timers.arm_stages`).
 Exactly once per stage and opening: the job's key holds the step, the stage and the step's
 due time, so arming again is a no-op, and a job's changes commit with its `done` mark. The
 job locks the request like a decision does and looks again: a step decided, withdrawn,
-reset or opened again since (another due time) makes it do nothing.
+reset or opened again since (another due time) makes it do nothing. A calendar change moves
+queued stage jobs in place (`moves.py`); a job it could not move (being run) finds the due
+time changed the same way.
 
 Stages: `remind` the waiting approvers; `hand_to_superior` (each waiting task to the
 approver's manager, else the head of their department, else the stage's `user`) and
