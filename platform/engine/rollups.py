@@ -39,6 +39,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
 from flowdeck.engine.computed import compute_values
+from flowdeck.engine.db import pipelined
 from flowdeck.engine.rollup_sql import aggregate, condition
 from flowdeck.engine.schema.model import App, Entity, Field
 from flowdeck.engine.storage.tables import AppTables, EntityTables
@@ -163,13 +164,10 @@ def after_write(
                 by_keys.setdefault(tuple(sorted(sources)), []).append(parent_id)
             for keys, ids in sorted(by_keys.items()):
                 groups.append((target, keys, sorted(ids), {k: parents[ids[0]][k] for k in keys}))
-        # PostgreSQL: every parent of the level locked by one statement, in the order the
-        # level's UPDATEs come (tables by name, then ids), before any of them aggregates.
-        held = _lock_level(conn, groups) if conn.dialect.name == "postgresql" else [None] * len(groups)
+        wanted = [(target is et and record_id in ids) or _read_above(target, keys) for target, keys, ids, _ in groups]
         following: Pending = {}
-        for (target, keys, ids, sources), locked in zip(groups, held, strict=True):
-            wanted = (target is et and record_id in ids) or _read_above(target, keys)
-            rows, formulas = _recompute(conn, target, ids, sources, locked, returning=wanted)
+        for (target, keys, ids, _), rows in zip(groups, _run_level(conn, groups, wanted), strict=True):
+            formulas = _formulas_moved(conn, target, keys, rows)
             if target is et and record_id in ids:
                 own.update(next(({k: r[k] for k in (*keys, *formulas)} for r in rows if r["id"] == record_id), {}))
             written: list[Written] = [(r["id"], r, r) for r in rows]
@@ -264,17 +262,15 @@ def _lock(target: EntityTables, tree: bool, single: bool, n: str = "") -> Any:
     return sa.select(table.c.id).where(table.c.id == sa.any_(above)).order_by(table.c.id).with_for_update()
 
 
-def _lock_level(conn: Connection, groups: list[Group]) -> list[list[int] | None]:
-    """PostgreSQL: lock the parents of every group of a level (for a tree, with every
-    ancestor) in one statement, and return each group's locked ids. The groups' locks are
-    the branches of a `UNION ALL`, which PostgreSQL runs in their order: the lock order is
-    the one a statement per group had (tables by name, then ids), one round trip instead
-    of one a group. The UPDATEs that follow are later statements, with a new snapshot."""
+def _lock_level(groups: list[Group]) -> tuple[Any, dict[str, Any]]:
+    """PostgreSQL: the statement that locks the parents of every group of a level (for a
+    tree, with every ancestor), and its parameters. The groups' locks are the branches of a
+    `UNION ALL`, which PostgreSQL runs in their order: the lock order is the one a
+    statement per group had (tables by name, then ids), one statement for the level."""
     shape = tuple((target.table.name, _is_tree(target, keys), len(ids) == 1) for target, keys, ids, _ in groups)
     if len(groups) == 1:
         target, _, ids, _ = groups[0]
-        lock = target.statement(("rollup", "lock", *shape[0][1:]), lambda: _lock(target, *shape[0][1:]))
-        return [list(conn.execute(lock, _bound(ids)).scalars())]
+        return target.statement(("rollup", "lock", *shape[0][1:]), lambda: _lock(target, *shape[0][1:])), _bound(ids)
 
     def build() -> Any:
         branches = []
@@ -283,14 +279,52 @@ def _lock_level(conn: Connection, groups: list[Group]) -> list[list[int] | None]
             branches.append(sa.select(sa.literal(n).label("n"), locked.c.id))
         return sa.union_all(*branches)
 
-    statement = groups[0][0].statement(("rollup", "lock_level", shape), build)
     params: dict[str, Any] = {}
     for n, (_, _, ids, _) in enumerate(groups):
         params.update(_bound(ids, str(n)))
-    found: list[list[int] | None] = [[] for _ in groups]
-    for n, record_id in conn.execute(statement, params):
-        found[n].append(record_id)  # type: ignore[union-attr]
+    return groups[0][0].statement(("rollup", "lock_level", shape), build), params
+
+
+def _run_level(conn: Connection, groups: list[Group], wanted: list[bool]) -> list[list[dict[str, Any]]]:
+    """Send a level's statements and return, for each group, the rows its UPDATE moved
+    (none unless `wanted`). SQLite: the UPDATEs one by one (`BEGIN IMMEDIATE` already
+    serializes writers). PostgreSQL: the level's lock, then its UPDATEs, all in one
+    pipeline: the server runs them in order, each with its own snapshot taken when it
+    starts, so every UPDATE still sees each child committed before the lock was granted,
+    for one round trip instead of one a statement. The UPDATEs whose rows are read go
+    last, so that one sync (the pipeline's end) answers the whole level."""
+    dialect = conn.dialect.name
+    statements = [
+        _statement(target, keys, ids, sources, dialect, want) for (target, keys, ids, sources), want in zip(groups, wanted, strict=True)
+    ]
+    if dialect != "postgresql":
+        return [_rows(conn.execute(*statement), want) for statement, want in zip(statements, wanted, strict=True)]
+    found: list[list[dict[str, Any]]] = [[] for _ in groups]
+    order = sorted(range(len(groups)), key=lambda n: wanted[n])
+    with pipelined(conn) as pipe:
+        send = pipe.execute if pipe is not None else lambda s, p, **_: conn.execute(s, p)
+        send(*_lock_level(groups))
+        for place, n in enumerate(order):
+            result = send(*statements[n], read=wanted[n], last=place == len(order) - 1)
+            found[n] = _rows(result, wanted[n])
     return found
+
+
+def _rows(result: Any, wanted: bool) -> list[dict[str, Any]]:
+    """The moved rows an UPDATE returned, if they are read."""
+    return [dict(r) for r in result.mappings()] if wanted else []
+
+
+def _statement(
+    target: EntityTables, keys: tuple[str, ...], ids: list[int], sources: Sources, dialect: str, returning: bool
+) -> tuple[Any, dict[str, Any]]:
+    """The UPDATE that recomputes the roll-ups `keys` of the parents `ids` (for a tree with
+    every ancestor, found by the statement), and its parameters."""
+    tree, single = _is_tree(target, keys), len(ids) == 1
+    statement = target.statement(
+        ("rollup", keys, dialect, tree, single, returning), lambda: _update(target, keys, sources, dialect, tree, single, returning)
+    )
+    return statement, _bound(ids)
 
 
 def _update(target: EntityTables, keys: tuple[str, ...], sources: Sources, dialect: str, tree: bool, single: bool, returning: bool) -> Any:
@@ -301,7 +335,11 @@ def _update(target: EntityTables, keys: tuple[str, ...], sources: Sources, diale
     table = target.table
     row = table.alias("rollup_parent_row")
     values = {k: aggregate_of(target.entity.get_field(k), table.c[k].type, sources[k], row.c.id, dialect).label(k) for k in keys}
-    scope = row.c.id.in_(_ancestors(target, single)) if tree else _listed(row, single)
+    scope = _listed(row, single)
+    if tree and dialect == "postgresql":  # an array read by the primary key: `IN (recursive CTE)` scanned the table
+        scope = row.c.id == sa.any_(sa.func.array(_ancestors(target, single).scalar_subquery()))
+    elif tree:
+        scope = row.c.id.in_(_ancestors(target, single))
     # MATERIALIZED: SQLite (and PostgreSQL) would otherwise pull a derived table up into the
     # UPDATE and compute each aggregate twice, once for SET and once for the test.
     new = sa.select(row.c.id, *values.values()).where(scope).cte("rollup_new").prefix_with("MATERIALIZED")
@@ -314,37 +352,16 @@ def _update(target: EntityTables, keys: tuple[str, ...], sources: Sources, diale
     return statement.returning(*returned)
 
 
-def _recompute(
-    conn: Connection, target: EntityTables, ids: list[int], sources: Sources, locked: list[int] | None, *, returning: bool
-) -> tuple[list[dict[str, Any]], set[str]]:
-    """Recompute the roll-ups `sources` of the parents `ids`: one UPDATE sets each parent's
-    roll-ups to their aggregates where one differs. On PostgreSQL `locked` holds the ids
-    the level's lock statement locked (with a tree's ancestors), so the aggregates (a later
-    statement, a new snapshot) see every child committed before. Returns the rows that
-    moved (as written) and the formulas computed again because they read a roll-up that
-    moved (none unless `returning`)."""
-    dialect = conn.dialect.name
-    keys = tuple(sorted(sources))
-    # A tree roll-up moves every ancestor of the parents too: the statements find them.
-    tree = _is_tree(target, keys)
-    if locked is not None:
-        ids, tree = locked, False  # the locked ids hold the ancestors
-        if not ids:
-            return [], set()
-    single = len(ids) == 1
-    statement = target.statement(
-        ("rollup", keys, dialect, tree, single, returning), lambda: _update(target, keys, sources, dialect, tree, single, returning)
-    )
-    result = conn.execute(statement, _bound(ids))
-    if not returning:
-        return [], set()
-    rows = [dict(r) for r in result.mappings()]
+def _formulas_moved(conn: Connection, target: EntityTables, keys: tuple[str, ...], rows: list[dict[str, Any]]) -> set[str]:
+    """Compute again the formulas of each moved row that read a roll-up that moved (after
+    the level's pipeline: they read and write the row); the rows take their new values.
+    Returns the formulas that moved."""
     formulas: set[str] = set()
     for row in rows:
         computed = _formulas_reading(conn, target, row["id"], set(keys))
         row.update(computed)
         formulas |= set(computed)
-    return rows, formulas
+    return formulas
 
 
 def _formulas_reading(conn: Connection, target: EntityTables, record_id: int, moved: set[str]) -> dict[str, Any]:
