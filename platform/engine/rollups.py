@@ -20,6 +20,20 @@ Locking before the aggregate makes it exact under concurrency: two transactions 
 two children of one parent queue on the parent's row lock, and the second's aggregate (a
 new statement, so a new snapshot under READ COMMITTED) sees the first's committed child.
 
+On PostgreSQL a level's lock and its UPDATEs go in one psycopg pipeline (`db.pipelined`):
+one round trip a level instead of one a statement (a save moving three levels waits for two
+answers more than without roll-ups, where it waited for five). This keeps the guarantee
+above: the server runs the pipeline's statements in order, and an UPDATE's snapshot is
+taken when the server starts it, after the lock before it was granted. So the UPDATEs
+cannot use the lock's result: a tree's UPDATE finds the ancestors again itself (the same
+recursive CTE, read as an array by the primary key), and the UPDATEs whose RETURNING a
+level above reads come last, so that one sync brings them all. Decided against, for now:
+locking the whole chain up front (a milestone's project is only known once the milestone
+is locked, so it would need a statement reading the reference under the lock, and a
+fallback when it moved) would save one more round trip a level but lock parents whose
+values may not move; psycopg already prepares a statement server-side after its fifth
+execution on a connection (`prepare_threshold`), which the roll-up UPDATEs reach at once.
+
 A recompute is not an edit: it neither bumps the parent's `version` (a form open on the
 parent does not conflict because a child changed) nor writes a history entry (the child's
 own entry records the cause), as Jira and Jiandaoyun do with their computed roll-ups.
