@@ -20,19 +20,27 @@ Locking before the aggregate makes it exact under concurrency: two transactions 
 two children of one parent queue on the parent's row lock, and the second's aggregate (a
 new statement, so a new snapshot under READ COMMITTED) sees the first's committed child.
 
-On PostgreSQL a level's lock and its UPDATEs go in one psycopg pipeline (`db.pipelined`):
-one round trip a level instead of one a statement (a save moving three levels waits for two
-answers more than without roll-ups, where it waited for five). This keeps the guarantee
-above: the server runs the pipeline's statements in order, and an UPDATE's snapshot is
-taken when the server starts it, after the lock before it was granted. So the UPDATEs
-cannot use the lock's result: a tree's UPDATE finds the ancestors again itself (the same
-recursive CTE, read as an array by the primary key), and the UPDATEs whose RETURNING a
-level above reads come last, so that one sync brings them all. Decided against, for now:
-locking the whole chain up front (a milestone's project is only known once the milestone
-is locked, so it would need a statement reading the reference under the lock, and a
-fallback when it moved) would save one more round trip a level but lock parents whose
-values may not move; psycopg already prepares a statement server-side after its fifth
-execution on a connection (`prepare_threshold`), which the roll-up UPDATEs reach at once.
+On PostgreSQL a level's lock and its UPDATEs go in one psycopg pipeline (`db.pipelined`),
+and with them the level above when it can be named without their results (`_ahead`): a
+save moving three levels (milestone and tree, then project) waits for one answer more
+than without roll-ups, where it waited for five (it still sends five more statements).
+This keeps the guarantee above: the server runs the pipeline's statements in order, and
+a statement's snapshot is taken when the server starts it, after the lock before it was
+granted. So no statement can use an earlier one's result: a tree's UPDATE finds the
+ancestors again itself (the recursive CTE its lock used, read as an array by the primary
+key); the level above names its parents through the reference of the rows below (`project
+IN (SELECT project FROM milestone WHERE id = :id)`), read by its lock after the milestone
+is locked, so it is the reference as it is now, which nobody can change before the commit
+(a writer moving the milestone locks it first). Where the level above depends on what an
+UPDATE returns (a formula reading a roll-up, a tree roll-up above, the tree's moved
+ancestors) the levels go one round trip each, with RETURNING, the UPDATEs read last so
+one sync answers the level. The price of the level ahead: its parents are locked and
+recomputed even when nothing below moved (their UPDATE changes no row), where the
+level-by-level path (and SQLite) stops the cascade. Decided against: locking the whole
+chain in the first statement (a reference read there may be older than the lock on the
+row holding it, so it would need a check and a fallback); server-side prepared statements
+by hand (psycopg prepares a statement after its fifth execution on a connection,
+`prepare_threshold`, which the roll-up statements reach at once).
 
 A recompute is not an edit: it neither bumps the parent's `version` (a form open on the
 parent does not conflict because a child changed) nor writes a history entry (the child's
