@@ -157,3 +157,21 @@ def test_a_parent_through_a_reference_is_the_one_it_holds_once_locked(db, instal
     assert not failures, failures
     assert value(db, registry, "project", ids["project"], "cost") == Decimal("0.00")
     assert value(db, registry, "project", other, "cost") == Decimal("7.00")
+
+
+FEES = copy.deepcopy(CHAIN)
+# A formula of the milestone reads its roll-up, and the project rolls the formula up: the
+# level above needs the formula computed after the milestone's UPDATE, so no level ahead.
+FEES["entities"]["milestone"]["fields"]["billed"] = {"type": "computed", "result": "money", "formula": "cost + 1"}
+FEES["entities"]["project"]["fields"]["billed"] = {"type": "rollup", "over": "milestone.project", "aggregate": "sum", "field": "billed"}
+
+
+def test_a_formula_between_two_levels_goes_level_by_level(db, install):
+    """When the project rolls up a milestone formula reading its roll-up, does it get the formula's new value, not the old?"""
+    registry, ids = chain(db, install, FEES)
+    task = registry.entity("ch", "task")
+    with statements(db) as seen:
+        save(db, task, ids["left"], cost="3")
+    assert value(db, registry, "milestone", ids["milestone"], "billed") == Decimal("4.00")
+    assert value(db, registry, "project", ids["project"], "billed") == Decimal("4.00")
+    assert not [s for s in seen if "SELECT ch__milestone.project" in s]  # the project by the id the milestone's UPDATE returned
