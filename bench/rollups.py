@@ -299,9 +299,9 @@ def main() -> None:
         {"without": pages(milestone, ["name", "project"]), "with": pages(milestone, ["name", "project", "cost"])}, args.rounds
     )
     task = registry.entity("rolled", "task").table
-    check = db.read(
-        lambda c: (c.execute(sa.select(sa.func.sum(project.c.cost))).scalar(), c.execute(sa.select(sa.func.sum(task.c.cost))).scalar())
-    )
+    # One statement, one snapshot: two would disagree if another process saved in between.
+    sums = sa.select(sa.select(sa.func.sum(project.c.cost)).scalar_subquery(), sa.select(sa.func.sum(task.c.cost)).scalar_subquery())
+    check = db.read(lambda c: tuple(c.execute(sums).one()))
     assert check[0] == check[1], check
     out["projects_cost_equals_tasks_cost"] = str(check[0])
     out["load_average_after"] = os.getloadavg()

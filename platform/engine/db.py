@@ -7,19 +7,26 @@ default here, `FLOWDECK_SQLITE_SYNCHRONOUS=FULL` to change it) never corrupts th
 after a power cut the last transactions before it may be lost. PostgreSQL runs at READ
 COMMITTED; serialization failures and deadlocks are retried a bounded number of times by
 `Database.run`, which is why units of work are passed in as functions.
+
+`pipelined` sends several statements to PostgreSQL in one round trip (psycopg's pipeline
+mode) while they still go through SQLAlchemy's `Connection.execute`, its compiled cache
+and its statement events: the server runs them in order, each a statement of its own (at
+READ COMMITTED with its own snapshot, taken when the server starts it).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
+import psycopg
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, CursorResult, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from flowdeck.engine.errors import DatabaseUnavailable
@@ -67,7 +74,69 @@ def create_db_engine(url: str) -> Engine:
         engine = sa.create_engine(parsed, connect_args={"timeout": 10}, pool_pre_ping=False)
         _configure_sqlite(engine)
         return engine
-    return sa.create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    engine = sa.create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    event.listen(engine, "do_execute", _execute_in_pipeline)
+    return engine
+
+
+_PIPELINE_STEP = "flowdeck_pipeline_step"
+
+
+def _execute_in_pipeline(cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
+    """Execute a statement `Pipeline.execute` sends, then run its step (sync the pipeline or
+    end it) before SQLAlchemy reads the cursor: in pipeline mode a cursor has no result
+    until then. Any other statement is left to the dialect (False)."""
+    step = context.execution_options.get(_PIPELINE_STEP)
+    if step is None:
+        return False
+    cursor.execute(statement, parameters)
+    step()
+    return True
+
+
+class Pipeline:
+    """Statements sent to PostgreSQL without waiting for each one's answer: one round trip
+    for all of them up to the one whose rows are read (`read=True`, a sync) or the `last`
+    (which ends the pipeline mode). A statement neither read nor last has no usable result
+    (SQLAlchemy sees none); its errors are raised by the next sync."""
+
+    def __init__(self, conn: Connection, mode: contextlib.AbstractContextManager[psycopg.Pipeline]) -> None:
+        self.conn = conn
+        self.mode = mode  # psycopg's `Connection.pipeline()`, entered here and left by `end`
+        self.pipeline = mode.__enter__()
+        self.open = True
+
+    def execute(self, statement: Any, parameters: dict[str, Any], *, read: bool = False, last: bool = False) -> CursorResult[Any]:
+        step = self.end if last else self.sync if read else None
+        options = {_PIPELINE_STEP: step} if step is not None else {}
+        return self.conn.execute(statement, parameters, execution_options=options)
+
+    def sync(self) -> None:
+        self.pipeline.sync()
+
+    def end(self, exc: BaseException | None = None) -> None:
+        """Leave pipeline mode: send what is pending, wait for every answer."""
+        if self.open:
+            self.open = False
+            self.mode.__exit__(type(exc) if exc else None, exc, exc.__traceback__ if exc else None)
+
+
+@contextlib.contextmanager
+def pipelined(conn: Connection) -> Iterator[Pipeline | None]:
+    """A `Pipeline` on `conn` for the block, or None where there is none (SQLite; a libpq
+    without pipeline mode): the caller then sends its statements one by one. Pipeline mode
+    ends with the block at the latest."""
+    dbapi = conn.connection.dbapi_connection
+    if not isinstance(dbapi, psycopg.Connection) or not psycopg.Pipeline.is_supported():
+        yield None
+        return
+    pipe = Pipeline(conn, dbapi.pipeline())
+    try:
+        yield pipe
+    except BaseException as exc:
+        pipe.end(exc)
+        raise
+    pipe.end()
 
 
 def _is_transient(exc: DBAPIError) -> bool:

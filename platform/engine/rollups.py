@@ -20,6 +20,28 @@ Locking before the aggregate makes it exact under concurrency: two transactions 
 two children of one parent queue on the parent's row lock, and the second's aggregate (a
 new statement, so a new snapshot under READ COMMITTED) sees the first's committed child.
 
+On PostgreSQL a level's lock and its UPDATEs go in one psycopg pipeline (`db.pipelined`),
+and with them the level above when it can be named without their results (`_ahead`): a
+save moving three levels (milestone and tree, then project) waits for one answer more
+than without roll-ups, where it waited for five (it still sends five more statements).
+This keeps the guarantee above: the server runs the pipeline's statements in order, and
+a statement's snapshot is taken when the server starts it, after the lock before it was
+granted. So no statement can use an earlier one's result: a tree's UPDATE finds the
+ancestors again itself (the recursive CTE its lock used, read as an array by the primary
+key); the level above names its parents through the reference of the rows below (`project
+IN (SELECT project FROM milestone WHERE id = :id)`), read by its lock after the milestone
+is locked, so it is the reference as it is now, which nobody can change before the commit
+(a writer moving the milestone locks it first). Where the level above depends on what an
+UPDATE returns (a formula reading a roll-up, a tree roll-up above, the tree's moved
+ancestors) the levels go one round trip each, with RETURNING, the UPDATEs read last so
+one sync answers the level. The price of the level ahead: its parents are locked and
+recomputed even when nothing below moved (their UPDATE changes no row), where the
+level-by-level path (and SQLite) stops the cascade. Decided against: locking the whole
+chain in the first statement (a reference read there may be older than the lock on the
+row holding it, so it would need a check and a fallback); server-side prepared statements
+by hand (psycopg prepares a statement after its fifth execution on a connection,
+`prepare_threshold`, which the roll-up statements reach at once).
+
 A recompute is not an edit: it neither bumps the parent's `version` (a form open on the
 parent does not conflict because a child changed) nor writes a history entry (the child's
 own entry records the cause), as Jira and Jiandaoyun do with their computed roll-ups.
@@ -32,6 +54,7 @@ or changed: one `UPDATE target SET col = (SELECT aggregate ... WHERE via = targe
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -39,6 +62,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
 from flowdeck.engine.computed import compute_values
+from flowdeck.engine.db import pipelined
 from flowdeck.engine.rollup_sql import aggregate, condition
 from flowdeck.engine.schema.model import App, Entity, Field
 from flowdeck.engine.storage.tables import AppTables, EntityTables
@@ -134,7 +158,19 @@ def levels(app: App) -> list[list[tuple[str, str]]]:
 Sources = dict[str, sa.Table]  # roll-up key -> the table it aggregates
 Pending = dict[str, tuple[EntityTables, dict[int, Sources]]]  # target table -> parent id -> its roll-ups
 Written = tuple[int, Mapping[str, Any] | None, Mapping[str, Any] | None]  # (id, before, after)
-Group = tuple[EntityTables, tuple[str, ...], list[int], Sources]  # target, roll-up keys, parent ids, sources
+Parents = list[int] | tuple["Through", ...]  # parent ids, or the parents the rows below point at
+Group = tuple[EntityTables, tuple[str, ...], Parents, Sources]  # target, roll-up keys, parents, sources
+Stage = tuple[list[Group], list[bool]]  # a level's groups, and whether each one's moved rows are read
+
+
+@dataclass(frozen=True)
+class Through:
+    """Parents named by a reference of the rows below them: `SELECT via FROM below WHERE
+    id IN (ids)`, read by the statement that locks or updates them (PostgreSQL's level ahead)."""
+
+    below: EntityTables
+    via: str
+    ids: tuple[int, ...]
 
 
 def after_write(
@@ -163,19 +199,24 @@ def after_write(
                 by_keys.setdefault(tuple(sorted(sources)), []).append(parent_id)
             for keys, ids in sorted(by_keys.items()):
                 groups.append((target, keys, sorted(ids), {k: parents[ids[0]][k] for k in keys}))
-        # PostgreSQL: every parent of the level locked by one statement, in the order the
-        # level's UPDATEs come (tables by name, then ids), before any of them aggregates.
-        held = _lock_level(conn, groups) if conn.dialect.name == "postgresql" else [None] * len(groups)
+        mine = [target is et and isinstance(ids, list) and record_id in ids for target, _, ids, _ in groups]
+        read = [_read_above(target, keys) for target, keys, _, _ in groups]
+        ahead = _ahead(groups, read) if conn.dialect.name == "postgresql" else None
+        stages: list[Stage] = [(groups, [m or r for m, r in zip(mine, read, strict=True)])]
+        if ahead is not None:  # the level above goes in the same round trip: nothing reads these rows
+            stages = [(groups, mine), (ahead, [_read_above(target, keys) for target, keys, _, _ in ahead])]
         following: Pending = {}
-        for (target, keys, ids, sources), locked in zip(groups, held, strict=True):
-            wanted = (target is et and record_id in ids) or _read_above(target, keys)
-            rows, formulas = _recompute(conn, target, ids, sources, locked, returning=wanted)
-            if target is et and record_id in ids:
-                own.update(next(({k: r[k] for k in (*keys, *formulas)} for r in rows if r["id"] == record_id), {}))
-            written: list[Written] = [(r["id"], r, r) for r in rows]
-            for table_name, (up, more) in _affected(conn, target, written, set(keys) | formulas).items():
-                for parent_id, more_sources in more.items():
-                    following.setdefault(table_name, (up, {}))[1].setdefault(parent_id, {}).update(more_sources)
+        for number, ((stage, _), found) in enumerate(zip(stages, _run_levels(conn, stages), strict=True)):
+            for (target, keys, ids, _), rows in zip(stage, found, strict=True):
+                formulas = _formulas_moved(conn, target, keys, rows)
+                if target is et and isinstance(ids, list) and record_id in ids:
+                    own.update(next(({k: r[k] for k in (*keys, *formulas)} for r in rows if r["id"] == record_id), {}))
+                if number < len(stages) - 1:
+                    continue  # the next stage is the level these rows move
+                written: list[Written] = [(r["id"], r, r) for r in rows]
+                for table_name, (up, more) in _affected(conn, target, written, set(keys) | formulas).items():
+                    for parent_id, more_sources in more.items():
+                        following.setdefault(table_name, (up, {}))[1].setdefault(parent_id, {}).update(more_sources)
         pending = following
     return own
 
@@ -193,6 +234,41 @@ def _read_above(target: EntityTables, keys: tuple[str, ...]) -> bool:
         )
         target.statements[("rollup", "read_above", keys)] = found
     return bool(found)
+
+
+def _ahead(groups: list[Group], read: list[bool]) -> list[Group] | None:
+    """PostgreSQL: the level above `groups`, named without their UPDATEs' results, so that
+    it goes in the same pipeline: each parent through the reference of the rows below
+    (`project IN (SELECT project FROM milestone WHERE id = :id)`), read by a statement that
+    runs after the rows below were locked, so it names the parents they point at now. None
+    where the level above depends on what the UPDATEs return: a formula reading a roll-up
+    that moved, a tree (its UPDATE moves ancestors it finds itself, or a tree roll-up above).
+    The price: the level above is locked and recomputed even where nothing below moved (its
+    UPDATE then changes no row), where the level-by-level path stops the cascade."""
+    above: dict[str, tuple[EntityTables, dict[str, sa.Table], list[Through]]] = {}
+    for (target, keys, ids, _), reads in zip(groups, read, strict=True):
+        if not reads:
+            continue
+        names = set(keys)
+        if (
+            not isinstance(ids, list)
+            or _is_tree(target, keys)
+            or any(f.formula is not None and f.formula.names & names for f in target.entity.fields)
+        ):
+            return None
+        for fld, up in target.dependents:
+            rollup = fld.rollup
+            assert rollup is not None
+            if rollup.kind == "rows" or not rollup.reads & names:
+                continue
+            if rollup.kind == "tree":
+                return None
+            entry = above.setdefault(up.table.name, (up, {}, []))
+            entry[1][fld.key] = target.table
+            through = Through(target, rollup.via, tuple(ids))
+            if through not in entry[2]:
+                entry[2].append(through)
+    return [(up, tuple(sorted(sources)), tuple(throughs), sources) for _, (up, sources, throughs) in sorted(above.items())] or None
 
 
 def _affected(conn: Connection, et: EntityTables, written: list[Written], changed: set[str] | None) -> Pending:
@@ -227,9 +303,34 @@ def _listed(table: sa.Table | Any, single: bool, n: str = "") -> ColumnElement[b
     return table.c.id == sa.bindparam(f"one{n}") if single else table.c.id.in_(sa.bindparam(f"ids{n}", expanding=True))
 
 
-def _bound(ids: list[int], n: str = "") -> dict[str, Any]:
-    """The parameters `_listed` binds for `ids`."""
-    return {f"one{n}": ids[0]} if len(ids) == 1 else {f"ids{n}": ids}
+def _bound(parents: Parents, n: str = "") -> dict[str, Any]:
+    """The parameters `_where` binds for `parents`."""
+    if isinstance(parents, list):
+        return {f"one{n}": parents[0]} if len(parents) == 1 else {f"ids{n}": parents}
+    params: dict[str, Any] = {}
+    for k, through in enumerate(parents):
+        params.update(_bound(list(through.ids), f"{n}v{k}"))
+    return params
+
+
+def _shape(parents: Parents) -> tuple[Any, ...]:
+    """What of `parents` the SQL of a statement depends on (its cache key)."""
+    if isinstance(parents, list):
+        return (len(parents) == 1,)
+    return tuple((t.below.table.name, t.via, len(t.ids) == 1) for t in parents)
+
+
+def _where(table: sa.Table | Any, parents: Parents, n: str = "") -> ColumnElement[bool]:
+    """`table.id` is one of `parents`: a bound id or ids (`_listed`), or what the rows below
+    point at (`Through`)."""
+    if isinstance(parents, list):
+        return _listed(table, len(parents) == 1, n)
+    return sa.or_(
+        *(
+            table.c.id.in_(sa.select(t.below.table.c[t.via]).where(_listed(t.below.table, len(t.ids) == 1, f"{n}v{k}")))
+            for k, t in enumerate(parents)
+        )
+    )
 
 
 def _is_tree(target: EntityTables, keys: tuple[str, ...]) -> bool:
@@ -252,48 +353,92 @@ def _ancestors(et: EntityTables, single: bool, n: str = "") -> Any:
     return sa.select(found.c.id)
 
 
-def _lock(target: EntityTables, tree: bool, single: bool, n: str = "") -> Any:
+def _lock(target: EntityTables, tree: bool, parents: Parents, n: str = "") -> Any:
     """PostgreSQL: lock the parents' rows (for a tree, with every ancestor) in id order, and
     return their ids. The ancestors come as `id = ANY(ARRAY(recursive CTE))`: an array the
     planner reads by the primary key, where `id IN (recursive CTE)` made it scan the table
     (about a second a save at 100,000 tasks)."""
     table = target.table
     if not tree:
-        return sa.select(table.c.id).where(_listed(table, single, n)).order_by(table.c.id).with_for_update()
-    above = sa.func.array(_ancestors(target, single, n).scalar_subquery())
+        return sa.select(table.c.id).where(_where(table, parents, n)).order_by(table.c.id).with_for_update()
+    assert isinstance(parents, list)
+    above = sa.func.array(_ancestors(target, len(parents) == 1, n).scalar_subquery())
     return sa.select(table.c.id).where(table.c.id == sa.any_(above)).order_by(table.c.id).with_for_update()
 
 
-def _lock_level(conn: Connection, groups: list[Group]) -> list[list[int] | None]:
-    """PostgreSQL: lock the parents of every group of a level (for a tree, with every
-    ancestor) in one statement, and return each group's locked ids. The groups' locks are
-    the branches of a `UNION ALL`, which PostgreSQL runs in their order: the lock order is
-    the one a statement per group had (tables by name, then ids), one round trip instead
-    of one a group. The UPDATEs that follow are later statements, with a new snapshot."""
-    shape = tuple((target.table.name, _is_tree(target, keys), len(ids) == 1) for target, keys, ids, _ in groups)
+def _lock_level(groups: list[Group]) -> tuple[Any, dict[str, Any]]:
+    """PostgreSQL: the statement that locks the parents of every group of a level (for a
+    tree, with every ancestor), and its parameters. The groups' locks are the branches of a
+    `UNION ALL`, which PostgreSQL runs in their order: the lock order is the one a
+    statement per group had (tables by name, then ids), one statement for the level."""
+    shape = tuple((target.table.name, _is_tree(target, keys), _shape(ids)) for target, keys, ids, _ in groups)
     if len(groups) == 1:
-        target, _, ids, _ = groups[0]
-        lock = target.statement(("rollup", "lock", *shape[0][1:]), lambda: _lock(target, *shape[0][1:]))
-        return [list(conn.execute(lock, _bound(ids)).scalars())]
+        target, keys, ids, _ = groups[0]
+        tree = _is_tree(target, keys)
+        return target.statement(("rollup", "lock", tree, _shape(ids)), lambda: _lock(target, tree, ids)), _bound(ids)
 
     def build() -> Any:
         branches = []
         for n, (target, keys, ids, _) in enumerate(groups):
-            locked = _lock(target, _is_tree(target, keys), len(ids) == 1, str(n)).subquery(f"rollup_lock{n}")
+            locked = _lock(target, _is_tree(target, keys), ids, str(n)).subquery(f"rollup_lock{n}")
             branches.append(sa.select(sa.literal(n).label("n"), locked.c.id))
         return sa.union_all(*branches)
 
-    statement = groups[0][0].statement(("rollup", "lock_level", shape), build)
     params: dict[str, Any] = {}
     for n, (_, _, ids, _) in enumerate(groups):
         params.update(_bound(ids, str(n)))
-    found: list[list[int] | None] = [[] for _ in groups]
-    for n, record_id in conn.execute(statement, params):
-        found[n].append(record_id)  # type: ignore[union-attr]
+    return groups[0][0].statement(("rollup", "lock_level", shape), build), params
+
+
+def _run_levels(conn: Connection, stages: list[Stage]) -> list[list[list[dict[str, Any]]]]:
+    """Send the statements of `stages` (a level, and on PostgreSQL perhaps the level above
+    it, see `_ahead`) and return, for each stage and group, the rows its UPDATE moved (none
+    unless they are read). SQLite: the UPDATEs one by one (`BEGIN IMMEDIATE` already
+    serializes writers). PostgreSQL: each stage's lock, then its UPDATEs, all in one
+    pipeline: the server runs them in order, each with its own snapshot taken when it
+    starts, so every UPDATE still sees each child committed before the lock was granted,
+    for one round trip instead of one a statement. In a stage the UPDATEs whose rows are
+    read go last, so that the sync that brings them (or the pipeline's end) answers all."""
+    dialect = conn.dialect.name
+    statements = [[_statement(*group, dialect, want) for group, want in zip(groups, wanted, strict=True)] for groups, wanted in stages]
+    if dialect != "postgresql":
+        return [
+            [_rows(conn.execute(*st), want) for st, want in zip(sts, wanted, strict=True)]
+            for sts, (_, wanted) in zip(statements, stages, strict=True)
+        ]
+    found: list[list[list[dict[str, Any]]]] = [[[] for _ in groups] for groups, _ in stages]
+    with pipelined(conn) as pipe:
+        send = pipe.execute if pipe is not None else lambda s, p, **_: conn.execute(s, p)
+        for number, (groups, wanted) in enumerate(stages):
+            send(*_lock_level(groups))
+            order = sorted(range(len(groups)), key=lambda n: wanted[n])
+            for place, n in enumerate(order):
+                last = number == len(stages) - 1 and place == len(order) - 1
+                found[number][n] = _rows(send(*statements[number][n], read=wanted[n], last=last), wanted[n])
     return found
 
 
-def _update(target: EntityTables, keys: tuple[str, ...], sources: Sources, dialect: str, tree: bool, single: bool, returning: bool) -> Any:
+def _rows(result: Any, wanted: bool) -> list[dict[str, Any]]:
+    """The moved rows an UPDATE returned, if they are read."""
+    return [dict(r) for r in result.mappings()] if wanted else []
+
+
+def _statement(
+    target: EntityTables, keys: tuple[str, ...], parents: Parents, sources: Sources, dialect: str, returning: bool
+) -> tuple[Any, dict[str, Any]]:
+    """The UPDATE that recomputes the roll-ups `keys` of `parents` (for a tree with every
+    ancestor, found by the statement), and its parameters."""
+    tree = _is_tree(target, keys)
+    statement = target.statement(
+        ("rollup", keys, dialect, tree, _shape(parents), returning),
+        lambda: _update(target, keys, sources, dialect, tree, parents, returning),
+    )
+    return statement, _bound(parents)
+
+
+def _update(
+    target: EntityTables, keys: tuple[str, ...], sources: Sources, dialect: str, tree: bool, parents: Parents, returning: bool
+) -> Any:
     """One UPDATE of the parents whose roll-ups `keys` differ from their aggregates. The
     aggregates are computed once per parent, in a derived table the UPDATE joins (`UPDATE
     ... FROM`), not once for SET and again for the "did it move" test. Returns what the
@@ -301,7 +446,12 @@ def _update(target: EntityTables, keys: tuple[str, ...], sources: Sources, diale
     table = target.table
     row = table.alias("rollup_parent_row")
     values = {k: aggregate_of(target.entity.get_field(k), table.c[k].type, sources[k], row.c.id, dialect).label(k) for k in keys}
-    scope = row.c.id.in_(_ancestors(target, single)) if tree else _listed(row, single)
+    scope = _where(row, parents)
+    if tree:
+        assert isinstance(parents, list)
+        found = _ancestors(target, len(parents) == 1)
+        # PostgreSQL: an array read by the primary key (`IN (recursive CTE)` scanned the table)
+        scope = row.c.id == sa.any_(sa.func.array(found.scalar_subquery())) if dialect == "postgresql" else row.c.id.in_(found)
     # MATERIALIZED: SQLite (and PostgreSQL) would otherwise pull a derived table up into the
     # UPDATE and compute each aggregate twice, once for SET and once for the test.
     new = sa.select(row.c.id, *values.values()).where(scope).cte("rollup_new").prefix_with("MATERIALIZED")
@@ -314,37 +464,16 @@ def _update(target: EntityTables, keys: tuple[str, ...], sources: Sources, diale
     return statement.returning(*returned)
 
 
-def _recompute(
-    conn: Connection, target: EntityTables, ids: list[int], sources: Sources, locked: list[int] | None, *, returning: bool
-) -> tuple[list[dict[str, Any]], set[str]]:
-    """Recompute the roll-ups `sources` of the parents `ids`: one UPDATE sets each parent's
-    roll-ups to their aggregates where one differs. On PostgreSQL `locked` holds the ids
-    the level's lock statement locked (with a tree's ancestors), so the aggregates (a later
-    statement, a new snapshot) see every child committed before. Returns the rows that
-    moved (as written) and the formulas computed again because they read a roll-up that
-    moved (none unless `returning`)."""
-    dialect = conn.dialect.name
-    keys = tuple(sorted(sources))
-    # A tree roll-up moves every ancestor of the parents too: the statements find them.
-    tree = _is_tree(target, keys)
-    if locked is not None:
-        ids, tree = locked, False  # the locked ids hold the ancestors
-        if not ids:
-            return [], set()
-    single = len(ids) == 1
-    statement = target.statement(
-        ("rollup", keys, dialect, tree, single, returning), lambda: _update(target, keys, sources, dialect, tree, single, returning)
-    )
-    result = conn.execute(statement, _bound(ids))
-    if not returning:
-        return [], set()
-    rows = [dict(r) for r in result.mappings()]
+def _formulas_moved(conn: Connection, target: EntityTables, keys: tuple[str, ...], rows: list[dict[str, Any]]) -> set[str]:
+    """Compute again the formulas of each moved row that read a roll-up that moved (after
+    the level's pipeline: they read and write the row); the rows take their new values.
+    Returns the formulas that moved."""
     formulas: set[str] = set()
     for row in rows:
         computed = _formulas_reading(conn, target, row["id"], set(keys))
         row.update(computed)
         formulas |= set(computed)
-    return rows, formulas
+    return formulas
 
 
 def _formulas_reading(conn: Connection, target: EntityTables, record_id: int, moved: set[str]) -> dict[str, Any]:
