@@ -154,6 +154,7 @@ def test_sorts(db, system, tickets):
     its options' order (running, paused, met, breached)?"""
     et, ids = tickets
     assert _names(db, et, system, ids, sort=["res_remaining"])[0] == "CBAFEDG"
+    assert _names(db, et, system, ids, sort=["-res_remaining"])[0] == "ABCDEFG"  # each part reversed, none still last
     assert _names(db, et, system, ids, sort=["res_status"])[0] == "ABDECFG"
     assert _names(db, et, system, ids, sort=["-res_breached", "id"])[0] == "CFABDEG"
 

@@ -22,7 +22,8 @@ working time left" is "due at or before add_working_time(now, X)" on the cycle's
 (a due time always ends a stretch of working time, never falls inside a gap), so the
 threshold is worked out once per calendar in Python and compared with `due_at`
 (`remaining_clause`). Sorting by `remaining` puts running cycles first, by due time (exact
-among cycles sharing a calendar), then held ones by the time they have left. `elapsed` of a
+among cycles sharing a calendar), then held ones by the time they have left (two subqueries
+per row, empty ones last either way). `elapsed` of a
 running cycle is the goal minus that, a different amount per cycle: no exact comparison
 exists, so it filters by `empty` only (`sla/measures.py`).
 """
@@ -180,11 +181,9 @@ def empty_clause(app: str, entity: str, sla: str, record_id: sa.ColumnElement[An
 
 
 def remaining_order(app: str, entity: str, sla: str, record_id: sa.ColumnElement[Any]) -> tuple[sa.ColumnElement[Any], ...]:
-    """Sort keys of `remaining`: running cycles (those with a due time) first by due time,
-    then held ones by the time they have left; records without a cycle last."""
-    due = measure_value(app, entity, sla, "due", 0, record_id)
-    held = measure_value(app, entity, sla, "remaining", 0, record_id)
-    return sa.case((due.is_not(None), 0), (held.is_not(None), 1), else_=sa.null()), due, held
+    """Sort keys of `remaining`: the due time (running cycles only), then a held cycle's time
+    left; lists put empty keys last, so running cycles come first, records without a cycle last."""
+    return measure_value(app, entity, sla, "due", 0, record_id), measure_value(app, entity, sla, "remaining", 0, record_id)
 
 
 def _warning(entity: Entity, fld: Field) -> int:
