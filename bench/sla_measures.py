@@ -21,8 +21,6 @@ import tempfile
 import time
 from zoneinfo import ZoneInfo
 
-import sqlalchemy as sa
-
 from flowdeck.engine import clock, models
 from flowdeck.engine.apps import apply_document
 from flowdeck.engine.calendars import book, storage
