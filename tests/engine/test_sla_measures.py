@@ -187,6 +187,14 @@ def test_a_wrong_measure_is_reported_at_its_path():
     doc = document()
     doc["entities"]["ticket"]["views"] = {"all": {"type": "list", "columns": ["title"], "sort": ["res_elapsed"]}}
     assert [p.path for p in check_document(doc)] == ["entities.ticket.views.all.sort[0]"]
+    doc["entities"]["ticket"]["views"] = {"all": {"type": "list", "columns": ["title"], "filter": {"res_elapsed": {"gte": 60}}}}
+    assert [p.path for p in check_document(doc)] == ["entities.ticket.views.all.filter.res_elapsed"]
+    doc["entities"]["ticket"]["views"] = {"all": {"type": "list", "columns": ["title"], "filter": {"res_status": "late"}}}
+    assert [p.path for p in check_document(doc)] == ["entities.ticket.views.all.filter.res_status"]
+    doc["entities"]["ticket"]["views"] = {
+        "all": {"type": "list", "columns": ["title"], "filter": {"res_status": "breached", "res_remaining": {"lte": 3600}}}
+    }
+    assert check_document(doc) == []
 
 
 def test_formulas_and_automations_read_the_measures(db, install, system, held):
@@ -225,3 +233,35 @@ def test_automation_conditions_read_the_measures(db, install, system, held):
     drain(db)
     priority = {rid: db.read(lambda c, rid=rid: records.get_record(c, et, rid, actor=system)).values["priority"] for rid in (late, fine)}
     assert priority == {late: "p1", fine: "p3"}
+
+
+def test_a_record_read_again_later_is_read_at_that_moment(db, system, tickets):
+    """Does the record read (a statement built once and kept) work its measures out at each read's moment?"""
+    et, ids = tickets
+
+    def read():
+        return db.read(lambda c: records.get_record(c, et, ids["B"], actor=system)).values
+
+    assert (read()["res_breached"], read()["res_remaining"]) == (False, H)
+    clock.set_now(sh(2026, 12, 7, 11, 10))
+    assert (read()["res_breached"], read()["res_status"], read()["res_remaining"]) == (True, "breached", -600)
+
+
+def test_remaining_filter_on_a_wall_clock_goal(db, system, tickets):
+    """Does a cycle with a goal in plain hours compare with wall-clock time (at 11:30, 2.5h left of a 4h goal started
+    at 10:00: in `lte 9000`, not in `lt 9000`), not with the calendar's working time?"""
+    et, _ = tickets
+    rid = db.run(lambda c: records.create_record(c, et, {"title": "W"}, actor=system).id)
+    wall = {**_cycle(rid, "paused", 0), "goal": {"hours": 4}, "calendar": None, "status": "running", "running_since": NOW,
+            "due_at": NOW + dt.timedelta(hours=4), "warn_at": NOW + dt.timedelta(hours=3)}  # fmt: skip
+    db.run(lambda c: c.execute(C.delete().where(C.c.record_id == rid)))
+    db.run(lambda c: c.execute(C.insert(), [wall]))
+    clock.set_now(sh(2026, 12, 7, 11, 30))
+
+    def found(op):
+        query = Query(filter={"res_remaining": {op: 9000}})
+        return {r["id"] for r in db.read(lambda c: query_records(c, et, query, actor=system)).rows}
+
+    assert rid in found("lte") and rid not in found("lt") and rid in found("gte")
+    value = db.read(lambda c: records.get_record(c, et, rid, actor=system)).values["res_remaining"]
+    assert value == 9000
