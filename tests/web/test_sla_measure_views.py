@@ -79,3 +79,10 @@ def test_board_cards_and_the_record_page_show_the_measures(client, tickets):
     assert "res_state__lte" not in html  # the "within the hour" quick filter is the due time's alone
     page = text(client.get(f"/a/desk/ticket/{tickets['amber']}"))
     assert '<span class="badge sla sla-amber">45m</span>' in page and "3h 15m" in page
+
+
+def test_status_labels_in_chinese(client, tickets):
+    """Does a Chinese reader see the status in Chinese, in the SLA badges' colours (超时 in red)?"""
+    signed_in(client, "ann")
+    html = text(client.get("/a/desk/ticket/v/m?res_state=breached", headers={"Accept-Language": "zh"}))
+    assert '<span class="badge bc-b91c1c">超时</span>' in html

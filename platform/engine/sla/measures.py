@@ -45,12 +45,13 @@ DURATIONS = frozenset({"remaining", "elapsed"})
 """Measures in seconds of the goal's time: shown as working time ("2h 15m"), and counted in
 Python for a running cycle (`sla.status.fill_running`)."""
 
-# The words of a clock's state, as the record page's SLA panel says them (`sla_badges.status_name`).
+# The words of a clock's state, as the record page's SLA panel says them (`sla_badges.status_name`),
+# in the colours of the SLA badges' tones (green running, grey paused or met, red breached).
 SLA_STATUS = (
-    Option("running", Label({"en": "Running", "zh": "计时中"}), "green"),
-    Option("paused", Label({"en": "Paused", "zh": "已暂停"}), "grey"),
-    Option("met", Label({"en": "Met", "zh": "已达成"}), "blue"),
-    Option("breached", Label({"en": "Breached", "zh": "已违约"}), "red"),
+    Option("running", Label({"en": "Running", "zh": "运行中"}), "#15803d"),
+    Option("paused", Label({"en": "Paused", "zh": "已暂停"}), "#6b7280"),
+    Option("met", Label({"en": "Met", "zh": "达成"}), "#6b7280"),
+    Option("breached", Label({"en": "Breached", "zh": "超时"}), "#b91c1c"),
 )
 
 
