@@ -22,6 +22,7 @@ from flowdeck.engine.fieldkinds import InvalidValue, check_rating, rating_settin
 from flowdeck.engine.messages import M, Message
 from flowdeck.engine.moments import MomentOutOfRange, resolve_date, resolve_datetime
 from flowdeck.engine.schema.model import Field
+from flowdeck.engine.sla.measures import measure_of
 from flowdeck.engine.sqltypes import ScaledDecimal, UTCDateTime
 from flowdeck.engine.textinput import controls_refusal, has_controls
 
@@ -507,7 +508,7 @@ FIELD_TYPES: dict[str, FieldType] = {
         ),
         FieldType(
             name="sla",
-            keys=frozenset({"type", "label", "help", "sla", "show_if"}),
+            keys=frozenset({"type", "label", "help", "sla", "measure", "show_if"}),
             coerce=_not_settable,
             column=lambda f: UTCDateTime(),
             operators=_NUMBER_OPS,
@@ -553,8 +554,19 @@ def is_many(field: Field) -> bool:
     return field.is_many
 
 
+def orderable(field: Field) -> bool:
+    """Whether lists may sort by the field: a derived field sorts like its value type, an
+    `sla` field as its measure allows (`elapsed` grows on a calendar SQL cannot count)."""
+    if field.sla is not None and not measure_of(field.measure).orderable:
+        return False
+    return not is_many(field) and FIELD_TYPES[field.value_type].orderable
+
+
 def operators_for(field: Field) -> tuple[str, ...]:
-    """A computed field, a roll-up or a lookup filters like the type of its values."""
+    """A computed field, a roll-up or a lookup filters like the type of its values; an `sla`
+    field by what the database answers exactly for its measure (`engine/sla/measures.py`)."""
+    if field.sla is not None:
+        return measure_of(field.measure).operators
     if field.derived:
         return FIELD_TYPES[field.value_type].operators
     if is_many(field):

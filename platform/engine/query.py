@@ -15,8 +15,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from flowdeck.engine import clock
 from flowdeck.engine.errors import RecordInvalid
-from flowdeck.engine.fieldtypes import FIELD_TYPES, is_many
+from flowdeck.engine.fieldtypes import FIELD_TYPES, is_many, orderable
 from flowdeck.engine.filters import Condition, Context, FilterError, normalize_condition, resolve_value
 from flowdeck.engine.messages import M
 from flowdeck.engine.paging import Paged
@@ -24,6 +25,7 @@ from flowdeck.engine.permissions import Actor, hidden_states, require
 from flowdeck.engine.records import Errors, load_links, no_field
 from flowdeck.engine.schema.loader import SYSTEM_FIELD_TYPES
 from flowdeck.engine.schema.model import Entity
+from flowdeck.engine.sla.status import fill_running
 from flowdeck.engine.storage.tables import EntityTables
 from flowdeck.engine.textinput import search_text
 
@@ -118,6 +120,9 @@ def _clause(et: EntityTables, condition: Condition, context: Context) -> sa.Colu
             return ~exists if value else exists
         values = value if isinstance(value, list) else [value]
         return exists.where(link.c.value.in_(values))
+    special = et.clauses.get(key)
+    if special is not None:
+        return special(op, value)
     column = et.column(key)
     if op == "empty":
         blank = column.is_(None)
@@ -195,17 +200,14 @@ def _order(et: EntityTables, sort: Sequence[str], hidden: Hidden) -> list[sa.Col
         descending = item.startswith("-")
         key = item.lstrip("-")
         fld = et.entity.field(key)
-        if (
-            (fld is not None and (is_many(fld) or not FIELD_TYPES[fld.value_type].orderable))
-            or (fld is None and key not in SYSTEM_SORTABLE)
-            or not et.has_column(key)
-        ):
+        if (fld is not None and not orderable(fld)) or (fld is None and key not in SYSTEM_SORTABLE) or not et.has_column(key):
             errors.setdefault("sort", []).append(M("cannot sort by “%(key)s”", key=key))
             continue
         if hidden_everywhere_in(et, key, hidden):
             continue
-        column = sort_visible(et, key, _sort_key(et, key), hidden)
-        order.append(column.desc().nulls_last() if descending else column.asc().nulls_last())
+        for part in et.orders.get(key) or (_sort_key(et, key),):
+            column = sort_visible(et, key, part, hidden)
+            order.append(column.desc().nulls_last() if descending else column.asc().nulls_last())
     if errors:
         raise RecordInvalid(errors)
     order.append(et.table.c.id.desc() if sort and sort[0].startswith("-") else et.table.c.id.asc())
@@ -286,6 +288,7 @@ def query_records(conn: Connection, et: EntityTables, query: Query, *, actor: Ac
     total, capped = count_records(conn, et, where, query.count_limit)
     statement = page_select(et, columns, where, order, per_page, (page - 1) * per_page)
     rows = [dict(r) for r in conn.execute(statement).mappings()]
+    fill_running(conn, et.entity, {r["id"]: r for r in rows}, clock.now())
     if many and rows:
         ids = [r["id"] for r in rows]
         for key, per_record in load_links(conn, et, ids, many).items():

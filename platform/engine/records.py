@@ -40,6 +40,7 @@ from flowdeck.engine.record_checks import required_now as required_now
 from flowdeck.engine.record_checks import visible as visible
 from flowdeck.engine.schema.checks import SYSTEM_COLUMNS
 from flowdeck.engine.schema.model import Entity, Field
+from flowdeck.engine.sla.status import fill_running
 from flowdeck.engine.storage.tables import EntityTables
 
 
@@ -152,6 +153,7 @@ def fetch_record(conn: Connection, et: EntityTables, record_id: int, *, for_upda
     if row is None:
         raise NotFound(M("%(entity)s #%(id)s does not exist", entity=et.entity.label, id=record_id))
     record = row_to_record(et, row)
+    fill_running(conn, et.entity, {record_id: record.values}, clock.now())
     for key, per_record in load_links(conn, et, [record_id]).items():
         record.values[key] = per_record[record_id]
     for key, per_record in load_children(conn, et, [record_id]).items():

@@ -12,16 +12,18 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from sqlalchemy.engine import Connection
 
 from flowdeck.engine import lookups
 from flowdeck.engine.fieldtypes import types_in
 from flowdeck.engine.schema.model import Entity, Field, Label
+from flowdeck.engine.sla.measures import DURATIONS
 from flowdeck.engine.storage.tables import EntityTables
 from flowdeck.views.field_widgets import show_option, widget
 from flowdeck.views.i18n import lang, time_zone
 from flowdeck.views.lifecycle import registry
+from flowdeck.views.sla_badges import signed_time
 from flowdeck.views.values import CURRENCY_SIGNS, badge, number
 
 __all__ = ["CURRENCY_SIGNS", "DisplayContext", "badge", "build_context", "number", "show", "show_one"]
@@ -73,6 +75,8 @@ def _formatted(kind: str, scale: int | None, currency: str | None, bound: Any, c
 def show_one(fld: Field, value: Any, ctx: DisplayContext) -> Markup:
     """One value (not a list) of `fld` as escaped HTML, by its type's entry in `field_widgets`."""
     kind = fld.value_type
+    if fld.sla is not None and fld.measure in DURATIONS:  # an SLA's time left or used, as its badges say it
+        return escape(signed_time(int(value)))
     entry = widget(kind)
     if entry.cached:
         try:

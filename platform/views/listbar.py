@@ -184,6 +184,8 @@ def _widget_kind(
     if key == "state" and entity.workflow is not None:
         return "choice", tuple((s.key, tr(s.label)) for s in entity.workflow.states)
     kind = "choice" if fld.options else widget(vtype).filter
+    if kind in _SHOWN and "gte" in _SHOWN[kind] and "gte" not in operators_for(fld):
+        kind = "empty"  # no range it can answer exactly (an SLA's time used): only "empty"
     if kind == "choice":
         return kind, tuple((o.key, tr(o.label)) for o in fld.options)
     if kind == "user":

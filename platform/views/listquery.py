@@ -50,7 +50,7 @@ from typing import Any
 from urllib.parse import quote_plus
 
 from flowdeck.engine.errors import ValueRefused
-from flowdeck.engine.fieldtypes import FIELD_TYPES, InvalidValue, resolve_date, types_in
+from flowdeck.engine.fieldtypes import FIELD_TYPES, InvalidValue, orderable, resolve_date, types_in
 from flowdeck.engine.filters import CATEGORIES, normalize_condition
 from flowdeck.engine.messages import M
 from flowdeck.engine.moments import relative_now
@@ -234,7 +234,7 @@ def sortable(entity: Entity, key: str) -> bool:
     fld = entity.field(key)
     if fld is None:
         return key in SYSTEM_SORTABLE and (key != "state" or entity.workflow is not None)
-    return not fld.is_many and fld.type != "table" and FIELD_TYPES[fld.value_type].orderable  # a lookup sorts like its field
+    return fld.type != "table" and orderable(fld)  # a lookup sorts like its field
 
 
 def default_view(entity: Entity) -> View:

@@ -326,9 +326,8 @@ def _cell_renderer(entity: Entity, col: Column, ctx: DisplayContext) -> Callable
         badges = {state: str(html) for state, html in _state_badges(entity).items()}
         return lambda row, href: badges.get(row.get("state"), "")
     fld = col.field
-    if fld.sla is not None:
-        sla = fld.sla
-        return lambda row, href: sla_badges.sla_cell(ctx.slas, row["id"], sla)
+    if fld.sla is not None and fld.measure in sla_badges.BADGED:
+        return lambda row, href: sla_badges.sla_cell(ctx.slas, row["id"], fld)
     if widget(fld.value_type).cached and not fld.is_many:
         locale, tz = lang(), str(get_timezone())
         shown = _memo(lambda value: _formatted(fld.value_type, fld.scale, fld.currency, fld.max, locale, tz, value))

@@ -25,7 +25,7 @@ from flowdeck.views.i18n import gettext as _
 from flowdeck.views.lifecycle import registry
 from flowdeck.views.markdown import render_markdown
 from flowdeck.views.record_page import Event, RecordPage
-from flowdeck.views.sla_badges import sla_cell
+from flowdeck.views.sla_badges import BADGED, sla_cell
 
 PLAIN, MARKDOWN, TABLE = 0, 1, 2
 """How a row draws its value: through `display.show`, as Markdown, as a table of items."""
@@ -68,8 +68,8 @@ def _frame(index: int, label: Label | None, fields: tuple[Field, ...], count: in
 
 def _value(fld: Field, how: int, page: RecordPage) -> Markup | str:
     value = page.record.values.get(fld.key)
-    if fld.sla is not None:
-        return sla_cell(page.ctx.slas, page.record.id, fld.sla) or '<span class="muted">—</span>'
+    if fld.sla is not None and fld.measure in BADGED:
+        return sla_cell(page.ctx.slas, page.record.id, fld) or '<span class="muted">—</span>'
     if value is None and fld.key in page.formula_problems:
         return f'<span class="muted">—</span> <span class="formula-problem">{escape(say(page.formula_problems[fld.key]))}</span>'
     if value is None or value == [] or value == "":

@@ -9,10 +9,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from flask_babel import format_datetime
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from sqlalchemy.engine import Connection
 
 from flowdeck.engine import clock
+from flowdeck.engine.schema.model import Field
 from flowdeck.engine.sla.status import SlaStatus, statuses
 from flowdeck.engine.storage.tables import EntityTables
 from flowdeck.views.i18n import gettext as _
@@ -75,10 +76,27 @@ def badge(st: SlaStatus, *, named: bool = True) -> Markup:
     return Markup('<span class="badge sla sla-{}" title="{}">{}{}</span>').format(st.tone, tip, name, time)
 
 
-def sla_cell(found: Statuses, record_id: int, sla: str) -> str:
-    """A list cell of an `sla` field: the badge of that SLA's current cycle ("" for none)."""
-    st = next((s for s in found.get(record_id, ()) if s.sla == sla), None)
-    return str(badge(st, named=False)) if st is not None else ""
+def signed_time(seconds: int) -> str:
+    """Working time left, negative once the goal is passed ("2h 15m", "-40m")."""
+    return working_time(seconds) if seconds >= 0 else "-" + working_time(seconds)
+
+
+def sla_cell(found: Statuses, record_id: int, fld: Field) -> str:
+    """A list cell of an `sla` field reading the due time (the badge of the SLA's current
+    cycle), the time left (a badge in the cycle's tone) or the time used; "" for no cycle.
+    The other measures are plain values (a choice, a yes/no) shown like any other."""
+    st = next((s for s in found.get(record_id, ()) if s.sla == fld.sla), None)
+    if st is None:
+        return ""
+    if fld.measure == "remaining":
+        return str(Markup('<span class="badge sla sla-{}">{}</span>').format(st.tone, signed_time(st.remaining_seconds)))
+    if fld.measure == "elapsed":
+        return str(escape(working_time(st.elapsed_seconds)))
+    return str(badge(st, named=False))
+
+
+BADGED = ("due", "remaining", "elapsed")
+"""The measures a list or the record page shows from the statuses (`sla_cell`)."""
 
 
 @dataclass

@@ -11,6 +11,8 @@ import pytest
 from flowdeck.engine import clock, comments, notifications
 from flowdeck.engine.db import Database
 from flowdeck.engine.jobs.runner import Runner
+from flowdeck.engine.permissions import Actor
+from flowdeck.engine.query import Query, query_records
 from flowdeck.engine.sla.status import statuses
 from tests.support.bundled_world import World
 
@@ -46,3 +48,22 @@ def test_bundled_ticket_slas_run_warn_and_escalate(world):
     assignee = next(name for name in ("engineer", "cab1") if any("SLA warning" in s for s in _notices(world, name)))
     assert sum("SLA warning" in s for s in _notices(world, assignee)) == 1
     assert sum("SLA breached" in s for s in _notices(world, "opsmgr")) == 1
+
+
+def test_bundled_sla_breached_view_reads_the_status(world):
+    """Does the Operations "SLA breached" view (filtered by `resolution_state`) list a ticket once its resolution
+    clock has passed its goal (before any job marked it), with its time left negative, and not before?"""
+    tid = world.create("operations", "ticket", "staff", {"title": "Disk", "category": "software", "description": "Full."})
+    et = world.et("operations", "ticket")
+    view = et.entity.view("sla_breached")
+    assert view is not None
+
+    def listed():
+        query = Query(filter=dict(view.filter), sort=list(view.sort), columns=list(view.columns))
+        page = world.db.read(lambda c: query_records(c, et, query, actor=Actor.system()))
+        return {row["id"]: (row["resolution_state"], row["resolution_left"]) for row in page.rows}
+
+    assert tid not in listed()
+    clock.set_now(dt.datetime.now(dt.UTC) + dt.timedelta(days=30))
+    state, left = listed()[tid]
+    assert state == "breached" and left < 0

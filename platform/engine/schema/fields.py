@@ -16,6 +16,7 @@ from flowdeck.engine.messages import M
 from flowdeck.engine.phrases import a_field, listing, said_by, suggestion
 from flowdeck.engine.schema.checks import CHILD_SYSTEM_COLUMNS, RESERVED_KEYS, Checks, Path, json_text, opt_label
 from flowdeck.engine.schema.model import Field, Label, Lookup, Option, humanize
+from flowdeck.engine.sla.measures import DEFAULT_MEASURE, SLA_STATUS, measure_of
 
 _AUTONUMBER_TOKEN = re.compile(r"\{([^{}]*)\}")
 _AUTONUMBER_DATE_TOKENS = {"YYYY", "YY", "MM", "DD", "YYYYMM", "YYYYMMDD"}
@@ -79,7 +80,8 @@ class FieldChecks(Checks):
         if ftype == "computed" and result is None:
             result = "decimal"
         if ftype == "sla":
-            result = "datetime"  # its value is the current cycle's due time
+            result = measure_of(spec.get("measure")).value_type  # the type of the fact it reads
+            options = SLA_STATUS if spec.get("measure") == "status" else ()
             self.sla_name((*path, "sla"), spec.get("sla"), entity_key)
         if "currency" in spec and ftype == "computed" and result != "money":
             self.problem((*path, "currency"), M("applies only when “result” is “money”"))
@@ -117,6 +119,7 @@ class FieldChecks(Checks):
             computed_order=formula_order(children),
             lookup=Lookup(tuple(spec["from"].split(".")), spec.get("mode", "live")) if "from" in spec else None,
             sla=spec.get("sla"),
+            measure=spec.get("measure", DEFAULT_MEASURE),
         )
         if ftype == "computed" and options:
             self.computed_codes(path, field)

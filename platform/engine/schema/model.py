@@ -132,7 +132,9 @@ class Field:
     lookup: Lookup | None = None
     rollup: Rollup | None = None
     sla: str | None = None
-    """An `sla` field's SLA key: its value is that SLA's current due time (read, never stored)."""
+    """An `sla` field's SLA key: its value is a fact of that SLA's current cycle (read, never stored)."""
+    measure: str = "due"
+    """Which fact of the cycle an `sla` field reads (`engine/sla/measures.py`)."""
 
     @property
     def is_computed(self) -> bool:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flowdeck.engine.fieldtypes import FIELD_TYPES, is_many
+from flowdeck.engine.fieldtypes import FIELD_TYPES, is_many, orderable
 from flowdeck.engine.filters import FilterError, normalize_condition
 from flowdeck.engine.messages import M, Message
 from flowdeck.engine.phrases import a_field, said_by
@@ -42,6 +42,11 @@ class ViewChecks(Checks):
                 self.problem(
                     (*path, "sort", index),
                     M("“%(key)s” is %(field_kind)s, which cannot be sorted", key=column, field_kind=a_field(fields[column].type)),
+                )
+            elif column in fields and not orderable(fields[column]):
+                self.problem(
+                    (*path, "sort", index),
+                    M("“%(key)s” changes on a working calendar the database cannot count, so it cannot be sorted", key=column),
                 )
 
         self.filter((*path, "filter"), spec.get("filter", {}), fields, workflow, known)

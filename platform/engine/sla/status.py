@@ -9,7 +9,7 @@ so nothing has to be written for the clock to move. One statement per page of re
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +22,7 @@ from flowdeck.engine.calendars.model import Calendar, CalendarError
 from flowdeck.engine.durations import SECONDS
 from flowdeck.engine.schema.label import Label
 from flowdeck.engine.schema.model import Entity
+from flowdeck.engine.sla.measures import DURATIONS
 
 C = models.sla_cycles
 
@@ -79,7 +80,9 @@ def status_of(row: Any, label: Label, now: dt.datetime, warning: int = 75) -> Sl
     elapsed = elapsed_of(row, now)
     goal = int(row.goal_seconds)
     breached = row.breached_at is not None or elapsed >= goal
-    warned = breached or row.warned_at is not None or elapsed * 100 >= goal * warning
+    # a running cycle is warned from `warn_at` on, the moment its warning job is due (`storage/sla_sql.py` says the same)
+    reached = row.status == "running" and row.warn_at is not None and row.warn_at <= now
+    warned = breached or row.warned_at is not None or reached or elapsed * 100 >= goal * warning
     status = ("breached" if breached else "met") if row.status == "stopped" else row.status
     tone = "grey" if status == "met" else "red" if breached else "amber" if warned else "green"
     due = row.due_at if row.status == "running" else None
@@ -117,3 +120,20 @@ def statuses(conn: Connection, entity: Entity, record_ids: Sequence[int], now: d
         record_id: tuple(status_of(row, labels[row.sla], now, warnings[row.sla]) for row in sorted(rows, key=lambda r: order[r.sla]))
         for record_id, rows in found.items()
     }
+
+
+def fill_running(conn: Connection, entity: Entity, rows: Mapping[int, MutableMapping[str, Any]], now: dt.datetime) -> None:
+    """Put the `remaining` and `elapsed` seconds of running cycles into rows read by SQL
+    (record id -> values): SQL reads a held cycle's but cannot count working time on a
+    calendar (`storage/sla_sql.py`). One statement for the rows, none without such fields."""
+    counted = [f for f in entity.fields if f.sla is not None and f.measure in DURATIONS]
+    wanted = [f for f in counted if any(f.key in row for row in rows.values())]
+    if not wanted:
+        return
+    found = statuses(conn, entity, list(rows), now)
+    for record_id, row in rows.items():
+        by_sla = {st.sla: st for st in found.get(record_id, ())}
+        for fld in wanted:
+            st = by_sla.get(fld.sla or "")
+            if fld.key in row and st is not None:
+                row[fld.key] = st.remaining_seconds if fld.measure == "remaining" else st.elapsed_seconds

@@ -68,6 +68,11 @@ class EntityTables:
     lookups: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     """Live lookups: field key -> the scalar subquery reading its value for a row of `table`
     (`storage/lookup_sql.py`); they have no column."""
+    clauses: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    """Filters a comparison of the column would get wrong: field key -> a function from
+    (operator, value) to the WHERE clause (`storage/sla_sql.py`: an SLA's time left)."""
+    orders: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    """Sort keys of a field that sorts by more than its column (field key -> the keys)."""
     copy_reads: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     """Copied lookups: field key -> the same subquery, to fill their columns in one UPDATE."""
     lookup_sources: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
