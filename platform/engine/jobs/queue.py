@@ -1,10 +1,11 @@
 """The job table as a queue: enqueue in the caller's transaction, claim with a lease, finish
 or fail with persisted exponential backoff, retry by hand.
 
-Claims are one short write transaction each: on PostgreSQL `FOR UPDATE SKIP LOCKED` lets
-any number of workers claim side by side; on SQLite the write lock (`BEGIN IMMEDIATE`)
-serialises them. A claim takes a fresh `lease_token`; finishing checks it, so a worker
-whose lease ran out (and whose job another worker claimed again) cannot finish it too.
+Claims are one short write transaction each, for up to `limit` due jobs (a worker takes ten
+at a time: one round trip and one commit instead of ten): on PostgreSQL `FOR UPDATE SKIP
+LOCKED` lets any number of workers claim side by side; on SQLite the write lock (`BEGIN
+IMMEDIATE`) serialises them. A claim takes a fresh `lease_token`; finishing checks it, so a
+worker whose lease ran out (and whose job another worker claimed again) cannot finish it too.
 """
 
 from __future__ import annotations
