@@ -70,8 +70,7 @@ def create_db_engine(url: str) -> Engine:
     return sa.create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=10)
 
 
-def is_transient(exc: DBAPIError) -> bool:
-    """A conflict that running the transaction again may not meet (deadlock, serialization, SQLite busy)."""
+def _is_transient(exc: DBAPIError) -> bool:
     orig = getattr(exc, "orig", None)
     code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
     if code in _PG_RETRY_CODES:
@@ -119,7 +118,7 @@ class Database:
                     with conn.begin():
                         return work(conn)
             except (OperationalError, DBAPIError) as exc:
-                if attempt == RETRY_ATTEMPTS - 1 or not is_transient(exc):
+                if attempt == RETRY_ATTEMPTS - 1 or not _is_transient(exc):
                     raise
                 time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))  # noqa: S311 -- jitter, not security
         raise AssertionError("unreachable")

@@ -1,7 +1,7 @@
 """A worker claims several due jobs per round trip (`queue.claim_many`) and runs the jobs of
-`together` kinds in one transaction, each in a savepoint: a failing one rolls back alone, a
-killed worker's batch comes back when its lease ends, a stopping worker gives back what it
-did not start."""
+`together` kinds in one transaction: when one fails, the others still run once and it alone
+waits for its retry; a killed worker's batch comes back when its lease ends; a stopping
+worker gives back what it did not start."""
 
 from __future__ import annotations
 
@@ -67,8 +67,8 @@ def test_two_claims_of_several_share_no_job(db, kinds):
     assert set(_jobs(db).values()) == {("running", 1)}
 
 
-def test_jobs_run_together_commit_together_and_a_failing_one_rolls_back_alone(db, kinds):
-    """In one transaction of five jobs, are four done with their effect and the failing one queued for its retry without its effect?"""
+def test_a_failing_job_among_jobs_run_together_leaves_the_others_done_once(db, kinds):
+    """When one of five jobs run together fails, are the other four done once and it queued for its retry, without its effect?"""
     ids = _enqueue(db, "test.together", [{}, {}, {"fail": True}, {}, {}])
     assert Runner(db, clock=lambda: NOW).run_due() == {"done": 4, "queued": 1}
     assert _effects(db) == [i for i in ids if i != ids[2]]

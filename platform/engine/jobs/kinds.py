@@ -59,9 +59,9 @@ class JobKind:
     (`JobContext.prepared`); an error it raises counts as the attempt's failure."""
     together: bool = False
     """The handler only writes to the database (sends nothing outside, has no `prepare`):
-    a worker may run several due jobs of such kinds in one transaction, each in a
-    savepoint (`Runner._run_group`), one commit for all. A kind that sends mail or calls
-    out stays False: a whole-transaction retry would send again."""
+    a worker may run several due jobs of such kinds in one transaction, one commit for all
+    (`Runner._run_group`; when one fails, all roll back and run again one by one). A kind
+    that sends mail or calls out stays False: that second pass would send again."""
 
 
 KINDS: dict[str, JobKind] = {}

@@ -16,8 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError
-
 from flowdeck.engine import calendar_changes as _calendar_kind  # noqa: F401 -- registers `calendars.recompute`
 from flowdeck.engine import clock_refresh as _clock_kind  # noqa: F401 -- registers `formulas.clock`
 from flowdeck.engine import reminders as _reminder_kind  # noqa: F401 -- registers the kinds the engine brings
@@ -25,7 +23,7 @@ from flowdeck.engine import schedules as _schedule_kind  # noqa: F401
 from flowdeck.engine.approvals import timelimits as _approval_kinds  # noqa: F401 -- registers `approval.stage`
 from flowdeck.engine.automations import runs as _automation_kinds  # noqa: F401 -- registers `automation.run`
 from flowdeck.engine.channels import sending as _chat_kinds  # noqa: F401 -- registers the chat kinds
-from flowdeck.engine.db import Database, is_transient
+from flowdeck.engine.db import Database
 from flowdeck.engine.jobs import digest as _digest_kinds  # noqa: F401 -- registers mail.digest and mail.held
 from flowdeck.engine.jobs import mail as _builtin_kinds  # noqa: F401
 from flowdeck.engine.jobs import queue
@@ -128,52 +126,29 @@ class Runner:
         return group
 
     def _run_group(self, jobs: list[queue.Claimed]) -> list[str]:
-        """Run jobs of `together` kinds in one transaction, each in a savepoint with its
-        `finish`: all of them commit at once or none does (a crash leaves every one for its
-        lease to end, as for one job). A job whose handler fails is rolled back to its
-        savepoint and recorded as failed after the commit; a conflict of the whole
-        transaction (deadlock, SQLite busy) is retried whole by `Database.run`; anything else
-        that breaks the transaction runs the jobs again one by one, each on its own."""
+        """Run jobs of `together` kinds in one transaction, each handler followed by its
+        `finish`: one commit for all of them or none (a crash leaves every one for its lease
+        to end, as for one job). If any of them fails (its handler raises, its lease was
+        lost), the whole transaction rolls back and the jobs run again one by one, each in
+        its own transaction as any job does: a failure costs its batch a second pass, the
+        common case costs no savepoint per job. A conflict of the whole transaction
+        (deadlock, SQLite busy) is first retried whole by `Database.run`."""
         if len(jobs) == 1:
             return [self._run(jobs[0]) or "lost"]
-        outcome: dict[int, tuple[str, str, bool]] = {}
 
         def work(conn: Any) -> None:
-            outcome.clear()
             for job in jobs:
-                try:
-                    with conn.begin_nested():
-                        result = KINDS[job.kind].handler(conn, job.payload, self._context(job))
-                        queue.finish(conn, job, result, now=self.clock())
-                    outcome[job.id] = ("done", "", False)
-                except queue.LeaseLost:
-                    outcome[job.id] = ("lost", "", False)
-                except DBAPIError as exc:
-                    if is_transient(exc):
-                        raise
-                    outcome[job.id] = ("failed", f"{type(exc).__name__}: {exc}", False)
-                except PermanentError as exc:
-                    outcome[job.id] = ("failed", f"{type(exc).__name__}: {exc}", True)
-                except Exception as exc:
-                    log.exception("job %s (%s) attempt %s failed", job.id, job.kind, job.attempt)
-                    outcome[job.id] = ("failed", f"{type(exc).__name__}: {exc}", False)
+                result = KINDS[job.kind].handler(conn, job.payload, self._context(job))
+                queue.finish(conn, job, result, now=self.clock())
 
         try:
             self.db.run(work)
-        except Exception:
-            log.exception("a transaction of %s jobs failed as a whole; they run one by one", len(jobs))
+        except Exception as exc:
+            log.info("a transaction of %s jobs failed (%s); they run one by one", len(jobs), type(exc).__name__)
             return [self._run(job) or "lost" for job in jobs]
-        statuses = []
         for job in jobs:
-            status, error, permanent = outcome[job.id]
-            if status == "failed":
-                status = self._failed(job, error, permanent=permanent)
-            elif status == "lost":
-                log.warning("job %s (%s): lease lost, left to its new worker", job.id, job.kind)
-            else:
-                log.info("job %s (%s) done", job.id, job.kind)
-            statuses.append(status)
-        return statuses
+            log.info("job %s (%s) done", job.id, job.kind)
+        return ["done"] * len(jobs)
 
     def _context(self, job: queue.Claimed, prepared: Any = None) -> JobContext:
         return JobContext(
