@@ -38,10 +38,11 @@ IDLE_SLEEP = 5.0
 """Seconds an idle worker sleeps at most between looks (PostgreSQL wakes it sooner)."""
 BATCH = 10
 """Due jobs a worker claims per round trip in `run_due` and `serve` (one claim transaction
-for ten jobs instead of ten). Each still runs and finishes in a transaction of its own; the
-cost is that a worker killed with a batch in hand leaves up to ten jobs to wait for their
-lease, and that a slow job delays the rest of its batch (never beyond the lease: a job
-whose lease ran out while it waited is left for the next claim)."""
+for ten jobs instead of ten). Each runs and finishes in a transaction of its own, except
+jobs of `together` kinds, which share one (`_run_group`). The cost: a worker killed with a
+batch in hand leaves up to ten jobs to wait for their lease, and a slow job delays the rest
+of its batch (never beyond the lease: a job whose lease ran out while it waited is left for
+the next claim)."""
 
 
 def worker_name() -> str:
