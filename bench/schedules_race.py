@@ -6,7 +6,8 @@
 
 The URL's database is emptied of Flowdeck's tables first (use a scratch database). The
 occurrences (24 a day for 417 days) are all armed before the workers start, with one
-fixed clock after the last, so everything is due at once. Prints one JSON object.
+fixed clock after the last, so everything is due at once. Prints one JSON object (with the
+machine's one-minute load before and after: the seconds mean little without it).
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ def main() -> None:
     db.run(lambda conn: conn.execute(models.jobs.delete()))
     db.run(lambda conn: arm(conn, schedules.JOB, [schedules._job("race", "hourly", m) for m in moments]))
     now = (moments[-1] + dt.timedelta(minutes=5)).isoformat()
+    load_before = os.getloadavg()[0]
     started = time.perf_counter()
     with multiprocessing.get_context("spawn").Pool(4) as pool:
         outcomes = pool.starmap(_work, [(url, now, f"worker-{n}") for n in range(3)] + [(url, now, "tick")])
@@ -88,6 +90,7 @@ def main() -> None:
         "database": db.dialect, "occurrences": len(moments), **counted,
         "duplicates": counted["records"] - counted["distinct_record_moments"],
         "per_process": outcomes, "seconds": round(elapsed, 2),
+        "load_1min": [round(load_before, 1), round(os.getloadavg()[0], 1)],
     }))  # fmt: skip
 
 

@@ -20,6 +20,7 @@ Catch-up after downtime (`catch_up`): `all` runs every missed occurrence within
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from typing import Any
 
@@ -132,11 +133,14 @@ def run_occurrence(conn: Connection, payload: dict[str, Any], context: JobContex
             return {"skipped": decision.reason, "armed": armed_count}
     if not _lock(conn, {**run, "status": "running", "records_created": 0}):
         return {"skipped": "already_ran"}
+    last = context.attempt >= (1 if manual else MAX_ATTEMPTS)
     try:
-        with conn.begin_nested():
+        # Only the last attempt keeps the run row when the records fail (a savepoint to go
+        # back to); an earlier one is rolled back whole, so it needs none.
+        with conn.begin_nested() if last else contextlib.nullcontext():
             created = create_records(conn, tables, schedule, at=at, now=now)
     except Exception as exc:
-        if context.attempt < (1 if manual else MAX_ATTEMPTS):
+        if not last:
             raise  # rolled back whole (the run row too); the job engine retries after its backoff
         error = f"{type(exc).__name__}: {exc}"[:2000]
         _finish(conn, run, "needs_attention", 0, error)
@@ -156,12 +160,17 @@ def run_occurrence(conn: Connection, payload: dict[str, Any], context: JobContex
     return {"created": created, "armed": armed_count}
 
 
+_FINISH = R.update().where(
+    (R.c.app == sa.bindparam("b_app")) & (R.c.schedule == sa.bindparam("b_schedule")) & (R.c.occurrence == sa.bindparam("b_occurrence"))
+)
+
+
 def _finish(conn: Connection, run: dict[str, Any], status: str, created: int, error: str | None) -> None:
     conn.execute(
-        R.update()
-        .where((R.c.app == run["app"]) & (R.c.schedule == run["schedule"]) & (R.c.occurrence == run["occurrence"]))
-        .values(status=status, records_created=created, error=error, finished_at=run["finished_at"])
-    )
+        _FINISH,
+        {"b_app": run["app"], "b_schedule": run["schedule"], "b_occurrence": run["occurrence"],
+         "status": status, "records_created": created, "error": error, "finished_at": run["finished_at"]},
+    )  # fmt: skip
 
 
-register(JobKind(JOB, Mp("a kind of job", "Schedule occurrence"), run_occurrence, max_attempts=MAX_ATTEMPTS))
+register(JobKind(JOB, Mp("a kind of job", "Schedule occurrence"), run_occurrence, max_attempts=MAX_ATTEMPTS, together=True))

@@ -103,18 +103,28 @@ def _arm_executemany(conn: Connection, kind: str, jobs: Sequence[tuple[str, dict
     return max(0, conn.execute(statement, rows).rowcount) if rows else 0
 
 
+_INSERT_ONCE: dict[tuple[str, str, tuple[str, ...], tuple[str, ...]], Any] = {}
+_ARMED = sa.select(J.c.id).where(J.c.dedupe_key == sa.bindparam("key"))
+
+
 def insert_once(conn: Connection, table: sa.Table, values: dict[str, Any], keys: Sequence[str]) -> bool:
     """Insert the row unless one with the same `keys` (a unique index) exists; True when
     this call inserted it. The lock of a job that must run once per occurrence or day:
     of two racing workers exactly one gets True (RETURNING, as psycopg's row count of
-    such an INSERT is -1 either way)."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(table).values(**values).on_conflict_do_nothing(index_elements=list(keys)).returning(*table.primary_key)
-    return conn.execute(statement).first() is not None
+    such an INSERT is -1 either way). The statement is built once per table, dialect and
+    set of columns, and given the values as parameters (built per call, it cost more
+    than the insert)."""
+    cached = (conn.dialect.name, table.name, tuple(keys), tuple(values))
+    statement = _INSERT_ONCE.get(cached)
+    if statement is None:
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        insert = dialect.insert(table).values({column: sa.bindparam(column, type_=table.c[column].type) for column in values})
+        statement = _INSERT_ONCE[cached] = insert.on_conflict_do_nothing(index_elements=list(keys)).returning(*table.primary_key)
+    return conn.execute(statement, values).first() is not None
 
 
 def armed(conn: Connection, key: str) -> bool:
-    return conn.execute(sa.select(J.c.id).where(J.c.dedupe_key == key)).first() is not None
+    return conn.execute(_ARMED, {"key": key}).first() is not None
 
 
 def stamp(moment: dt.datetime) -> str:

@@ -57,6 +57,11 @@ class JobKind:
     that may take seconds (a webhook) must not hold SQLite's write lock meanwhile. It gets
     the `Database` (to read) and returns what the handler then records
     (`JobContext.prepared`); an error it raises counts as the attempt's failure."""
+    together: bool = False
+    """The handler only writes to the database (sends nothing outside, has no `prepare`):
+    a worker may run several due jobs of such kinds in one transaction, one commit for all
+    (`Runner._run_group`; when one fails, all roll back and run again one by one). A kind
+    that sends mail or calls out stays False: that second pass would send again."""
 
 
 KINDS: dict[str, JobKind] = {}

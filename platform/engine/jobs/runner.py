@@ -11,6 +11,7 @@ import os
 import socket
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +36,13 @@ log = logging.getLogger("flowdeck.jobs")
 LEASE = dt.timedelta(minutes=5)
 IDLE_SLEEP = 5.0
 """Seconds an idle worker sleeps at most between looks (PostgreSQL wakes it sooner)."""
+BATCH = 10
+"""Due jobs a worker claims per round trip in `run_due` and `serve` (one claim transaction
+for ten jobs instead of ten). Each runs and finishes in a transaction of its own, except
+jobs of `together` kinds, which share one (`_run_group`). The cost: a worker killed with a
+batch in hand leaves up to ten jobs to wait for their lease, and a slow job delays the rest
+of its batch (never beyond the lease: a job whose lease ran out while it waited is left for
+the next claim)."""
 
 
 def worker_name() -> str:
@@ -53,11 +61,32 @@ class Runner:
     name: str = field(default_factory=worker_name)
     lease: dt.timedelta = LEASE
     kinds: tuple[str, ...] | None = None
+    batch: int = BATCH
+    _claimed: deque[queue.Claimed] = field(default_factory=deque, init=False, repr=False)
 
     def run_one(self) -> str | None:
         """Claim and run one due job; its new status, or None when nothing was due."""
+        return self._run(self._next(1))
+
+    def _next(self, batch: int) -> queue.Claimed | None:
+        """The next job of the batch in hand whose lease still runs, else a new claim of up
+        to `batch` due jobs (the first returned, the rest kept in hand)."""
         now = self.clock()
-        job = self.db.run(lambda conn: queue.claim(conn, self.name, now=now, lease=self.lease, kinds=self.kinds))
+        while self._claimed:
+            job = self._claimed.popleft()
+            if now < job.started_at + self.lease:
+                return job
+            log.warning("job %s (%s): its lease ran out before its turn, left to the next claim", job.id, job.kind)
+        claimed = self.db.run(lambda conn: queue.claim_many(conn, self.name, now=now, lease=self.lease, kinds=self.kinds, limit=batch))
+        self._claimed.extend(claimed[1:])
+        return claimed[0] if claimed else None
+
+    def release(self) -> int:
+        """Give the jobs claimed but not started back to the queue (a stopping worker)."""
+        held, self._claimed = list(self._claimed), deque()
+        return self.db.run(lambda conn: queue.release(conn, held)) if held else 0
+
+    def _run(self, job: queue.Claimed | None) -> str | None:
         if job is None:
             return None
         kind = KINDS.get(job.kind)
@@ -65,17 +94,12 @@ class Runner:
             unknown = UnknownKind(job.kind)
             return self._failed(job, f"{type(unknown).__name__}: {unknown}", permanent=True)
 
-        def context(prepared: Any = None) -> JobContext:
-            return JobContext(
-                now=self.clock(), job_id=job.id, attempt=job.attempt, settings=self.settings, translator=self.translator, prepared=prepared
-            )
-
         def work(conn: Any, prepared: Any) -> None:
-            result = kind.handler(conn, job.payload, context(prepared))
+            result = kind.handler(conn, job.payload, self._context(job, prepared))
             queue.finish(conn, job, result, now=self.clock())
 
         try:
-            prepared = kind.prepare(self.db, job.payload, context()) if kind.prepare is not None else None
+            prepared = kind.prepare(self.db, job.payload, self._context(job)) if kind.prepare is not None else None
             self.db.run(lambda conn: work(conn, prepared))
         except queue.LeaseLost:
             log.warning("job %s (%s): lease lost, left to its new worker", job.id, job.kind)
@@ -88,6 +112,50 @@ class Runner:
         log.info("job %s (%s) done", job.id, job.kind)
         return "done"
 
+    def _take(self, batch: int) -> list[queue.Claimed]:
+        """The next job, and with it the jobs in hand right behind it whose kind runs
+        `together` with it (whose lease still runs): one transaction for all of them."""
+        first = self._next(batch)
+        if first is None:
+            return []
+        group = [first]
+        if not _together(first):
+            return group
+        now = self.clock()
+        while self._claimed and _together(self._claimed[0]) and now < self._claimed[0].started_at + self.lease:
+            group.append(self._claimed.popleft())
+        return group
+
+    def _run_group(self, jobs: list[queue.Claimed]) -> list[str]:
+        """Run jobs of `together` kinds in one transaction, each handler followed by its
+        `finish`: one commit for all of them or none (a crash leaves every one for its lease
+        to end, as for one job). If any of them fails (its handler raises, its lease was
+        lost), the whole transaction rolls back and the jobs run again one by one, each in
+        its own transaction as any job does: a failure costs its batch a second pass, the
+        common case costs no savepoint per job. A conflict of the whole transaction
+        (deadlock, SQLite busy) is first retried whole by `Database.run`."""
+        if len(jobs) == 1:
+            return [self._run(jobs[0]) or "lost"]
+
+        def work(conn: Any) -> None:
+            for job in jobs:
+                result = KINDS[job.kind].handler(conn, job.payload, self._context(job))
+                queue.finish(conn, job, result, now=self.clock())
+
+        try:
+            self.db.run(work)
+        except Exception as exc:
+            log.info("a transaction of %s jobs failed (%s); they run one by one", len(jobs), type(exc).__name__)
+            return [self._run(job) or "lost" for job in jobs]
+        for job in jobs:
+            log.info("job %s (%s) done", job.id, job.kind)
+        return ["done"] * len(jobs)
+
+    def _context(self, job: queue.Claimed, prepared: Any = None) -> JobContext:
+        return JobContext(
+            now=self.clock(), job_id=job.id, attempt=job.attempt, settings=self.settings, translator=self.translator, prepared=prepared
+        )
+
     def _failed(self, job: queue.Claimed, error: str, *, permanent: bool = False) -> str:
         status = self.db.run(lambda conn: queue.fail(conn, job, error, now=self.clock(), permanent=permanent))
         return status or "lost"
@@ -95,11 +163,14 @@ class Runner:
     def run_due(self, *, limit: int = 10_000) -> dict[str, int]:
         """Run jobs until none is due (or `limit` ran): the counts per outcome."""
         counts: dict[str, int] = {}
-        for _ in range(limit):
-            status = self.run_one()
-            if status is None:
+        ran = 0
+        while ran < limit:
+            group = self._take(max(1, min(self.batch, limit - ran - len(self._claimed))))
+            if not group:
                 break
-            counts[status] = counts.get(status, 0) + 1
+            for status in self._run_group(group):
+                counts[status] = counts.get(status, 0) + 1
+            ran += len(group)
         return counts
 
     def seconds_to_next(self) -> float:
@@ -122,7 +193,9 @@ class Runner:
                     except Exception:
                         log.exception("periodic work failed")
                 try:
-                    if self.run_one() is not None:
+                    group = self._take(self.batch)
+                    if group:
+                        self._run_group(group)
                         continue
                     waiter.wait(self.seconds_to_next(), stop)
                 except Exception:
@@ -130,6 +203,15 @@ class Runner:
                     stop.wait(IDLE_SLEEP)
         finally:
             waiter.close()
+            try:
+                self.release()
+            except Exception:
+                log.exception("could not give back the claimed jobs; they run again when their lease ends")
+
+
+def _together(job: queue.Claimed) -> bool:
+    kind = KINDS.get(job.kind)
+    return kind is not None and kind.together and kind.prepare is None
 
 
 class _Waiter:
