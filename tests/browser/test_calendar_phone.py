@@ -1,4 +1,4 @@
-"""A business calendar's admin page on a phone (390 px): nothing wider than the screen."""
+"""Admin pages of the time features on a phone (390 px): nothing wider than the screen."""
 
 from __future__ import annotations
 
@@ -42,3 +42,12 @@ def test_calendar_page_fits_a_phone(open_as: Any, site_admin: str, lang: str) ->
                                     return tops.size; }))"""
     )
     assert lines and max(lines) == 1, lines
+
+
+@pytest.mark.parametrize("path", ["/admin/automations/", "/admin/jobs/"])
+def test_filters_with_long_choices_fit_a_phone(open_as: Any, site_admin: str, path: str) -> None:
+    """Do the automation runs' and background jobs' filters (a rule's or a job kind's long
+    name among the choices) stay within 390 px?"""
+    page = open_as(site_admin, lang="en", viewport=PHONE)
+    page.goto(path)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
