@@ -52,6 +52,19 @@ def relative_now(text: str) -> dt.datetime | None:
     return moment
 
 
+def relative_parts(text: str) -> tuple[str, int, str] | None:
+    """A relative moment's parts, for saying it in words: `$now+1h` is ("now", 1, "h"),
+    `$today-3` is ("today", -3, "d"), `$now` is ("now", 0, ""); None for any other text."""
+    now, today = _NOW.fullmatch(text), _TODAY.fullmatch(text)
+    match, base = (now, "now") if now is not None else (today, "today")
+    if match is None:
+        return None
+    if not match.group(1):
+        return base, 0, ""
+    amount = int(match.group(2)) * (1 if match.group(1) == "+" else -1)
+    return base, amount, match.group(3) if base == "now" else "d"
+
+
 def resolve_datetime(value: Any) -> dt.datetime:
     """Moments in documents and filters: ISO text (UTC when no offset), `$now` and its offsets,
     `$today` (its start in the instance zone)."""

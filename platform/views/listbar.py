@@ -14,6 +14,7 @@ from typing import Any
 from flask import g
 
 from flowdeck.engine.fieldtypes import FIELD_TYPES, operators_for, types_in
+from flowdeck.engine.moments import relative_parts
 from flowdeck.engine.query import Page
 from flowdeck.engine.schema.model import Entity, Field
 from flowdeck.views import listquery
@@ -21,6 +22,7 @@ from flowdeck.views.field_widgets import widget
 from flowdeck.views.i18n import gettext as _
 from flowdeck.views.i18n import tr
 from flowdeck.views.listquery import FieldFilter, ListSpec
+from flowdeck.views.sla_badges import working_time
 
 PAGER_RADIUS = 2
 NUMERIC = types_in("number")
@@ -223,10 +225,11 @@ def _describe(entity: Entity, key: str, ff: FieldFilter, people: Mapping[int, st
     parts = []
     if ff.values:
         parts.append(", ".join(_value_label(entity, key, v, people) for v in ff.values))
-    if ff.gte and ff.lte:
-        parts.append(f"{ff.gte} – {ff.lte}")
-    elif ff.gte or ff.lte:
-        parts.append(f"≥ {ff.gte}" if ff.gte else f"≤ {ff.lte}")
+    low, high = _moment_words(ff.gte) if ff.gte else "", _moment_words(ff.lte) if ff.lte else ""
+    if low and high:
+        parts.append(f"{low} – {high}")
+    elif low or high:
+        parts.append(f"≥ {low}" if low else f"≤ {high}")
     if ff.contains:
         parts.append(_("contains “%(text)s”", text=ff.contains))
     if ff.empty:
@@ -265,7 +268,23 @@ def _plain(value: Any) -> str:
         return ", ".join(_plain(v) for v in value)
     if value in ("$me", "me"):
         return _("me")
-    return str(value).removeprefix("$")
+    return _moment_words(str(value)).removeprefix("$")
+
+
+def _moment_words(text: str) -> str:
+    """A relative moment (`$now+1h`, `$today-7`) in the reader's words; other text as it is."""
+    parts = relative_parts(text)
+    if parts is None:
+        return text
+    base, amount, unit = parts
+    if base == "today":
+        if not amount:
+            return _("today")
+        return _("today + %(days)s d", days=amount) if amount > 0 else _("today − %(days)s d", days=-amount)
+    if not amount:
+        return _("now")
+    span = working_time(abs(amount) * {"m": 60, "h": 3600, "d": 86400}[unit])
+    return _("%(time)s from now", time=span) if amount > 0 else _("%(time)s ago", time=span)
 
 
 def column_choices(entity: Entity, spec: ListSpec, hidden: frozenset[str]) -> list[tuple[str, str, bool]]:

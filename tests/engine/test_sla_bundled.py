@@ -67,3 +67,26 @@ def test_bundled_sla_breached_view_reads_the_status(world):
     clock.set_now(dt.datetime.now(dt.UTC) + dt.timedelta(days=30))
     state, left = listed()[tid]
     assert state == "breached" and left < 0
+
+
+def test_bundled_ticket_response_stays_met_while_waiting_for_the_requester(world):
+    """Once an engineer has started work (the first response met), does waiting for the
+    requester keep the response met, instead of running its clock again until work resumes?"""
+    tid = world.create("operations", "ticket", "staff", {"title": "Printer", "category": "hardware", "description": "It jams."})
+    Runner(world.db).run_due()  # round robin: an engineer is assigned
+    et = world.et("operations", "ticket")
+    world.move(
+        "operations",
+        "ticket",
+        tid,
+        "assign",
+        "opsmgr",
+        support_group="desktop",
+        assignee=world.ids["engineer"],
+        sla_due="2026-12-31T00:00:00+08:00",
+    )
+    world.move("operations", "ticket", tid, "start", "engineer")
+    world.move("operations", "ticket", tid, "wait_for_requester", "engineer", comment="Which model is it?")
+    now = dt.datetime.now(dt.UTC)
+    found = {s.sla: s for s in world.db.read(lambda c: statuses(c, et.entity, [tid], now))[tid]}
+    assert (found["response"].status, found["resolution"].status) == ("met", "paused")

@@ -189,3 +189,28 @@ def test_the_page_lists_the_next_armed_reminders(app, db, install, make_user, he
     # one working day before Tuesday 24 February: Saturday the 14th (a make-up working day), across the holiday week
     assert f'datetime="{local(2026, 2, 14, 9).isoformat()}"' in reminders
     assert f'href="/a/ops/ticket/{record.id}"' in reminders and "due_soon" in reminders
+
+
+def test_next_reminders_say_what_each_reminder_is_in_the_readers_language(app, db, install, make_user, held):
+    """Does "Next reminders" name each reminder by its message (or, without one, its date
+    field) in the reader's language, rather than only by its schema key?"""
+    held(local(2026, 3, 2, 12, 0))
+    doc = automation_app(copy.deepcopy(MORNING))
+    doc["entities"]["ticket"]["fields"]["due"] = {"type": "date", "label": {"en": "Due date", "zh": "截止日期"}}
+    doc["entities"]["ticket"]["reminders"] = [
+        {"key": "due_soon", "before": {"field": "due", "days": 1}, "to": ["assignee"], "message": {"en": "Due tomorrow", "zh": "明天到期"}},
+        {"key": "overdue", "after": {"field": "due", "days": 1}, "to": ["assignee"]},
+    ]
+    et = install(doc).entity("ops", "ticket")
+    db.run(lambda c: records.create_record(c, et, {"title": "t", "due": dt.date(2026, 3, 10)}, actor=Actor.system()))
+    make_user("root", is_admin=True)
+    client = app.test_client()
+    login(client, "root")
+    page = text(client.get("/admin/apps/ops/schedules/"))
+    reminders = page[page.index('id="reminders"') :]
+    assert "Due tomorrow" in reminders and "Due date" in reminders
+    token = csrf_token(client, "/admin/apps/ops/schedules/")
+    client.post("/prefs/lang", data={"lang": "zh", "csrf_token": token})
+    page = text(client.get("/admin/apps/ops/schedules/"))
+    reminders = page[page.index('id="reminders"') :]
+    assert "明天到期" in reminders and "截止日期" in reminders
