@@ -40,7 +40,7 @@ def periodic_work(db: Database, *, now: dt.datetime | None = None) -> None:
     again if missing (a no-op when they are there)."""
     registry = db.read(registry_for)  # kept per database engine: a new Catalog here parsed every app every minute
     db.run(lambda conn: escalate_overdue(conn, registry))
-    db.run(lambda conn: arm_all(conn, registry, now=now or dt.datetime.now(dt.UTC)))
+    db.run(lambda conn: arm_all(conn, registry, now=now or clock.now()))
     db.run(lambda conn: arm_next(conn, registry, now=now or clock.now()))
 
 

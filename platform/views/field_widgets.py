@@ -221,7 +221,7 @@ FIELD_WIDGETS: dict[str, FieldWidget] = {
         lazy_gettext("Date and time"),
         cached=True,
         native_required=True,
-        sample=lambda: dt.datetime.now(dt.UTC),
+        sample=clock.now,
         input_type="datetime-local",
     ),
     "boolean": FieldWidget("boolean", _show_boolean, "boolean", lazy_gettext("Yes / no"), cached=True, sample=lambda: True),
