@@ -85,7 +85,7 @@ def _load(conn: Connection, registry: Registry, password: str, today: dt.date) -
     projects = registry.entity("project", "project").table
     if conn.execute(sa.select(projects.c.id).where(projects.c.name == MARKER_PROJECT).limit(1)).first() is not None:
         return DemoSummary(loaded=False)
-    player = _Player(conn, registry, Timeline(today, dt.datetime.now(dt.UTC)))
+    player = _Player(conn, registry, Timeline(today, clock.now()))
     created, reused = _users(conn, player.actors, password)
     _organisation(conn, player.actors)
     for app in APPS:

@@ -15,7 +15,7 @@ import secrets
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from flowdeck.engine import audit, models, sessions, users
+from flowdeck.engine import audit, clock, models, sessions, users
 from flowdeck.engine.errors import RecordInvalid
 from flowdeck.engine.messages import M
 from flowdeck.engine.permissions import Actor
@@ -75,7 +75,7 @@ def set_temporary_password(conn: Connection, user_id: int, *, actor: Actor) -> s
 
 def start_reset(conn: Connection, user_id: int, *, actor: Actor, now: dt.datetime | None = None) -> str:
     """A one-time link token for `user_id` (earlier unused links of theirs stop working)."""
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or clock.now()
     user = users.get_user(conn, user_id)
     conn.execute(_R.delete().where((_R.c.user_id == user_id) & _R.c.used_at.is_(None)))
     token = secrets.token_urlsafe(32)
@@ -92,7 +92,7 @@ def start_reset(conn: Connection, user_id: int, *, actor: Actor, now: dt.datetim
 
 def reset_user(conn: Connection, token: str, now: dt.datetime | None = None) -> users.UserInfo | None:
     """The active user a live, unused link is for; None for anything else."""
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or clock.now()
     row = conn.execute(
         sa.select(_R.c.user_id).where((_R.c.id == _digest(token)) & _R.c.used_at.is_(None) & (_R.c.expires_at > now))
     ).first()
@@ -104,7 +104,7 @@ def reset_user(conn: Connection, token: str, now: dt.datetime | None = None) -> 
 
 def finish_reset(conn: Connection, token: str, password: str, now: dt.datetime | None = None) -> users.UserInfo | None:
     """Set the new password through a link (which is then used up); None if the link is not valid."""
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or clock.now()
     user = reset_user(conn, token, now)
     if user is None:
         return None

@@ -12,7 +12,6 @@ a valid answer nothing is applied: `ChoicesNeeded` lists the open ones.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import uuid
@@ -154,9 +153,7 @@ def apply_document(
         if version == 1:
             conn.execute(models.apps.insert().values(key=app.key, source=source, version=version))
         else:
-            conn.execute(
-                models.apps.update().where(models.apps.c.key == app.key).values(version=version, updated_at=dt.datetime.now(dt.UTC))
-            )
+            conn.execute(models.apps.update().where(models.apps.c.key == app.key).values(version=version, updated_at=clock.now()))
         bump_schema_generation(conn)
         schedules.arm_app(conn, app, now=clock.now())
         audit.schema_applied(conn, actor, app.key, version, message)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from flowdeck.engine import models
+from flowdeck.engine import clock, models
 from flowdeck.engine.messages import M, Message, Mp
 from flowdeck.engine.paging import Paged, clamp
 from flowdeck.engine.permissions import Actor
@@ -99,7 +99,7 @@ def record(
     name = actor_name if actor_name is not None else (actor.username if actor is not None and actor.user_id is not None else None)
     conn.execute(
         _A.insert().values(
-            at=dt.datetime.now(dt.UTC),
+            at=clock.now(),
             action=action,
             actor_id=actor.user_id if actor is not None else None,
             actor_name=(name or None) and name[:60],

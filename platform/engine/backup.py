@@ -20,7 +20,6 @@ kind of database it was taken from.
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import json
 import os
@@ -38,6 +37,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from flowdeck.engine import clock
 from flowdeck.engine.db import Database, describe_url
 from flowdeck.engine.errors import FlowdeckError
 from flowdeck.engine.messages import M
@@ -158,7 +158,7 @@ def write_backup(db: Database, files_dir: Path, output: Path, *, flowdeck_versio
         manifest = {
             "format": FORMAT,
             "flowdeck_version": flowdeck_version,
-            "created_at": dt.datetime.now(dt.UTC).isoformat(),
+            "created_at": clock.now().isoformat(),
             "database": db.dialect,
             "database_entry": entry,
             "system_revision": revision,
@@ -190,7 +190,7 @@ def _readme(dialect: str) -> str:
 def _add_bytes(archive: tarfile.TarFile, name: str, data: bytes) -> None:
     info = tarfile.TarInfo(name)
     info.size = len(data)
-    info.mtime = int(dt.datetime.now(dt.UTC).timestamp())
+    info.mtime = int(clock.now().timestamp())
     info.mode = 0o644
     archive.addfile(info, io.BytesIO(data))
 

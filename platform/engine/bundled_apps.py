@@ -17,7 +17,6 @@ taken), so a later bundle of the same source merges from the same place.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -25,7 +24,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from flowdeck.engine import apps, models
+from flowdeck.engine import apps, clock, models
 from flowdeck.engine.db import Database
 from flowdeck.engine.errors import FlowdeckError
 from flowdeck.engine.merge import LOCAL, SIDES, Conflict, UnknownResolution, merge_documents
@@ -113,7 +112,7 @@ def _remember(conn: Connection, key: str, version: int, document: Mapping[str, A
             document=dict(document),
             user_map={},
             imported_by=actor.user_id,
-            imported_at=dt.datetime.now(dt.UTC),
+            imported_at=clock.now(),
         )
     )
 

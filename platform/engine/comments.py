@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from flowdeck.engine import events, models, notifications, users
+from flowdeck.engine import clock, events, models, notifications, users
 from flowdeck.engine.errors import RecordInvalid
 from flowdeck.engine.messages import M, Message
 from flowdeck.engine.permissions import Actor, can, require
@@ -74,7 +74,7 @@ def add_comment(conn: Connection, et: EntityTables, record_id: int, body: str, *
         raise RecordInvalid({"body": [controls_refusal()]})
     if len(text) > MAX_BODY:
         raise RecordInvalid({"body": [M("must be at most %(max)s characters (got %(got)s)", max=MAX_BODY, got=len(text))]})
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or clock.now()
     fetch_record(conn, et, record_id, for_update=True)
     earlier = _recent_same(conn, et, record_id, actor.user_id, text, now)
     if earlier is not None:

@@ -29,7 +29,7 @@ from typing import BinaryIO
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from flowdeck.engine import models
+from flowdeck.engine import clock, models
 from flowdeck.engine.errors import NotFound, ValueRefused
 from flowdeck.engine.messages import M
 from flowdeck.engine.permissions import Actor, can
@@ -135,7 +135,7 @@ def add_file(conn: Connection, *, filename: str, size: int, sha256: str, actor_i
     content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
     result = conn.execute(
         models.attachments.insert().values(
-            filename=filename, content_type=content_type, size=size, sha256=sha256, created_by=actor_id, created_at=dt.datetime.now(dt.UTC)
+            filename=filename, content_type=content_type, size=size, sha256=sha256, created_by=actor_id, created_at=clock.now()
         )
     )
     return int(result.inserted_primary_key[0])

@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from flowdeck.engine import events, models
+from flowdeck.engine import clock, events, models
 from flowdeck.engine.messages import M, Message
 
 
@@ -69,7 +69,7 @@ def add_entry(
             "entity": entity,
             "record_id": record_id,
             "actor_id": actor_id,
-            "at": at or dt.datetime.now(dt.UTC),
+            "at": at or clock.now(),
             "action": action,
             "transition": transition,
             "changes": [{"field": c.field, "old": c.old, "new": c.new} for c in changes],

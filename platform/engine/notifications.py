@@ -125,7 +125,7 @@ def mark_read(conn: Connection, user_id: int, ids: Iterable[int] | None = None) 
     statement = _N.update().where((_N.c.user_id == user_id) & _N.c.read_at.is_(None))
     if ids is not None:
         statement = statement.where(_N.c.id.in_(list(ids)))
-    conn.execute(statement.values(read_at=dt.datetime.now(dt.UTC)))
+    conn.execute(statement.values(read_at=clock.now()))
 
 
 @dataclass(frozen=True)
@@ -159,7 +159,7 @@ def send_pending_mail(
     the number sent. Each is marked before sending, inside the caller's transaction. Each
     mail is worded in its recipient's language (`users.locale`, else `language`, the
     instance's), with the catalog `translator(language)` gives."""
-    since = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+    since = clock.now() - dt.timedelta(days=1)
     u = models.users
     rows = conn.execute(
         sa.select(*MAIL_COLUMNS)
@@ -171,7 +171,7 @@ def send_pending_mail(
     ).all()
     if not rows:
         return 0
-    now = dt.datetime.now(dt.UTC)
+    now = clock.now()
     conn.execute(_N.update().where(_N.c.id.in_([r.id for r in rows])).values(emailed_at=now))
     with open_smtp(smtp) as client:
         if smtp.username:

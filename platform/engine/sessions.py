@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from flowdeck.engine import models
+from flowdeck.engine import clock, models
 
 TOUCH_EVERY = dt.timedelta(seconds=60)
 
@@ -43,7 +43,7 @@ def _key(token: str) -> str:
 
 
 def _now(now: dt.datetime | None) -> dt.datetime:
-    return now or dt.datetime.now(dt.UTC)
+    return now or clock.now()
 
 
 def start_session(conn: Connection, user_id: int, *, ip: str | None, user_agent: str | None, now: dt.datetime | None = None) -> str:

@@ -34,7 +34,7 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from flowdeck.engine import models
+from flowdeck.engine import clock, models
 from flowdeck.engine.db import Database
 
 ADDRESS = "address"
@@ -82,7 +82,7 @@ class FailureStore(Protocol):
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    return clock.now()
 
 
 def _key(text: str) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from flowdeck.engine import clock
 from flowdeck.engine.approval_core import pending_request
 from flowdeck.engine.computed import compute_values
 from flowdeck.engine.effects import effect_values
@@ -288,7 +289,7 @@ def transition_record(
         actor=actor,
         comment=comment,
         expected_version=expected_version,
-        now=now or dt.datetime.now(dt.UTC),
+        now=now or clock.now(),
     )
 
 

@@ -5,17 +5,23 @@ My work has three parts per entity: what waits on me (approval requests I am to 
 then open records assigned to me that I can move on), open records assigned to me (any
 user field holds me), and what I created. "Open" is a state in the `todo` or `doing`
 category; an entity without a workflow has every record open.
+
+Approvals carry their step's due time (a step's `time_limit`) and whether it has passed on
+the engine clock; the most urgent come first: in each entity's list the approvals by due
+time (those without a limit after them, then the records I can move on), and the entities
+by their most urgent approval.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from flowdeck.engine import approvals
+from flowdeck.engine import approvals, clock
 from flowdeck.engine.permissions import Actor, can_transition
 from flowdeck.engine.query import Page, Query, query_records
 from flowdeck.engine.schema.model import Entity
@@ -34,6 +40,11 @@ class WorkList:
     et: EntityTables
     rows: list[dict[str, Any]]
     total: int
+
+    @property
+    def most_urgent(self) -> dt.datetime | None:
+        """The earliest due time of an approval in the list (None: none has one)."""
+        return min((r["due_at"] for r in self.rows if r.get("due_at") is not None), default=None)
 
 
 def _user_fields(entity: Entity) -> list[str]:
@@ -63,24 +74,41 @@ def _merged(pages: Sequence[Page]) -> tuple[list[dict[str, Any]], int]:
     return ordered, max([len(rows), *(p.total for p in pages)])
 
 
-def _waiting_approvals(conn: Connection, user_id: int) -> dict[tuple[str, str], list[dict[str, Any]]]:
+def _waiting_approvals(conn: Connection, user_id: int, now: dt.datetime) -> dict[tuple[str, str], list[dict[str, Any]]]:
     """Approval requests waiting for this user, as rows per (app, entity), shown as they
-    were requested (their snapshot)."""
+    were requested (their snapshot), the soonest due first (no due time last, oldest first)."""
     found: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for item in approvals.waiting_for(conn, user_id):
-        row = item.request
+        row, due = item.request, item.due_at
         found.setdefault((row.app, row.entity), []).append(
-            {"id": row.record_id, "state": row.from_state, "snapshot": row.snapshot, "approval": True}
+            {
+                "id": row.record_id,
+                "state": row.from_state,
+                "snapshot": row.snapshot,
+                "approval": True,
+                "due_at": due,
+                "overdue": due is not None and due < now,
+            }
         )
+    for rows in found.values():
+        rows.sort(key=_urgency)  # stable: requests without a due time keep their order
     return found
 
 
-def my_work(conn: Connection, readable: Iterable[EntityTables], actor: Actor) -> dict[str, list[WorkList]]:
+def _urgency(row: dict[str, Any]) -> tuple[bool, dt.datetime]:
+    due = row.get("due_at")
+    return (due is None, due or dt.datetime.max.replace(tzinfo=dt.UTC))
+
+
+def my_work(
+    conn: Connection, readable: Iterable[EntityTables], actor: Actor, *, now: dt.datetime | None = None
+) -> dict[str, list[WorkList]]:
     """Per entity of `readable` (those the actor may read): records waiting on the actor,
-    open records assigned to them, and what they created (`SECTIONS`)."""
+    open records assigned to them, and what they created (`SECTIONS`); `now` (default: the
+    engine clock) decides which approvals are overdue."""
     assert actor.user_id is not None
     sections: dict[str, list[WorkList]] = {name: [] for name in SECTIONS}
-    waiting_approvals = _waiting_approvals(conn, actor.user_id)
+    waiting_approvals = _waiting_approvals(conn, actor.user_id, now or clock.now())
     for et in readable:
         entity = et.entity
         opened = open_states(entity)
@@ -111,6 +139,7 @@ def my_work(conn: Connection, readable: Iterable[EntityTables], actor: Actor) ->
         )
         if created.total:
             sections["created"].append(WorkList(et, created.rows, created.total))
+    sections["waiting"].sort(key=lambda found: _urgency({"due_at": found.most_urgent}))
     return sections
 
 

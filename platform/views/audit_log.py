@@ -15,7 +15,7 @@ from flask import Blueprint, g, request
 from flask_babel import get_timezone
 from werkzeug.wrappers import Response
 
-from flowdeck.engine import audit
+from flowdeck.engine import audit, clock
 from flowdeck.engine.messages import Message
 from flowdeck.views.auth import admin_required
 from flowdeck.views.i18n import say
@@ -92,7 +92,7 @@ def export_csv() -> Response:
         writer.writerow([_formula_safe(str(cell)) for cell in row])
     response = Response(("\ufeff" + buffer.getvalue()).encode("utf-8"), mimetype="text/csv")
     response.headers["Content-Type"] = "text/csv; charset=utf-8"
-    response.headers["Content-Disposition"] = f'attachment; filename="audit-{dt.date.today().isoformat()}.csv"'
+    response.headers["Content-Disposition"] = f'attachment; filename="audit-{clock.today().isoformat()}.csv"'
     return response
 
 

@@ -39,7 +39,7 @@ from flowdeck.engine.viewtypes import BOARD, view_type
 from flowdeck.views import approvals as approval_views
 from flowdeck.views import listquery
 from flowdeck.views.auth import login_required, require_actor
-from flowdeck.views.display import DisplayContext, build_context, show
+from flowdeck.views.display import DisplayContext, build_context, empty_group, show
 from flowdeck.views.errors import error_response
 from flowdeck.views.field_widgets import FIELD_WIDGETS
 from flowdeck.views.i18n import gettext as _
@@ -283,10 +283,10 @@ class BoardPage:
         return self._lane_cards.get((lane.token, data.column.token), [])
 
     def lane_label(self, lane: Lane) -> Markup:
-        if lane.value is None:
-            return escape(_("No value"))
         assert self.view.swimlanes is not None
         fld = self.et.entity.get_field(self.view.swimlanes)
+        if lane.value is None:
+            return empty_group(fld)
         if fld.value_type == "user":
             return escape(self.ctx.users.get(lane.value, f"#{lane.value}"))
         if fld.value_type == "reference" and fld.to:

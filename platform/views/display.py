@@ -21,12 +21,13 @@ from flowdeck.engine.schema.model import Entity, Field, Label
 from flowdeck.engine.sla.measures import DURATIONS
 from flowdeck.engine.storage.tables import EntityTables
 from flowdeck.views.field_widgets import show_option, widget
+from flowdeck.views.i18n import gettext as _
 from flowdeck.views.i18n import lang, time_zone
 from flowdeck.views.lifecycle import registry
 from flowdeck.views.sla_badges import signed_time
 from flowdeck.views.values import CURRENCY_SIGNS, badge, number
 
-__all__ = ["CURRENCY_SIGNS", "DisplayContext", "badge", "build_context", "number", "show", "show_one"]
+__all__ = ["CURRENCY_SIGNS", "DisplayContext", "badge", "build_context", "empty_group", "number", "show", "show_one"]
 
 
 @dataclass
@@ -86,3 +87,11 @@ def show_one(fld: Field, value: Any, ctx: DisplayContext) -> Markup:
     if fld.options and kind not in types_in("choice"):  # a computed field's codes, shown as their labels
         return show_option(fld, value)
     return entry.display(fld, value, ctx)
+
+
+def empty_group(fld: Field | None) -> Markup:
+    """The name of the group of records without a value of `fld`, the same wherever records
+    are grouped (a board's swimlanes, the SLA report): "Unassigned" for a person field, by its
+    type's entry in `field_widgets`, "No value" otherwise."""
+    named = widget(fld.value_type).empty_group if fld is not None else None
+    return escape(str(named) if named is not None else _("No value"))

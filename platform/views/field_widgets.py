@@ -47,7 +47,8 @@ class FieldWidget:
     in the record's link; `suffix` follows the number input (the unit); `sample` makes a
     plausible value for the builder's preview cards (None: the preview leaves it out);
     `input_type` and `autocomplete` are the `<input>`'s attributes, `wide` spans the form's
-    width."""
+    width; `empty_group` names the group of records without a value wherever records are
+    grouped by such a field (None: "No value"; a person field's says "Unassigned")."""
 
     edit: str
     display: Display
@@ -63,6 +64,7 @@ class FieldWidget:
     input_type: str | None = None
     autocomplete: str | None = None
     wide: bool = False
+    empty_group: Any = None
 
 
 def show_option(fld: Field, key: str, ctx: DisplayContext | None = None) -> Markup:
@@ -219,7 +221,7 @@ FIELD_WIDGETS: dict[str, FieldWidget] = {
         lazy_gettext("Date and time"),
         cached=True,
         native_required=True,
-        sample=lambda: dt.datetime.now(dt.UTC),
+        sample=clock.now,
         input_type="datetime-local",
     ),
     "boolean": FieldWidget("boolean", _show_boolean, "boolean", lazy_gettext("Yes / no"), cached=True, sample=lambda: True),
@@ -227,7 +229,15 @@ FIELD_WIDGETS: dict[str, FieldWidget] = {
     "multiselect": FieldWidget(
         "multiselect", show_option, "choice", lazy_gettext("Choice (several options)"), grouped=True, self_explaining=True
     ),
-    "user": FieldWidget("user", _show_user, "user", lazy_gettext("Person"), native_required=True, self_explaining=True),
+    "user": FieldWidget(
+        "user",
+        _show_user,
+        "user",
+        lazy_gettext("Person"),
+        native_required=True,
+        self_explaining=True,
+        empty_group=lazy_gettext("Unassigned"),
+    ),
     "reference": FieldWidget("reference", _show_reference, "empty", lazy_gettext("Link to a record"), self_explaining=True, links=True),
     "email": FieldWidget(
         "text",

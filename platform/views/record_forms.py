@@ -8,7 +8,6 @@ reuses the same widgets for the fields a transition asks for.
 from __future__ import annotations
 
 import copy
-import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -20,7 +19,7 @@ from markupsafe import Markup, escape
 from sqlalchemy.engine import Connection
 from werkzeug.datastructures import FileStorage, MultiDict
 
-from flowdeck.engine import files, records, users
+from flowdeck.engine import clock, files, records, users
 from flowdeck.engine.computed import compute_values
 from flowdeck.engine.errors import RecordInvalid
 from flowdeck.engine.fieldtypes import ID_TYPES
@@ -156,10 +155,10 @@ def editing(
     """The values a form stands for (stored or default values with the typed input over
     them, formulas recomputed), the system names conditions see, and the field access."""
     entity = et.entity
-    now = dt.datetime.now(dt.UTC)
+    now = clock.now()
     if record is None:
         state = entity.workflow.initial if entity.workflow else None
-        base = records.default_values(entity, actor, now.date())
+        base = records.default_values(entity, actor, clock.today(now))
         system = {"id": None, "state": state, "me": actor.user_id, "created_at": now, "created_by": actor.user_id}
         system.update(updated_at=now, updated_by=actor.user_id)
     else:

@@ -20,7 +20,7 @@ from flowdeck.engine.errors import NotFound
 from flowdeck.engine.permissions import Actor
 from flowdeck.engine.storage.tables import EntityTables
 from flowdeck.views.auth import login_required, require_actor
-from flowdeck.views.display import build_context, show
+from flowdeck.views.display import build_context, empty_group, show
 from flowdeck.views.home import nav_apps
 from flowdeck.views.i18n import gettext as _
 from flowdeck.views.i18n import tr
@@ -69,7 +69,7 @@ def _groups(conn: Connection, et: EntityTables, report: sla_report.Report) -> li
             if fld is None or ctx is None:
                 label = escape(_("All"))
             elif row.value is None:
-                label = escape(_("No value"))
+                label = empty_group(fld)
             else:
                 label = show(fld, row.value, ctx)
             shown.append((label, row))

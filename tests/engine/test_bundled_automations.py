@@ -71,7 +71,7 @@ def test_a_resolved_incident_resolves_its_waiting_tickets(world):
     _drain(world)
     et = world.et("operations", "ticket")
     for tid in (waiting, working):
-        world.move("operations", "ticket", tid, "assign", "opsmgr", support_group="network", sla_due="2026-12-31T00:00:00+08:00")
+        world.move("operations", "ticket", tid, "assign", "opsmgr", support_group="network")
         world.move("operations", "ticket", tid, "start", name_of(world, tid))
     world.move("operations", "ticket", waiting, "wait_for_requester", name_of(world, waiting), comment="Waiting for the network.")
     world.move("operations", "incident", iid, "resolve", "engineer", resolved_at="2026-11-20T10:00:00+08:00")

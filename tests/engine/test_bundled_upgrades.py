@@ -4,11 +4,16 @@ the admin picks the new version's)."""
 
 from __future__ import annotations
 
+import copy
+import datetime as dt
+
 import pytest
 import sqlalchemy as sa
 
-from flowdeck.engine import apps, bundled_apps, models
+from flowdeck.engine import apps, bundled_apps, models, records
 from flowdeck.engine.registry import Catalog
+from flowdeck.engine.sqltypes import UTCDateTime
+from flowdeck.engine.storage.tables import table_name
 from tests.support.documents import with_task_field, with_task_name_label
 
 
@@ -103,3 +108,71 @@ def test_an_app_installed_from_elsewhere_is_not_upgraded(db, system, shipped):
     apps.apply_document(db, foreign, actor=system)
     with pytest.raises(bundled_apps.UpgradeRefused, match="not from the bundled document"):
         db.read(lambda c: bundled_apps.plan_upgrade(c, "project"))
+
+
+def _operations_before_the_sla_clocks(shipped_operations: dict) -> dict:
+    """The Operations document as instances installed it before its ticket page lost the
+    stored `sla_due` (and `sla_hours`, `within_sla`) to the live SLA clocks."""
+    old = copy.deepcopy(shipped_operations)
+    ticket = old["entities"]["ticket"]
+    ticket["fields"].update(
+        sla_hours={"type": "computed", "result": "integer", "formula": '4 if priority == "p1" else 24'},
+        sla_due={"type": "datetime", "label": {"en": "SLA due", "zh": "SLA 到期时间"}},
+        within_sla={"type": "computed", "result": "boolean", "formula": "null if sla_due == null else resolved_at <= sla_due"},
+    )
+    ticket["sections"][1]["fields"] = ["support_group", "assignee", "sla_hours", "sla_due", "related_incident"]
+    return old
+
+
+@pytest.fixture
+def old_operations(monkeypatch, shipped, db, system, make_user):
+    """An instance that installed the old Operations document and holds a ticket with an SLA
+    due time typed in; returns (the ticket's id, its due time, the requester)."""
+    monkeypatch.setattr(bundled_apps, "documents", lambda: {"operations": _operations_before_the_sla_clocks(shipped["operations"])})
+    bundled_apps.install_missing(db, actor=system, only=["operations"])
+    asker = make_user("asker", {"operations": ["requester"]})
+    et = Catalog(db).current().entity("operations", "ticket")
+    due = dt.datetime(2026, 12, 9, 2, 0, tzinfo=dt.UTC)
+    values = {"title": "VPN", "category": "network", "description": "Down.", "requester": asker.user_id, "sla_due": due}
+    ticket = db.run(lambda c: records.create_record(c, et, values, actor=system))
+    monkeypatch.setattr(bundled_apps, "documents", lambda: shipped)
+    return ticket.id, due, asker
+
+
+def _stored_due(db, ticket_id: int) -> dt.datetime | None:
+    table = sa.table(table_name("operations", "ticket"), sa.column("id"), sa.column("sla_due", UTCDateTime()))
+    return db.read(lambda c: c.execute(sa.select(table.c.sla_due).where(table.c.id == ticket_id)).scalar_one())
+
+
+def test_upgrading_operations_archives_the_stored_sla_due_and_keeps_its_values(db, system, shipped, old_operations):
+    """Does the upgrade take sla_due, sla_hours and within_sla off the ticket, keep every typed due time in the
+    archive (restorable), and let new tickets be written?"""
+    ticket_id, due, asker = old_operations
+    plan, result = bundled_apps.upgrade(db, "operations", actor=system)
+    assert result is not None and result.applied and not plan.conflicts
+    fields = _current(db, "operations")["entities"]["ticket"]["fields"]
+    assert not {"sla_due", "sla_hours", "within_sla"} & set(fields)
+    archived = db.read(lambda c: bundled_apps_archived(c))
+    assert {("ticket", "sla_due"), ("ticket", "sla_hours"), ("ticket", "within_sla")} <= archived
+    assert _stored_due(db, ticket_id) == due
+    et = Catalog(db).current().entity("operations", "ticket")
+    values = {"title": "Printer", "category": "hardware", "description": "Jam.", "requester": asker.user_id}
+    assert db.run(lambda c: records.create_record(c, et, values, actor=system)).id
+
+
+def test_an_admins_change_to_sla_due_survives_the_upgrade(db, system, shipped, old_operations):
+    """Has an admin who relabelled sla_due kept the field (their edit wins the merge) with its values?"""
+    ticket_id, due, _asker = old_operations
+    local = _current(db, "operations")
+    local["entities"]["ticket"]["fields"]["sla_due"]["label"] = {"en": "Promised by", "zh": "承诺时间"}
+    _admin_edit(db, system, local)
+    _plan, result = bundled_apps.upgrade(db, "operations", actor=system)
+    assert result is not None and result.applied
+    fields = _current(db, "operations")["entities"]["ticket"]["fields"]
+    assert fields["sla_due"]["label"]["en"] == "Promised by" and "sla_hours" not in fields
+    assert _stored_due(db, ticket_id) == due
+
+
+def bundled_apps_archived(conn) -> set[tuple[str, str]]:
+    rows = conn.execute(sa.select(models.archived.c.entity, models.archived.c.field).where(models.archived.c.app == "operations"))
+    return {(entity, fld) for entity, fld in rows}

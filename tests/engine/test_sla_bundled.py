@@ -83,7 +83,6 @@ def test_bundled_ticket_response_stays_met_while_waiting_for_the_requester(world
         "opsmgr",
         support_group="desktop",
         assignee=world.ids["engineer"],
-        sla_due="2026-12-31T00:00:00+08:00",
     )
     world.move("operations", "ticket", tid, "start", "engineer")
     world.move("operations", "ticket", tid, "wait_for_requester", "engineer", comment="Which model is it?")

@@ -138,13 +138,13 @@ def test_collapsed_column_is_folded_and_loads_on_demand(client, db, et, people):
 
 
 def test_swimlanes_give_one_row_per_owner(client, db, et, people):
-    """Does a swimlane board show a lane per owner and one for cards without one?"""
+    """Does a swimlane board show a lane per owner and one for cards without one, named "Unassigned" (a person field)?"""
     add(db, et, people["lea"], "open", title="Mine", owner=people["max"].user_id)
     add(db, et, people["lea"], "open", title="Nobody's")
     login(client, "max")
     html = page_of(client, "/a/kb/task/v/lanes")
     lanes = re.findall(r'<h3 class="lanehead" id="l-([^"]+)">([^<]*)', html)
-    assert lanes == [(str(people["max"].user_id), "Max "), ("_none", "No value ")]
+    assert lanes == [(str(people["max"].user_id), "Max "), ("_none", "Unassigned ")]
     assert f'data-lane="{people["max"].user_id}"' in html
 
 

@@ -65,6 +65,7 @@ def test_overdue_badges_appear_after_midnight_and_go_when_cancelled(client, db, 
     assert db.run(lambda c: clock_refresh.arm_next(c, registry_for(c), now=clock.now())) == 0
     clock.set_now(sh(2026, 3, 11, 0, 0, 1))
     assert Runner(db).run_due() == {"done": 1}
+    login(client, "lea")  # nine idle hours on the engine clock ended the session
     assert len(BADGE.findall(_page(client, "/a/project/task/v/board"))) == 1
     overdue = _page(client, "/a/project/task/v/overdue")
     assert "Data migration" in overdue and "Training" not in overdue and BADGE.search(overdue)

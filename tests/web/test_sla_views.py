@@ -9,6 +9,9 @@ import re
 import pytest
 
 from flowdeck.engine import clock
+from flowdeck.engine.permissions import Actor
+from flowdeck.engine.records import update_record
+from flowdeck.engine.registry import Catalog
 from tests.support.sla_views import CHECKED_AT, desk_with_views, make_tickets
 from tests.support.web import signed_in, text
 
@@ -121,3 +124,17 @@ def test_the_report_is_for_readers_only(client, tickets):
     signed_in(client, "ann")
     assert "/a/desk/ticket/sla-report" in text(client.get("/a/desk/ticket/v/all"))
     assert client.get("/a/desk/ticket/sla-report?sla=nope").status_code == 404
+
+
+@pytest.mark.parametrize(("lang", "word"), [("en", "Unassigned"), ("zh", "未分配")])
+def test_the_report_by_a_person_names_the_group_without_one_unassigned(client, db, tickets, lang, word):
+    """Grouped by assignee, are the breached ticket nobody holds counted under "Unassigned" (未分配), not "No value"?"""
+    et = Catalog(db).current().entity("desk", "ticket")
+    db.run(lambda c: update_record(c, et, tickets["red"], {"assignee": None}, actor=Actor.system(), expected_version=None))
+    signed_in(client, "ann")
+    path = "/a/desk/ticket/sla-report?sla=resolution&period=week&by=assignee&from=2026-11-30&to=2026-12-07"
+    html = text(client.get(path, headers={"Accept-Language": lang}))
+    rows = re.findall(r'<tr><td class="sub">(.*?)</td>((?:<td class="num">[^<]*</td>)+)</tr>', html)
+    labels = [(re.sub("<[^>]+>", "", label), re.findall(r">([^<]*)</td>", cells)[:2]) for label, cells in rows]
+    assert (word, ["0", "1"]) in labels and ("Ann", ["1", "0"]) in labels
+    assert "No value" not in html and "无值" not in html

@@ -107,6 +107,9 @@ class InboxItem:
     request: RequestRow
     step_key: str | None
     task_status: str | None
+    due_at: dt.datetime | None = None
+    """When the step waiting for the user must be decided (its `time_limit`; None: no limit
+    or not asked for)."""
 
     @property
     def can_decide(self) -> bool:
@@ -115,15 +118,17 @@ class InboxItem:
 
 
 def waiting_for(conn: Connection, user_id: int, limit: int = 200) -> list[InboxItem]:
+    """The requests whose current step waits for this user's decision, oldest first, each with
+    the step's due time."""
     rows = conn.execute(
-        sa.select(*REQUEST_COLUMNS, S.c.key, T.c.status)
+        sa.select(*REQUEST_COLUMNS, S.c.key, T.c.status, S.c.due_at)
         .join(T, T.c.request_id == R.c.id)
         .join(S, S.c.id == T.c.step_id)
         .where((T.c.approver_id == user_id) & (T.c.status == PENDING) & (S.c.status == PENDING) & (R.c.status == PENDING))
         .order_by(R.c.created_at)
         .limit(limit)
     )
-    return [InboxItem(RequestRow(*row[:15]), row[15], row[16]) for row in rows]
+    return [InboxItem(RequestRow(*row[:15]), row[15], row[16], row[17]) for row in rows]
 
 
 def requested_by(conn: Connection, user_id: int, limit: int = 100) -> list[RequestRow]:

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from flowdeck.engine import events, records
+from flowdeck.engine import clock, events, records
 from flowdeck.engine.automations import runs
 from flowdeck.engine.automations.base import jsonable
 from flowdeck.engine.automations.listener import holds, queue_run
@@ -55,7 +55,7 @@ def test_run(
     conn: Connection, tables: AppTables, rule: Automation, record_id: int, *, actor: Actor, now: dt.datetime | None = None
 ) -> Trial:
     """What `rule` would do to the record now; writes nothing."""
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or clock.now()
     et = tables.get(rule.entity)
     record = records.fetch_record(conn, et, record_id)
     changed = frozenset(record.values) | {"state"}
@@ -95,7 +95,7 @@ def press(conn: Connection, app: AppTables, rule_key: str, record_id: int, *, ac
         raise Forbidden(M("you may not press “%(button)s”", button=rule.label))
     et = app.get(rule.entity)
     record = records.fetch_record(conn, et, record_id)
-    now = dt.datetime.now(dt.UTC)
+    now = clock.now()
     event = events.Event("button", app.app.key, rule.entity, record_id, actor.user_id, now, record.values, record.values)
     if not holds(rule, record.values, record.values, record.system(actor.user_id), frozenset()):
         raise Forbidden(M("“%(button)s” does not apply to this record now", button=rule.label))

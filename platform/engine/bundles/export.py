@@ -21,7 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from flowdeck.engine import apps, files, models
+from flowdeck.engine import apps, clock, files, models
 from flowdeck.engine.bundles.errors import ExportFailed
 from flowdeck.engine.bundles.format import (
     APP,
@@ -274,7 +274,7 @@ def export_bundle(
         "app": app_key,
         "source": installed.source,
         "app_version": _source_version(conn, installed),
-        "exported_at": iso_utc(now or dt.datetime.now(dt.UTC)),
+        "exported_at": iso_utc(now or clock.now()),
         "flowdeck_version": flowdeck_version(),
         "options": {"records": include_records, "files": include_files},
         "records": counts,

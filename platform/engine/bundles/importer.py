@@ -6,7 +6,6 @@ not at all. A dry run does all of it and rolls it back, so it also finds bad rec
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import zipfile
 from collections.abc import Callable, Iterable, Mapping
@@ -124,7 +123,7 @@ def import_bundle(
                 document=prepared.incoming,
                 user_map={k: v for k, v in prepared.user_map.items() if k != v},
                 imported_by=actor.user_id,
-                imported_at=dt.datetime.now(dt.UTC),
+                imported_at=clock.now(),
             )
         )
         audit.bundle_imported(conn, actor, plan.app_key, plan.bundle_source, result.version, plan.kind)

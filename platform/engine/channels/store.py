@@ -20,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from flowdeck.engine import models
+from flowdeck.engine import clock, models
 from flowdeck.engine.channels.platforms import PLATFORMS
 from flowdeck.engine.errors import RecordInvalid
 from flowdeck.engine.jobs.queue import enqueue
@@ -179,7 +179,7 @@ def post(
         return None
     values = {"channel_id": row.id, "status": "queued", "title_json": title.to_json(), "link": link}
     values["body_json"] = body.to_json() if body is not None else None
-    values["created_at"] = now or dt.datetime.now(dt.UTC)
+    values["created_at"] = now or clock.now()
     delivery_id = int(conn.execute(D.insert().values(**values)).inserted_primary_key[0])
     enqueue(conn, SEND_JOB, {"delivery": delivery_id}, dedupe_key=f"chat:{delivery_id}")
     return delivery_id

@@ -11,14 +11,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from flowdeck.engine import models
+from flowdeck.engine import clock, models
 from flowdeck.engine.messages import Message
 
 BATCH = 500
 
 
 def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    return clock.now()
 
 
 def chunks(items: list[Any], size: int = BATCH) -> Iterable[list[Any]]:

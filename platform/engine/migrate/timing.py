@@ -31,7 +31,7 @@ def _next(app: App, key: str, now: dt.datetime) -> str:
 
 
 def timing_notes(old_document: Mapping[str, Any] | None, new: App, *, now: dt.datetime | None = None) -> list[Step]:
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or clock.now()
     old_document = old_document or {}
     notes: list[Message] = []
     before, after = _by_key(old_document.get("schedules")), _by_key(new.document.get("schedules"))

@@ -13,6 +13,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase
 
+from flowdeck.engine import clock
+
 JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
 # PostgreSQL's JSONB reorders object keys, and key order is meaning in an app document
 # (field order, the first state): documents are kept as plain JSON, which keeps the text.
@@ -30,8 +32,9 @@ NAMING = {
 
 
 def utcnow() -> dt.datetime:
-    """The default of the time columns: an aware UTC moment, never the server's local time."""
-    return dt.datetime.now(dt.UTC)
+    """The default of the time columns: an aware UTC moment, never the server's local time,
+    read from the engine clock (a clock held in a test holds these stamps too)."""
+    return clock.now()
 
 
 class Base(DeclarativeBase):

@@ -22,7 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from flowdeck.engine import models, records, users, workflow
+from flowdeck.engine import clock, models, records, users, workflow
 from flowdeck.engine.db import Database
 from flowdeck.engine.errors import Conflict, FlowdeckError, Forbidden, FormInvalid, NotFound, RecordInvalid, TransitionRefused
 from flowdeck.engine.messages import M, Message, render
@@ -268,7 +268,7 @@ def call_hook(
 ) -> Answer:  # fmt: skip
     """Answer one call of `/a/<app>/hooks/<key>`: check the token, the rate and the payload,
     act, and keep the call."""
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or clock.now()
     row = db.read(lambda conn: conn.execute(sa.select(H).where((H.c.key == key) & (H.c.app == app))).first())
     if row is None:
         return Answer(404, {"ok": False, "error": "no such webhook"})

@@ -3,7 +3,6 @@ text with sample values. Nothing is read from or written to the entity's table."
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -14,7 +13,7 @@ from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from flowdeck.engine import boards as board_engine
-from flowdeck.engine import records, users
+from flowdeck.engine import clock, records, users
 from flowdeck.engine.computed import compute_values
 from flowdeck.engine.fieldtypes import types_in
 from flowdeck.engine.permissions import Actor
@@ -155,9 +154,9 @@ def replace_swimlanes(view: View) -> View:
 def preview_form(et: EntityTables, actor: Actor) -> FormPage:
     """The create form as a new record shows it, without touching the database."""
     entity = et.entity
-    now = dt.datetime.now(dt.UTC)
+    now = clock.now()
     state = entity.workflow.initial if entity.workflow else None
-    typed = records.default_values(entity, actor, now.date())
+    typed = records.default_values(entity, actor, clock.today(now))
     system = {"id": None, "state": state, "me": actor.user_id, "created_at": now, "created_by": actor.user_id}
     system.update(updated_at=now, updated_by=actor.user_id)
     compute_values(entity, typed, system)
