@@ -163,4 +163,4 @@ def test_a_record_refused_by_a_rule_is_skipped_and_its_reason_shown_in_both_lang
     assert "Project #1: One report a week" in page and "_record" not in page and "ConstraintBroken" not in page
     client.post("/prefs/lang", data={"lang": "zh", "csrf_token": token})
     page = text(client.get("/admin/apps/pm/schedules/"))
-    assert "每周只能一份" in page and "One report a week" not in page
+    assert "跳过 1 条" in page and "每周只能一份" in page and "One report a week" not in page
