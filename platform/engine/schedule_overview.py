@@ -6,7 +6,8 @@ then the next reminders armed on the app's records.
 
 Occurrences come from the same `Recurrence.after` the arming uses (skip, forward and back
 applied through `recurrence.working_day`), so the page cannot disagree with what will run.
-Runs are the rows of `fd_schedule_runs` (a scheduled rule's under `automation:{rule}`);
+Runs are the rows of `fd_schedule_runs` (a scheduled rule's under `automation:{rule}`),
+each with its `note` (`schedules.read_note`: the failure and the skipped records, as messages);
 what is armed or retrying is read from the job queue by the keys the two job kinds use.
 """
 
@@ -19,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from flowdeck.engine import clock, models, reminders
+from flowdeck.engine import clock, models, reminders, schedules
 from flowdeck.engine.automations import scheduled
 from flowdeck.engine.automations.triggers import Every
 from flowdeck.engine.calendars import book
@@ -85,7 +86,10 @@ class Overview:
 
 def _runs(conn: Connection, app: str, name: str, limit: int) -> tuple[list[dict[str, Any]], dict[str, int]]:
     where = (R.c.app == app) & (R.c.schedule == name)
-    rows = [dict(r) for r in conn.execute(sa.select(R).where(where).order_by(R.c.id.desc()).limit(limit)).mappings()]
+    rows = [
+        {**r, "note": schedules.read_note(r["error"])}
+        for r in conn.execute(sa.select(R).where(where).order_by(R.c.id.desc()).limit(limit)).mappings()
+    ]
     counts = {str(s): int(n) for s, n in conn.execute(sa.select(R.c.status, sa.func.count()).where(where).group_by(R.c.status))}
     return rows, counts
 

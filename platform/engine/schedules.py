@@ -8,9 +8,24 @@ The occurrence's job then takes the lock: a row in `fd_schedule_runs`, unique pe
 schedule, occurrence), written in the job's transaction together with the records it
 creates. A second job for the same occurrence finds the row and does nothing.
 
-A failure rolls everything back and the job engine retries it with its backoff; the last
-attempt records the run as "needs attention", tells the site admins, and still arms the
-next occurrence: a schedule never stops by itself. "Run now" is a job of its own with a key
+A record the occurrence cannot create because the data refuses it is skipped, and the others
+are created: a `RecordInvalid` from `create_record` (a required value missing, a value that
+does not fit, a unique field taken, or a cross-record rule such as "one status report per
+project and week", `ConstraintBroken`). Each record is created in a savepoint of its own, so
+a refused one leaves nothing behind; the run is `done` with the records created and the
+skipped ones counted, their reasons kept as messages (`run_note`). Trying again would be
+refused again, so a refusal is never retried, even when every record is refused.
+
+Anything else fails the occurrence: an expression that cannot be evaluated (the schedule
+itself is wrong), a database error, a bug. A failure rolls everything back and the job
+engine retries it with its backoff; the last attempt records the run as "needs attention"
+with a readable message, tells the site admins, and still arms the next occurrence: a
+schedule never stops by itself.
+
+Speed: occurrences run together, several in one transaction (`JobContext.together`), and
+then no savepoint is taken per record; a refusal there fails the batch, which the job
+engine runs again one job at a time, where each record has its savepoint. The common case
+(nothing refused) pays for no savepoint. "Run now" is a job of its own with a key
 of its own (`manual:{job id}`), so it never takes the place of a coming occurrence.
 
 Catch-up after downtime (`catch_up`): `all` runs every missed occurrence within
@@ -22,6 +37,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
+import logging
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -29,10 +47,11 @@ from sqlalchemy.engine import Connection
 
 from flowdeck.engine import models
 from flowdeck.engine.automations import scheduled
+from flowdeck.engine.errors import FlowdeckError, RecordInvalid, ValueRefused
 from flowdeck.engine.expressions import CLOCK_KEY
 from flowdeck.engine.jobs.kinds import JobContext, JobKind, PermanentError, register
 from flowdeck.engine.jobs.queue import enqueue
-from flowdeck.engine.messages import M, Mp
+from flowdeck.engine.messages import M, Message, Mp, plain
 from flowdeck.engine.notifications import notify
 from flowdeck.engine.permissions import Actor
 from flowdeck.engine.registry import Registry, registry_for
@@ -43,6 +62,9 @@ from flowdeck.engine.timers import arm, follow_ups, insert_once, stamp
 JOB = "schedule.occurrence"
 MAX_ATTEMPTS = 5
 R = models.schedule_runs
+REASONS_KEPT = 20
+"""Reasons of skipped records stored per run (the count is always whole)."""
+log = logging.getLogger("flowdeck.schedules")
 
 
 def occurrence_key(app: str, schedule: str, moment: dt.datetime) -> str:
@@ -82,27 +104,99 @@ def _lock(conn: Connection, values: dict[str, Any]) -> bool:
     return insert_once(conn, R, values, ("app", "schedule", "occurrence"))
 
 
-def create_records(conn: Connection, tables: AppTables, schedule: Schedule, *, at: dt.datetime, now: dt.datetime) -> int:
-    """Create the occurrence's records (in the caller's transaction); how many. Expressions
-    see the occurrence's moment as `now()` and `today()`, so a late run writes its own week."""
+@dataclass
+class Created:
+    """What an occurrence created: how many records, and why each skipped one was refused."""
+
+    count: int = 0
+    skipped: list[Message] = field(default_factory=list)
+
+
+def create_records(
+    conn: Connection, tables: AppTables, schedule: Schedule, *, at: dt.datetime, now: dt.datetime, guarded: bool = True
+) -> Created:
+    """Create the occurrence's records (in the caller's transaction). Expressions see the
+    occurrence's moment as `now()` and `today()`, so a late run writes its own week.
+
+    `guarded`: each record in a savepoint, a refused one skipped. Unguarded (the job shares
+    its transaction with others) a refusal is raised: the batch then runs again, this job
+    alone and guarded."""
     from flowdeck.engine.records import create_record
+    from flowdeck.engine.workflow import field_problems
 
     create = schedule.create
     target = tables.entities[create.entity]
     actor = Actor.system()
     sources: list[dict[str, Any]] = [{}]
+    source = None
     if create.for_each is not None:
         source = tables.entities[create.for_each]
         sources = [dict(row) for row in conn.execute(sa.select(source.table).order_by(source.table.c.id)).mappings()]
-    created = 0
+    created = Created()
     for row in sources:
         env = {**row, CLOCK_KEY: at}
         if create.where is not None and not create.where.test(env):
             continue
         values = {key: expression.evaluate(env) for key, expression in create.values.items()}
-        create_record(conn, target, values, actor=actor, now=now)
-        created += 1
+        if not guarded:
+            create_record(conn, target, values, actor=actor, now=now)
+            created.count += 1
+            continue
+        try:
+            with conn.begin_nested():
+                create_record(conn, target, values, actor=actor, now=now)
+        except RecordInvalid as exc:
+            reason = field_problems(target.entity, exc.errors)
+            if source is not None:
+                reason = M("%(entity)s #%(id)s: %(reason)s", entity=source.entity.label, id=row.get("id"), reason=reason)
+            created.skipped.append(reason)
+            continue
+        created.count += 1
     return created
+
+
+def failure(exc: BaseException) -> Message:
+    """What a failed occurrence says to the admin: the engine's own message when the error
+    carries one, else the error's first line (the log has the traceback)."""
+    if isinstance(exc, (FlowdeckError, ValueRefused)) and exc.message:
+        return exc.message if isinstance(exc.message, Message) else plain(exc.message)
+    detail = (str(exc).strip().splitlines() or [""])[0][:500]
+    return M("an unexpected error: %(detail)s", detail=detail)
+
+
+def run_note(*, error: Message | None = None, skipped: list[Message] | None = None) -> str | None:
+    """The `error` column of a run as JSON: the failure's message, and the skipped records'
+    count and (the first `REASONS_KEPT`) reasons; None when there is nothing to say."""
+    data: dict[str, Any] = {}
+    if error is not None:
+        data["error"] = error.to_json()
+    if skipped:
+        data["skipped"] = len(skipped)
+        data["reasons"] = [reason.to_json() for reason in skipped[:REASONS_KEPT]]
+    return json.dumps(data, ensure_ascii=False) if data else None
+
+
+@dataclass(frozen=True)
+class RunNote:
+    """A run's `error` column read back: the failure (a plain `str` for rows written before
+    notes were JSON, and for skipped occurrences' reason keys), the skipped records."""
+
+    error: Message | str | None = None
+    skipped: int = 0
+    reasons: tuple[Message, ...] = ()
+
+
+def read_note(text: str | None) -> RunNote:
+    if not text:
+        return RunNote()
+    if text.startswith("{"):
+        try:
+            data = json.loads(text)
+            error = Message.from_json(data["error"]) if data.get("error") else None
+            return RunNote(error, int(data.get("skipped", 0)), tuple(Message.from_json(r) for r in data.get("reasons", ())))
+        except (ValueError, KeyError, TypeError):
+            pass
+    return RunNote(text)
 
 
 def run_occurrence(conn: Connection, payload: dict[str, Any], context: JobContext) -> dict[str, Any]:
@@ -138,12 +232,13 @@ def run_occurrence(conn: Connection, payload: dict[str, Any], context: JobContex
         # Only the last attempt keeps the run row when the records fail (a savepoint to go
         # back to); an earlier one is rolled back whole, so it needs none.
         with conn.begin_nested() if last else contextlib.nullcontext():
-            created = create_records(conn, tables, schedule, at=at, now=now)
+            created = create_records(conn, tables, schedule, at=at, now=now, guarded=not context.together)
     except Exception as exc:
-        if not last:
-            raise  # rolled back whole (the run row too); the job engine retries after its backoff
-        error = f"{type(exc).__name__}: {exc}"[:2000]
-        _finish(conn, run, "needs_attention", 0, error)
+        if not last or (context.together and isinstance(exc, RecordInvalid)):
+            raise  # rolled back whole (the run row too): retried after the backoff, or (a refusal) run again alone
+        log.exception("schedule %s:%s, occurrence %s failed", app_key, key, run["occurrence"])
+        error = failure(exc)
+        _finish(conn, run, "needs_attention", 0, run_note(error=error))
         said = M(
             "Schedule “%(schedule)s” of %(app)s needs attention: %(error)s", schedule=schedule.label, app=tables.app.label, error=error
         )
@@ -155,9 +250,9 @@ def run_occurrence(conn: Connection, payload: dict[str, Any], context: JobContex
             app=app_key,
             dedupe=f"schedule:{app_key}:{run['occurrence']}",
         )
-        return {"needs_attention": True, "error": error, "armed": armed_count}
-    _finish(conn, run, "done", created, None)
-    return {"created": created, "armed": armed_count}
+        return {"needs_attention": True, "error": str(error), "armed": armed_count}
+    _finish(conn, run, "done", created.count, run_note(skipped=created.skipped))
+    return {"created": created.count, "skipped": len(created.skipped), "armed": armed_count}
 
 
 _FINISH = R.update().where(

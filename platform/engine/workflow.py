@@ -25,6 +25,7 @@ from flowdeck.engine.errors import Forbidden, RecordInvalid, TransitionRefused
 from flowdeck.engine.expressions import holds
 from flowdeck.engine.messages import M, Message, plain
 from flowdeck.engine.permissions import Actor, FieldAccess, can_transition, field_access
+from flowdeck.engine.record_checks import RECORD_LEVEL
 from flowdeck.engine.records import (
     Record,
     access_for,
@@ -301,8 +302,14 @@ def _step_access(entity: Entity, transition: Transition, access: FieldAccess) ->
 
 def field_problems(entity: Entity, errors: Mapping[str, list[Message | str]]) -> Message:
     """`RecordInvalid.errors` said as one message, each field by its label: "Estimate: must
-    be a number; Due date: is required" (a field's problems joined the reader's way)."""
-    parts = [M("%(field)s: %(problem)s", field=_error_label(entity, key), problem=list(problems)) for key, problems in errors.items()]
+    be a number; Due date: is required" (a field's problems joined the reader's way).
+    Problems of the whole record (a rule across records) are said without a label."""
+    parts = [
+        M("%(field)s: %(problem)s", field=_error_label(entity, key), problem=list(problems))
+        if key != RECORD_LEVEL
+        else Message("%(text)s", {"text": list(problems)})  # as `plain`, for a list of messages
+        for key, problems in errors.items()
+    ]
     said = parts[-1]
     for part in reversed(parts[:-1]):
         said = M("%(first)s; %(rest)s", first=part, rest=said)

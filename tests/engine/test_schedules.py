@@ -239,7 +239,9 @@ def test_a_failing_occurrence_retries_then_needs_attention_and_keeps_the_next(db
         clock.now += dt.timedelta(hours=2)
     runs = _runs(db)
     assert [r["status"] for r in runs] == ["needs_attention"]
-    assert "ExpressionError" in runs[0]["error"] or runs[0]["error"]
+    said = schedules.read_note(runs[0]["error"]).error
+    assert said is not None and not isinstance(said, str)  # a message, worded by whoever shows it
+    assert "Error" not in str(said) and "text" in str(said)  # no class name: what went wrong
     notices = db.read(lambda c: c.execute(sa.select(models.notifications.c.user_id, models.notifications.c.kind)).all())
     assert (admin.user_id, "schedule_failed") in notices
     keys = db.read(lambda c: set(c.execute(sa.select(J.c.dedupe_key).where(J.c.status == "queued")).scalars()))
@@ -303,6 +305,61 @@ def test_the_bundled_project_app_drafts_weekly_reports_for_active_projects(bundl
     assert set(Runner(db, clock=Clock(moment + dt.timedelta(seconds=5))).run_due()) == {"done"}  # the operations digest runs too
     titles = db.read(lambda c: c.execute(sa.text("SELECT title FROM project__status_report")).scalars().all())
     assert titles == ["Project P1 2026-W50"]
+
+
+def test_the_bundled_weekly_report_skips_a_project_already_reported_this_week(bundled_db):
+    """When one project already has this week's status report, does the Friday occurrence create
+    the others' reports, end `done`, and keep the one skip with its reason as a message?"""
+    from flowdeck.engine.records import create_record
+
+    db = bundled_db
+    tables = db.read(registry_for)
+    projects = tables.entity("project", "project")
+
+    def add(conn):
+        at = local(2026, 12, 1)
+        for name in ("Project P1", "Project P2", "Project P3"):
+            conn.execute(projects.table.insert().values(name=name, state="execution", version=1, created_at=at, updated_at=at))
+        values = {"title": "P2 early", "project": 2, "report_date": dt.date(2026, 12, 9), "summary": "on track"}
+        create_record(conn, tables.entity("project", "status_report"), values, actor=Actor.system())
+
+    db.run(add)
+    db.run(lambda c: schedules.arm_app(c, tables.apps["project"].app, now=local(2026, 12, 10)))
+    assert set(Runner(db, clock=Clock(local(2026, 12, 11, 16, 0, 5))).run_due()) == {"done"}
+    titles = db.read(lambda c: c.execute(sa.text("SELECT title FROM project__status_report ORDER BY id")).scalars().all())
+    assert titles == ["P2 early", "Project P1 2026-W50", "Project P3 2026-W50"]
+    runs = _runs(db, "weekly_status_report")
+    assert [(r["status"], r["records_created"]) for r in runs] == [("done", 2)]
+    note = schedules.read_note(runs[0]["error"])
+    assert (note.error, note.skipped) == (None, 1)
+    assert [str(reason) for reason in note.reasons] == [
+        "Project #2: One status report per project and week: Status report #1 “P2 early” already has the same Project, Week"
+    ]
+
+
+def test_refusals_in_a_batch_of_occurrences_skip_only_the_refused_records(db, install):
+    """Run together in one transaction, do occurrences where one record is refused by a rule across
+    records still create every other record, each run `done` with its skip counted?"""
+    from flowdeck.engine.records import create_record
+
+    document = copy.deepcopy(DOC)
+    document["schedules"][0].update(catch_up="all", catch_up_window="P60D")
+    document["entities"]["report"]["constraints"] = [
+        {"key": "once", "message": {"en": "One report a week", "zh": "每周一份"}, "unique": ["project", "week"]}
+    ]
+    tables = _setup(db, install, document, projects=(("Alpha", True), ("Gamma", True)))
+    report = tables.entity("pm", "report")
+    db.run(lambda c: create_record(c, report, {"title": "early", "project": 2, "week": "2026-W51"}, actor=Actor.system()))
+    db.run(lambda c: schedules.arm_app(c, tables.apps["pm"].app, now=local(2026, 12, 7)))
+    clock = Clock(local(2026, 12, 28, 12))  # Fridays 11, 18 and 25 December went by
+    runner = Runner(db, clock=clock)
+    runner.run_one()  # the first arms the missed ones: they are due together
+    assert runner.run_due() == {"done": 2}  # the Fridays 18 and 25 December, in one transaction first
+    runs = _runs(db)
+    assert [(r["status"], r["records_created"], schedules.read_note(r["error"]).skipped) for r in runs] == [
+        ("done", 2, 0), ("done", 1, 1), ("done", 2, 0),
+    ]  # fmt: skip
+    assert len(_reports(db)) == 1 + 5
 
 
 @pytest.mark.parametrize(

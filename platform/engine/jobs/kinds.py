@@ -41,6 +41,10 @@ class JobContext:
     translator: Callable[[str], Translator] | None = None
     prepared: Any = None
     """What the kind's `prepare` returned (None for kinds without one)."""
+    together: bool = False
+    """Whether the job shares its transaction with other jobs (`Runner._run_group`): a
+    handler that needs a savepoint only when something goes wrong may raise instead; the
+    batch then rolls back and each job runs again alone, with `together` False."""
 
 
 Handler = Callable[[Connection, dict[str, Any], JobContext], dict[str, Any] | None]

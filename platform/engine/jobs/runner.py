@@ -139,7 +139,7 @@ class Runner:
 
         def work(conn: Any) -> None:
             for job in jobs:
-                result = KINDS[job.kind].handler(conn, job.payload, self._context(job))
+                result = KINDS[job.kind].handler(conn, job.payload, self._context(job, together=True))
                 queue.finish(conn, job, result, now=self.clock())
 
         try:
@@ -151,10 +151,11 @@ class Runner:
             log.info("job %s (%s) done", job.id, job.kind)
         return ["done"] * len(jobs)
 
-    def _context(self, job: queue.Claimed, prepared: Any = None) -> JobContext:
+    def _context(self, job: queue.Claimed, prepared: Any = None, *, together: bool = False) -> JobContext:
         return JobContext(
-            now=self.clock(), job_id=job.id, attempt=job.attempt, settings=self.settings, translator=self.translator, prepared=prepared
-        )
+            now=self.clock(), job_id=job.id, attempt=job.attempt, settings=self.settings, translator=self.translator, prepared=prepared,
+            together=together,
+        )  # fmt: skip
 
     def _failed(self, job: queue.Claimed, error: str, *, permanent: bool = False) -> str:
         status = self.db.run(lambda conn: queue.fail(conn, job, error, now=self.clock(), permanent=permanent))

@@ -52,7 +52,10 @@ class Job(Base):
 class ScheduleRun(Base):
     """One occurrence of a schedule that ran, was skipped or needs attention (`engine/schedules`).
     The unique (app, schedule, occurrence) is the lock that makes each occurrence run once,
-    whatever the number of workers; a manual run has a key of its own (`manual:...`)."""
+    whatever the number of workers; a manual run has a key of its own (`manual:...`).
+    `error` holds a schedule run's note as JSON (`schedules.run_note`: the failure and the
+    skipped records' reasons, as messages); older rows and scheduled automations' runs hold
+    plain text, which `schedules.read_note` reads as it is."""
 
     __tablename__ = "fd_schedule_runs"
     __table_args__ = (
