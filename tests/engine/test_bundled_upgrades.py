@@ -4,6 +4,8 @@ the admin picks the new version's)."""
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import sqlalchemy as sa
 
@@ -103,3 +105,25 @@ def test_an_app_installed_from_elsewhere_is_not_upgraded(db, system, shipped):
     apps.apply_document(db, foreign, actor=system)
     with pytest.raises(bundled_apps.UpgradeRefused, match="not from the bundled document"):
         db.read(lambda c: bundled_apps.plan_upgrade(c, "project"))
+
+
+def test_an_installed_operations_app_takes_the_requester_reply_rule(db, system, shipped, monkeypatch):
+    """Does an Operations app installed from the document before the requester-reply rule
+    (with an admin's own field added since) get the rule and the corrected help text through
+    the bundled upgrade, with no conflict and the admin's field kept?"""
+    before = copy.deepcopy(shipped["operations"])
+    before["automations"] = [a for a in before["automations"] if a["key"] != "ticket_requester_replied"]
+    help_text = before["entities"]["ticket"]["fields"]["sla_hours"]["help"]
+    help_text["en"] = "Resolution target by priority: P1 4 h, P2 8 h, P3 24 h, P4 72 h."
+    monkeypatch.setattr(bundled_apps, "documents", lambda: {**shipped, "operations": before})
+    bundled_apps.install_missing(db, actor=system, only=["operations"])
+    local = _current(db, "operations")
+    local["entities"]["ticket"]["fields"]["site"] = {"type": "text", "label": "Site"}
+    _admin_edit(db, system, local)
+    monkeypatch.setattr(bundled_apps, "documents", lambda: shipped)
+    plan, result = bundled_apps.upgrade(db, "operations", actor=system)
+    assert plan.conflicts == [] and result is not None and result.applied
+    now = _current(db, "operations")
+    assert "ticket_requester_replied" in [a["key"] for a in now["automations"]]
+    assert "P3 2 working days" in now["entities"]["ticket"]["fields"]["sla_hours"]["help"]["en"]
+    assert "site" in now["entities"]["ticket"]["fields"]
