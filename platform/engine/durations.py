@@ -19,7 +19,7 @@ from typing import Any
 
 from flowdeck.engine.calendars import arithmetic, book
 from flowdeck.engine.calendars.model import Calendar
-from flowdeck.engine.messages import M, Message
+from flowdeck.engine.messages import M, Message, Mn
 
 SECONDS: dict[str, int] = {
     "minutes": 60,
@@ -108,3 +108,26 @@ def seconds_of(duration: Duration) -> int | None:
     None for working days, whose length depends on the calendar's days."""
     per = SECONDS[duration.unit]
     return int(duration.amount * per) if per else None
+
+
+SMALLER = {"days": ("hours", 24), "hours": ("minutes", 60), "working_hours": ("working_minutes", 60)}
+
+
+def duration_words(duration: Duration) -> Message:
+    """A duration as words, as the document says it ("16 working hours", "2 working days"), a
+    fraction told in the next smaller unit: an SLA goal or a time limit read back to people
+    in the unit its author chose, never converted to hours (a working day has no fixed length)."""
+    unit, amount = duration.unit, duration.amount
+    while amount != amount.to_integral_value() and unit in SMALLER:
+        unit, factor = SMALLER[unit]
+        amount *= Decimal(factor)
+    num = int(amount)
+    words = {
+        "minutes": Mn("%(num)s minute", "%(num)s minutes", num),
+        "hours": Mn("%(num)s hour", "%(num)s hours", num),
+        "days": Mn("%(num)s day", "%(num)s days", num),
+        "working_minutes": Mn("%(num)s working minute", "%(num)s working minutes", num),
+        "working_hours": Mn("%(num)s working hour", "%(num)s working hours", num),
+        "working_days": Mn("%(num)s working day", "%(num)s working days", num),
+    }
+    return words[unit]

@@ -15,9 +15,10 @@ from markupsafe import Markup
 from sqlalchemy.engine import Connection
 
 from flowdeck.engine import models
+from flowdeck.engine.durations import SECONDS, duration_of, duration_words
 from flowdeck.engine.sla.status import SlaStatus, calendar_named
 from flowdeck.engine.storage.tables import EntityTables
-from flowdeck.views.i18n import tr
+from flowdeck.views.i18n import say, tr
 from flowdeck.views.sla_badges import badge, status_name, working_time
 
 
@@ -50,6 +51,14 @@ def _calendar_name(key: str | None) -> str:
     return tr(calendar_named(key).name)
 
 
+def _goal(st: SlaStatus) -> str:
+    """The goal in the unit the document gave it ("2 working days", "4 working hours"); a
+    cycle without its goal kept reads as the working time it counts."""
+    if isinstance(st.goal, dict) and any(key in SECONDS for key in st.goal):
+        return say(duration_words(duration_of(st.goal)))
+    return working_time(st.goal_seconds)
+
+
 def _row(st: SlaStatus, calendar: str | None) -> SlaRow:
     # a met clock has nothing left to run: its leftover goal would read as time still to go
     left = working_time(st.remaining_seconds) if st.remaining_seconds > 0 and st.status != "met" else "—"
@@ -57,7 +66,7 @@ def _row(st: SlaStatus, calendar: str | None) -> SlaRow:
         label=tr(st.label),
         badge=badge(st, named=False),
         state=status_name(st),
-        goal=working_time(st.goal_seconds),
+        goal=_goal(st),
         due_at=st.due_at,
         elapsed=working_time(st.elapsed_seconds),
         remaining=left,

@@ -176,3 +176,22 @@ def test_an_admins_change_to_sla_due_survives_the_upgrade(db, system, shipped, o
 def bundled_apps_archived(conn) -> set[tuple[str, str]]:
     rows = conn.execute(sa.select(models.archived.c.entity, models.archived.c.field).where(models.archived.c.app == "operations"))
     return {(entity, fld) for entity, fld in rows}
+
+
+def test_an_installed_operations_app_takes_the_requester_reply_rule(db, system, shipped, monkeypatch):
+    """Does an Operations app installed from the document before the requester-reply rule
+    (with an admin's own field added since) get the rule through the bundled upgrade, with no
+    conflict and the admin's field kept?"""
+    before = copy.deepcopy(shipped["operations"])
+    before["automations"] = [a for a in before["automations"] if a["key"] != "ticket_requester_replied"]
+    monkeypatch.setattr(bundled_apps, "documents", lambda: {**shipped, "operations": before})
+    bundled_apps.install_missing(db, actor=system, only=["operations"])
+    local = _current(db, "operations")
+    local["entities"]["ticket"]["fields"]["site"] = {"type": "text", "label": "Site"}
+    _admin_edit(db, system, local)
+    monkeypatch.setattr(bundled_apps, "documents", lambda: shipped)
+    plan, result = bundled_apps.upgrade(db, "operations", actor=system)
+    assert plan.conflicts == [] and result is not None and result.applied
+    now = _current(db, "operations")
+    assert "ticket_requester_replied" in [a["key"] for a in now["automations"]]
+    assert "site" in now["entities"]["ticket"]["fields"]

@@ -8,7 +8,7 @@ import datetime as dt
 
 import pytest
 
-from flowdeck.engine import clock, comments, notifications
+from flowdeck.engine import clock, comments, notifications, records, workflow
 from flowdeck.engine.db import Database
 from flowdeck.engine.jobs.runner import Runner
 from flowdeck.engine.permissions import Actor
@@ -89,3 +89,69 @@ def test_bundled_ticket_response_stays_met_while_waiting_for_the_requester(world
     now = dt.datetime.now(dt.UTC)
     found = {s.sla: s for s in world.db.read(lambda c: statuses(c, et.entity, [tid], now))[tid]}
     assert (found["response"].status, found["resolution"].status) == ("met", "paused")
+
+
+SHANGHAI = dt.timezone(dt.timedelta(hours=8))
+
+
+def _at(hour: int, minute: int = 0) -> dt.datetime:
+    """Monday 7 December 2026 (a working day on the cn calendar), Shanghai time."""
+    moment = dt.datetime(2026, 12, 7, hour, minute, tzinfo=SHANGHAI)
+    clock.set_now(moment)
+    return moment
+
+
+def _move(world, tid: int, transition: str, by: str, now: dt.datetime, comment: str | None = None, **values) -> None:
+    """A transition at `now` (the engine's default moment is the wall clock's)."""
+    et, actor = world.et("operations", "ticket"), world.actors[by]
+    world.db.run(lambda c: workflow.transition_record(c, et, tid, transition, actor=actor, values=values, comment=comment, now=now))
+
+
+def _waiting_ticket(world) -> int:
+    """A P3 ticket of staff's, worked by the engineer from 09:30, waiting for staff from 10:30."""
+    now = _at(9, 30)
+    et = world.et("operations", "ticket")
+    values = {"title": "Scanner", "category": "hardware", "description": "No scans."}
+    tid = world.db.run(lambda c: records.create_record(c, et, values, actor=world.actors["staff"], now=now)).id
+    Runner(world.db).run_due()
+    due = "2026-12-31T00:00:00+08:00"
+    _move(world, tid, "assign", "opsmgr", now, support_group="desktop", assignee=world.ids["engineer"], sla_due=due)
+    _move(world, tid, "start", "engineer", now)
+    _move(world, tid, "wait_for_requester", "engineer", _at(10, 30), comment="Which scanner is it?")
+    return tid
+
+
+def _resolution(world, tid: int, now: dt.datetime):
+    et = world.et("operations", "ticket")
+    return {s.sla: s for s in world.db.read(lambda c: statuses(c, et.entity, [tid], now))[tid]}["resolution"]
+
+
+def test_the_requesters_reply_resumes_a_waiting_ticket_and_its_resolution_clock(world):
+    """When the requester comments on a ticket waiting for them, does the ticket go back to
+    In progress by itself and the resolution clock run again, keeping the hour used before
+    the wait and not counting the wait?"""
+    tid = _waiting_ticket(world)
+    et = world.et("operations", "ticket")
+    now = _at(14)
+    assert _resolution(world, tid, now).status == "paused"
+    world.db.run(lambda c: comments.add_comment(c, et, tid, "The one on floor 3.", actor=world.actors["staff"], now=now))
+    Runner(world.db).run_due()
+    assert world.state("operations", "ticket", tid) == "in_progress"
+    later = _at(15)
+    found = _resolution(world, tid, later)
+    assert (found.status, found.elapsed_seconds) == ("running", 2 * 3600)
+    assert found.due_at is not None
+
+
+def test_an_agents_comment_leaves_a_waiting_ticket_waiting(world):
+    """Does a comment by someone other than the requester (the engineer, an operations
+    manager) leave the ticket waiting and its resolution clock paused with the hour used?"""
+    tid = _waiting_ticket(world)
+    et = world.et("operations", "ticket")
+    now = _at(14)
+    for name, body in (("engineer", "Any news?"), ("opsmgr", "Chasing this one.")):
+        world.db.run(lambda c, n=name, b=body: comments.add_comment(c, et, tid, b, actor=world.actors[n], now=now))
+    Runner(world.db).run_due()
+    assert world.state("operations", "ticket", tid) == "pending"
+    found = _resolution(world, tid, _at(15))
+    assert (found.status, found.elapsed_seconds) == ("paused", 3600)

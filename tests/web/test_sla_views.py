@@ -85,7 +85,7 @@ def test_the_record_page_has_an_sla_panel(client, tickets):
     assert panel
     body = panel.group(0)
     assert "Time to resolution" in body and "Time to first response" in body
-    assert "4h of working time" in body and "3h 15m" in body and "45m" in body and "China mainland" in body
+    assert "<dd>4 working hours</dd>" in body and "3h 15m" in body and "45m" in body and "China mainland" in body
     assert "Running, warned" in body
 
 

@@ -17,7 +17,6 @@ history entry; a hand-over names who, to whom and why.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,34 +27,14 @@ from flowdeck.engine.approval_core import HANDED_OVER, PENDING, YES, R, S, T, _a
 from flowdeck.engine.approval_timers import STAGE_JOB
 from flowdeck.engine.approvals.escalation import OpenStep, flag_overdue
 from flowdeck.engine.approvals.rows import approval_of
-from flowdeck.engine.durations import Duration
+from flowdeck.engine.durations import duration_words
 from flowdeck.engine.errors import NotFound, TransitionRefused
 from flowdeck.engine.jobs.kinds import JobContext, JobKind, PermanentError, register
-from flowdeck.engine.messages import M, Message, Mn, Mp
+from flowdeck.engine.messages import M, Message, Mp
 from flowdeck.engine.registry import registry_for
 from flowdeck.engine.schema.model import EscalationStage
 from flowdeck.engine.timers import stamp
 from flowdeck.engine.webhooks.outgoing import app_admins
-
-SMALLER = {"days": ("hours", 24), "hours": ("minutes", 60), "working_hours": ("working_minutes", 60)}
-
-
-def duration_words(duration: Duration) -> Message:
-    """A duration as words ("16 working hours"), a fraction told in the next smaller unit."""
-    unit, amount = duration.unit, duration.amount
-    while amount != amount.to_integral_value() and unit in SMALLER:
-        unit, factor = SMALLER[unit]
-        amount *= Decimal(factor)
-    num = int(amount)
-    words = {
-        "minutes": Mn("%(num)s minute", "%(num)s minutes", num),
-        "hours": Mn("%(num)s hour", "%(num)s hours", num),
-        "days": Mn("%(num)s day", "%(num)s days", num),
-        "working_minutes": Mn("%(num)s working minute", "%(num)s working minutes", num),
-        "working_hours": Mn("%(num)s working hour", "%(num)s working hours", num),
-        "working_days": Mn("%(num)s working day", "%(num)s working days", num),
-    }
-    return words[unit]
 
 
 def _names(conn: Connection, ids: list[int]) -> dict[int, str]:

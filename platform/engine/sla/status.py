@@ -39,6 +39,9 @@ class SlaStatus:
     warned: bool
     breached: bool
     tone: str
+    goal: Mapping[str, Any] | None = None
+    """The goal as the document gave it (`{"working_days": 2, "calendar": "cn"}`), kept by the
+    cycle: what people are shown, since a goal in working days has no fixed length in hours."""
 
 
 def calendar_named(key: str | None) -> Calendar:
@@ -86,7 +89,7 @@ def status_of(row: Any, label: Label, now: dt.datetime, warning: int = 75) -> Sl
     status = ("breached" if breached else "met") if row.status == "stopped" else row.status
     tone = "grey" if status == "met" else "red" if breached else "amber" if warned else "green"
     due = row.due_at if row.status == "running" else None
-    return SlaStatus(row.sla, label, status, due, elapsed, goal, goal - elapsed, warned, breached, tone)
+    return SlaStatus(row.sla, label, status, due, elapsed, goal, goal - elapsed, warned, breached, tone, row.goal)
 
 
 def current_cycles(entity: Entity, record_ids: Sequence[int]) -> sa.Select:
