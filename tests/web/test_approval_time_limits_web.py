@@ -88,5 +88,6 @@ def test_the_inbox_shows_the_due_time_a_calendar_change_moved(install, db, clien
     clock.set_now(dt.datetime(2026, 10, 2, 10, 0, tzinfo=SH))
     db.run(lambda c: storage.set_days(c, "cn", [storage.DayEdit(dt.date(2026, 10, 8), False, "Company day off")]))
     Runner(db, clock=clock.now).run_due()
+    login(client, "alice")  # a week on the engine clock ended the first session
     after = client.get("/approvals", headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert '<span class="due">due 10/12/26, 11:30' in after and "10/10/26, 11:30" not in after
