@@ -114,8 +114,7 @@ def _waiting_ticket(world) -> int:
     values = {"title": "Scanner", "category": "hardware", "description": "No scans."}
     tid = world.db.run(lambda c: records.create_record(c, et, values, actor=world.actors["staff"], now=now)).id
     Runner(world.db).run_due()
-    due = "2026-12-31T00:00:00+08:00"
-    _move(world, tid, "assign", "opsmgr", now, support_group="desktop", assignee=world.ids["engineer"], sla_due=due)
+    _move(world, tid, "assign", "opsmgr", now, support_group="desktop", assignee=world.ids["engineer"])
     _move(world, tid, "start", "engineer", now)
     _move(world, tid, "wait_for_requester", "engineer", _at(10, 30), comment="Which scanner is it?")
     return tid
